@@ -1,0 +1,87 @@
+// buildApp(config, deps) → a ready Fastify instance with oidc-provider mounted inside it.
+// What the server and the tests start.
+import formbody from '@fastify/formbody';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import type Provider from 'oidc-provider';
+import type { Config } from './config.js';
+import { PermissionCatalogue } from './core/permission-catalogue.js';
+import { listPermissions } from './db/permissions.js';
+import type { Pool } from './db/pool.js';
+import { errorsPlugin } from './plugins/errors.js';
+import { securityPlugin } from './plugins/security.js';
+import { createEta, pageRenderer, viewsDir, viewsPlugin } from './plugins/views.js';
+import { createProvider, resourceIndicators } from './provider/create-provider.js';
+import { loadServerSecret, loadSigningKeys } from './provider/keys.js';
+import { mountProvider } from './provider/mount-provider.js';
+import { healthRoutes } from './routes/health.js';
+import { interactionRoutes } from './routes/interaction.js';
+import { ConsentService } from './services/consent-service.js';
+
+export interface AppDeps {
+  pool: Pool;
+}
+
+export interface Accord {
+  app: FastifyInstance;
+  provider: Provider;
+  services: { consent: ConsentService; catalogue: PermissionCatalogue };
+}
+
+/** Request bodies larger than this are refused with 413 (forms and API payloads are small). */
+export const BODY_LIMIT_BYTES = 64 * 1024;
+
+export async function buildApp(config: Config, deps: AppDeps): Promise<Accord> {
+  const { pool } = deps;
+  const app = Fastify({
+    logger: {
+      level: config.logLevel,
+      // Never log credentials, cookies or tokens.
+      redact: ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]', 'req.headers["dpop"]'],
+    },
+    bodyLimit: BODY_LIMIT_BYTES,
+    trustProxy: config.trustProxy,
+    genReqId: () => crypto.randomUUID(),
+    requestIdHeader: false,
+    ignoreTrailingSlash: false,
+    routerOptions: { maxParamLength: 200 },
+  });
+
+  const [jwks, cookieKey, clientSecretKey, permissions] = await Promise.all([
+    loadSigningKeys(pool),
+    loadServerSecret(pool, 'cookie_key'),
+    loadServerSecret(pool, 'client_secret_key'),
+    listPermissions(pool),
+  ]);
+  const catalogue = new PermissionCatalogue(permissions);
+  const consent = new ConsentService(pool, catalogue, resourceIndicators(config.issuer));
+  const eta = createEta();
+  const provider = createProvider(config, {
+    pool,
+    jwks,
+    cookieKeys: [cookieKey],
+    clientSecretKey,
+    catalogue,
+    consent,
+    renderPage: pageRenderer(eta),
+  });
+  provider.on('server_error', (_ctx, error) => app.log.error({ err: error }, 'oidc-provider server error'));
+
+  const secureCookies = config.issuer.startsWith('https:');
+  await app.register(errorsPlugin);
+  await app.register(viewsPlugin, { eta });
+  await app.register(securityPlugin, { cookieSecret: cookieKey, secureCookies });
+  await app.register(formbody, { bodyLimit: BODY_LIMIT_BYTES });
+
+  const stylesheet = await readFile(path.join(viewsDir, 'assets/accord.css'), 'utf8');
+  app.get('/assets/accord.css', async (_request, reply) =>
+    reply.type('text/css; charset=utf-8').header('cache-control', 'public, max-age=3600').send(stylesheet),
+  );
+
+  await mountProvider(app, provider);
+  await app.register(healthRoutes, { pool });
+  await app.register(interactionRoutes, { pool, provider, consent, catalogue });
+
+  return { app, provider, services: { consent, catalogue } };
+}

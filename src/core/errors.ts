@@ -1,0 +1,29 @@
+// One table of the errors Accord returns. Each is an OAuth-style code with an HTTP status;
+// plugins/errors.ts turns them into the wire body or the error page.
+
+export class AccordError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    readonly description: string,
+    readonly details: Record<string, unknown> = {},
+  ) {
+    super(description);
+    this.name = 'AccordError';
+  }
+}
+
+function accordError(status: number, code: string) {
+  return (description: string, details?: Record<string, unknown>) => new AccordError(status, code, description, details);
+}
+
+export const InvalidRequest = accordError(400, 'invalid_request');
+export const InvalidScope = accordError(400, 'invalid_scope');
+export const InvalidToken = accordError(401, 'invalid_token');
+export const Unauthenticated = accordError(401, 'unauthenticated');
+export const AccessDenied = accordError(403, 'access_denied');
+export const InsufficientScope = accordError(403, 'insufficient_scope');
+export const NotFound = accordError(404, 'not_found');
+export const Conflict = accordError(409, 'conflict');
+export const InteractionExpired = accordError(400, 'interaction_expired');
+export const TooManyRequests = accordError(429, 'too_many_requests');

@@ -1,0 +1,146 @@
+// apps: client registrations (publisher tenant, name, publisher, verification, tenancy, redirect
+// URIs, secret hash, requested permissions).
+import type { Queryable } from './pool.js';
+
+const OIDC_SCOPES = new Set(['openid', 'profile', 'email', 'offline_access']);
+
+export interface AppRecord {
+  clientId: string;
+  publisherTenantId: string;
+  name: string;
+  publisherName: string;
+  publisherVerified: boolean;
+  multiTenant: boolean;
+  clientType: 'confidential' | 'public';
+  secretHash: string | null;
+  redirectUris: string[];
+  postLogoutRedirectUris: string[];
+  homepageUrl: string | null;
+  privacyUrl: string | null;
+  termsUrl: string | null;
+  logoUrl: string | null;
+  scopes: string[];
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+const COLUMNS = `client_id AS "clientId", publisher_tenant_id AS "publisherTenantId", name,
+  publisher_name AS "publisherName", publisher_verified AS "publisherVerified",
+  multi_tenant AS "multiTenant", client_type AS "clientType", secret_hash AS "secretHash",
+  redirect_uris AS "redirectUris", post_logout_redirect_uris AS "postLogoutRedirectUris",
+  homepage_url AS "homepageUrl", privacy_url AS "privacyUrl", terms_url AS "termsUrl",
+  logo_url AS "logoUrl", scopes, created_at AS "createdAt", updated_at AS "updatedAt"`;
+
+export async function findApp(db: Queryable, clientId: string): Promise<AppRecord | undefined> {
+  const { rows } = await db.query<AppRecord>(`SELECT ${COLUMNS} FROM apps WHERE client_id = $1::text`, [clientId]);
+  return rows[0];
+}
+
+export async function listAppsPublishedBy(db: Queryable, tenantId: string): Promise<AppRecord[]> {
+  const { rows } = await db.query<AppRecord>(
+    `SELECT ${COLUMNS} FROM apps WHERE publisher_tenant_id = $1::text ORDER BY created_at, client_id`,
+    [tenantId],
+  );
+  return rows;
+}
+
+export type NewApp = Omit<AppRecord, 'createdAt' | 'updatedAt'>;
+
+export async function insertApp(db: Queryable, app: NewApp): Promise<AppRecord> {
+  const { rows } = await db.query<AppRecord>(
+    `INSERT INTO apps (client_id, publisher_tenant_id, name, publisher_name, publisher_verified, multi_tenant,
+                       client_type, secret_hash, redirect_uris, post_logout_redirect_uris, homepage_url,
+                       privacy_url, terms_url, logo_url, scopes)
+     VALUES ($1::text, $2::text, $3::text, $4::text, $5::boolean, $6::boolean, $7::text, $8::text, $9::text[],
+             $10::text[], $11::text, $12::text, $13::text, $14::text, $15::text[])
+     RETURNING ${COLUMNS}`,
+    [
+      app.clientId, app.publisherTenantId, app.name, app.publisherName, app.publisherVerified, app.multiTenant,
+      app.clientType, app.secretHash, app.redirectUris, app.postLogoutRedirectUris, app.homepageUrl,
+      app.privacyUrl, app.termsUrl, app.logoUrl, app.scopes,
+    ],
+  );
+  return rows[0]!;
+}
+
+export type AppChanges = Partial<
+  Pick<AppRecord, 'name' | 'publisherName' | 'multiTenant' | 'redirectUris' | 'postLogoutRedirectUris' | 'homepageUrl' | 'privacyUrl' | 'termsUrl' | 'logoUrl' | 'scopes'>
+>;
+
+export async function updateApp(db: Queryable, clientId: string, changes: AppChanges): Promise<AppRecord | undefined> {
+  const { rows } = await db.query<AppRecord>(
+    `UPDATE apps SET
+        name = COALESCE($2::text, name),
+        publisher_name = COALESCE($3::text, publisher_name),
+        multi_tenant = COALESCE($4::boolean, multi_tenant),
+        redirect_uris = COALESCE($5::text[], redirect_uris),
+        post_logout_redirect_uris = COALESCE($6::text[], post_logout_redirect_uris),
+        homepage_url = CASE WHEN $7::boolean THEN $8::text ELSE homepage_url END,
+        privacy_url = CASE WHEN $9::boolean THEN $10::text ELSE privacy_url END,
+        terms_url = CASE WHEN $11::boolean THEN $12::text ELSE terms_url END,
+        logo_url = CASE WHEN $13::boolean THEN $14::text ELSE logo_url END,
+        scopes = COALESCE($15::text[], scopes),
+        updated_at = now()
+      WHERE client_id = $1::text
+      RETURNING ${COLUMNS}`,
+    [
+      clientId, changes.name ?? null, changes.publisherName ?? null, changes.multiTenant ?? null,
+      changes.redirectUris ?? null, changes.postLogoutRedirectUris ?? null,
+      'homepageUrl' in changes, changes.homepageUrl ?? null,
+      'privacyUrl' in changes, changes.privacyUrl ?? null,
+      'termsUrl' in changes, changes.termsUrl ?? null,
+      'logoUrl' in changes, changes.logoUrl ?? null,
+      changes.scopes ?? null,
+    ],
+  );
+  return rows[0];
+}
+
+export async function setAppSecretHash(db: Queryable, clientId: string, secretHash: string): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `UPDATE apps SET secret_hash = $2::text, updated_at = now() WHERE client_id = $1::text AND client_type = 'confidential'`,
+    [clientId, secretHash],
+  );
+  return rowCount === 1;
+}
+
+export async function setPublisherVerified(db: Queryable, clientId: string, verified: boolean): Promise<AppRecord | undefined> {
+  const { rows } = await db.query<AppRecord>(
+    `UPDATE apps SET publisher_verified = $2::boolean, updated_at = now() WHERE client_id = $1::text RETURNING ${COLUMNS}`,
+    [clientId, verified],
+  );
+  return rows[0];
+}
+
+export async function deleteApp(db: Queryable, clientId: string): Promise<boolean> {
+  const { rowCount } = await db.query('DELETE FROM apps WHERE client_id = $1::text', [clientId]);
+  return rowCount === 1;
+}
+
+/**
+ * The app as oidc-provider client metadata. `client_secret` holds the keyed hash; the provider's
+ * secret comparison is replaced to hash the presented secret first (see provider/configuration).
+ */
+export async function findClientMetadata(db: Queryable, clientId: string): Promise<Record<string, unknown> | undefined> {
+  const app = await findApp(db, clientId);
+  if (!app) return undefined;
+  const confidential = app.clientType === 'confidential';
+  const oidcScopes = app.scopes.filter((scope) => OIDC_SCOPES.has(scope));
+  return {
+    client_id: app.clientId,
+    ...(confidential ? { client_secret: app.secretHash } : {}),
+    client_name: app.name,
+    redirect_uris: app.redirectUris,
+    post_logout_redirect_uris: app.postLogoutRedirectUris,
+    grant_types: confidential ? ['authorization_code', 'refresh_token', 'client_credentials'] : ['authorization_code', 'refresh_token'],
+    response_types: ['code'],
+    token_endpoint_auth_method: confidential ? 'client_secret_basic' : 'none',
+    // oidc-provider accepts only its own (OpenID) scopes here; resource scopes are limited to the
+    // registration in getResourceServerInfo.
+    ...(oidcScopes.length > 0 ? { scope: oidcScopes.join(' ') } : {}),
+    ...(app.logoUrl ? { logo_uri: app.logoUrl } : {}),
+    ...(app.homepageUrl ? { client_uri: app.homepageUrl } : {}),
+    ...(app.privacyUrl ? { policy_uri: app.privacyUrl } : {}),
+    ...(app.termsUrl ? { tos_uri: app.termsUrl } : {}),
+  };
+}

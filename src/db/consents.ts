@@ -1,0 +1,155 @@
+// tenant_apps, admin_consents and user_consents: what each tenant and user allowed each app.
+import type { Queryable } from './pool.js';
+
+export interface AdminConsentRecord {
+  tenantId: string;
+  clientId: string;
+  scopes: string[];
+  grantedBy: string;
+  grantedAt: Date;
+}
+
+export interface UserConsentRecord {
+  tenantId: string;
+  userId: string;
+  clientId: string;
+  scopes: string[];
+  grantId: string | null;
+  grantedAt: Date;
+  updatedAt: Date;
+}
+
+/** Everything the consent decision needs about one user and one app, in one round trip. */
+export interface AccessRecord {
+  tenantId: string;
+  integratedAppsEnabled: boolean;
+  role: 'user' | 'admin';
+  disabled: boolean;
+  blocked: boolean;
+  adminScopes: string[];
+  userScopes: string[];
+  grantId: string | null;
+}
+
+export async function loadAccess(db: Queryable, userId: string, clientId: string): Promise<AccessRecord | undefined> {
+  const { rows } = await db.query<AccessRecord>(
+    `SELECT u.tenant_id AS "tenantId", t.integrated_apps_enabled AS "integratedAppsEnabled", u.role, u.disabled,
+            COALESCE(ta.blocked, false) AS blocked,
+            COALESCE(ac.scopes, '{}') AS "adminScopes",
+            COALESCE(uc.scopes, '{}') AS "userScopes",
+            uc.grant_id AS "grantId"
+       FROM users u
+       JOIN tenants t ON t.id = u.tenant_id
+       LEFT JOIN tenant_apps ta ON ta.tenant_id = u.tenant_id AND ta.client_id = $2::text
+       LEFT JOIN admin_consents ac ON ac.tenant_id = u.tenant_id AND ac.client_id = $2::text
+       LEFT JOIN user_consents uc ON uc.tenant_id = u.tenant_id AND uc.user_id = u.id AND uc.client_id = $2::text
+      WHERE u.id = $1::text`,
+    [userId, clientId],
+  );
+  return rows[0];
+}
+
+export async function findAdminConsent(db: Queryable, tenantId: string, clientId: string): Promise<AdminConsentRecord | undefined> {
+  const { rows } = await db.query<AdminConsentRecord>(
+    `SELECT tenant_id AS "tenantId", client_id AS "clientId", scopes, granted_by AS "grantedBy", granted_at AS "grantedAt"
+       FROM admin_consents WHERE tenant_id = $1::text AND client_id = $2::text`,
+    [tenantId, clientId],
+  );
+  return rows[0];
+}
+
+export async function upsertAdminConsent(
+  db: Queryable,
+  consent: { tenantId: string; clientId: string; scopes: string[]; grantedBy: string },
+): Promise<void> {
+  await db.query(
+    `INSERT INTO admin_consents (tenant_id, client_id, scopes, granted_by)
+     VALUES ($1::text, $2::text, $3::text[], $4::text)
+     ON CONFLICT (tenant_id, client_id) DO UPDATE
+        SET scopes = EXCLUDED.scopes, granted_by = EXCLUDED.granted_by, granted_at = now()`,
+    [consent.tenantId, consent.clientId, consent.scopes, consent.grantedBy],
+  );
+}
+
+export async function deleteAdminConsent(db: Queryable, tenantId: string, clientId: string): Promise<boolean> {
+  const { rowCount } = await db.query('DELETE FROM admin_consents WHERE tenant_id = $1::text AND client_id = $2::text', [tenantId, clientId]);
+  return rowCount === 1;
+}
+
+const USER_CONSENT_COLUMNS = `tenant_id AS "tenantId", user_id AS "userId", client_id AS "clientId", scopes,
+  grant_id AS "grantId", granted_at AS "grantedAt", updated_at AS "updatedAt"`;
+
+/** Creates the row if missing and locks it for the rest of the transaction. */
+export async function lockUserConsent(db: Queryable, tenantId: string, userId: string, clientId: string): Promise<UserConsentRecord> {
+  await db.query(
+    `INSERT INTO user_consents (tenant_id, user_id, client_id) VALUES ($1::text, $2::text, $3::text)
+     ON CONFLICT (tenant_id, user_id, client_id) DO NOTHING`,
+    [tenantId, userId, clientId],
+  );
+  const { rows } = await db.query<UserConsentRecord>(
+    `SELECT ${USER_CONSENT_COLUMNS} FROM user_consents
+      WHERE tenant_id = $1::text AND user_id = $2::text AND client_id = $3::text FOR UPDATE`,
+    [tenantId, userId, clientId],
+  );
+  return rows[0]!;
+}
+
+export async function updateUserConsent(
+  db: Queryable,
+  key: { tenantId: string; userId: string; clientId: string },
+  change: { scopes: string[]; grantId: string | null },
+): Promise<void> {
+  await db.query(
+    `UPDATE user_consents SET scopes = $4::text[], grant_id = $5::text, updated_at = now()
+      WHERE tenant_id = $1::text AND user_id = $2::text AND client_id = $3::text`,
+    [key.tenantId, key.userId, key.clientId, change.scopes, change.grantId],
+  );
+}
+
+export async function findUserConsent(db: Queryable, tenantId: string, userId: string, clientId: string): Promise<UserConsentRecord | undefined> {
+  const { rows } = await db.query<UserConsentRecord>(
+    `SELECT ${USER_CONSENT_COLUMNS} FROM user_consents WHERE tenant_id = $1::text AND user_id = $2::text AND client_id = $3::text`,
+    [tenantId, userId, clientId],
+  );
+  return rows[0];
+}
+
+export async function listUserConsentsOfUser(db: Queryable, tenantId: string, userId: string): Promise<UserConsentRecord[]> {
+  const { rows } = await db.query<UserConsentRecord>(
+    `SELECT ${USER_CONSENT_COLUMNS} FROM user_consents WHERE tenant_id = $1::text AND user_id = $2::text ORDER BY granted_at`,
+    [tenantId, userId],
+  );
+  return rows;
+}
+
+export async function listUserConsentsForApp(db: Queryable, tenantId: string, clientId: string): Promise<UserConsentRecord[]> {
+  const { rows } = await db.query<UserConsentRecord>(
+    `SELECT ${USER_CONSENT_COLUMNS} FROM user_consents WHERE tenant_id = $1::text AND client_id = $2::text ORDER BY granted_at`,
+    [tenantId, clientId],
+  );
+  return rows;
+}
+
+/** Deletes and returns the rows, so the caller can revoke their grants. */
+export async function deleteUserConsents(
+  db: Queryable,
+  filter: { tenantId?: string; userId?: string; clientId?: string },
+): Promise<UserConsentRecord[]> {
+  const { rows } = await db.query<UserConsentRecord>(
+    `DELETE FROM user_consents
+      WHERE ($1::text IS NULL OR tenant_id = $1::text)
+        AND ($2::text IS NULL OR user_id = $2::text)
+        AND ($3::text IS NULL OR client_id = $3::text)
+      RETURNING ${USER_CONSENT_COLUMNS}`,
+    [filter.tenantId ?? null, filter.userId ?? null, filter.clientId ?? null],
+  );
+  return rows;
+}
+
+export async function setAppBlocked(db: Queryable, tenantId: string, clientId: string, blocked: boolean, by: string): Promise<void> {
+  await db.query(
+    `INSERT INTO tenant_apps (tenant_id, client_id, blocked, updated_by) VALUES ($1::text, $2::text, $3::boolean, $4::text)
+     ON CONFLICT (tenant_id, client_id) DO UPDATE SET blocked = EXCLUDED.blocked, updated_by = EXCLUDED.updated_by, updated_at = now()`,
+    [tenantId, clientId, blocked, by],
+  );
+}

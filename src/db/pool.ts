@@ -1,0 +1,41 @@
+// The pg Pool, and the Queryable every query function takes first so that callers own transactions.
+import pg from 'pg';
+
+export type Queryable = Pick<pg.Pool | pg.PoolClient, 'query'>;
+export type Pool = pg.Pool;
+
+export function createPool(connectionString: string, onError: (error: Error) => void): pg.Pool {
+  const pool = new pg.Pool({ connectionString, max: 10, idleTimeoutMillis: 30_000, connectionTimeoutMillis: 5_000 });
+  // An idle client can get 57P01 (admin shutdown) when the database stops; unhandled, it crashes node.
+  pool.on('error', onError);
+  return pool;
+}
+
+/** Runs `work` in one transaction; rolls back on any error. */
+export async function inTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const result = await work(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
+}
+
+/** PostgreSQL error codes we act on (one place; mapped to domain errors by callers). */
+export const PgError = {
+  uniqueViolation: '23505',
+  foreignKeyViolation: '23503',
+  checkViolation: '23514',
+  serializationFailure: '40001',
+  deadlockDetected: '40P01',
+} as const;
+
+export function isPgError(error: unknown, code: string): boolean {
+  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === code;
+}

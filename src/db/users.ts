@@ -1,0 +1,81 @@
+// users: people of a tenant, with argon2id password hashes and a role.
+import type { Queryable } from './pool.js';
+import type { Role } from '../core/types.js';
+
+export interface UserRecord {
+  tenantId: string;
+  id: string;
+  username: string;
+  email: string | null;
+  displayName: string;
+  role: Role;
+  disabled: boolean;
+  createdAt: Date;
+}
+
+const COLUMNS = `tenant_id AS "tenantId", id, username, email, display_name AS "displayName", role, disabled,
+  created_at AS "createdAt"`;
+
+export async function insertUser(
+  db: Queryable,
+  user: { tenantId: string; id: string; username: string; email: string | null; displayName: string; role: Role; passwordHash: string },
+): Promise<UserRecord> {
+  const { rows } = await db.query<UserRecord>(
+    `INSERT INTO users (tenant_id, id, username, email, display_name, role, password_hash)
+     VALUES ($1::text, $2::text, $3::text, $4::text, $5::text, $6::text, $7::text) RETURNING ${COLUMNS}`,
+    [user.tenantId, user.id, user.username, user.email, user.displayName, user.role, user.passwordHash],
+  );
+  return rows[0]!;
+}
+
+/** By `sub`: tokens and sessions carry only the user's id. */
+export async function findUserById(db: Queryable, id: string): Promise<UserRecord | undefined> {
+  const { rows } = await db.query<UserRecord>(`SELECT ${COLUMNS} FROM users WHERE id = $1::text`, [id]);
+  return rows[0];
+}
+
+export async function findUserInTenant(db: Queryable, tenantId: string, id: string): Promise<UserRecord | undefined> {
+  const { rows } = await db.query<UserRecord>(`SELECT ${COLUMNS} FROM users WHERE tenant_id = $1::text AND id = $2::text`, [tenantId, id]);
+  return rows[0];
+}
+
+export async function findCredentials(
+  db: Queryable,
+  tenantId: string,
+  username: string,
+): Promise<(UserRecord & { passwordHash: string }) | undefined> {
+  const { rows } = await db.query<UserRecord & { passwordHash: string }>(
+    `SELECT ${COLUMNS}, password_hash AS "passwordHash" FROM users WHERE tenant_id = $1::text AND username = $2::text`,
+    [tenantId, username],
+  );
+  return rows[0];
+}
+
+export async function listUsers(db: Queryable, tenantId: string): Promise<UserRecord[]> {
+  const { rows } = await db.query<UserRecord>(`SELECT ${COLUMNS} FROM users WHERE tenant_id = $1::text ORDER BY username`, [tenantId]);
+  return rows;
+}
+
+export async function setUserRole(db: Queryable, tenantId: string, id: string, role: Role): Promise<UserRecord | undefined> {
+  const { rows } = await db.query<UserRecord>(
+    `UPDATE users SET role = $3::text, updated_at = now() WHERE tenant_id = $1::text AND id = $2::text RETURNING ${COLUMNS}`,
+    [tenantId, id, role],
+  );
+  return rows[0];
+}
+
+export async function setUserDisabled(db: Queryable, tenantId: string, id: string, disabled: boolean): Promise<UserRecord | undefined> {
+  const { rows } = await db.query<UserRecord>(
+    `UPDATE users SET disabled = $3::boolean, updated_at = now() WHERE tenant_id = $1::text AND id = $2::text RETURNING ${COLUMNS}`,
+    [tenantId, id, disabled],
+  );
+  return rows[0];
+}
+
+export async function setUserPasswordHash(db: Queryable, tenantId: string, id: string, passwordHash: string): Promise<boolean> {
+  const { rowCount } = await db.query(
+    'UPDATE users SET password_hash = $3::text, updated_at = now() WHERE tenant_id = $1::text AND id = $2::text',
+    [tenantId, id, passwordHash],
+  );
+  return rowCount === 1;
+}

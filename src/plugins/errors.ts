@@ -1,0 +1,52 @@
+// The one error handler: every error becomes a 4xx/5xx with an OAuth-style JSON body, or the
+// error page for browsers on page routes. Internals stay in the log, never in the response.
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import { AccordError } from '../core/errors.js';
+
+interface WireError {
+  status: number;
+  error: string;
+  description: string;
+}
+
+function toWireError(error: FastifyError | AccordError | Error): WireError {
+  if (error instanceof AccordError) return { status: error.status, error: error.code, description: error.description };
+  const fastifyError = error as FastifyError;
+  if (fastifyError.validation) {
+    return { status: 400, error: 'invalid_request', description: fastifyError.message };
+  }
+  const status = fastifyError.statusCode;
+  if (status && status >= 400 && status < 500) {
+    const code = status === 413 ? 'request_too_large' : status === 415 ? 'unsupported_media_type' : status === 429 ? 'too_many_requests' : 'invalid_request';
+    return { status, error: code, description: fastifyError.message };
+  }
+  return { status: 500, error: 'server_error', description: 'An unexpected error occurred.' };
+}
+
+/** Pages (not APIs) answer browsers with HTML. */
+function wantsPage(request: FastifyRequest): boolean {
+  const url = request.url;
+  if (url.startsWith('/api/') || url.startsWith('/data/')) return false;
+  return (request.headers.accept ?? '').includes('text/html');
+}
+
+export async function sendError(request: FastifyRequest, reply: FastifyReply, wire: WireError): Promise<FastifyReply> {
+  reply.status(wire.status).header('cache-control', 'no-store');
+  if (wantsPage(request)) {
+    return reply.view('error', { title: 'Something went wrong', error: wire.error, description: wire.description });
+  }
+  return reply.send({ error: wire.error, error_description: wire.description });
+}
+
+export const errorsPlugin = fp(async (app: FastifyInstance) => {
+  app.setErrorHandler(async (error: FastifyError, request, reply) => {
+    const wire = toWireError(error);
+    if (wire.status >= 500) request.log.error({ err: error }, 'request failed');
+    else request.log.info({ error: wire.error, description: wire.description }, 'request refused');
+    return sendError(request, reply, wire);
+  });
+  app.setNotFoundHandler(async (request, reply) =>
+    sendError(request, reply, { status: 404, error: 'not_found', description: `No route ${request.method} ${request.url.split('?')[0]}` }),
+  );
+});

@@ -1,0 +1,235 @@
+// oidc-provider, configured as a serious deployment: authorization code + PKCE only, rotating
+// refresh tokens, RFC 9207 `iss`, RFC 8707 resource indicators with RFC 9068 JWT access tokens,
+// client credentials, DPoP, PAR, introspection and revocation, no development interactions.
+import type { JWK } from 'jose';
+import Provider, { errors, interactionPolicy, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { Config } from '../config.js';
+import type { PermissionCatalogue } from '../core/permission-catalogue.js';
+import { findUserById } from '../db/users.js';
+import { findApp } from '../db/apps.js';
+import type { Pool } from '../db/pool.js';
+import type { ConsentService, GrantModel } from '../services/consent-service.js';
+import { postgresAdapterFactory } from './postgres-adapter.js';
+import type { RenderPage } from '../plugins/views.js';
+
+export const ACCESS_TOKEN_TTL_SECONDS = 10 * 60;
+
+export interface ProviderDeps {
+  pool: Pool;
+  jwks: JWK[];
+  cookieKeys: string[];
+  clientSecretKey: string;
+  catalogue: PermissionCatalogue;
+  consent: ConsentService;
+  renderPage: RenderPage;
+}
+
+/** The resource indicators (RFC 8707) of Accord's two APIs. */
+export function resourceIndicators(issuer: string) {
+  return { data: `${issuer}/data/v1`, admin: `${issuer}/api/v1` };
+}
+
+/** The keyed hash stored for a client secret: secrets are random 256-bit strings, so HMAC suffices. */
+export function hashClientSecret(secret: string, key: string): string {
+  return createHmac('sha256', key).update(secret).digest('base64url');
+}
+
+export function createProvider(config: Config, deps: ProviderDeps): Provider {
+  const { pool, catalogue, consent } = deps;
+  const resources = resourceIndicators(config.issuer);
+  const secure = config.issuer.startsWith('https:');
+
+  const configuration: Configuration = {
+    adapter: postgresAdapterFactory(pool),
+    jwks: { keys: deps.jwks as NonNullable<Configuration['jwks']>['keys'] },
+    cookies: {
+      keys: deps.cookieKeys,
+      long: { httpOnly: true, sameSite: 'lax', secure },
+      short: { httpOnly: true, sameSite: 'lax', secure },
+    },
+    scopes: catalogue.scopesOf('openid'),
+    claims: {
+      openid: ['sub', 'tid'],
+      profile: ['name', 'preferred_username'],
+      email: ['email', 'email_verified'],
+    },
+    responseTypes: ['code'],
+    pkce: { required: () => true },
+    // RFC 9700 §2.1: the redirect_uri is always sent and compared exactly.
+    allowOmittingSingleRegisteredRedirectUri: false,
+    clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'],
+    enabledJWA: {
+      idTokenSigningAlgValues: ['RS256', 'ES256'],
+      userinfoSigningAlgValues: ['RS256', 'ES256'],
+      introspectionSigningAlgValues: ['RS256', 'ES256'],
+      authorizationSigningAlgValues: ['RS256', 'ES256'],
+      clientAuthSigningAlgValues: ['RS256', 'PS256', 'ES256', 'EdDSA'],
+      requestObjectSigningAlgValues: ['RS256', 'PS256', 'ES256', 'EdDSA'],
+      dPoPSigningAlgValues: ['ES256', 'EdDSA'],
+    },
+    ttl: {
+      AccessToken: ACCESS_TOKEN_TTL_SECONDS,
+      AuthorizationCode: 60,
+      ClientCredentials: ACCESS_TOKEN_TTL_SECONDS,
+      IdToken: 60 * 60,
+      Interaction: 60 * 60,
+      RefreshToken: 14 * 24 * 60 * 60,
+      Session: 14 * 24 * 60 * 60,
+      Grant: 365 * 24 * 60 * 60,
+    },
+    // RFC 9700 §4.14.2: every refresh rotates; a reused refresh token revokes the grant.
+    rotateRefreshToken: () => true,
+    features: {
+      devInteractions: { enabled: false },
+      claimsParameter: { enabled: false },
+      clientCredentials: { enabled: true },
+      introspection: { enabled: true },
+      revocation: { enabled: true },
+      userinfo: { enabled: true },
+      dPoP: { enabled: true },
+      pushedAuthorizationRequests: { enabled: true },
+      rpInitiatedLogout: {
+        enabled: true,
+        logoutSource: async (ctx, form) => {
+          ctx.type = 'html';
+          ctx.body = await deps.renderPage('logout', { title: 'Sign out', form });
+        },
+        postLogoutSuccessSource: async (ctx) => {
+          ctx.type = 'html';
+          ctx.body = await deps.renderPage('logged-out', { title: 'Signed out' });
+        },
+      },
+      resourceIndicators: {
+        enabled: true,
+        defaultResource: async (ctx, _client, oneOf) => {
+          if (oneOf) return oneOf.includes(resources.data) ? resources.data : oneOf;
+          const scopes = String(ctx.oidc.params?.scope ?? '').split(' ');
+          return scopes.some((scope) => catalogue.resourceOf(scope) === 'admin') && !scopes.some((scope) => catalogue.resourceOf(scope) === 'data')
+            ? resources.admin
+            : resources.data;
+        },
+        useGrantedResource: async () => true,
+        getResourceServerInfo: async (ctx, indicator, client) => {
+          const name = indicator === resources.data ? 'data' : indicator === resources.admin ? 'admin' : undefined;
+          if (!name) throw new errors.InvalidTarget();
+          const app = await findApp(pool, client.clientId);
+          if (!app) throw new errors.InvalidClient();
+          // Only scopes in the catalogue and in the app's registration may be asked for.
+          const requested = String(ctx.oidc.params?.scope ?? '').split(' ').filter(Boolean);
+          const notAllowed = requested.filter((scope) => !catalogue.has(scope) || !app.scopes.includes(scope));
+          if (notAllowed.length > 0) {
+            throw new errors.InvalidScope(`scope not registered for this app: ${notAllowed.join(' ')}`, notAllowed.join(' '));
+          }
+          const registered = catalogue.scopesOf(name).filter((scope) => app.scopes.includes(scope));
+          return {
+            scope: registered.join(' '),
+            audience: indicator,
+            accessTokenTTL: ACCESS_TOKEN_TTL_SECONDS,
+            accessTokenFormat: 'jwt',
+            jwt: { sign: { alg: 'ES256' } },
+          };
+        },
+      },
+    },
+    interactions: {
+      url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
+      policy: consentPolicy(consent, pool),
+    },
+    loadExistingGrant: async (ctx) => {
+      const accountId = ctx.oidc.session?.accountId;
+      if (!accountId || !ctx.oidc.client) return undefined;
+      return consent.loadGrant(ctx.oidc.provider.Grant as unknown as GrantModel, accountId, ctx.oidc.client.clientId);
+    },
+    findAccount: async (_ctx, sub) => {
+      const user = await findUserById(pool, sub);
+      // A disabled user is no account: their sessions and refresh tokens stop working.
+      if (!user || user.disabled) return undefined;
+      return {
+        accountId: user.id,
+        claims: async () => ({
+          sub: user.id,
+          tid: user.tenantId,
+          name: user.displayName,
+          preferred_username: `${user.username}@${user.tenantId}`,
+          ...(user.email ? { email: user.email, email_verified: false } : {}),
+        }),
+      };
+    },
+    extraTokenClaims: async (_ctx, token) => {
+      const accountId = 'accountId' in token ? token.accountId : undefined;
+      if (!accountId) return undefined;
+      const user = await findUserById(pool, accountId);
+      // `gid` lets resource servers check that the grant behind the token still exists.
+      return user ? { tid: user.tenantId, gid: (token as { grantId?: string }).grantId } : undefined;
+    },
+    clientBasedCORS: (_ctx, origin, client) =>
+      (client.redirectUris ?? []).some((uri) => {
+        try {
+          return new URL(uri).origin === origin;
+        } catch {
+          return false;
+        }
+      }),
+    renderError: async (ctx, out) => {
+      ctx.type = 'html';
+      ctx.body = await deps.renderPage('error', { title: 'Something went wrong', error: out.error, description: out.error_description });
+    },
+  };
+
+  const provider = new Provider(config.issuer, configuration);
+  provider.proxy = config.trustProxy;
+
+  // Client secrets are stored as keyed hashes: hash what was presented, then compare in constant time.
+  const Client = provider.Client as unknown as { prototype: { compareClientSecret(actual: string): boolean; clientSecret?: string } };
+  Client.prototype.compareClientSecret = function compareClientSecret(this: { clientSecret?: string }, actual: string) {
+    if (!this.clientSecret || typeof actual !== 'string') return false;
+    const presented = Buffer.from(hashClientSecret(actual, deps.clientSecretKey));
+    const stored = Buffer.from(this.clientSecret);
+    return presented.length === stored.length && timingSafeEqual(presented, stored);
+  };
+
+  return provider;
+}
+
+/**
+ * The login prompt is oidc-provider's own; the consent prompt asks Accord's consent decision
+ * (core/consent-decision.ts) instead of oidc-provider's scope comparison.
+ */
+function consentPolicy(consent: ConsentService, _pool: Pool) {
+  const { Prompt, Check, base } = interactionPolicy;
+  const policy = base();
+  const builtIn = policy.get('consent')!;
+  const decide = memoisedDecision(consent);
+  const prompt = new Prompt(
+    { name: 'consent', requestable: true },
+    new Check('accord_refused', 'the app is not available to this user', 'interaction_required', async (ctx) => {
+      const decision = await decide(ctx);
+      return decision?.outcome === 'refused' ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT;
+    }),
+    new Check('accord_consent_missing', 'requested permissions not granted', 'consent_required', async (ctx) => {
+      const decision = await decide(ctx);
+      return decision === undefined || decision.outcome === 'consent' || decision.outcome === 'needs_admin_approval'
+        ? Check.REQUEST_PROMPT
+        : Check.NO_NEED_TO_PROMPT;
+    }),
+  );
+  policy.splice(policy.indexOf(builtIn), 1, prompt);
+  return policy;
+}
+
+/** The checks of one prompt run concurrently; evaluate the decision once per request. */
+function memoisedDecision(consent: ConsentService) {
+  const cache = new WeakMap<object, ReturnType<ConsentService['evaluate']>>();
+  return async (ctx: KoaContextWithOIDC) => {
+    const accountId = ctx.oidc.session?.accountId;
+    const client = ctx.oidc.client;
+    if (!accountId || !client) return undefined;
+    let pending = cache.get(ctx);
+    if (!pending) {
+      pending = consent.evaluate(accountId, client.clientId, ctx.oidc.requestParamScopes, false);
+      cache.set(ctx, pending);
+    }
+    return (await pending)?.decision;
+  };
+}

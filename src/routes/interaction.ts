@@ -1,0 +1,221 @@
+// The interactions oidc-provider sends the browser to: sign-in, consent, "needs admin approval"
+// and "refused" (after oidc-provider's own example: look the interaction up, branch on the prompt,
+// assert the expected prompt on every POST, no-store, a real page when it has expired).
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type Provider from 'oidc-provider';
+import { errors as oidcErrors, type InteractionResults } from 'oidc-provider';
+import { AccordError, InteractionExpired, InvalidRequest } from '../core/errors.js';
+import type { PermissionCatalogue } from '../core/permission-catalogue.js';
+import type { Pool } from '../db/pool.js';
+import { findTenant } from '../db/tenants.js';
+import { findUserById } from '../db/users.js';
+import type { ConsentEvaluation, ConsentService } from '../services/consent-service.js';
+import { signIn } from '../services/sign-in.js';
+import type { AppRecord } from '../db/apps.js';
+
+export interface InteractionRouteDeps {
+  pool: Pool;
+  provider: Provider;
+  consent: ConsentService;
+  catalogue: PermissionCatalogue;
+}
+
+type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
+type UidRequest = FastifyRequest<{ Params: { uid: string } }>;
+
+const uidParams = {
+  type: 'object',
+  required: ['uid'],
+  properties: { uid: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' } },
+} as const;
+
+export async function interactionRoutes(app: FastifyInstance, deps: InteractionRouteDeps): Promise<void> {
+  const { provider, consent, catalogue, pool } = deps;
+
+  app.addHook('onSend', async (_request, reply) => {
+    reply.header('cache-control', 'no-store');
+  });
+
+  /** The interaction behind this browser's cookie; it must be the one in the URL. */
+  async function loadInteraction(request: UidRequest, reply: FastifyReply, expectedPrompt?: string): Promise<Details> {
+    let details: Details;
+    try {
+      details = await provider.interactionDetails(request.raw, reply.raw);
+    } catch (error) {
+      if (error instanceof oidcErrors.SessionNotFound || error instanceof oidcErrors.InvalidRequest) {
+        throw InteractionExpired('This sign-in page has expired or was opened in another browser. Go back to the app and start again.');
+      }
+      throw error;
+    }
+    if (details.uid !== request.params.uid) throw InteractionExpired('This sign-in page does not belong to this browser session. Go back to the app and start again.');
+    if (expectedPrompt && details.prompt.name !== expectedPrompt) throw InvalidRequest('This form was already submitted or does not match the current step.');
+    if (request.method === 'POST' && details.result) throw InvalidRequest('This form was already submitted.');
+    return details;
+  }
+
+  async function finish(request: FastifyRequest, reply: FastifyReply, result: InteractionResults) {
+    const redirectTo = await provider.interactionResult(request.raw, reply.raw, result, { mergeWithLastSubmission: false });
+    return reply.redirect(redirectTo, 303);
+  }
+
+  async function appPresentation(appRecord: AppRecord, userTenantId: string) {
+    const publisher = await findTenant(pool, appRecord.publisherTenantId);
+    return {
+      app: appRecord,
+      origin:
+        appRecord.publisherTenantId === userTenantId
+          ? { kind: 'own' }
+          : { kind: 'other', tenantName: publisher?.name ?? appRecord.publisherTenantId },
+    };
+  }
+
+  async function renderConsentStep(request: UidRequest, reply: FastifyReply, details: Details) {
+    const accountId = details.session?.accountId;
+    if (!accountId) throw InteractionExpired('Your sign-in was lost. Go back to the app and start again.');
+    const requested = String(details.params.scope ?? '').split(' ').filter(Boolean);
+    const promptConsent = String(details.params.prompt ?? '').split(' ').includes('consent');
+    const evaluation = await consent.evaluate(accountId, String(details.params.client_id), requested, promptConsent);
+    if (!evaluation) throw InteractionExpired('This app or account no longer exists.');
+    const user = await findUserById(pool, accountId);
+    const common = {
+      uid: details.uid,
+      csrfToken: reply.generateCsrf(),
+      user,
+      ...(await appPresentation(evaluation.app, evaluation.access.tenantId)),
+    };
+    const { decision } = evaluation;
+    const describe = (scopes: string[]) => scopes.map((scope) => catalogue.get(scope)!);
+    switch (decision.outcome) {
+      case 'refused':
+        return reply.view('refused', { ...common, title: "You can't use this app", reason: decision.reason });
+      case 'needs_admin_approval':
+        return reply.view('needs-admin-approval', {
+          ...common,
+          title: 'Need admin approval',
+          reason: decision.reason,
+          adminPermissions: describe(decision.adminScopes),
+        });
+      case 'consent':
+      case 'proceed':
+        return reply.view('consent', {
+          ...common,
+          title: 'Permissions requested',
+          isAdmin: evaluation.access.role === 'admin',
+          missing: describe(decision.outcome === 'consent' ? decision.missingScopes : []),
+          granted: describe(decision.outcome === 'consent' ? decision.alreadyGrantedScopes : evaluation.requestedScopes),
+          offerOrgConsent: decision.outcome === 'consent' && decision.offerOrgConsent,
+        });
+    }
+  }
+
+  app.get<{ Params: { uid: string } }>('/interaction/:uid', { schema: { params: uidParams } }, async (request, reply) => {
+    const details = await loadInteraction(request, reply);
+    if (details.prompt.name === 'login') {
+      const client = await provider.Client.find(String(details.params.client_id));
+      return reply.view('login', {
+        title: 'Sign in',
+        uid: details.uid,
+        csrfToken: reply.generateCsrf(),
+        clientName: client?.clientName,
+        username: typeof details.params.login_hint === 'string' ? details.params.login_hint : '',
+      });
+    }
+    if (details.prompt.name === 'consent') return renderConsentStep(request, reply, details);
+    throw InvalidRequest(`Unsupported interaction step: ${details.prompt.name}`);
+  });
+
+  app.post<{ Params: { uid: string }; Body: { username: string; password: string } }>(
+    '/interaction/:uid/login',
+    {
+      preValidation: app.csrfProtection,
+      config: { rateLimit: { max: 20, timeWindow: '1 minute' } },
+      schema: {
+        params: uidParams,
+        body: {
+          type: 'object',
+          required: ['username', 'password'],
+          properties: {
+            username: { type: 'string', minLength: 1, maxLength: 200 },
+            password: { type: 'string', minLength: 1, maxLength: 4096 },
+            _csrf: { type: 'string' },
+          },
+        },
+      },
+    },
+    async (request, reply) => {
+      const details = await loadInteraction(request, reply, 'login');
+      const result = await signIn(pool, request.body.username, request.body.password);
+      if (!result.ok) {
+        const client = await provider.Client.find(String(details.params.client_id));
+        return reply.status(result.reason === 'throttled' ? 429 : 401).view('login', {
+          title: 'Sign in',
+          uid: details.uid,
+          csrfToken: reply.generateCsrf(),
+          clientName: client?.clientName,
+          username: request.body.username,
+          message: result.reason === 'throttled' ? 'Too many failed attempts. Try again in a few minutes.' : 'The username or password is incorrect.',
+        });
+      }
+      return finish(request, reply, { login: { accountId: result.user.id } });
+    },
+  );
+
+  app.post<{ Params: { uid: string }; Body: { decision: 'accept' | 'deny'; on_behalf_of_org?: string } }>(
+    '/interaction/:uid/consent',
+    {
+      preValidation: app.csrfProtection,
+      schema: {
+        params: uidParams,
+        body: {
+          type: 'object',
+          required: ['decision'],
+          properties: {
+            decision: { type: 'string', enum: ['accept', 'deny'] },
+            on_behalf_of_org: { type: 'string', enum: ['true', 'on'] },
+            _csrf: { type: 'string' },
+          },
+        },
+      },
+    },
+    async (request, reply) => {
+      const details = await loadInteraction(request, reply, 'consent');
+      if (request.body.decision === 'deny') {
+        return finish(request, reply, { error: 'access_denied', error_description: 'The user declined to grant the app access.' });
+      }
+      const accountId = details.session!.accountId;
+      const clientId = String(details.params.client_id);
+      const requested = String(details.params.scope ?? '').split(' ').filter(Boolean);
+      const promptConsent = String(details.params.prompt ?? '').split(' ').includes('consent');
+      // Decide again from the database as it is now; nothing in the form says what to grant.
+      const evaluation: ConsentEvaluation | undefined = await consent.evaluate(accountId, clientId, requested, promptConsent);
+      if (!evaluation) throw InteractionExpired('This app or account no longer exists.');
+      const { decision } = evaluation;
+      if (decision.outcome === 'refused' || decision.outcome === 'needs_admin_approval') {
+        return finish(request, reply, { error: 'access_denied', error_description: 'The app needs approval from an admin of your organisation.' });
+      }
+      if (decision.outcome === 'consent') {
+        const onBehalfOfOrg = request.body.on_behalf_of_org !== undefined;
+        if (onBehalfOfOrg && !decision.offerOrgConsent) throw new AccordError(403, 'access_denied', 'Only an admin can consent on behalf of the organisation.');
+        if (onBehalfOfOrg) {
+          await consent.grantAdminConsent(evaluation.access.tenantId, accountId, clientId, [...decision.missingScopes, ...decision.alreadyGrantedScopes], 'consent_page');
+        } else if (decision.missingScopes.length > 0) {
+          await consent.grantUserConsent(accountId, clientId, decision.missingScopes);
+        }
+      }
+      const grant = await consent.loadGrant(provider.Grant as never, accountId, clientId);
+      if (!grant) throw InteractionExpired('Nothing was granted. Go back to the app and start again.');
+      return finish(request, reply, { consent: { grantId: grant.jti } });
+    },
+  );
+
+  app.post<{ Params: { uid: string } }>(
+    '/interaction/:uid/abort',
+    { preValidation: app.csrfProtection, schema: { params: uidParams } },
+    async (request, reply) => {
+      const details = await loadInteraction(request, reply);
+      const description =
+        details.prompt.name === 'login' ? 'The user cancelled the sign-in.' : 'The app was not granted access.';
+      return finish(request, reply, { error: 'access_denied', error_description: description });
+    },
+  );
+}

@@ -1,0 +1,74 @@
+// The only file that listens: configuration, database (embedded when DATABASE_URL is unset),
+// migrations, then the app; graceful shutdown on SIGTERM/SIGINT.
+import { buildApp } from './app.js';
+import { ConfigError, loadConfig, type Config } from './config.js';
+import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded-postgres.js';
+import { migrate } from './db/migrate.js';
+import { createPool, type Pool } from './db/pool.js';
+import { purgeExpiredModels } from './provider/postgres-adapter.js';
+import { seedDemoIfEmpty } from './services/demo-seed.js';
+
+const PURGE_INTERVAL_MS = 10 * 60 * 1000;
+
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`accord: configuration error: ${error.message}\n`);
+      process.exit(78); // EX_CONFIG
+    }
+    throw error;
+  }
+
+  let embedded: EmbeddedDatabase | undefined;
+  let databaseUrl = config.databaseUrl;
+  if (!databaseUrl) {
+    embedded = await startEmbeddedPostgres({ dataDir: config.dataDir });
+    databaseUrl = embedded.url;
+    // embedded-postgres installs exit hooks that stop the database and exit at once on a signal;
+    // our shutdown below stops it last, after in-flight requests have finished.
+    process.removeAllListeners('SIGTERM');
+    process.removeAllListeners('SIGINT');
+  }
+  const pool: Pool = createPool(databaseUrl, (error) => process.stderr.write(`accord: idle database client error: ${error.message}\n`));
+  await migrate(pool);
+  if (config.seedDemo || embedded) {
+    const seeded = await seedDemoIfEmpty(pool, config);
+    if (seeded) process.stdout.write(seeded);
+  }
+
+  const { app } = await buildApp(config, { pool });
+  const purge = setInterval(() => {
+    purgeExpiredModels(pool).catch((error: unknown) => app.log.warn({ err: error }, 'purging expired rows failed'));
+  }, PURGE_INTERVAL_MS);
+  purge.unref();
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    app.log.info({ signal }, 'shutting down: no new connections, finishing in-flight requests');
+    clearInterval(purge);
+    try {
+      await app.close(); // stops accepting, waits for in-flight requests
+      await pool.end();
+      await embedded?.stop();
+      process.exit(0);
+    } catch (error) {
+      app.log.error({ err: error }, 'shutdown failed');
+      process.exit(1);
+    }
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+
+  await app.listen({ port: config.port, host: config.host });
+  app.log.info({ issuer: config.issuer, database: embedded ? `embedded (${config.dataDir})` : 'DATABASE_URL' }, 'Accord is ready');
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`accord: failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,168 @@
+// Consent as the provider sees it: evaluates the decision for a signed-in user and an app, keeps
+// the user's oidc-provider Grant in step with what the user and their admin granted, and records
+// new consent. Every change is one transaction with its audit event.
+import type { Grant as GrantInstance } from 'oidc-provider';
+import { decideConsent, type ConsentDecision } from '../core/consent-decision.js';
+import type { PermissionCatalogue, ResourceName } from '../core/permission-catalogue.js';
+import { findApp, type AppRecord } from '../db/apps.js';
+import { recordAuditEvent } from '../db/audit-events.js';
+import { loadAccess, lockUserConsent, updateUserConsent, upsertAdminConsent, type AccessRecord } from '../db/consents.js';
+import { inTransaction, type Pool } from '../db/pool.js';
+
+/** The Grant model of one provider instance. */
+export interface GrantModel {
+  new (properties: { accountId: string; clientId: string }): GrantInstance;
+  find(id: string): Promise<GrantInstance | undefined>;
+}
+
+export interface ResourceIndicators {
+  data: string;
+  admin: string;
+}
+
+export interface ConsentEvaluation {
+  app: AppRecord;
+  access: AccessRecord;
+  requestedScopes: string[];
+  decision: ConsentDecision;
+}
+
+export class ConsentService {
+  constructor(
+    private readonly pool: Pool,
+    private readonly catalogue: PermissionCatalogue,
+    private readonly resources: ResourceIndicators,
+  ) {}
+
+  /** The decision for this user, app and request, from the database as it is now. */
+  async evaluate(userId: string, clientId: string, requested: Iterable<string>, promptConsent: boolean): Promise<ConsentEvaluation | undefined> {
+    const [app, access] = await Promise.all([findApp(this.pool, clientId), loadAccess(this.pool, userId, clientId)]);
+    if (!app || !access) return undefined;
+    const requestedScopes = this.requestable(app, requested);
+    const decision = decideConsent({
+      integratedAppsEnabled: access.integratedAppsEnabled,
+      appState: access.blocked ? 'blocked' : access.adminScopes.length > 0 ? 'admin_consented' : 'unconfigured',
+      app: { multiTenant: app.multiTenant, publisherTenantId: app.publisherTenantId },
+      userTenantId: access.tenantId,
+      userRole: access.role,
+      requestedScopes,
+      adminConsentRequired: this.catalogue.adminConsentRequired,
+      adminGrantedScopes: access.adminScopes,
+      userGrantedScopes: access.userScopes,
+      promptConsent,
+    });
+    return { app, access, requestedScopes, decision };
+  }
+
+  /**
+   * The user's Grant for this app, holding exactly what the admin and the user granted (limited
+   * to what the app registers). Consent lives in our tables, not in the browser session, so a
+   * user who consented is not asked again in a new session. Returns undefined when nothing is
+   * granted, or the app is blocked or not available in the user's tenant.
+   */
+  async loadGrant(Grant: GrantModel, userId: string, clientId: string): Promise<GrantInstance | undefined> {
+    const [app, access] = await Promise.all([findApp(this.pool, clientId), loadAccess(this.pool, userId, clientId)]);
+    if (!app || !access || access.disabled || access.blocked) return undefined;
+    if (!app.multiTenant && app.publisherTenantId !== access.tenantId) return undefined;
+    const granted = this.requestable(app, [...access.adminScopes, ...access.userScopes]);
+    if (granted.length === 0) return undefined;
+
+    if (access.grantId) {
+      const grant = await Grant.find(access.grantId);
+      if (grant && grant.accountId === userId && grant.clientId === clientId) {
+        if (this.applyScopes(grant, granted)) await grant.save();
+        return grant;
+      }
+    }
+    // First grant for this user and app (or its Grant expired): create it under the row lock so
+    // concurrent requests converge on one Grant.
+    return inTransaction(this.pool, async (tx) => {
+      const row = await lockUserConsent(tx, access.tenantId, userId, clientId);
+      if (row.grantId) {
+        const grant = await Grant.find(row.grantId);
+        if (grant) {
+          if (this.applyScopes(grant, granted)) await grant.save();
+          return grant;
+        }
+      }
+      const grant = new Grant({ accountId: userId, clientId });
+      this.applyScopes(grant, granted);
+      const grantId = await grant.save();
+      await updateUserConsent(tx, { tenantId: access.tenantId, userId, clientId }, { scopes: row.scopes, grantId });
+      return grant;
+    });
+  }
+
+  /** Records the user's own consent to `scopes` (added to what they granted before). */
+  async grantUserConsent(userId: string, clientId: string, scopes: readonly string[]): Promise<void> {
+    await inTransaction(this.pool, async (tx) => {
+      const access = await loadAccess(tx, userId, clientId);
+      if (!access) throw new Error('user not found');
+      const row = await lockUserConsent(tx, access.tenantId, userId, clientId);
+      const added = scopes.filter((scope) => !row.scopes.includes(scope));
+      if (added.length === 0) return;
+      const next = this.catalogue.sort([...row.scopes, ...added]);
+      await updateUserConsent(tx, { tenantId: access.tenantId, userId, clientId }, { scopes: next, grantId: row.grantId });
+      await recordAuditEvent(tx, {
+        tenantId: access.tenantId,
+        actor: userId,
+        action: 'consent.user.granted',
+        target: clientId,
+        details: { added, scopes: next },
+      });
+    });
+  }
+
+  /** Records a tenant-wide admin consent: the union of what was granted before and `scopes`. */
+  async grantAdminConsent(tenantId: string, adminId: string, clientId: string, scopes: readonly string[], via: string): Promise<string[]> {
+    return inTransaction(this.pool, async (tx) => {
+      const { rows } = await tx.query<{ scopes: string[] }>(
+        'SELECT scopes FROM admin_consents WHERE tenant_id = $1::text AND client_id = $2::text FOR UPDATE',
+        [tenantId, clientId],
+      );
+      const before = rows[0]?.scopes ?? [];
+      const next = this.catalogue.sort([...before, ...scopes]);
+      await upsertAdminConsent(tx, { tenantId, clientId, scopes: next, grantedBy: adminId });
+      // Re-consenting lifts an earlier block: the admin has just said the app is trusted.
+      await tx.query('UPDATE tenant_apps SET blocked = false, updated_by = $3::text, updated_at = now() WHERE tenant_id = $1::text AND client_id = $2::text AND blocked', [
+        tenantId,
+        clientId,
+        adminId,
+      ]);
+      await recordAuditEvent(tx, {
+        tenantId,
+        actor: adminId,
+        action: 'consent.admin.granted',
+        target: clientId,
+        details: { before, scopes: next, via },
+      });
+      return next;
+    });
+  }
+
+  /** The scopes of `requested` that are in the catalogue and registered by the app, deduplicated. */
+  requestable(app: AppRecord, requested: Iterable<string>): string[] {
+    const registered = new Set(app.scopes);
+    return [...new Set(requested)].filter((scope) => registered.has(scope) && this.catalogue.has(scope));
+  }
+
+  /** Makes the grant hold exactly `scopes`; returns whether it changed. */
+  private applyScopes(grant: GrantInstance, scopes: readonly string[]): boolean {
+    const before = JSON.stringify({ openid: grant.openid?.scope ?? '', resources: grant.resources ?? {} });
+    const byResource = new Map<ResourceName, string[]>();
+    for (const scope of scopes) {
+      const resource = this.catalogue.resourceOf(scope);
+      if (resource) byResource.set(resource, [...(byResource.get(resource) ?? []), scope]);
+    }
+    const openid = byResource.get('openid') ?? [];
+    const resources: Record<string, string> = {};
+    for (const [resource, list] of byResource) {
+      if (resource !== 'openid') resources[this.resources[resource]] = list.join(' ');
+    }
+    const after = JSON.stringify({ openid: openid.join(' '), resources });
+    if (before === after) return false;
+    grant.openid = openid.length > 0 ? { scope: openid.join(' ') } : undefined;
+    grant.resources = Object.keys(resources).length > 0 ? resources : undefined;
+    return true;
+  }
+}

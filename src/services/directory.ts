@@ -1,0 +1,256 @@
+// The directory's write operations — tenants, users, apps, the Integrated Apps setting — shared
+// by the CLI, the admin API and the demo seed. Each is one transaction with its audit event.
+import { randomBytes } from 'node:crypto';
+import { Conflict, InvalidRequest, InvalidScope, NotFound } from '../core/errors.js';
+import type { PermissionCatalogue } from '../core/permission-catalogue.js';
+import type { Role } from '../core/types.js';
+import { redirectUriProblem, tenantIdProblem, usernameProblem, webUrlProblem } from '../core/validation.js';
+import * as apps from '../db/apps.js';
+import { recordAuditEvent } from '../db/audit-events.js';
+import { inTransaction, isPgError, PgError, type Pool } from '../db/pool.js';
+import * as tenants from '../db/tenants.js';
+import * as users from '../db/users.js';
+import { hashClientSecret } from '../provider/create-provider.js';
+import { loadServerSecret } from '../provider/keys.js';
+import { hashPassword } from './passwords.js';
+import { revokeGrants } from './revocation.js';
+
+/** Who did it, for the audit trail: a user id, or `operator` for the CLI. */
+export type Actor = string;
+
+export function newId(bytes = 16): string {
+  return randomBytes(bytes).toString('base64url');
+}
+
+export interface NewAppInput {
+  publisherTenantId: string;
+  name: string;
+  publisherName?: string;
+  multiTenant: boolean;
+  public: boolean;
+  redirectUris: string[];
+  postLogoutRedirectUris?: string[];
+  homepageUrl?: string | null;
+  privacyUrl?: string | null;
+  termsUrl?: string | null;
+  logoUrl?: string | null;
+  scopes: string[];
+}
+
+export class Directory {
+  constructor(
+    private readonly pool: Pool,
+    private readonly catalogue: PermissionCatalogue,
+  ) {}
+
+  async createTenant(input: { id: string; name: string; integratedAppsEnabled?: boolean }, actor: Actor) {
+    const problem = tenantIdProblem(input.id);
+    if (problem) throw InvalidRequest(problem, { field: 'id' });
+    if (!input.name.trim() || input.name.length > 200) throw InvalidRequest('name must be 1–200 characters', { field: 'name' });
+    return inTransaction(this.pool, async (tx) => {
+      try {
+        const tenant = await tenants.insertTenant(tx, { id: input.id, name: input.name.trim(), integratedAppsEnabled: input.integratedAppsEnabled ?? true });
+        await recordAuditEvent(tx, { tenantId: tenant.id, actor, action: 'tenant.created', target: tenant.id, details: { integratedAppsEnabled: tenant.integratedAppsEnabled } });
+        return tenant;
+      } catch (error) {
+        if (isPgError(error, PgError.uniqueViolation)) throw Conflict(`tenant "${input.id}" already exists`, { field: 'id' });
+        throw error;
+      }
+    });
+  }
+
+  async setIntegratedApps(tenantId: string, enabled: boolean, actor: Actor) {
+    return inTransaction(this.pool, async (tx) => {
+      const tenant = await tenants.findTenantForUpdate(tx, tenantId);
+      if (!tenant) throw NotFound(`tenant "${tenantId}" not found`);
+      if (tenant.integratedAppsEnabled !== enabled) {
+        await tenants.setIntegratedApps(tx, tenantId, enabled);
+        await recordAuditEvent(tx, {
+          tenantId,
+          actor,
+          action: 'tenant.integrated_apps.changed',
+          target: tenantId,
+          details: { from: tenant.integratedAppsEnabled, to: enabled },
+        });
+      }
+      return { ...tenant, integratedAppsEnabled: enabled };
+    });
+  }
+
+  async createUser(
+    input: { tenantId: string; username: string; password: string; role: Role; email?: string | null; displayName?: string | null },
+    actor: Actor,
+  ) {
+    const username = input.username.toLowerCase();
+    const problem = usernameProblem(username);
+    if (problem) throw InvalidRequest(problem, { field: 'username' });
+    if (input.email && (input.email.length > 254 || !/^[^\s@]+@[^\s@]+$/.test(input.email))) throw InvalidRequest('email is not a valid address', { field: 'email' });
+    const displayName = (input.displayName ?? username).trim();
+    if (!displayName || displayName.length > 200) throw InvalidRequest('name must be 1–200 characters', { field: 'name' });
+    const passwordHash = await hashPassword(input.password);
+    return inTransaction(this.pool, async (tx) => {
+      if (!(await tenants.findTenant(tx, input.tenantId))) throw NotFound(`tenant "${input.tenantId}" not found`);
+      try {
+        const user = await users.insertUser(tx, {
+          tenantId: input.tenantId,
+          id: newId(),
+          username,
+          email: input.email ?? null,
+          displayName,
+          role: input.role,
+          passwordHash,
+        });
+        await recordAuditEvent(tx, { tenantId: input.tenantId, actor, action: 'user.created', target: user.id, details: { username, role: input.role } });
+        return user;
+      } catch (error) {
+        if (isPgError(error, PgError.uniqueViolation)) throw Conflict(`user "${username}" already exists in tenant "${input.tenantId}"`, { field: 'username' });
+        throw error;
+      }
+    });
+  }
+
+  async setUserRole(tenantId: string, userId: string, role: Role, actor: Actor) {
+    return inTransaction(this.pool, async (tx) => {
+      const before = await users.findUserInTenant(tx, tenantId, userId);
+      if (!before) throw NotFound('user not found');
+      const user = await users.setUserRole(tx, tenantId, userId, role);
+      await recordAuditEvent(tx, { tenantId, actor, action: 'user.role.changed', target: userId, details: { from: before.role, to: role } });
+      return user!;
+    });
+  }
+
+  async setUserPassword(tenantId: string, userId: string, password: string, actor: Actor) {
+    const passwordHash = await hashPassword(password);
+    return inTransaction(this.pool, async (tx) => {
+      if (!(await users.setUserPasswordHash(tx, tenantId, userId, passwordHash))) throw NotFound('user not found');
+      await recordAuditEvent(tx, { tenantId, actor, action: 'user.password.changed', target: userId });
+    });
+  }
+
+  /** Disabling also revokes every grant the user holds, so their tokens stop working at once. */
+  async setUserDisabled(tenantId: string, userId: string, disabled: boolean, actor: Actor) {
+    const grantIds = await inTransaction(this.pool, async (tx) => {
+      const user = await users.setUserDisabled(tx, tenantId, userId, disabled);
+      if (!user) throw NotFound('user not found');
+      await recordAuditEvent(tx, { tenantId, actor, action: disabled ? 'user.disabled' : 'user.enabled', target: userId });
+      if (!disabled) return [];
+      // Their grants go; the consent records stay, so re-enabling restores access without asking again.
+      const { rows } = await tx.query<{ grant_id: string }>(
+        `UPDATE user_consents uc SET grant_id = NULL
+           FROM (SELECT tenant_id, user_id, client_id, grant_id FROM user_consents
+                  WHERE tenant_id = $1::text AND user_id = $2::text AND grant_id IS NOT NULL FOR UPDATE) old
+          WHERE uc.tenant_id = old.tenant_id AND uc.user_id = old.user_id AND uc.client_id = old.client_id
+          RETURNING old.grant_id`,
+        [tenantId, userId],
+      );
+      return rows.map((row) => row.grant_id).filter(Boolean);
+    });
+    await revokeGrants(this.pool, grantIds);
+  }
+
+  async createApp(input: NewAppInput, actor: Actor): Promise<{ app: apps.AppRecord; clientSecret?: string }> {
+    const checked = this.checkAppInput(input);
+    const clientSecret = input.public ? undefined : newId(32);
+    const secretKey = await loadServerSecret(this.pool, 'client_secret_key');
+    return inTransaction(this.pool, async (tx) => {
+      const publisher = await tenants.findTenant(tx, input.publisherTenantId);
+      if (!publisher) throw NotFound(`tenant "${input.publisherTenantId}" not found`);
+      const app = await apps.insertApp(tx, {
+        clientId: newId(16),
+        publisherTenantId: publisher.id,
+        name: checked.name,
+        publisherName: input.publisherName?.trim() || publisher.name,
+        publisherVerified: false,
+        multiTenant: input.multiTenant,
+        clientType: input.public ? 'public' : 'confidential',
+        secretHash: clientSecret ? hashClientSecret(clientSecret, secretKey) : null,
+        redirectUris: checked.redirectUris,
+        postLogoutRedirectUris: checked.postLogoutRedirectUris,
+        homepageUrl: input.homepageUrl ?? null,
+        privacyUrl: input.privacyUrl ?? null,
+        termsUrl: input.termsUrl ?? null,
+        logoUrl: input.logoUrl ?? null,
+        scopes: checked.scopes,
+      });
+      await recordAuditEvent(tx, { tenantId: publisher.id, actor, action: 'app.registered', target: app.clientId, details: { name: app.name, scopes: app.scopes } });
+      return clientSecret ? { app, clientSecret } : { app };
+    });
+  }
+
+  async updateApp(publisherTenantId: string, clientId: string, changes: apps.AppChanges, actor: Actor) {
+    const current = await apps.findApp(this.pool, clientId);
+    if (!current || current.publisherTenantId !== publisherTenantId) throw NotFound('app not found');
+    const merged = {
+      ...current,
+      ...changes,
+    };
+    const checked = this.checkAppInput({ ...merged, public: current.clientType === 'public', publisherTenantId });
+    return inTransaction(this.pool, async (tx) => {
+      const app = await apps.updateApp(tx, clientId, { ...changes, ...(changes.scopes ? { scopes: checked.scopes } : {}) });
+      await recordAuditEvent(tx, { tenantId: publisherTenantId, actor, action: 'app.updated', target: clientId, details: { changed: Object.keys(changes) } });
+      return app!;
+    });
+  }
+
+  async rotateAppSecret(publisherTenantId: string, clientId: string, actor: Actor): Promise<string> {
+    const current = await apps.findApp(this.pool, clientId);
+    if (!current || current.publisherTenantId !== publisherTenantId) throw NotFound('app not found');
+    if (current.clientType !== 'confidential') throw InvalidRequest('a public app has no secret');
+    const clientSecret = newId(32);
+    const secretKey = await loadServerSecret(this.pool, 'client_secret_key');
+    await inTransaction(this.pool, async (tx) => {
+      await apps.setAppSecretHash(tx, clientId, hashClientSecret(clientSecret, secretKey));
+      await recordAuditEvent(tx, { tenantId: publisherTenantId, actor, action: 'app.secret.rotated', target: clientId });
+    });
+    return clientSecret;
+  }
+
+  /** Deletes the registration everywhere: every tenant's consents go, and their tokens with them. */
+  async deleteApp(publisherTenantId: string, clientId: string, actor: Actor) {
+    const grantIds = await inTransaction(this.pool, async (tx) => {
+      const current = await apps.findApp(tx, clientId);
+      if (!current || current.publisherTenantId !== publisherTenantId) throw NotFound('app not found');
+      const { rows } = await tx.query<{ grant_id: string }>('SELECT grant_id FROM user_consents WHERE client_id = $1::text AND grant_id IS NOT NULL', [clientId]);
+      await apps.deleteApp(tx, clientId);
+      await recordAuditEvent(tx, { tenantId: publisherTenantId, actor, action: 'app.deleted', target: clientId, details: { name: current.name } });
+      return rows.map((row) => row.grant_id);
+    });
+    await revokeGrants(this.pool, grantIds);
+  }
+
+  async setPublisherVerified(clientId: string, verified: boolean, actor: Actor) {
+    return inTransaction(this.pool, async (tx) => {
+      const app = await apps.setPublisherVerified(tx, clientId, verified);
+      if (!app) throw NotFound(`app "${clientId}" not found`);
+      await recordAuditEvent(tx, { tenantId: app.publisherTenantId, actor, action: verified ? 'app.publisher.verified' : 'app.publisher.unverified', target: clientId });
+      return app;
+    });
+  }
+
+  private checkAppInput(input: Omit<NewAppInput, 'multiTenant'> & { multiTenant?: boolean }) {
+    const name = input.name.trim();
+    if (!name || name.length > 200) throw InvalidRequest('name must be 1–200 characters', { field: 'name' });
+    if (input.redirectUris.length === 0) throw InvalidRequest('at least one redirect URI is required', { field: 'redirect_uris' });
+    if (input.redirectUris.length > 20) throw InvalidRequest('at most 20 redirect URIs', { field: 'redirect_uris' });
+    for (const uri of [...input.redirectUris, ...(input.postLogoutRedirectUris ?? [])]) {
+      const problem = redirectUriProblem(uri);
+      if (problem) throw InvalidRequest(problem, { field: 'redirect_uris' });
+    }
+    for (const [field, value] of [['homepage_url', input.homepageUrl], ['privacy_url', input.privacyUrl], ['terms_url', input.termsUrl], ['logo_url', input.logoUrl]] as const) {
+      if (value) {
+        const problem = webUrlProblem(field, value);
+        if (problem) throw InvalidRequest(problem, { field });
+      }
+    }
+    const scopes = [...new Set(input.scopes)];
+    const unknown = this.catalogue.unknown(scopes);
+    if (unknown.length > 0) throw InvalidScope(`permissions not in the catalogue: ${unknown.join(' ')}`, { field: 'permissions' });
+    if (scopes.length === 0) throw InvalidScope('an app must ask for at least one permission', { field: 'permissions' });
+    return {
+      name,
+      redirectUris: [...new Set(input.redirectUris)],
+      postLogoutRedirectUris: [...new Set(input.postLogoutRedirectUris ?? [])],
+      scopes: this.catalogue.sort(scopes),
+    };
+  }
+}

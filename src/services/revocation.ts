@@ -1,0 +1,12 @@
+// Revoking grants: removes the Grant and every code, refresh token and opaque access token
+// issued under it. JWT access tokens are not stored; the data API refuses them once their grant
+// (the token's `gid` claim) no longer exists.
+import type { Queryable } from '../db/pool.js';
+
+export async function revokeGrants(db: Queryable, grantIds: readonly string[]): Promise<void> {
+  if (grantIds.length === 0) return;
+  await db.query(
+    `DELETE FROM oidc_models WHERE grant_id = ANY ($1::text[]) OR (model = 'Grant' AND id = ANY ($1::text[]))`,
+    [grantIds],
+  );
+}
