@@ -18,6 +18,9 @@ import { mountProvider } from './provider/mount-provider.js';
 import { healthRoutes } from './routes/health.js';
 import { interactionRoutes } from './routes/interaction.js';
 import { ConsentService } from './services/consent-service.js';
+import { createLocalKeyResolver } from './provider/local-jwks.js';
+import type { AccessTokenInfo } from './plugins/resource-server.js';
+import { isAccessTokenRevoked } from './services/revocation.js';
 
 export interface AppDeps {
   pool: Pool;
@@ -82,6 +85,18 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Accord> {
   await mountProvider(app, provider);
   await app.register(healthRoutes, { pool });
   await app.register(interactionRoutes, { pool, provider, consent, catalogue });
+
+  // Accord's own resource servers verify tokens with the issuer's keys read from the database.
+  const resources = resourceIndicators(config.issuer);
+  const keys = await createLocalKeyResolver(pool);
+  const tokenOptions = (audience: string) => ({
+    issuer: config.issuer,
+    audience,
+    keys,
+    isRevoked: (token: AccessTokenInfo) => isAccessTokenRevoked(pool, token),
+  });
+  void tokenOptions;
+  void resources;
 
   return { app, provider, services: { consent, catalogue } };
 }

@@ -60,7 +60,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const data = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''));
   let raw: RawEnv;
   try {
-    raw = envSchema<RawEnv>({ schema, data, dotenv: false });
+    // env: false — env-schema otherwise merges process.env underneath `data`, which would bring
+    // back the empty strings filtered out above and ignore the `env` passed in.
+    raw = envSchema<RawEnv>({ schema, data, dotenv: false, env: false });
   } catch (error) {
     throw new ConfigError(describeSchemaError(error));
   }

@@ -7,6 +7,8 @@ export class AccordError extends Error {
     readonly code: string,
     readonly description: string,
     readonly details: Record<string, unknown> = {},
+    /** Extra response headers (e.g. WWW-Authenticate). */
+    readonly headers: Record<string, string> = {},
   ) {
     super(description);
     this.name = 'AccordError';

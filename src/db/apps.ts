@@ -144,3 +144,9 @@ export async function findClientMetadata(db: Queryable, clientId: string): Promi
     ...(app.termsUrl ? { tos_uri: app.termsUrl } : {}),
   };
 }
+
+/** Every registration, grouped by publisher (the operator's view). */
+export async function listApps(db: Queryable): Promise<AppRecord[]> {
+  const { rows } = await db.query<AppRecord>(`SELECT ${COLUMNS} FROM apps ORDER BY publisher_tenant_id, created_at, client_id`);
+  return rows;
+}

@@ -220,3 +220,20 @@ async function createDatabaseIfMissing(port: number): Promise<void> {
     await client.end();
   }
 }
+
+/**
+ * The URL of the embedded PostgreSQL a running Accord process already serves from `dataDir`, if
+ * any: the `accord` CLI uses it instead of starting a second one (PostgreSQL allows one server
+ * per data folder). An orphan whose node process is gone is not reused; starting recovers it.
+ */
+export async function findRunningEmbeddedPostgres(dataDir: string): Promise<string | undefined> {
+  const pgDir = path.resolve(dataDir, 'pg');
+  const pid = await readPostmasterPid(pgDir);
+  if (pid === undefined || !existsSync('/proc/self') || !isRunning(pid)) return undefined;
+  if (!(await servesFolder(pid, pgDir)) || (await nodeParentOf(pid)) === undefined) return undefined;
+  // postmaster.pid: pid, data folder, start time, port, socket folder, listen address, …
+  const lines = (await readFile(path.join(pgDir, 'postmaster.pid'), 'utf8').catch(() => '')).split('\n');
+  const port = Number.parseInt(lines[3] ?? '', 10);
+  if (!Number.isInteger(port) || port <= 0) return undefined;
+  return `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/accord`;
+}

@@ -79,3 +79,12 @@ export async function setUserPasswordHash(db: Queryable, tenantId: string, id: s
   );
   return rowCount === 1;
 }
+
+/** By sign-in name within the tenant (the CLI addresses users as `<tenant> <username>`). */
+export async function findUserByUsername(db: Queryable, tenantId: string, username: string): Promise<UserRecord | undefined> {
+  const { rows } = await db.query<UserRecord>(`SELECT ${COLUMNS} FROM users WHERE tenant_id = $1::text AND username = $2::text`, [
+    tenantId,
+    username,
+  ]);
+  return rows[0];
+}

@@ -8,10 +8,11 @@ interface WireError {
   status: number;
   error: string;
   description: string;
+  headers?: Record<string, string>;
 }
 
 function toWireError(error: FastifyError | AccordError | Error): WireError {
-  if (error instanceof AccordError) return { status: error.status, error: error.code, description: error.description };
+  if (error instanceof AccordError) return { status: error.status, error: error.code, description: error.description, headers: error.headers };
   const fastifyError = error as FastifyError;
   if (fastifyError.validation) {
     return { status: 400, error: 'invalid_request', description: fastifyError.message };
@@ -33,6 +34,7 @@ function wantsPage(request: FastifyRequest): boolean {
 
 export async function sendError(request: FastifyRequest, reply: FastifyReply, wire: WireError): Promise<FastifyReply> {
   reply.status(wire.status).header('cache-control', 'no-store');
+  if (wire.headers) reply.headers(wire.headers);
   if (wantsPage(request)) {
     return reply.view('error', { title: 'Something went wrong', error: wire.error, description: wire.description });
   }

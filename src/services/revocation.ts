@@ -10,3 +10,22 @@ export async function revokeGrants(db: Queryable, grantIds: readonly string[]): 
     [grantIds],
   );
 }
+
+/**
+ * Whether a JWT access token must be refused although its signature and expiry are fine: its
+ * grant (the `gid` claim) was revoked — consent withdrawn, app removed or blocked, user disabled —
+ * or, for an app's own token, the app was deleted. One indexed lookup per request.
+ */
+export async function isAccessTokenRevoked(db: Queryable, token: { grantId?: string; clientId: string; sub?: string }): Promise<boolean> {
+  if (token.grantId) {
+    const { rowCount } = await db.query(
+      `SELECT 1 FROM oidc_models WHERE model = 'Grant' AND id = $1::text AND (expires_at IS NULL OR expires_at > now())`,
+      [token.grantId],
+    );
+    return rowCount === 0;
+  }
+  // A user token without a grant id was not issued by Accord's flows: refuse it.
+  if (token.sub) return true;
+  const { rowCount } = await db.query('SELECT 1 FROM apps WHERE client_id = $1::text', [token.clientId]);
+  return rowCount === 0;
+}

@@ -1,0 +1,188 @@
+// A resource server's side of OAuth: verifies RFC 9068 JWT access tokens with jose (signature,
+// `typ`, `iss`, `aud`, `exp`), DPoP proofs for sender-constrained tokens (RFC 9449), and an
+// optional revocation check. Register `resourceServerPlugin` inside the scope of a resource's
+// routes (it decorates that scope with `resourceServer`), then guard routes with
+// `preHandler: app.resourceServer.requireScope('User.Read')`; the caller is `request.accessToken`,
+// and `requireOwner(request, userId)` confines a token to its own user's data. Any Fastify
+// service can use it: pass the issuer's JWKS (jose's createRemoteJWKSet caches and refetches on
+// an unknown `kid`) or, as Accord itself does, a local key set.
+import { createHash } from 'node:crypto';
+import type { FastifyInstance, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
+import { AccordError } from '../core/errors.js';
+import fp from 'fastify-plugin';
+import { calculateJwkThumbprint, decodeProtectedHeader, jwtVerify, EmbeddedJWK, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+
+export interface AccessTokenInfo {
+  /** The user; absent for an app's own (client credentials) token. */
+  sub?: string;
+  /** The user's tenant. */
+  tid?: string;
+  clientId: string;
+  scopes: ReadonlySet<string>;
+  jti: string;
+  /** The oidc-provider grant the token was issued under (Accord's `gid` claim). */
+  grantId?: string;
+  exp: number;
+  /** DPoP key thumbprint when the token is sender-constrained. */
+  jkt?: string;
+}
+
+export interface ResourceServerOptions {
+  issuer: string;
+  /** This resource's indicator; tokens must name it in `aud`. */
+  audience: string;
+  keys: JWTVerifyGetKey;
+  /** Returns true when the token must no longer be accepted (its grant was revoked, …). */
+  isRevoked?: (token: AccessTokenInfo) => Promise<boolean>;
+  /** The public URL a request was made to, for DPoP's `htu` (default: issuer + path). */
+  publicUrl?: (request: FastifyRequest) => string;
+}
+
+export interface ResourceServer {
+  authenticate(request: FastifyRequest): Promise<AccessTokenInfo>;
+  /** preHandler: any valid token. */
+  requireToken: preHandlerAsyncHookHandler;
+  /** preHandler: a valid token holding at least one of `anyOf`. */
+  requireScope(...anyOf: string[]): preHandlerAsyncHookHandler;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    accessToken?: AccessTokenInfo;
+  }
+  interface FastifyInstance {
+    resourceServer: ResourceServer;
+  }
+}
+
+type BearerCode = 'invalid_request' | 'invalid_token' | 'insufficient_scope' | 'invalid_dpop_proof';
+
+/**
+ * RFC 6750 §3 and RFC 9449 §7.1: the status, the JSON error body and the WWW-Authenticate
+ * challenge. `statusCode` and `headers` let any Fastify error handler answer it correctly.
+ */
+export class BearerError extends AccordError {
+  readonly statusCode: number;
+  constructor(status: 400 | 401 | 403, code: BearerCode | undefined, description: string, scope?: string) {
+    const scheme = code === 'invalid_dpop_proof' ? 'DPoP' : 'Bearer';
+    const params = [
+      'realm="accord"',
+      ...(code ? [`error="${code}"`, `error_description="${description.replace(/["\\]/g, "'")}"`] : []),
+      ...(scope ? [`scope="${scope}"`] : []),
+    ];
+    super(status, code ?? 'invalid_token', description, {}, { 'www-authenticate': `${scheme} ${params.join(', ')}` });
+    this.statusCode = status;
+  }
+}
+
+const DPOP_PROOF_MAX_AGE_SECONDS = 60;
+const DPOP_ALGORITHMS = ['ES256', 'EdDSA'];
+const ACCESS_TOKEN_ALGORITHMS = ['ES256', 'EdDSA', 'RS256', 'PS256'];
+
+export function createResourceServer(options: ResourceServerOptions): ResourceServer {
+  const seenProofs = new Map<string, number>();
+
+  async function authenticate(request: FastifyRequest): Promise<AccessTokenInfo> {
+    const header = request.headers.authorization;
+    if (!header) throw new BearerError(401, undefined, 'An access token is required.');
+    const [scheme, token, ...rest] = header.split(' ');
+    if (!token || rest.length > 0 || !/^(Bearer|DPoP)$/i.test(scheme ?? '')) {
+      throw new BearerError(400, 'invalid_request', 'The Authorization header must be "Bearer <token>" or "DPoP <token>".');
+    }
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, options.keys, {
+        issuer: options.issuer,
+        audience: options.audience,
+        typ: 'at+jwt', // RFC 9068 §4: reject ID tokens and other JWTs
+        algorithms: ACCESS_TOKEN_ALGORITHMS,
+        requiredClaims: ['exp', 'iat', 'jti', 'client_id'],
+      }));
+    } catch {
+      throw new BearerError(401, 'invalid_token', 'The access token is invalid or expired.');
+    }
+    const info: AccessTokenInfo = {
+      ...(typeof payload.sub === 'string' ? { sub: payload.sub } : {}),
+      ...(typeof payload.tid === 'string' ? { tid: payload.tid } : {}),
+      clientId: String(payload.client_id),
+      scopes: new Set(typeof payload.scope === 'string' ? payload.scope.split(' ').filter(Boolean) : []),
+      jti: String(payload.jti),
+      ...(typeof payload.gid === 'string' ? { grantId: payload.gid } : {}),
+      exp: payload.exp!,
+      ...(typeof (payload.cnf as { jkt?: unknown })?.jkt === 'string' ? { jkt: (payload.cnf as { jkt: string }).jkt } : {}),
+    };
+    if (info.jkt) {
+      if (!/^DPoP$/i.test(scheme!)) throw new BearerError(401, 'invalid_token', 'This token is DPoP-bound: send it as "DPoP <token>" with a DPoP proof.');
+      await checkDpopProof(request, token, info.jkt);
+    } else if (/^DPoP$/i.test(scheme!)) {
+      throw new BearerError(401, 'invalid_token', 'This token is not DPoP-bound: send it as "Bearer <token>".');
+    }
+    if (options.isRevoked && (await options.isRevoked(info))) {
+      throw new BearerError(401, 'invalid_token', 'The access token has been revoked.');
+    }
+    return info;
+  }
+
+  /** RFC 9449 §4.3: the proof is fresh, for this method and URL, for this token, by the bound key. */
+  async function checkDpopProof(request: FastifyRequest, token: string, jkt: string): Promise<void> {
+    const proof = request.headers.dpop;
+    if (typeof proof !== 'string') throw new BearerError(401, 'invalid_dpop_proof', 'A DPoP proof is required.');
+    let payload: JWTPayload;
+    let thumbprint: string;
+    try {
+      const header = decodeProtectedHeader(proof);
+      if (!header.jwk || !DPOP_ALGORITHMS.includes(String(header.alg))) throw new Error('bad header');
+      ({ payload } = await jwtVerify(proof, EmbeddedJWK, { typ: 'dpop+jwt', algorithms: DPOP_ALGORITHMS }));
+      thumbprint = await calculateJwkThumbprint(header.jwk);
+    } catch {
+      throw new BearerError(401, 'invalid_dpop_proof', 'The DPoP proof is invalid.');
+    }
+    const now = Math.floor(Date.now() / 1000);
+    const expectedUrl = (options.publicUrl?.(request) ?? `${options.issuer}${request.url}`).split(/[?#]/)[0];
+    const ath = createHash('sha256').update(token).digest('base64url');
+    if (
+      thumbprint !== jkt ||
+      payload.htm !== request.method ||
+      payload.htu !== expectedUrl ||
+      payload.ath !== ath ||
+      typeof payload.iat !== 'number' ||
+      Math.abs(now - payload.iat) > DPOP_PROOF_MAX_AGE_SECONDS ||
+      typeof payload.jti !== 'string'
+    ) {
+      throw new BearerError(401, 'invalid_dpop_proof', 'The DPoP proof does not match this request or token.');
+    }
+    // Replay: a proof is used once (kept as long as it could still be accepted).
+    for (const [key, expiry] of seenProofs) if (expiry < now) seenProofs.delete(key);
+    const key = `${thumbprint}:${payload.jti}`;
+    if (seenProofs.has(key)) throw new BearerError(401, 'invalid_dpop_proof', 'The DPoP proof was already used.');
+    seenProofs.set(key, now + DPOP_PROOF_MAX_AGE_SECONDS);
+  }
+
+  return {
+    authenticate,
+    requireToken: async function (request) {
+      request.accessToken = await authenticate(request);
+    },
+    requireScope: (...anyOf) =>
+      async function (request) {
+        request.accessToken ??= await authenticate(request);
+        if (!anyOf.some((scope) => request.accessToken!.scopes.has(scope))) {
+          throw new BearerError(403, 'insufficient_scope', `This call needs one of these scopes: ${anyOf.join(' ')}.`, anyOf.join(' '));
+        }
+      },
+  };
+}
+
+/** Decorates the registering scope with `resourceServer` (register once per resource's scope). */
+export const resourceServerPlugin = fp(async (app: FastifyInstance, options: ResourceServerOptions) => {
+  app.decorateRequest('accessToken', undefined);
+  app.decorate('resourceServer', createResourceServer(options));
+});
+
+/** A token reaches only its own user's data (DESIGN.md "Permissions and tokens"). */
+export function requireOwner(request: FastifyRequest, userId: string): void {
+  const token = request.accessToken;
+  if (!token?.sub || token.sub !== userId) {
+    throw new BearerError(403, 'insufficient_scope', "This token may only reach its own user's data.");
+  }
+}
