@@ -84,7 +84,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Accord> {
 
   await mountProvider(app, provider);
   await app.register(healthRoutes, { pool });
-  await app.register(interactionRoutes, { pool, provider, consent, catalogue });
+  await app.register(interactionRoutes, { pool, provider, consent, catalogue, signInRateLimit: config.signInRateLimit });
 
   // Accord's own resource servers verify tokens with the issuer's keys read from the database.
   const resources = resourceIndicators(config.issuer);

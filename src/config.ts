@@ -17,6 +17,8 @@ export interface Config {
   /** Seed the demo tenants when the database is empty (default for `npm start`). */
   readonly seedDemo: boolean;
   readonly consentRequestTtlDays: number;
+  /** Sign-in attempts allowed per client IP per minute (failures are also limited per account). */
+  readonly signInRateLimit: number;
 }
 
 export class ConfigError extends Error {
@@ -39,6 +41,7 @@ const schema = {
     TRUST_PROXY: { type: 'string', enum: ['true', 'false', '1', '0', ''], default: 'false' },
     SEED_DEMO: { type: 'string', enum: ['true', 'false', '1', '0', ''], default: 'false' },
     CONSENT_REQUEST_TTL_DAYS: { type: 'integer', minimum: 1, maximum: 365, default: 30 },
+    SIGN_IN_RATE_LIMIT: { type: 'integer', minimum: 1, maximum: 1000000, default: 30 },
   },
 } as const;
 
@@ -52,6 +55,7 @@ interface RawEnv {
   TRUST_PROXY: string;
   SEED_DEMO: string;
   CONSENT_REQUEST_TTL_DAYS: number;
+  SIGN_IN_RATE_LIMIT: number;
 }
 
 /** Reads `env` (default: process.env) into a Config, or throws a ConfigError naming the variable. */
@@ -81,6 +85,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     trustProxy: isTrue(raw.TRUST_PROXY),
     seedDemo: isTrue(raw.SEED_DEMO),
     consentRequestTtlDays: raw.CONSENT_REQUEST_TTL_DAYS,
+    signInRateLimit: raw.SIGN_IN_RATE_LIMIT,
   });
 }
 

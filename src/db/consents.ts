@@ -94,6 +94,28 @@ export async function lockUserConsent(db: Queryable, tenantId: string, userId: s
   return rows[0]!;
 }
 
+/**
+ * Records `grantId` as the user's grant for the app unless another request already replaced
+ * `staleGrantId` (the id seen before, possibly null); returns the grant id that is now recorded.
+ */
+export async function claimGrantId(
+  db: Queryable,
+  key: { tenantId: string; userId: string; clientId: string },
+  grantId: string,
+  staleGrantId: string | null,
+): Promise<string> {
+  const { rows } = await db.query<{ grant_id: string }>(
+    `INSERT INTO user_consents AS uc (tenant_id, user_id, client_id, grant_id)
+     VALUES ($1::text, $2::text, $3::text, $4::text)
+     ON CONFLICT (tenant_id, user_id, client_id) DO UPDATE
+        SET grant_id = CASE WHEN uc.grant_id IS NULL OR uc.grant_id = $5::text THEN EXCLUDED.grant_id ELSE uc.grant_id END,
+            updated_at = now()
+     RETURNING grant_id`,
+    [key.tenantId, key.userId, key.clientId, grantId, staleGrantId],
+  );
+  return rows[0]!.grant_id;
+}
+
 export async function updateUserConsent(
   db: Queryable,
   key: { tenantId: string; userId: string; clientId: string },

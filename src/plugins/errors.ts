@@ -17,12 +17,25 @@ function toWireError(error: FastifyError | AccordError | Error): WireError {
   if (fastifyError.validation) {
     return { status: 400, error: 'invalid_request', description: fastifyError.message };
   }
+  if (isDatabaseUnavailable(error)) {
+    return { status: 503, error: 'temporarily_unavailable', description: 'The service is temporarily unavailable. Try again shortly.', headers: { 'retry-after': '5' } };
+  }
   const status = fastifyError.statusCode;
   if (status && status >= 400 && status < 500) {
     const code = status === 413 ? 'request_too_large' : status === 415 ? 'unsupported_media_type' : status === 429 ? 'too_many_requests' : 'invalid_request';
     return { status, error: code, description: fastifyError.message };
   }
   return { status: 500, error: 'server_error', description: 'An unexpected error occurred.' };
+}
+
+// Connection failures and PostgreSQL's "server shutting down / cannot connect now" classes: the
+// database is away for a moment, so answer 503 (retryable) rather than 500.
+const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '57P01', '57P02', '57P03', '08000', '08003', '08006']);
+
+function isDatabaseUnavailable(error: Error): boolean {
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string' && UNAVAILABLE_CODES.has(code)) return true;
+  return /timeout exceeded when trying to connect|Connection terminated/.test(error.message);
 }
 
 /** Pages (not APIs) answer browsers with HTML. */

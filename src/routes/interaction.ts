@@ -18,6 +18,7 @@ export interface InteractionRouteDeps {
   provider: Provider;
   consent: ConsentService;
   catalogue: PermissionCatalogue;
+  signInRateLimit: number;
 }
 
 type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
@@ -128,7 +129,7 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionR
     '/interaction/:uid/login',
     {
       preValidation: app.csrfProtection,
-      config: { rateLimit: { max: 20, timeWindow: '1 minute' } },
+      config: { rateLimit: { max: deps.signInRateLimit, timeWindow: '1 minute' } },
       schema: {
         params: uidParams,
         body: {

@@ -6,7 +6,7 @@ import { decideConsent, type ConsentDecision } from '../core/consent-decision.js
 import type { PermissionCatalogue, ResourceName } from '../core/permission-catalogue.js';
 import { findApp, type AppRecord } from '../db/apps.js';
 import { recordAuditEvent } from '../db/audit-events.js';
-import { loadAccess, lockUserConsent, updateUserConsent, upsertAdminConsent, type AccessRecord } from '../db/consents.js';
+import { claimGrantId, loadAccess, lockUserConsent, updateUserConsent, upsertAdminConsent, type AccessRecord } from '../db/consents.js';
 import { inTransaction, type Pool } from '../db/pool.js';
 
 /** The Grant model of one provider instance. */
@@ -74,23 +74,18 @@ export class ConsentService {
         return grant;
       }
     }
-    // First grant for this user and app (or its Grant expired): create it under the row lock so
-    // concurrent requests converge on one Grant.
-    return inTransaction(this.pool, async (tx) => {
-      const row = await lockUserConsent(tx, access.tenantId, userId, clientId);
-      if (row.grantId) {
-        const grant = await Grant.find(row.grantId);
-        if (grant) {
-          if (this.applyScopes(grant, granted)) await grant.save();
-          return grant;
-        }
-      }
-      const grant = new Grant({ accountId: userId, clientId });
-      this.applyScopes(grant, granted);
-      const grantId = await grant.save();
-      await updateUserConsent(tx, { tenantId: access.tenantId, userId, clientId }, { scopes: row.scopes, grantId });
-      return grant;
-    });
+    // First grant for this user and app (or its Grant expired). Concurrent requests may each
+    // create one; a single conditional upsert picks the winner and the losers use it. (No
+    // transaction here: Grant.save takes its own pool connection.)
+    const created = new Grant({ accountId: userId, clientId });
+    this.applyScopes(created, granted);
+    const createdId = await created.save();
+    const winnerId = await claimGrantId(this.pool, { tenantId: access.tenantId, userId, clientId }, createdId, access.grantId);
+    if (winnerId === createdId) return created;
+    await created.destroy();
+    const winner = await Grant.find(winnerId);
+    if (winner && this.applyScopes(winner, granted)) await winner.save();
+    return winner;
   }
 
   /** Records the user's own consent to `scopes` (added to what they granted before). */
