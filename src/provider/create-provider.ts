@@ -196,9 +196,18 @@ export function createProvider(config: Config, deps: ProviderDeps): Provider {
  * The login prompt is oidc-provider's own; the consent prompt asks Accord's consent decision
  * (core/consent-decision.ts) instead of oidc-provider's scope comparison.
  */
-function consentPolicy(consent: ConsentService, _pool: Pool) {
+function consentPolicy(consent: ConsentService, pool: Pool) {
   const { Prompt, Check, base } = interactionPolicy;
   const policy = base();
+  // A session whose user was disabled or deleted signs nobody in: ask for a new sign-in.
+  policy.get('login')!.checks.add(
+    new Check('accord_account_inactive', 'the signed-in account is disabled or gone', 'login_required', async (ctx) => {
+      const accountId = ctx.oidc.session?.accountId;
+      if (!accountId) return Check.NO_NEED_TO_PROMPT;
+      const user = await findUserById(pool, accountId);
+      return !user || user.disabled ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT;
+    }),
+  );
   const builtIn = policy.get('consent')!;
   const decide = memoisedDecision(consent);
   const prompt = new Prompt(

@@ -37,7 +37,7 @@ export class ConsentService {
   /** The decision for this user, app and request, from the database as it is now. */
   async evaluate(userId: string, clientId: string, requested: Iterable<string>, promptConsent: boolean): Promise<ConsentEvaluation | undefined> {
     const [app, access] = await Promise.all([findApp(this.pool, clientId), loadAccess(this.pool, userId, clientId)]);
-    if (!app || !access) return undefined;
+    if (!app || !access || access.disabled) return undefined;
     const requestedScopes = this.requestable(app, requested);
     const decision = decideConsent({
       integratedAppsEnabled: access.integratedAppsEnabled,
