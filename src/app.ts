@@ -16,11 +16,12 @@ import { createProvider, resourceIndicators } from './provider/create-provider.j
 import { loadServerSecret, loadSigningKeys } from './provider/keys.js';
 import { mountProvider } from './provider/mount-provider.js';
 import { healthRoutes } from './routes/health.js';
+import { dataApiRoutes } from './routes/data-api.js';
 import { interactionRoutes } from './routes/interaction.js';
 import { ConsentService } from './services/consent-service.js';
 import { createLocalKeyResolver } from './provider/local-jwks.js';
 import type { AccessTokenInfo } from './plugins/resource-server.js';
-import { isAccessTokenRevoked } from './services/revocation.js';
+import { isAccessTokenRevoked, rememberDpopProof } from './services/revocation.js';
 
 export interface AppDeps {
   pool: Pool;
@@ -94,9 +95,9 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Accord> {
     audience,
     keys,
     isRevoked: (token: AccessTokenInfo) => isAccessTokenRevoked(pool, token),
+    rememberProof: (key: string, expiresAt: number) => rememberDpopProof(pool, key, expiresAt),
   });
-  void tokenOptions;
-  void resources;
+  await app.register(dataApiRoutes, { prefix: '/data/v1', pool, resourceServer: tokenOptions(resources.data) });
 
   return { app, provider, services: { consent, catalogue } };
 }

@@ -6,6 +6,7 @@ import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded-post
 import { migrate } from './db/migrate.js';
 import { createPool, type Pool } from './db/pool.js';
 import { purgeExpiredModels } from './provider/postgres-adapter.js';
+import { purgeExpiredDpopProofs } from './services/revocation.js';
 import { seedDemoIfEmpty } from './services/demo-seed.js';
 
 const PURGE_INTERVAL_MS = 10 * 60 * 1000;
@@ -41,7 +42,9 @@ async function main(): Promise<void> {
 
   const { app } = await buildApp(config, { pool });
   const purge = setInterval(() => {
-    purgeExpiredModels(pool).catch((error: unknown) => app.log.warn({ err: error }, 'purging expired rows failed'));
+    Promise.all([purgeExpiredModels(pool), purgeExpiredDpopProofs(pool)]).catch((error: unknown) =>
+      app.log.warn({ err: error }, 'purging expired rows failed'),
+    );
   }, PURGE_INTERVAL_MS);
   purge.unref();
 

@@ -34,6 +34,11 @@ export interface ResourceServerOptions {
   keys: JWTVerifyGetKey;
   /** Returns true when the token must no longer be accepted (its grant was revoked, …). */
   isRevoked?: (token: AccessTokenInfo) => Promise<boolean>;
+  /**
+   * Records a DPoP proof as used; resolves false when it was already used (a replay). Share it
+   * between processes (Accord keeps it in PostgreSQL); the default remembers in this process only.
+   */
+  rememberProof?: (key: string, expiresAtSeconds: number) => Promise<boolean>;
   /** The public URL a request was made to, for DPoP's `htu` (default: issuer + path). */
   publicUrl?: (request: FastifyRequest) => string;
 }
@@ -80,7 +85,7 @@ const DPOP_ALGORITHMS = ['ES256', 'EdDSA'];
 const ACCESS_TOKEN_ALGORITHMS = ['ES256', 'EdDSA', 'RS256', 'PS256'];
 
 export function createResourceServer(options: ResourceServerOptions): ResourceServer {
-  const seenProofs = new Map<string, number>();
+  const rememberProof = options.rememberProof ?? rememberProofInMemory();
 
   async function authenticate(request: FastifyRequest): Promise<AccessTokenInfo> {
     const header = request.headers.authorization;
@@ -101,8 +106,10 @@ export function createResourceServer(options: ResourceServerOptions): ResourceSe
     } catch {
       throw new BearerError(401, 'invalid_token', 'The access token is invalid or expired.');
     }
+    // RFC 9068 §2.2: a token an app got for itself (client credentials) has `sub` = its client id.
+    const forUser = typeof payload.sub === 'string' && payload.sub !== payload.client_id;
     const info: AccessTokenInfo = {
-      ...(typeof payload.sub === 'string' ? { sub: payload.sub } : {}),
+      ...(forUser ? { sub: payload.sub as string } : {}),
       ...(typeof payload.tid === 'string' ? { tid: payload.tid } : {}),
       clientId: String(payload.client_id),
       scopes: new Set(typeof payload.scope === 'string' ? payload.scope.split(' ').filter(Boolean) : []),
@@ -151,11 +158,9 @@ export function createResourceServer(options: ResourceServerOptions): ResourceSe
     ) {
       throw new BearerError(401, 'invalid_dpop_proof', 'The DPoP proof does not match this request or token.');
     }
-    // Replay: a proof is used once (kept as long as it could still be accepted).
-    for (const [key, expiry] of seenProofs) if (expiry < now) seenProofs.delete(key);
-    const key = `${thumbprint}:${payload.jti}`;
-    if (seenProofs.has(key)) throw new BearerError(401, 'invalid_dpop_proof', 'The DPoP proof was already used.');
-    seenProofs.set(key, now + DPOP_PROOF_MAX_AGE_SECONDS);
+    // Replay: a proof is used once (remembered as long as it could still be accepted).
+    const firstUse = await rememberProof(`${thumbprint}:${payload.jti}`, now + DPOP_PROOF_MAX_AGE_SECONDS);
+    if (!firstUse) throw new BearerError(401, 'invalid_dpop_proof', 'The DPoP proof was already used.');
   }
 
   return {
@@ -170,6 +175,17 @@ export function createResourceServer(options: ResourceServerOptions): ResourceSe
           throw new BearerError(403, 'insufficient_scope', `This call needs one of these scopes: ${anyOf.join(' ')}.`, anyOf.join(' '));
         }
       },
+  };
+}
+
+function rememberProofInMemory() {
+  const seen = new Map<string, number>();
+  return async (key: string, expiresAt: number) => {
+    const now = Math.floor(Date.now() / 1000);
+    if (seen.size > 10_000) for (const [k, expiry] of seen) if (expiry < now) seen.delete(k);
+    if (seen.has(key)) return false;
+    seen.set(key, expiresAt);
+    return true;
   };
 }
 

@@ -7,7 +7,7 @@ import type { PermissionCatalogue, ResourceName } from '../core/permission-catal
 import { findApp, type AppRecord } from '../db/apps.js';
 import { recordAuditEvent } from '../db/audit-events.js';
 import { claimGrantId, loadAccess, lockUserConsent, updateUserConsent, upsertAdminConsent, type AccessRecord } from '../db/consents.js';
-import { inTransaction, type Pool } from '../db/pool.js';
+import { inTransaction, type Pool, type Queryable } from '../db/pool.js';
 
 /** The Grant model of one provider instance. */
 export interface GrantModel {
@@ -108,9 +108,12 @@ export class ConsentService {
     });
   }
 
-  /** Records a tenant-wide admin consent: the union of what was granted before and `scopes`. */
-  async grantAdminConsent(tenantId: string, adminId: string, clientId: string, scopes: readonly string[], via: string): Promise<string[]> {
-    return inTransaction(this.pool, async (tx) => {
+  /**
+   * Records a tenant-wide admin consent: the union of what was granted before and `scopes`.
+   * Runs in `tx` when given (a caller's larger transaction), else in its own.
+   */
+  async grantAdminConsent(tenantId: string, adminId: string, clientId: string, scopes: readonly string[], via: string, tx?: Queryable): Promise<string[]> {
+    const record = async (tx: Queryable) => {
       const { rows } = await tx.query<{ scopes: string[] }>(
         'SELECT scopes FROM admin_consents WHERE tenant_id = $1::text AND client_id = $2::text FOR UPDATE',
         [tenantId, clientId],
@@ -132,7 +135,8 @@ export class ConsentService {
         details: { before, scopes: next, via },
       });
       return next;
-    });
+    };
+    return tx ? record(tx) : inTransaction(this.pool, record);
   }
 
   /** The scopes of `requested` that are in the catalogue and registered by the app, deduplicated. */
