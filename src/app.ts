@@ -19,6 +19,7 @@ import { healthRoutes } from './routes/health.js';
 import { dataApiRoutes } from './routes/data-api.js';
 import { interactionRoutes } from './routes/interaction.js';
 import { ConsentService } from './services/consent-service.js';
+import { ConsentRequests } from './services/consent-requests.js';
 import { createLocalKeyResolver } from './provider/local-jwks.js';
 import type { AccessTokenInfo } from './plugins/resource-server.js';
 import { isAccessTokenRevoked, rememberDpopProof } from './services/revocation.js';
@@ -30,7 +31,7 @@ export interface AppDeps {
 export interface Accord {
   app: FastifyInstance;
   provider: Provider;
-  services: { consent: ConsentService; catalogue: PermissionCatalogue };
+  services: { consent: ConsentService; consentRequests: ConsentRequests; catalogue: PermissionCatalogue };
 }
 
 /** Request bodies larger than this are refused with 413 (forms and API payloads are small). */
@@ -48,7 +49,6 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Accord> {
     trustProxy: config.trustProxy,
     genReqId: () => crypto.randomUUID(),
     requestIdHeader: false,
-    ignoreTrailingSlash: false,
     routerOptions: { maxParamLength: 200 },
   });
 
@@ -85,7 +85,8 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Accord> {
 
   await mountProvider(app, provider);
   await app.register(healthRoutes, { pool });
-  await app.register(interactionRoutes, { pool, provider, consent, catalogue, signInRateLimit: config.signInRateLimit });
+  const consentRequests = new ConsentRequests(pool, consent, catalogue, config.consentRequestTtlDays);
+  await app.register(interactionRoutes, { pool, provider, consent, consentRequests, catalogue, signInRateLimit: config.signInRateLimit });
 
   // Accord's own resource servers verify tokens with the issuer's keys read from the database.
   const resources = resourceIndicators(config.issuer);
@@ -99,5 +100,5 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Accord> {
   });
   await app.register(dataApiRoutes, { prefix: '/data/v1', pool, resourceServer: tokenOptions(resources.data) });
 
-  return { app, provider, services: { consent, catalogue } };
+  return { app, provider, services: { consent, consentRequests, catalogue } };
 }

@@ -54,8 +54,13 @@ async function main(): Promise<void> {
     stopping = true;
     app.log.info({ signal }, 'shutting down: no new connections, finishing in-flight requests');
     clearInterval(purge);
+    // app.close() closes idle keep-alive connections once, when it starts; a connection whose
+    // request is still in flight would stay open after its response until the keep-alive timeout
+    // (72 s) and hold up the exit. Close each one as soon as its response has been sent.
+    const closeIdle = setInterval(() => app.server.closeIdleConnections(), 100);
     try {
       await app.close(); // stops accepting, waits for in-flight requests
+      clearInterval(closeIdle);
       await pool.end();
       await embedded?.stop();
       process.exit(0);

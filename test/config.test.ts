@@ -1,4 +1,5 @@
 import t from 'tap';
+import { uncoveredChildEnv } from './support/child-env.js';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { ConfigError, loadConfig } from '../src/config.js';
@@ -96,7 +97,7 @@ for (const [variable, value, reason] of badValues) {
 
 t.test('the server exits 78 on a bad variable, naming it, without a stack trace', async (t) => {
   const env: Record<string, string> = { PATH: process.env.PATH ?? '', PORT: 'abc' };
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], { cwd: repoRoot, env: uncoveredChildEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   let stdout = '';
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));

@@ -13,6 +13,8 @@ const MIGRATION_LOCK_KEY = 7_242_021;
 export interface Migration {
   version: number;
   name: string;
+  /** The file name, so an error points at the file to fix. */
+  file: string;
   sql: string;
 }
 
@@ -22,7 +24,7 @@ export async function loadMigrations(dir = migrationsDir): Promise<Migration[]> 
     files.map(async (file) => {
       const match = /^(\d{4})_([a-z0-9_]+)\.sql$/.exec(file);
       if (!match) throw new Error(`migration file name must look like 0001_name.sql: ${file}`);
-      return { version: Number(match[1]), name: match[2]!, sql: await readFile(path.join(dir, file), 'utf8') };
+      return { version: Number(match[1]), name: match[2]!, file, sql: await readFile(path.join(dir, file), 'utf8') };
     }),
   );
 }
@@ -54,7 +56,7 @@ export async function migrate(pool: pg.Pool, dir = migrationsDir): Promise<numbe
           await client.query('COMMIT');
         } catch (error) {
           await client.query('ROLLBACK');
-          throw new Error(`migration ${migration.version}_${migration.name} failed: ${(error as Error).message}`);
+          throw new Error(`migration ${migration.file} failed: ${(error as Error).message}`);
         }
         done.push(migration.version);
       }

@@ -11,12 +11,15 @@ import { findTenant } from '../db/tenants.js';
 import { findUserById } from '../db/users.js';
 import type { ConsentEvaluation, ConsentService } from '../services/consent-service.js';
 import { signIn } from '../services/sign-in.js';
+import type { ConsentRequests } from '../services/consent-requests.js';
+import { listConsentRequests } from '../db/consent-requests.js';
 import type { AppRecord } from '../db/apps.js';
 
 export interface InteractionRouteDeps {
   pool: Pool;
   provider: Provider;
   consent: ConsentService;
+  consentRequests: ConsentRequests;
   catalogue: PermissionCatalogue;
   signInRateLimit: number;
 }
@@ -31,7 +34,7 @@ const uidParams = {
 } as const;
 
 export async function interactionRoutes(app: FastifyInstance, deps: InteractionRouteDeps): Promise<void> {
-  const { provider, consent, catalogue, pool } = deps;
+  const { provider, consent, catalogue, pool, consentRequests } = deps;
 
   app.addHook('onSend', async (_request, reply) => {
     reply.header('cache-control', 'no-store');
@@ -70,7 +73,7 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionR
     };
   }
 
-  async function renderConsentStep(request: UidRequest, reply: FastifyReply, details: Details) {
+  async function renderConsentStep(request: UidRequest, reply: FastifyReply, details: Details, sentNotice = false) {
     const accountId = details.session?.accountId;
     if (!accountId) throw InteractionExpired('Your sign-in was lost. Go back to the app and start again.');
     const requested = String(details.params.scope ?? '').split(' ').filter(Boolean);
@@ -89,13 +92,18 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionR
     switch (decision.outcome) {
       case 'refused':
         return reply.view('refused', { ...common, title: "You can't use this app", reason: decision.reason });
-      case 'needs_admin_approval':
+      case 'needs_admin_approval': {
+        const open = await listConsentRequests(pool, evaluation.access.tenantId, { userId: accountId, status: 'pending' });
         return reply.view('needs-admin-approval', {
           ...common,
           title: 'Need admin approval',
           reason: decision.reason,
           adminPermissions: describe(decision.adminScopes),
+          requested: describe(decision.missingScopes),
+          openRequest: open.find((request) => request.clientId === evaluation.app.clientId),
+          sent: sentNotice,
         });
+      }
       case 'consent':
       case 'proceed':
         return reply.view('consent', {
@@ -206,6 +214,34 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionR
       const grant = await consent.loadGrant(provider.Grant as never, accountId, clientId);
       if (!grant) throw InteractionExpired('Nothing was granted. Go back to the app and start again.');
       return finish(request, reply, { consent: { grantId: grant.jti } });
+    },
+  );
+
+  // "Request approval" on the needs-admin-approval page: asks the user's admins, then shows the
+  // page again with the request sent. Scopes come from the decision, never from the form.
+  app.post<{ Params: { uid: string }; Body: { reason?: string } }>(
+    '/interaction/:uid/request-approval',
+    {
+      preValidation: app.csrfProtection,
+      schema: {
+        params: uidParams,
+        body: {
+          type: 'object',
+          properties: { reason: { type: 'string', maxLength: 1000 }, _csrf: { type: 'string' } },
+        },
+      },
+    },
+    async (request, reply) => {
+      const details = await loadInteraction(request, reply, 'consent');
+      const accountId = details.session!.accountId;
+      const clientId = String(details.params.client_id);
+      const requested = String(details.params.scope ?? '').split(' ').filter(Boolean);
+      const evaluation = await consent.evaluate(accountId, clientId, requested, false);
+      if (!evaluation || evaluation.decision.outcome !== 'needs_admin_approval') {
+        throw InvalidRequest('This app does not need admin approval for you any more. Go back to the app and sign in again.');
+      }
+      await consentRequests.request(evaluation.access.tenantId, accountId, clientId, evaluation.decision.missingScopes, request.body.reason ?? '');
+      return renderConsentStep(request, reply, details, true);
     },
   );
 

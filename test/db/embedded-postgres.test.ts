@@ -8,6 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import t from 'tap';
+import { uncoveredChildEnv } from '../support/child-env.js';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from '../../src/db/embedded-postgres.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -80,7 +81,7 @@ t.test('data written before stop() is there after the next start', async (t) => 
 });
 
 t.test('a PostgreSQL orphaned by a SIGKILLed node process is stopped and its data kept', async (t) => {
-  const child = spawn(process.execPath, ['--import', 'tsx', fixture, dataDir], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', fixture, dataDir], { cwd: root, env: uncoveredChildEnv(process.env), stdio: ['ignore', 'pipe', 'pipe'] });
   let orphanPid: number | undefined;
   t.teardown(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');

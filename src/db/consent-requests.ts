@@ -1,0 +1,92 @@
+// consent_requests: a user's request that an admin approve an app for the organisation.
+import type { Queryable } from './pool.js';
+
+export type ConsentRequestStatus = 'pending' | 'approved' | 'denied' | 'expired';
+
+export interface ConsentRequestRecord {
+  tenantId: string;
+  id: string;
+  userId: string;
+  clientId: string;
+  scopes: string[];
+  reason: string;
+  status: ConsentRequestStatus;
+  approvedScopes: string[] | null;
+  decidedBy: string | null;
+  decisionReason: string | null;
+  createdAt: Date;
+  expiresAt: Date;
+  decidedAt: Date | null;
+}
+
+const COLUMNS = `tenant_id AS "tenantId", id, user_id AS "userId", client_id AS "clientId", scopes, reason, status,
+  approved_scopes AS "approvedScopes", decided_by AS "decidedBy", decision_reason AS "decisionReason",
+  created_at AS "createdAt", expires_at AS "expiresAt", decided_at AS "decidedAt"`;
+
+/** Marks the tenant's overdue pending requests expired (done before every read, so reads are exact). */
+export async function expireConsentRequests(db: Queryable, tenantId: string): Promise<void> {
+  await db.query(
+    `UPDATE consent_requests SET status = 'expired', decided_at = expires_at
+      WHERE tenant_id = $1::text AND status = 'pending' AND expires_at <= now()`,
+    [tenantId],
+  );
+}
+
+/**
+ * Opens a request, or refreshes the user's open one for this app (one open request per user and
+ * app): the scopes are merged, the reason and the expiry replaced.
+ */
+export async function upsertOpenConsentRequest(
+  db: Queryable,
+  request: { tenantId: string; id: string; userId: string; clientId: string; scopes: string[]; reason: string; ttlDays: number },
+): Promise<ConsentRequestRecord> {
+  const { rows } = await db.query<ConsentRequestRecord>(
+    `INSERT INTO consent_requests AS cr (tenant_id, id, user_id, client_id, scopes, reason, expires_at)
+     VALUES ($1::text, $2::text, $3::text, $4::text, $5::text[], $6::text, now() + make_interval(days => $7::integer))
+     ON CONFLICT (tenant_id, user_id, client_id) WHERE status = 'pending' DO UPDATE
+        SET scopes = ARRAY(SELECT DISTINCT unnest(cr.scopes || EXCLUDED.scopes)),
+            reason = EXCLUDED.reason,
+            expires_at = EXCLUDED.expires_at
+     RETURNING ${COLUMNS}`,
+    [request.tenantId, request.id, request.userId, request.clientId, request.scopes, request.reason, request.ttlDays],
+  );
+  return rows[0]!;
+}
+
+export async function findConsentRequestForUpdate(db: Queryable, tenantId: string, id: string): Promise<ConsentRequestRecord | undefined> {
+  const { rows } = await db.query<ConsentRequestRecord>(
+    `SELECT ${COLUMNS} FROM consent_requests WHERE tenant_id = $1::text AND id = $2::text FOR UPDATE`,
+    [tenantId, id],
+  );
+  return rows[0];
+}
+
+export async function listConsentRequests(
+  db: Queryable,
+  tenantId: string,
+  filter: { status?: ConsentRequestStatus; userId?: string } = {},
+): Promise<ConsentRequestRecord[]> {
+  const { rows } = await db.query<ConsentRequestRecord>(
+    `SELECT ${COLUMNS} FROM consent_requests
+      WHERE tenant_id = $1::text AND ($2::text IS NULL OR status = $2::text) AND ($3::text IS NULL OR user_id = $3::text)
+      ORDER BY created_at DESC, id
+      LIMIT 500`,
+    [tenantId, filter.status ?? null, filter.userId ?? null],
+  );
+  return rows;
+}
+
+export async function decideConsentRequest(
+  db: Queryable,
+  key: { tenantId: string; id: string },
+  decision: { status: 'approved' | 'denied'; approvedScopes: string[] | null; decidedBy: string; reason: string | null },
+): Promise<ConsentRequestRecord> {
+  const { rows } = await db.query<ConsentRequestRecord>(
+    `UPDATE consent_requests
+        SET status = $3::text, approved_scopes = $4::text[], decided_by = $5::text, decision_reason = $6::text, decided_at = now()
+      WHERE tenant_id = $1::text AND id = $2::text
+      RETURNING ${COLUMNS}`,
+    [key.tenantId, key.id, decision.status, decision.approvedScopes, decision.decidedBy, decision.reason],
+  );
+  return rows[0]!;
+}
