@@ -17,9 +17,16 @@ import { loadServerSecret, loadSigningKeys } from './provider/keys.js';
 import { mountProvider } from './provider/mount-provider.js';
 import { healthRoutes } from './routes/health.js';
 import { dataApiRoutes } from './routes/data-api.js';
+import { adminApiRoutes } from './routes/admin-api.js';
 import { interactionRoutes } from './routes/interaction.js';
+// Portal sign-in, admin consent and My apps (first-party pages on the provider's SSO session).
+import { PortalSession, portalSessionRoutes } from './routes/portal-session.js';
+import { adminConsentRoutes } from './routes/admin-consent.js';
+import { myAppsRoutes } from './routes/my-apps.js';
+import { MyAppsService } from './services/my-apps.js';
 import { ConsentService } from './services/consent-service.js';
 import { ConsentRequests } from './services/consent-requests.js';
+import { Directory } from './services/directory.js';
 import { createLocalKeyResolver } from './provider/local-jwks.js';
 import type { AccessTokenInfo } from './plugins/resource-server.js';
 import { isAccessTokenRevoked, rememberDpopProof } from './services/revocation.js';
@@ -99,6 +106,13 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Accord> {
     rememberProof: (key: string, expiresAt: number) => rememberDpopProof(pool, key, expiresAt),
   });
   await app.register(dataApiRoutes, { prefix: '/data/v1', pool, resourceServer: tokenOptions(resources.data) });
+  await app.register(adminApiRoutes, { prefix: '/api/v1', pool, directory: new Directory(pool, catalogue), resourceServer: tokenOptions(resources.admin) });
+
+  // Portal sign-in, admin consent and My apps: pages signed in through the provider's own session.
+  const portal = new PortalSession({ provider, pool, issuer: config.issuer, secureCookies, keys });
+  await app.register(portalSessionRoutes, { portal, issuer: config.issuer });
+  await app.register(adminConsentRoutes, { pool, portal, consent, catalogue });
+  await app.register(myAppsRoutes, { portal, myApps: new MyAppsService(pool, catalogue), catalogue });
 
   return { app, provider, services: { consent, consentRequests, catalogue } };
 }

@@ -151,7 +151,7 @@ t.test('SIGTERM: no new connections, the in-flight request completes, idle conne
   const directory = new Directory(database.pool, new PermissionCatalogue(await listPermissions(database.pool)));
   await directory.createTenant({ id: 'contoso', name: 'Contoso' }, 'operator');
   const { app, clientSecret } = await directory.createApp(
-    { publisherTenantId: 'contoso', name: 'Daemon', multiTenant: false, public: false, redirectUris: ['https://daemon.example.test/cb'], scopes: ['User.Read.All'] },
+    { publisherTenantId: 'contoso', name: 'Daemon', multiTenant: false, public: false, redirectUris: ['https://daemon.example.test/cb'], scopes: ['User.Read'] },
     'operator',
   );
 
@@ -163,7 +163,7 @@ t.test('SIGTERM: no new connections, the in-flight request completes, idle conne
   t.match(idle.received(), /connection: keep-alive/i);
 
   // A request in flight: headers sent and dispatched (the server answers 100 Continue), body not yet.
-  const body = new URLSearchParams({ grant_type: 'client_credentials', scope: 'User.Read.All' }).toString();
+  const body = new URLSearchParams({ grant_type: 'client_credentials', scope: 'User.Read' }).toString();
   const inFlight = await rawConnection();
   inFlight.socket.write(
     [

@@ -4,7 +4,7 @@
 export const RESERVED_TENANT_IDS = new Set([
   'api', 'admin', 'data', 'my', 'interaction', 'oidc', 'healthz', 'readyz', 'assets', 'auth', 'token', 'jwks',
   'me', 'session', 'request', 'reg', 'device', 'backchannel', 'well-known', '.well-known', 'static', 'login',
-  'logout', 'consent', 'adminconsent', 'favicon.ico', 'robots.txt',
+  'logout', 'consent', 'adminconsent', 'portal', 'docs', 'favicon.ico', 'robots.txt',
 ]);
 
 const TENANT_ID = /^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$/;

@@ -28,7 +28,7 @@ export async function listAuditEvents(db: Queryable, tenantId: string, page: { l
     `SELECT id::text, tenant_id AS "tenantId", at, actor, action, target, details
        FROM audit_events
       WHERE tenant_id = $1::text AND ($2::bigint IS NULL OR id < $2::bigint)
-      ORDER BY id DESC
+      ORDER BY audit_events.id DESC
       LIMIT $3::integer`,
     [tenantId, page.before ?? null, page.limit],
   );

@@ -9,10 +9,15 @@ interface WireError {
   error: string;
   description: string;
   headers?: Record<string, string>;
+  /** The request field the error is about, when there is one. */
+  field?: string;
 }
 
 function toWireError(error: FastifyError | AccordError | Error): WireError {
-  if (error instanceof AccordError) return { status: error.status, error: error.code, description: error.description, headers: error.headers };
+  if (error instanceof AccordError) {
+    const field = typeof error.details.field === 'string' ? error.details.field : undefined;
+    return { status: error.status, error: error.code, description: error.description, headers: error.headers, ...(field ? { field } : {}) };
+  }
   const fastifyError = error as FastifyError;
   if (fastifyError.validation) {
     return { status: 400, error: 'invalid_request', description: fastifyError.message };
@@ -51,7 +56,7 @@ export async function sendError(request: FastifyRequest, reply: FastifyReply, wi
   if (wantsPage(request)) {
     return reply.view('error', { title: 'Something went wrong', error: wire.error, description: wire.description });
   }
-  return reply.send({ error: wire.error, error_description: wire.description });
+  return reply.send({ error: wire.error, error_description: wire.description, ...(wire.field ? { field: wire.field } : {}) });
 }
 
 export const errorsPlugin = fp(async (app: FastifyInstance) => {

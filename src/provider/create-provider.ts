@@ -3,14 +3,15 @@
 // client credentials, DPoP, PAR, introspection and revocation, no development interactions.
 import type { JWK } from 'jose';
 import Provider, { errors, interactionPolicy, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
-import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Config } from '../config.js';
 import type { PermissionCatalogue } from '../core/permission-catalogue.js';
 import { findUserById } from '../db/users.js';
 import { findApp } from '../db/apps.js';
 import type { Pool } from '../db/pool.js';
-import type { ConsentService, GrantModel } from '../services/consent-service.js';
+import { FIRST_PARTY_CLIENT_ID, type ConsentService, type GrantModel } from '../services/consent-service.js';
+import { portalClientMetadata } from '../routes/portal-session.js';
 import { postgresAdapterFactory } from './postgres-adapter.js';
+import { clientSecretMatches } from '../services/client-secrets.js';
 import type { RenderPage } from '../plugins/views.js';
 
 export const ACCESS_TOKEN_TTL_SECONDS = 10 * 60;
@@ -30,11 +31,6 @@ export function resourceIndicators(issuer: string) {
   return { data: `${issuer}/data/v1`, admin: `${issuer}/api/v1` };
 }
 
-/** The keyed hash stored for a client secret: secrets are random 256-bit strings, so HMAC suffices. */
-export function hashClientSecret(secret: string, key: string): string {
-  return createHmac('sha256', key).update(secret).digest('base64url');
-}
-
 export function createProvider(config: Config, deps: ProviderDeps): Provider {
   const { pool, catalogue, consent } = deps;
   const resources = resourceIndicators(config.issuer);
@@ -42,6 +38,9 @@ export function createProvider(config: Config, deps: ProviderDeps): Provider {
 
   const configuration: Configuration = {
     adapter: postgresAdapterFactory(pool),
+    // Accord's own portal sign-in (routes/portal-session.ts). oidc-provider looks static clients up
+    // before the adapter, so no row in `apps` can shadow it.
+    clients: [portalClientMetadata(config.issuer)],
     jwks: { keys: deps.jwks as NonNullable<Configuration['jwks']>['keys'] },
     cookies: {
       keys: deps.cookieKeys,
@@ -76,7 +75,8 @@ export function createProvider(config: Config, deps: ProviderDeps): Provider {
       Interaction: 60 * 60,
       RefreshToken: 14 * 24 * 60 * 60,
       Session: 14 * 24 * 60 * 60,
-      Grant: 365 * 24 * 60 * 60,
+      // A portal sign-in's grant is revoked once redeemed; one left by an abandoned sign-in expires soon.
+      Grant: (_ctx, grant) => (grant.clientId === FIRST_PARTY_CLIENT_ID ? 10 * 60 : 365 * 24 * 60 * 60),
     },
     // RFC 9700 §4.14.2: every refresh rotates; a reused refresh token revokes the grant.
     rotateRefreshToken: () => true,
@@ -102,7 +102,9 @@ export function createProvider(config: Config, deps: ProviderDeps): Provider {
       },
       resourceIndicators: {
         enabled: true,
-        defaultResource: async (ctx, _client, oneOf) => {
+        defaultResource: async (ctx, client, oneOf) => {
+          // The first-party portal asks for an ID token only; it reaches no resource server.
+          if (client?.clientId === FIRST_PARTY_CLIENT_ID) return undefined;
           if (oneOf) return oneOf.includes(resources.data) ? resources.data : oneOf;
           const scopes = String(ctx.oidc.params?.scope ?? '').split(' ');
           return scopes.some((scope) => catalogue.resourceOf(scope) === 'admin') && !scopes.some((scope) => catalogue.resourceOf(scope) === 'data')
@@ -121,7 +123,16 @@ export function createProvider(config: Config, deps: ProviderDeps): Provider {
           if (notAllowed.length > 0) {
             throw new errors.InvalidScope(`scope not registered for this app: ${notAllowed.join(' ')}`, notAllowed.join(' '));
           }
-          const registered = catalogue.scopesOf(name).filter((scope) => app.scopes.includes(scope));
+          // An app's own token (client credentials) has no user and no admin behind it: it may
+          // never carry an admin permission, which only an admin's consent can grant.
+          const appOnly = ctx.oidc.params?.grant_type === 'client_credentials';
+          const adminOnly = requested.filter((scope) => catalogue.adminConsentRequired(scope));
+          if (appOnly && adminOnly.length > 0) {
+            throw new errors.InvalidScope(`an app cannot grant itself admin permissions: ${adminOnly.join(' ')}`, adminOnly.join(' '));
+          }
+          const registered = catalogue
+            .scopesOf(name)
+            .filter((scope) => app.scopes.includes(scope) && !(appOnly && catalogue.adminConsentRequired(scope)));
           return {
             scope: registered.join(' '),
             audience: indicator,
@@ -183,10 +194,7 @@ export function createProvider(config: Config, deps: ProviderDeps): Provider {
   // Client secrets are stored as keyed hashes: hash what was presented, then compare in constant time.
   const Client = provider.Client as unknown as { prototype: { compareClientSecret(actual: string): boolean; clientSecret?: string } };
   Client.prototype.compareClientSecret = function compareClientSecret(this: { clientSecret?: string }, actual: string) {
-    if (!this.clientSecret || typeof actual !== 'string') return false;
-    const presented = Buffer.from(hashClientSecret(actual, deps.clientSecretKey));
-    const stored = Buffer.from(this.clientSecret);
-    return presented.length === stored.length && timingSafeEqual(presented, stored);
+    return clientSecretMatches(actual, this.clientSecret, deps.clientSecretKey);
   };
 
   return provider;

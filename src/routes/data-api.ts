@@ -3,8 +3,7 @@
 // every route checks the access token and its scope before anything else (onRequest, so a caller
 // without a token learns nothing about the request's shape), and a token reaches only its own
 // user's rows — or, with an admin-consented `*.All` permission, rows inside its own tenant.
-import AjvCompiler from '@fastify/ajv-compiler';
-import type { FastifyInstance, FastifyRequest, FastifySchemaCompiler, FastifySchemaValidationError } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { InvalidRequest, NotFound } from '../core/errors.js';
 import * as calendarEvents from '../db/calendar-events.js';
 import * as driveFiles from '../db/drive-files.js';
@@ -14,6 +13,7 @@ import { listSiteItems } from '../db/site-items.js';
 import { findSite } from '../db/sites.js';
 import { findUserInTenant, type UserRecord } from '../db/users.js';
 import { BearerError, requireOwner, resourceServerPlugin, type ResourceServerOptions } from '../plugins/resource-server.js';
+import { useStrictValidation } from '../plugins/strict-validation.js';
 
 export interface DataApiOptions {
   pool: Pool;
@@ -136,23 +136,6 @@ const siteItem = {
   properties: { id, title: { type: 'string' }, content: { type: 'string' }, createdAt: dateTime },
 } as const;
 
-// Fastify's default Ajv drops unknown body properties silently (removeAdditional: true) and
-// coerces JSON types (`123` passes as "123"); this API refuses both, naming the field. Path and
-// query strings are text and still coerced (`?$top=2`). Otherwise the same compiler as Fastify's.
-const buildValidatorCompiler = AjvCompiler();
-const bodyValidatorCompiler = buildValidatorCompiler({}, { customOptions: { removeAdditional: false, coerceTypes: false } });
-const textValidatorCompiler = buildValidatorCompiler({}, { customOptions: { removeAdditional: false } });
-const strictValidatorCompiler: FastifySchemaCompiler<object> = (route) =>
-  (route.httpPart === 'body' ? bodyValidatorCompiler : textValidatorCompiler)(route) as ReturnType<FastifySchemaCompiler<object>>;
-
-/** `400 invalid_request` descriptions name the field: "body/colour is not allowed". */
-function describeSchemaError(errors: FastifySchemaValidationError[], dataVar: string): Error {
-  const first = errors[0]!;
-  const where = `${dataVar}${first.instancePath}`;
-  if (first.keyword === 'additionalProperties') return new Error(`${where}/${String(first.params.additionalProperty)} is not allowed`);
-  return new Error(`${where} ${first.message ?? 'is invalid'}`);
-}
-
 // ---- who the token reaches -----------------------------------------------------------------
 
 /**
@@ -175,8 +158,7 @@ function toProfile(user: UserRecord | undefined) {
 export async function dataApiRoutes(app: FastifyInstance, options: DataApiOptions): Promise<void> {
   const { pool } = options;
   await app.register(resourceServerPlugin, options.resourceServer);
-  app.setValidatorCompiler(strictValidatorCompiler);
-  app.setSchemaErrorFormatter(describeSchemaError);
+  useStrictValidation(app);
   // Per-user data: never stored by a cache.
   app.addHook('onRequest', async (_request, reply) => {
     reply.header('cache-control', 'no-store');
@@ -250,7 +232,7 @@ export async function dataApiRoutes(app: FastifyInstance, options: DataApiOption
     { onRequest: scope('Calendars.ReadWrite'), schema: { body: newCalendarEvent, response: replies(201, calendarEvent) } },
     async (request, reply) => {
       const { tenantId, userId } = tokenUser(request);
-      if (Date.parse(request.body.end) < Date.parse(request.body.start)) throw InvalidRequest('body/end must not be before body/start');
+      if (Date.parse(request.body.end) < Date.parse(request.body.start)) throw InvalidRequest('body.end must not be before body.start', { field: 'body.end' });
       const event = await calendarEvents.insertCalendarEvent(pool, tenantId, userId, request.body);
       return reply.code(201).header('location', `${resourceUrl}/me/calendar/events/${event.id}`).send(event);
     },

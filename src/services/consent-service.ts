@@ -15,6 +15,12 @@ export interface GrantModel {
   find(id: string): Promise<GrantInstance | undefined>;
 }
 
+/**
+ * Accord's own portal (admin consent, My apps, admin centre) signs people in as this static,
+ * first-party client: it asks only for `openid` and never shows a consent page.
+ */
+export const FIRST_PARTY_CLIENT_ID = 'accord-portal';
+
 export interface ResourceIndicators {
   data: string;
   admin: string;
@@ -36,6 +42,13 @@ export class ConsentService {
 
   /** The decision for this user, app and request, from the database as it is now. */
   async evaluate(userId: string, clientId: string, requested: Iterable<string>, promptConsent: boolean): Promise<ConsentEvaluation | undefined> {
+    // First-party portal: no consent decision, the flow goes straight on (and grants only openid).
+    if (clientId === FIRST_PARTY_CLIENT_ID) {
+      const access = await loadAccess(this.pool, userId, clientId);
+      if (!access) return undefined;
+      const requestedScopes = [...new Set(requested)].filter((scope) => scope === 'openid');
+      return { app: firstPartyApp(access.tenantId), access, requestedScopes, decision: { outcome: 'proceed' } };
+    }
     const [app, access] = await Promise.all([findApp(this.pool, clientId), loadAccess(this.pool, userId, clientId)]);
     if (!app || !access || access.disabled) return undefined;
     const requestedScopes = this.requestable(app, requested);
@@ -61,6 +74,16 @@ export class ConsentService {
    * granted, or the app is blocked or not available in the user's tenant.
    */
   async loadGrant(Grant: GrantModel, userId: string, clientId: string): Promise<GrantInstance | undefined> {
+    // First-party portal: a fresh `openid`-only grant per sign-in, never recorded as consent (the
+    // portal revokes it once the sign-in is confirmed; see routes/portal-session.ts).
+    if (clientId === FIRST_PARTY_CLIENT_ID) {
+      const access = await loadAccess(this.pool, userId, clientId);
+      if (!access || access.disabled) return undefined;
+      const grant = new Grant({ accountId: userId, clientId });
+      grant.addOIDCScope('openid');
+      await grant.save();
+      return grant;
+    }
     const [app, access] = await Promise.all([findApp(this.pool, clientId), loadAccess(this.pool, userId, clientId)]);
     if (!app || !access || access.disabled || access.blocked) return undefined;
     if (!app.multiTenant && app.publisherTenantId !== access.tenantId) return undefined;
@@ -164,4 +187,28 @@ export class ConsentService {
     grant.resources = Object.keys(resources).length > 0 ? resources : undefined;
     return true;
   }
+}
+
+/** The portal as an AppRecord, for callers of evaluate(); it has no row in `apps`. */
+function firstPartyApp(tenantId: string): AppRecord {
+  const epoch = new Date(0);
+  return {
+    clientId: FIRST_PARTY_CLIENT_ID,
+    publisherTenantId: tenantId,
+    name: 'Accord',
+    publisherName: 'Accord',
+    publisherVerified: true,
+    multiTenant: true,
+    clientType: 'public',
+    secretHash: null,
+    redirectUris: [],
+    postLogoutRedirectUris: [],
+    homepageUrl: null,
+    privacyUrl: null,
+    termsUrl: null,
+    logoUrl: null,
+    scopes: ['openid'],
+    createdAt: epoch,
+    updatedAt: epoch,
+  };
 }

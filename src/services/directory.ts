@@ -10,7 +10,7 @@ import { recordAuditEvent } from '../db/audit-events.js';
 import { inTransaction, isPgError, PgError, type Pool } from '../db/pool.js';
 import * as tenants from '../db/tenants.js';
 import * as users from '../db/users.js';
-import { hashClientSecret } from '../provider/create-provider.js';
+import { hashClientSecret, newClientSecret } from './client-secrets.js';
 import { loadServerSecret } from '../provider/keys.js';
 import { hashPassword } from './passwords.js';
 import { revokeGrants } from './revocation.js';
@@ -150,7 +150,7 @@ export class Directory {
 
   async createApp(input: NewAppInput, actor: Actor): Promise<{ app: apps.AppRecord; clientSecret?: string }> {
     const checked = this.checkAppInput(input);
-    const clientSecret = input.public ? undefined : newId(32);
+    const clientSecret = input.public ? undefined : newClientSecret();
     const secretKey = await loadServerSecret(this.pool, 'client_secret_key');
     return inTransaction(this.pool, async (tx) => {
       const publisher = await tenants.findTenant(tx, input.publisherTenantId);
@@ -196,7 +196,7 @@ export class Directory {
     const current = await apps.findApp(this.pool, clientId);
     if (!current || current.publisherTenantId !== publisherTenantId) throw NotFound('app not found');
     if (current.clientType !== 'confidential') throw InvalidRequest('a public app has no secret');
-    const clientSecret = newId(32);
+    const clientSecret = newClientSecret();
     const secretKey = await loadServerSecret(this.pool, 'client_secret_key');
     await inTransaction(this.pool, async (tx) => {
       await apps.setAppSecretHash(tx, clientId, hashClientSecret(clientSecret, secretKey));
@@ -230,6 +230,9 @@ export class Directory {
   private checkAppInput(input: Omit<NewAppInput, 'multiTenant'> & { multiTenant?: boolean }) {
     const name = input.name.trim();
     if (!name || name.length > 200) throw InvalidRequest('name must be 1–200 characters', { field: 'name' });
+    if (input.publisherName !== undefined && (!input.publisherName.trim() || input.publisherName.length > 200)) {
+      throw InvalidRequest('publisher name must be 1–200 characters', { field: 'publisher_name' });
+    }
     if (input.redirectUris.length === 0) throw InvalidRequest('at least one redirect URI is required', { field: 'redirect_uris' });
     if (input.redirectUris.length > 20) throw InvalidRequest('at most 20 redirect URIs', { field: 'redirect_uris' });
     for (const uri of [...input.redirectUris, ...(input.postLogoutRedirectUris ?? [])]) {

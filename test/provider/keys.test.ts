@@ -29,7 +29,7 @@ const directory = await (async () => {
   const server = await startTestServer({}, database);
   await server.directory.createTenant({ id: 'contoso', name: 'Contoso' }, 'operator');
   const { app, clientSecret } = await server.directory.createApp(
-    { publisherTenantId: 'contoso', name: 'Daemon', multiTenant: false, public: false, redirectUris: ['https://daemon.example.test/cb'], scopes: ['User.Read.All'] },
+    { publisherTenantId: 'contoso', name: 'Daemon', multiTenant: false, public: false, redirectUris: ['https://daemon.example.test/cb'], scopes: ['User.Read'] },
     'operator',
   );
   await server.close();
@@ -43,7 +43,7 @@ async function accessToken(server: TestServer): Promise<string> {
       authorization: `Basic ${Buffer.from(`${directory.clientId}:${directory.clientSecret}`).toString('base64')}`,
       'content-type': 'application/x-www-form-urlencoded',
     },
-    body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'User.Read.All' }),
+    body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'User.Read' }),
   });
   const body = (await response.json()) as { access_token?: string };
   if (response.status !== 200 || !body.access_token) throw new Error(`/token answered ${response.status} ${JSON.stringify(body)}`);

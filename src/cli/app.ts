@@ -1,0 +1,229 @@
+// `accord app …`: register, list, show, change and delete apps (OAuth clients); rotate a client
+// secret; mark a publisher verified. Commands that change an app act for the app's publisher
+// tenant, read from the app itself; `--tenant <publisher>`, when given, must name that tenant.
+import { InvalidRequest, NotFound } from '../core/errors.js';
+import { findApp, listApps, listAppsPublishedBy, type AppChanges } from '../db/apps.js';
+import { findTenant } from '../db/tenants.js';
+import { arg, defineCommand, flag, listOption, onOff, requiredOption, scopesOf, stringOption, UsageError, type Parsed } from './command.js';
+import { OPERATOR, type Context } from './context.js';
+import { appJson, appText, fields, table } from './output.js';
+
+const URL_OPTIONS = ['homepage-url', 'privacy-url', 'terms-url', 'logo-url'] as const;
+const urlOptions = Object.fromEntries(URL_OPTIONS.map((name) => [name, { type: 'string' as const }]));
+
+const REDIRECT_HELP = `Redirect URIs are compared exactly: https, or http only on loopback (localhost, 127.0.0.1, [::1]),
+or a reverse-DNS private-use scheme for native apps (com.example.app:/cb); no fragment, no wildcard.`;
+
+/** The tenant that publishes the app; `--tenant`, when given, must be it. */
+async function publisherOf(ctx: Context, clientId: string, tenant: string | undefined): Promise<string> {
+  const app = await findApp(ctx.pool, clientId);
+  if (!app) throw NotFound(`app "${clientId}" not found`);
+  if (tenant !== undefined && tenant !== app.publisherTenantId) throw NotFound(`app "${clientId}" is not published by tenant "${tenant}"`);
+  return app.publisherTenantId;
+}
+
+function secretText(clientId: string, secret: string | undefined): string {
+  if (!secret) return `  client_id:     ${clientId}\n  (a public client: no secret; it must use PKCE)\n`;
+  return `  client_id:     ${clientId}\n  client_secret: ${secret}\n  The secret is shown only now: store it safely.\n`;
+}
+
+// The Directory falls back to the tenant's name when a new app has none; a name given must be usable.
+function publisherNameOption(parsed: Parsed): string | undefined {
+  const value = stringOption(parsed, 'publisher-name')?.trim();
+  if (value !== undefined && (!value || value.length > 200)) throw InvalidRequest('publisher name must be 1–200 characters', { field: 'publisher_name' });
+  return value;
+}
+
+function appChanges(parsed: Parsed): AppChanges {
+  const changes: AppChanges = {};
+  const name = stringOption(parsed, 'name');
+  if (name !== undefined) changes.name = name;
+  const publisherName = publisherNameOption(parsed);
+  if (publisherName !== undefined) changes.publisherName = publisherName;
+  const multiTenant = stringOption(parsed, 'multi-tenant');
+  if (multiTenant !== undefined) changes.multiTenant = onOff(multiTenant, '--multi-tenant');
+  const redirectUris = listOption(parsed, 'redirect-uri');
+  if (redirectUris) changes.redirectUris = redirectUris;
+  // `--post-logout-redirect-uri ""` clears the list.
+  const postLogout = listOption(parsed, 'post-logout-redirect-uri');
+  if (postLogout) changes.postLogoutRedirectUris = postLogout.filter(Boolean);
+  const permissions = listOption(parsed, 'permissions');
+  if (permissions) changes.scopes = scopesOf(permissions);
+  const urls = { 'homepage-url': 'homepageUrl', 'privacy-url': 'privacyUrl', 'terms-url': 'termsUrl', 'logo-url': 'logoUrl' } as const;
+  for (const option of URL_OPTIONS) {
+    const value = stringOption(parsed, option);
+    if (value !== undefined) changes[urls[option]] = value || null; // "" clears it
+  }
+  if (Object.keys(changes).length === 0) throw new UsageError('nothing to update: give at least one option');
+  return changes;
+}
+
+export const appCommands = [
+  defineCommand({
+    name: 'app create',
+    usage: `--tenant <publisher> --name <name> --redirect-uri <uri> [--redirect-uri <uri>…]
+      [--post-logout-redirect-uri <uri>…] [--multi-tenant] [--public]
+      --permissions "<space-separated scopes>" [--publisher-name <name>]
+      [--homepage-url <url>] [--privacy-url <url>] [--terms-url <url>] [--logo-url <url>]`,
+    summary: 'Register an app published by a tenant; prints its client_id and, once, its client_secret.',
+    help: `--multi-tenant: usable by users of any tenant (default: only the publisher's own users).
+--public: a public client (native or single-page app) with no secret; it must use PKCE.
+--permissions: the scopes the app asks for, from the permission catalogue (e.g. "openid profile User.Read").
+--publisher-name: the publisher shown on consent pages (default: the tenant's name); it shows as
+not verified until \`accord app verify-publisher <client_id> on\`.
+${REDIRECT_HELP}
+JSON: {"client_id": "…", "client_secret": "…" (absent for --public), "name": "…", …}`,
+    options: {
+      tenant: { type: 'string' },
+      name: { type: 'string' },
+      'redirect-uri': { type: 'string', multiple: true },
+      'post-logout-redirect-uri': { type: 'string', multiple: true },
+      'multi-tenant': { type: 'boolean' },
+      public: { type: 'boolean' },
+      permissions: { type: 'string', multiple: true },
+      'publisher-name': { type: 'string' },
+      ...urlOptions,
+    },
+    prepare: (parsed) => {
+      const publisherTenantId = requiredOption(parsed, 'tenant');
+      const name = requiredOption(parsed, 'name');
+      const redirectUris = listOption(parsed, 'redirect-uri');
+      if (!redirectUris) throw new UsageError('--redirect-uri is required');
+      const permissions = listOption(parsed, 'permissions');
+      if (!permissions) throw new UsageError('--permissions is required');
+      return {
+        publisherTenantId,
+        name,
+        publisherName: publisherNameOption(parsed),
+        multiTenant: flag(parsed, 'multi-tenant'),
+        public: flag(parsed, 'public'),
+        redirectUris,
+        postLogoutRedirectUris: listOption(parsed, 'post-logout-redirect-uri') ?? [],
+        homepageUrl: stringOption(parsed, 'homepage-url') || null,
+        privacyUrl: stringOption(parsed, 'privacy-url') || null,
+        termsUrl: stringOption(parsed, 'terms-url') || null,
+        logoUrl: stringOption(parsed, 'logo-url') || null,
+        scopes: scopesOf(permissions),
+      };
+    },
+    run: async (ctx, input) => {
+      const directory = await ctx.directory();
+      const { app, clientSecret } = await directory.createApp(input, OPERATOR);
+      const { client_id, ...registration } = appJson(app);
+      return {
+        json: { client_id, ...(clientSecret ? { client_secret: clientSecret } : {}), ...registration },
+        text:
+          `registered ${app.multiTenant ? 'multi-tenant' : 'single-tenant'} ${app.clientType} app "${app.name}", published by ${app.publisherTenantId}\n` +
+          secretText(app.clientId, clientSecret),
+      };
+    },
+  }),
+
+  defineCommand({
+    name: 'app list',
+    usage: '[--tenant <publisher>]',
+    summary: 'List registered apps, or only those a tenant publishes.',
+    options: { tenant: { type: 'string' } },
+    prepare: (parsed) => stringOption(parsed, 'tenant'),
+    run: async (ctx, tenant) => {
+      if (tenant !== undefined && !(await findTenant(ctx.pool, tenant))) throw NotFound(`tenant "${tenant}" not found`);
+      const apps = tenant === undefined ? await listApps(ctx.pool) : await listAppsPublishedBy(ctx.pool, tenant);
+      return {
+        json: { value: apps.map(appJson) },
+        text: table(
+          ['CLIENT_ID', 'PUBLISHER', 'VERIFIED', 'TENANCY', 'TYPE', 'NAME'],
+          apps.map((app) => [app.clientId, app.publisherTenantId, app.publisherVerified ? 'yes' : 'no', app.multiTenant ? 'multi' : 'single', app.clientType, app.name]),
+          'no apps',
+        ),
+      };
+    },
+  }),
+
+  defineCommand({
+    name: 'app show',
+    usage: '<client_id>',
+    summary: 'Show an app registration (never its secret).',
+    args: ['client_id'],
+    prepare: (parsed) => arg(parsed, 0),
+    run: async (ctx, clientId) => {
+      const app = await findApp(ctx.pool, clientId);
+      if (!app) throw NotFound(`app "${clientId}" not found`);
+      return { json: appJson(app), text: appText(app) };
+    },
+  }),
+
+  defineCommand({
+    name: 'app update',
+    usage: `<client_id> [--tenant <publisher>] [--name <name>] [--publisher-name <name>]
+      [--redirect-uri <uri>…] [--post-logout-redirect-uri <uri>…] [--permissions "<scopes>"]
+      [--multi-tenant on|off] [--homepage-url <url>] [--privacy-url <url>] [--terms-url <url>] [--logo-url <url>]`,
+    summary: "Change an app's registration; options not given stay as they are.",
+    help: `--redirect-uri, --post-logout-redirect-uri and --permissions replace the whole registered list.
+An empty value ("") clears --post-logout-redirect-uri and the URL options.
+${REDIRECT_HELP}`,
+    args: ['client_id'],
+    options: {
+      tenant: { type: 'string' },
+      name: { type: 'string' },
+      'publisher-name': { type: 'string' },
+      'redirect-uri': { type: 'string', multiple: true },
+      'post-logout-redirect-uri': { type: 'string', multiple: true },
+      permissions: { type: 'string', multiple: true },
+      'multi-tenant': { type: 'string' },
+      ...urlOptions,
+    },
+    prepare: (parsed) => ({ clientId: arg(parsed, 0), tenant: stringOption(parsed, 'tenant'), changes: appChanges(parsed) }),
+    run: async (ctx, input) => {
+      const publisher = await publisherOf(ctx, input.clientId, input.tenant);
+      const directory = await ctx.directory();
+      const app = await directory.updateApp(publisher, input.clientId, input.changes, OPERATOR);
+      return { json: appJson(app), text: `updated app ${app.clientId}\n${appText(app)}` };
+    },
+  }),
+
+  defineCommand({
+    name: 'app rotate-secret',
+    usage: '<client_id> [--tenant <publisher>]',
+    summary: "Replace a confidential app's client secret; prints the new one, once. The old one stops working at once.",
+    args: ['client_id'],
+    options: { tenant: { type: 'string' } },
+    prepare: (parsed) => ({ clientId: arg(parsed, 0), tenant: stringOption(parsed, 'tenant') }),
+    run: async (ctx, input) => {
+      const publisher = await publisherOf(ctx, input.clientId, input.tenant);
+      const directory = await ctx.directory();
+      const secret = await directory.rotateAppSecret(publisher, input.clientId, OPERATOR);
+      return { json: { client_id: input.clientId, client_secret: secret }, text: `new client secret for ${input.clientId}\n${secretText(input.clientId, secret)}` };
+    },
+  }),
+
+  defineCommand({
+    name: 'app delete',
+    usage: '<client_id> [--tenant <publisher>]',
+    summary: 'Delete an app everywhere: every tenant loses its consents, and the tokens it holds stop working.',
+    args: ['client_id'],
+    options: { tenant: { type: 'string' } },
+    prepare: (parsed) => ({ clientId: arg(parsed, 0), tenant: stringOption(parsed, 'tenant') }),
+    run: async (ctx, input) => {
+      const publisher = await publisherOf(ctx, input.clientId, input.tenant);
+      const directory = await ctx.directory();
+      await directory.deleteApp(publisher, input.clientId, OPERATOR);
+      return { json: { client_id: input.clientId, deleted: true }, text: `deleted app ${input.clientId}\n` };
+    },
+  }),
+
+  defineCommand({
+    name: 'app verify-publisher',
+    usage: '<client_id> on|off',
+    summary: "Mark an app's publisher as verified (on) or not (off); consent pages show it.",
+    args: ['client_id', 'on|off'],
+    prepare: (parsed) => ({ clientId: arg(parsed, 0), verified: onOff(arg(parsed, 1), 'the verification') }),
+    run: async (ctx, input) => {
+      const directory = await ctx.directory();
+      const app = await directory.setPublisherVerified(input.clientId, input.verified, OPERATOR);
+      return {
+        json: appJson(app),
+        text: fields([['client_id', app.clientId], ['publisher', `${app.publisherName} (${app.publisherVerified ? 'verified' : 'not verified'})`]]),
+      };
+    },
+  }),
+];

@@ -1,0 +1,43 @@
+// `accord audit list`: a tenant's audit trail, newest first, a page at a time.
+import { NotFound } from '../core/errors.js';
+import { listAuditEvents } from '../db/audit-events.js';
+import { findTenant } from '../db/tenants.js';
+import { arg, defineCommand, stringOption, UsageError } from './command.js';
+import { auditEventJson, table } from './output.js';
+
+const DEFAULT_LIMIT = 50;
+const MAX_LIMIT = 1000;
+
+export const auditCommands = [
+  defineCommand({
+    name: 'audit list',
+    usage: '<tenant> [--limit N] [--before <id>]',
+    summary: "List a tenant's audit events, newest first.",
+    help: `--limit: how many events (1–${MAX_LIMIT}, default ${DEFAULT_LIMIT}).
+--before: only events older than this event id; the next page starts before the last id shown
+(with --json, "next_before" holds it, or null on the last page).`,
+    args: ['tenant'],
+    options: { limit: { type: 'string' }, before: { type: 'string' } },
+    prepare: (parsed) => {
+      const limitText = stringOption(parsed, 'limit') ?? String(DEFAULT_LIMIT);
+      const limit = /^\d{1,4}$/.test(limitText) ? Number(limitText) : Number.NaN;
+      if (!(limit >= 1 && limit <= MAX_LIMIT)) throw new UsageError(`--limit must be a whole number from 1 to ${MAX_LIMIT}`);
+      const before = stringOption(parsed, 'before');
+      if (before !== undefined && !/^[1-9]\d{0,17}$/.test(before)) throw new UsageError('--before must be an audit event id (a positive whole number)');
+      return { tenant: arg(parsed, 0), limit, before };
+    },
+    run: async (ctx, input) => {
+      if (!(await findTenant(ctx.pool, input.tenant))) throw NotFound(`tenant "${input.tenant}" not found`);
+      const events = await listAuditEvents(ctx.pool, input.tenant, input);
+      const nextBefore = events.length === input.limit ? events.at(-1)!.id : null;
+      return {
+        json: { value: events.map(auditEventJson), next_before: nextBefore },
+        text: table(
+          ['ID', 'AT', 'ACTOR', 'ACTION', 'TARGET', 'DETAILS'],
+          events.map((event) => [event.id, event.at.toISOString(), event.actor, event.action, event.target ?? '', JSON.stringify(event.details)]),
+          `no audit events for tenant ${input.tenant}`,
+        ),
+      };
+    },
+  }),
+];

@@ -1,0 +1,27 @@
+// `accord keys rotate`: new signing keys; the previous ones stay published for their grace period.
+import { defineCommand } from './command.js';
+
+export const keysCommands = [
+  defineCommand({
+    name: 'keys rotate',
+    usage: '',
+    summary: 'Create new token signing keys; the previous keys stay published for 24 h.',
+    help: `Adds a new RS256 and ES256 key and retires the current ones: they stay in /jwks for their grace
+period (24 h) so that tokens they signed still verify. Running servers sign with the new keys once
+restarted (restart them one at a time).`,
+    prepare: () => undefined,
+    run: async (ctx) => {
+      // Loaded here, not at the top: jose is slow to load and only this command needs it.
+      const { RETIRED_KEY_GRACE_SECONDS, rotateSigningKeys, SIGNING_ALGORITHMS } = await import('../provider/keys.js');
+      const kids = await rotateSigningKeys(ctx.pool);
+      const keys = kids.map((kid, index) => ({ kid, alg: SIGNING_ALGORITHMS[index]! }));
+      const hours = RETIRED_KEY_GRACE_SECONDS / 3600;
+      return {
+        json: { keys, previous_keys_published_for_seconds: RETIRED_KEY_GRACE_SECONDS },
+        text:
+          `new signing keys: ${keys.map((key) => `${key.alg} ${key.kid}`).join(', ')}\n` +
+          `the previous keys stay published for ${hours} h; restart the servers one at a time to sign with the new keys\n`,
+      };
+    },
+  }),
+];

@@ -1,0 +1,78 @@
+// The admin API, `/api/v1` (JSON): a tenant's settings (Integrated Apps), users, the apps it
+// registered, and its audit events, under `/tenants/{tenant}/...`. Every call needs an access token
+// from this issuer for this API (resource `<issuer>/api/v1`) holding Organization.ReadWrite.All,
+// whose user is an admin of `{tenant}` at the time of the call. Described by the OpenAPI document
+// at `/api/v1/openapi.json`, browsable at `/api/v1/docs`.
+import type { FastifyInstance } from 'fastify';
+import type { Pool } from '../db/pool.js';
+import { openapiPlugin } from '../plugins/openapi.js';
+import { resourceServerPlugin, type ResourceServerOptions } from '../plugins/resource-server.js';
+import type { Directory } from '../services/directory.js';
+import { appsRoutes } from './admin-api/apps.js';
+import { auditEventsRoutes } from './admin-api/audit-events.js';
+import { requireTenantAdmin } from './admin-api/require-tenant-admin.js';
+import { ADMIN_SCOPE, sharedSchemas } from './admin-api/schemas.js';
+import { settingsRoutes } from './admin-api/settings.js';
+import { useStrictValidation } from '../plugins/strict-validation.js';
+import { usersRoutes } from './admin-api/users.js';
+
+export interface AdminApiDeps {
+  pool: Pool;
+  directory: Directory;
+  /** This API's public URL (its resource indicator), for `Location` headers. */
+  apiUrl: string;
+}
+
+export interface AdminApiOptions extends Omit<AdminApiDeps, 'apiUrl'> {
+  /** How this API verifies tokens; `audience` is the API's resource indicator. */
+  resourceServer: ResourceServerOptions;
+}
+
+const DESCRIPTION = `Manage one tenant (organisation) of Accord: its Integrated Apps setting, its users, the apps it
+registers, and its audit trail.
+
+**Authentication.** Send an access token issued by this server for the resource \`<issuer>/api/v1\` with the
+permission \`${ADMIN_SCOPE}\`, as \`Authorization: Bearer <token>\` (or \`DPoP <token>\` with a DPoP proof for a
+DPoP-bound token). The token's user must be an admin of \`{tenant}\` when each call is made: a demoted or disabled
+admin is refused at once. No token or a bad one: 401. A token without the permission, a user who is not an admin of
+\`{tenant}\`, or another or unknown tenant: 403. An unknown user or app in your own tenant: 404.
+
+**Conventions.** JSON field names are camelCase (an app's OAuth \`client_id\` and \`client_secret\` are \`clientId\`
+and \`clientSecret\` here). Collections are \`{"value": [...]}\`. Errors are \`{"error": "...", "error_description": "..."}\`;
+the description names the offending field. Request bodies may hold only the documented fields (unknown fields: 400).
+A client secret appears only in the answer that created it (registration and rotation).`;
+
+export async function adminApiRoutes(app: FastifyInstance, options: AdminApiOptions): Promise<void> {
+  const deps: AdminApiDeps = { pool: options.pool, directory: options.directory, apiUrl: options.resourceServer.audience };
+  useStrictValidation(app);
+  // JSON only: the global form and text parsers serve the pages, not this API (415 here).
+  app.removeContentTypeParser(['application/x-www-form-urlencoded', 'text/plain']);
+  for (const schema of sharedSchemas) app.addSchema(schema);
+  await app.register(openapiPlugin, {
+    issuer: options.resourceServer.issuer,
+    info: { title: 'Accord admin API', version: '1.0.0', description: DESCRIPTION },
+    bearerDescription: `An access token from this issuer for \`${options.resourceServer.audience}\` with \`${ADMIN_SCOPE}\`, whose user is an admin of {tenant}.`,
+    tags: [
+      { name: 'Settings', description: 'The tenant and its Integrated Apps setting.' },
+      { name: 'Users', description: 'The tenant’s people and their roles.' },
+      { name: 'Apps', description: 'Apps (OAuth clients) registered by the tenant.' },
+      { name: 'Audit events', description: 'Who changed what, newest first.' },
+    ],
+  });
+  await app.register(resourceServerPlugin, options.resourceServer);
+
+  await app.register(
+    async (tenant) => {
+      tenant.addHook('onRequest', requireTenantAdmin(tenant, options.pool));
+      // Answers may hold secrets and always reflect the current state: never cache them.
+      tenant.addHook('onSend', async (_request, reply) => {
+        reply.header('cache-control', 'no-store');
+      });
+      await tenant.register(settingsRoutes, deps);
+      await tenant.register(usersRoutes, deps);
+      await tenant.register(appsRoutes, deps);
+      await tenant.register(auditEventsRoutes, deps);
+    },
+    { prefix: '/tenants/:tenant' },
+  );
+}

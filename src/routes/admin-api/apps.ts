@@ -1,0 +1,196 @@
+// /tenants/{tenant}/apps: the apps (OAuth clients) the tenant publishes — register, read, change,
+// delete, and rotate the client secret. A secret is shown once, in the answer that created it.
+import type { FastifyInstance } from 'fastify';
+import { AccordError, NotFound } from '../../core/errors.js';
+import { findApp, listAppsPublishedBy, type AppChanges } from '../../db/apps.js';
+import type { AdminApiDeps } from '../admin-api.js';
+import { actorOf } from './require-tenant-admin.js';
+import {
+  answer,
+  appChangesBody,
+  appOf,
+  appParams,
+  collectionOf,
+  errorResponses,
+  newAppBody,
+  tenantParams,
+  type AppChangesBody,
+  type AppParams,
+  type NewAppBody,
+  type TenantParams,
+} from './schemas.js';
+
+const tags = ['Apps'];
+
+export async function appsRoutes(app: FastifyInstance, { pool, directory, apiUrl }: AdminApiDeps): Promise<void> {
+  app.get<{ Params: TenantParams }>(
+    '/apps',
+    {
+      schema: {
+        tags,
+        operationId: 'listApps',
+        summary: 'List the apps this tenant registered',
+        params: tenantParams,
+        response: { 200: collectionOf('App', 'The apps published by the tenant, oldest first. Secrets are never shown.'), ...errorResponses() },
+      },
+    },
+    async (request) => ({ value: (await listAppsPublishedBy(pool, request.params.tenant)).map(appOf) }),
+  );
+
+  app.post<{ Params: TenantParams; Body: NewAppBody }>(
+    '/apps',
+    {
+      schema: {
+        tags,
+        operationId: 'createApp',
+        summary: 'Register an app',
+        description:
+          'Returns the app with its `clientSecret` (confidential apps): the only time the secret is shown. The publisher is this tenant, unverified until the operator verifies it.',
+        params: tenantParams,
+        body: newAppBody,
+        response: { 201: answer('AppWithSecret', 'Registered. The only answer that shows the secret.'), ...errorResponses() },
+      },
+    },
+    async (request, reply) => {
+      const { tenant } = request.params;
+      const body = request.body;
+      const { app: created, clientSecret } = await inApiTerms(() =>
+        directory.createApp(
+          {
+            publisherTenantId: tenant,
+            name: body.name,
+            multiTenant: body.multiTenant ?? false,
+            public: body.public ?? false,
+            redirectUris: body.redirectUris,
+            postLogoutRedirectUris: body.postLogoutRedirectUris ?? [],
+            homepageUrl: body.homepageUrl ?? null,
+            privacyUrl: body.privacyUrl ?? null,
+            termsUrl: body.termsUrl ?? null,
+            logoUrl: body.logoUrl ?? null,
+            scopes: body.permissions,
+          },
+          actorOf(request),
+        ),
+      );
+      return reply
+        .status(201)
+        .header('location', `${apiUrl}/tenants/${tenant}/apps/${created.clientId}`)
+        .send({ ...appOf(created), ...(clientSecret ? { clientSecret } : {}) });
+    },
+  );
+
+  app.get<{ Params: AppParams }>(
+    '/apps/:clientId',
+    {
+      schema: {
+        tags,
+        operationId: 'getApp',
+        summary: 'Read an app',
+        params: appParams,
+        response: { 200: answer('App', 'The app (never its secret).'), ...errorResponses(404) },
+      },
+    },
+    async (request) => {
+      const found = await findApp(pool, request.params.clientId);
+      if (!found || found.publisherTenantId !== request.params.tenant) throw NotFound('app not found');
+      return appOf(found);
+    },
+  );
+
+  app.patch<{ Params: AppParams; Body: AppChangesBody }>(
+    '/apps/:clientId',
+    {
+      schema: {
+        tags,
+        operationId: 'updateApp',
+        summary: 'Change an app',
+        description: 'Only the fields sent change; a URL set to null is removed. `publisherVerified` is set by the operator only, and `public` is fixed at registration.',
+        params: appParams,
+        body: appChangesBody,
+        response: { 200: answer('App', 'The app as changed.'), ...errorResponses(404) },
+      },
+    },
+    async (request) => {
+      const { tenant, clientId } = request.params;
+      return appOf(await inApiTerms(() => directory.updateApp(tenant, clientId, appChangesOf(request.body), actorOf(request))));
+    },
+  );
+
+  app.delete<{ Params: AppParams }>(
+    '/apps/:clientId',
+    {
+      schema: {
+        tags,
+        operationId: 'deleteApp',
+        summary: 'Delete an app',
+        description: 'Removes the registration everywhere: every tenant’s consents to it go, and the tokens they gave with them.',
+        params: appParams,
+        response: { 204: { description: 'Deleted.', type: 'null' }, ...errorResponses(404) },
+      },
+    },
+    async (request, reply) => {
+      await directory.deleteApp(request.params.tenant, request.params.clientId, actorOf(request));
+      return reply.status(204).send();
+    },
+  );
+
+  app.post<{ Params: AppParams }>(
+    '/apps/:clientId/secret',
+    {
+      schema: {
+        tags,
+        operationId: 'rotateAppSecret',
+        summary: 'Replace the app’s client secret',
+        description: 'The previous secret stops working at once. The new one is in this answer only. A public app has no secret (400).',
+        params: appParams,
+        response: { 200: answer('AppSecret', 'The new secret, shown only here.'), ...errorResponses(404) },
+      },
+    },
+    async (request) => {
+      const { tenant, clientId } = request.params;
+      return { clientId, clientSecret: await directory.rotateAppSecret(tenant, clientId, actorOf(request)) };
+    },
+  );
+}
+
+/** Only the fields present: the directory leaves the others as they are. */
+function appChangesOf(body: AppChangesBody): AppChanges {
+  const changes: AppChanges = {};
+  if (body.name !== undefined) changes.name = body.name;
+  if (body.multiTenant !== undefined) changes.multiTenant = body.multiTenant;
+  if (body.redirectUris !== undefined) changes.redirectUris = body.redirectUris;
+  if (body.postLogoutRedirectUris !== undefined) changes.postLogoutRedirectUris = body.postLogoutRedirectUris;
+  if (body.permissions !== undefined) changes.scopes = body.permissions;
+  if (body.homepageUrl !== undefined) changes.homepageUrl = body.homepageUrl;
+  if (body.privacyUrl !== undefined) changes.privacyUrl = body.privacyUrl;
+  if (body.termsUrl !== undefined) changes.termsUrl = body.termsUrl;
+  if (body.logoUrl !== undefined) changes.logoUrl = body.logoUrl;
+  return changes;
+}
+
+/** The directory names fields as the CLI does (`redirect_uris`); this API says `redirectUris`. */
+const API_FIELDS: Record<string, string> = {
+  redirect_uris: 'redirectUris',
+  homepage_url: 'homepageUrl',
+  privacy_url: 'privacyUrl',
+  terms_url: 'termsUrl',
+  logo_url: 'logoUrl',
+};
+
+async function inApiTerms<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    const field = error instanceof AccordError ? error.details.field : undefined;
+    if (!(error instanceof AccordError) || typeof field !== 'string') throw error;
+    const apiField = API_FIELDS[field] ?? field;
+    const description = error.description.replaceAll(field, apiField);
+    throw new AccordError(
+      error.status,
+      error.code,
+      description.includes(apiField) ? description : `${apiField}: ${description}`,
+      { ...error.details, field: apiField },
+      error.headers,
+    );
+  }
+}

@@ -1,0 +1,176 @@
+// The admin consent endpoint (DESIGN.md "Admin consent endpoint"): a third-party app sends a
+// tenant admin to /{tenant}/adminconsent; the admin signs in, sees the app, its publisher and every
+// permission it asks for, and grants them for the whole organisation or declines. Both the page
+// and the POST validate the request from the database; nothing in the form is trusted.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { AccordError, InvalidRequest, NotFound } from '../core/errors.js';
+import type { PermissionCatalogue } from '../core/permission-catalogue.js';
+import { findApp, type AppRecord } from '../db/apps.js';
+import type { Pool } from '../db/pool.js';
+import { findTenant, type TenantRecord } from '../db/tenants.js';
+import type { UserRecord } from '../db/users.js';
+import type { ConsentService } from '../services/consent-service.js';
+import type { PortalSession } from './portal-session.js';
+
+export interface AdminConsentRouteDeps {
+  pool: Pool;
+  portal: PortalSession;
+  consent: ConsentService;
+  catalogue: PermissionCatalogue;
+}
+
+interface AdminConsentQuery {
+  client_id?: string;
+  redirect_uri?: string;
+  state?: string;
+  scope?: string;
+}
+
+type AdminConsentRequest = FastifyRequest<{ Params: { tenant: string }; Querystring: AdminConsentQuery }>;
+
+/** A request whose app, redirect URI and tenant were checked against the database. */
+interface ValidatedRequest {
+  tenant: TenantRecord;
+  app: AppRecord;
+  redirectUri: string;
+  state: string | undefined;
+  /** The scope parameter ∩ what the app registered (all it registered when absent). */
+  scopes: string[];
+}
+
+const params = {
+  type: 'object',
+  required: ['tenant'],
+  properties: { tenant: { type: 'string', minLength: 1, maxLength: 40 } },
+} as const;
+
+const querystring = {
+  type: 'object',
+  properties: {
+    client_id: { type: 'string', maxLength: 200 },
+    redirect_uri: { type: 'string', maxLength: 2000 },
+    state: { type: 'string', maxLength: 1000 },
+    scope: { type: 'string', maxLength: 2000 },
+  },
+} as const;
+
+export async function adminConsentRoutes(app: FastifyInstance, deps: AdminConsentRouteDeps): Promise<void> {
+  const { pool, portal, consent, catalogue } = deps;
+
+  app.addHook('onSend', async (_request, reply) => {
+    reply.header('cache-control', 'no-store');
+  });
+
+  /**
+   * Checks the request before anything else: an unknown tenant, app or redirect URI is an error
+   * page, never a redirect (RFC 6749 §4.1.2.1: do not send the browser to an unverified URI).
+   */
+  async function validate(request: AdminConsentRequest): Promise<ValidatedRequest> {
+    const tenant = await findTenant(pool, request.params.tenant);
+    if (!tenant) throw NotFound(`There is no organisation "${request.params.tenant}".`);
+    const { client_id: clientId, redirect_uri: redirectUri, state, scope } = request.query;
+    if (!clientId) throw InvalidRequest('The request names no app (client_id is missing).');
+    const appRecord = await findApp(pool, clientId);
+    if (!appRecord) throw InvalidRequest('The app in this request is not registered.');
+    if (!redirectUri) throw InvalidRequest('The request has no redirect_uri.');
+    // Exact string comparison with a registered URI (RFC 9700 §2.1).
+    if (!appRecord.redirectUris.includes(redirectUri)) throw InvalidRequest('The redirect_uri is not registered for this app.');
+    const asked = scope === undefined ? appRecord.scopes : scope.split(' ').filter(Boolean);
+    return { tenant, app: appRecord, redirectUri, state, scopes: catalogue.sort(consent.requestable(appRecord, asked)) };
+  }
+
+  /** Sends the browser back to the app's (validated) redirect URI with these parameters. */
+  function backToApp(reply: FastifyReply, request: ValidatedRequest, values: Record<string, string>) {
+    const target = new URL(request.redirectUri);
+    for (const [name, value] of Object.entries(values)) target.searchParams.set(name, value);
+    if (request.state !== undefined) target.searchParams.set('state', request.state);
+    return reply.redirect(target.toString(), 303);
+  }
+
+  function deniedUrl(request: ValidatedRequest, description: string): string {
+    const target = new URL(request.redirectUri);
+    target.searchParams.set('error', 'access_denied');
+    target.searchParams.set('error_description', description);
+    if (request.state !== undefined) target.searchParams.set('state', request.state);
+    return target.toString();
+  }
+
+  /** An admin of the tenant in the path, or a 403 "refused" page. */
+  async function checkAdmin(request: AdminConsentRequest, reply: FastifyReply, validated: ValidatedRequest, user: UserRecord) {
+    if (user.tenantId === validated.tenant.id && user.role === 'admin') return true;
+    await reply.status(403).view('admin-consent', {
+      title: "You can't grant this",
+      refused: true,
+      user,
+      tenant: validated.tenant,
+      app: validated.app,
+      returnUrl: deniedUrl(validated, 'The signed-in user is not an admin of this organisation.'),
+      switchAccountUrl: `/portal/sign-in?${new URLSearchParams({ returnTo: request.url, prompt: 'login' }).toString()}`,
+    });
+    return false;
+  }
+
+  function outsidePublisherTenant(validated: ValidatedRequest): boolean {
+    return !validated.app.multiTenant && validated.app.publisherTenantId !== validated.tenant.id;
+  }
+
+  app.get<{ Params: { tenant: string }; Querystring: AdminConsentQuery }>(
+    '/:tenant/adminconsent',
+    { schema: { params, querystring } },
+    async (request, reply) => {
+      const validated = await validate(request);
+      const user = await portal.requireSignedIn(request, reply);
+      if (!user) return reply;
+      if (!(await checkAdmin(request, reply, validated, user))) return reply;
+      if (outsidePublisherTenant(validated)) {
+        return backToApp(reply, validated, { error: 'access_denied', error_description: "The app can only be used in its publisher's organisation." });
+      }
+      if (validated.scopes.length === 0) {
+        return backToApp(reply, validated, { error: 'invalid_scope', error_description: 'The app asks for no permission it registered.' });
+      }
+      const publisher = validated.app.publisherTenantId === validated.tenant.id ? undefined : await findTenant(pool, validated.app.publisherTenantId);
+      return reply.view('admin-consent', {
+        title: 'Grant permissions for your organisation',
+        refused: false,
+        user,
+        tenant: validated.tenant,
+        app: validated.app,
+        origin: publisher ? { kind: 'other', tenantName: publisher.name } : { kind: 'own' },
+        permissions: validated.scopes.map((scope) => catalogue.get(scope)!),
+        formAction: request.url,
+        csrfToken: reply.generateCsrf(),
+      });
+    },
+  );
+
+  app.post<{ Params: { tenant: string }; Querystring: AdminConsentQuery; Body: { decision: 'accept' | 'deny' } }>(
+    '/:tenant/adminconsent',
+    {
+      preValidation: app.csrfProtection,
+      schema: {
+        params,
+        querystring,
+        body: {
+          type: 'object',
+          required: ['decision'],
+          properties: { decision: { type: 'string', enum: ['accept', 'deny'] }, _csrf: { type: 'string' } },
+        },
+      },
+    },
+    async (request, reply) => {
+      // Everything again from the query and the database as they are now.
+      const validated = await validate(request);
+      const user = await portal.requireSignedIn(request, reply);
+      if (!user) return reply;
+      if (!(await checkAdmin(request, reply, validated, user))) return reply;
+      if (request.body.decision === 'deny') {
+        return backToApp(reply, validated, { error: 'access_denied', error_description: 'The admin declined to grant the app access.' });
+      }
+      if (outsidePublisherTenant(validated) || validated.scopes.length === 0) {
+        throw new AccordError(400, 'invalid_request', 'This app cannot be granted access in this organisation.');
+      }
+      const granted = await consent.grantAdminConsent(validated.tenant.id, user.id, validated.app.clientId, validated.scopes, 'adminconsent');
+      return backToApp(reply, validated, { admin_consent: 'True', tenant: validated.tenant.id, scope: granted.join(' ') });
+    },
+  );
+}

@@ -1,0 +1,72 @@
+// My apps: the signed-in user sees every app that can reach their data, with what it may do,
+// since when and on whose say-so (their own consent or their organisation's), and withdraws their
+// own consent, which revokes the app's tokens at once.
+import type { FastifyInstance } from 'fastify';
+import { AccordError } from '../core/errors.js';
+import type { PermissionCatalogue } from '../core/permission-catalogue.js';
+import type { MyAppsService } from '../services/my-apps.js';
+import type { PortalSession } from './portal-session.js';
+
+export interface MyAppsRouteDeps {
+  portal: PortalSession;
+  myApps: MyAppsService;
+  catalogue: PermissionCatalogue;
+}
+
+const clientIdParams = {
+  type: 'object',
+  required: ['clientId'],
+  properties: { clientId: { type: 'string', minLength: 1, maxLength: 200 } },
+} as const;
+
+export async function myAppsRoutes(app: FastifyInstance, deps: MyAppsRouteDeps): Promise<void> {
+  const { portal, myApps, catalogue } = deps;
+
+  app.addHook('onSend', async (_request, reply) => {
+    reply.header('cache-control', 'no-store');
+  });
+
+  app.get<{ Querystring: { revoked?: string } }>(
+    '/my/apps',
+    { schema: { querystring: { type: 'object', properties: { revoked: { type: 'string', maxLength: 200 } } } } },
+    async (request, reply) => {
+      const user = await portal.requireSignedIn(request, reply, '/my/apps');
+      if (!user) return reply;
+      const apps = await myApps.list(user.tenantId, user.id);
+      const describe = (scopes: string[]) => scopes.map((scope) => catalogue.get(scope)!).filter(Boolean);
+      return reply.view('my-apps', {
+        title: 'My apps',
+        user,
+        csrfToken: reply.generateCsrf(),
+        revokedName: request.query.revoked,
+        apps: apps.map((entry) => ({
+          ...entry,
+          ownPermissions: describe(entry.ownScopes),
+          organisationPermissions: describe(entry.organisationScopes),
+          revokeAction: `/my/apps/${encodeURIComponent(entry.app.clientId)}/revoke`,
+        })),
+      });
+    },
+  );
+
+  app.post<{ Params: { clientId: string } }>(
+    '/my/apps/:clientId/revoke',
+    {
+      preValidation: app.csrfProtection,
+      schema: { params: clientIdParams, body: { type: 'object', properties: { _csrf: { type: 'string' } } } },
+    },
+    async (request, reply) => {
+      const user = await portal.requireSignedIn(request, reply, '/my/apps');
+      if (!user) return reply;
+      const revoked = await myApps.revokeOwnConsent(user.tenantId, user.id, request.params.clientId);
+      if (!revoked) {
+        throw new AccordError(
+          400,
+          'nothing_to_revoke',
+          "You have not consented to this app yourself. If your organisation's admin granted it access, only an admin can remove it.",
+        );
+      }
+      return reply.redirect(`/my/apps?${new URLSearchParams({ revoked: request.params.clientId }).toString()}`, 303);
+    },
+  );
+}

@@ -1,0 +1,109 @@
+// Helpers for the admin API tests: admin tokens through the real flow (sign-in, consent, code
+// exchange with the API's resource indicator), calls to the API, and the list of its routes.
+import * as oidc from 'openid-client';
+import { Browser, pageName } from '../support/browser.js';
+import { answerConsent, appRedirect, registerApp, signInOnPage, startAuthorization, type TestApp } from '../support/flows.js';
+import type { TestServer } from '../support/server.js';
+
+export const PASSWORD = 'correct horse battery';
+export const ADMIN_SCOPE = 'Organization.ReadWrite.All';
+
+export interface ApiResponse {
+  status: number;
+  headers: Headers;
+  body: any;
+}
+
+/** Calls the admin API (`path` under /api/v1) as an app would. */
+export async function callApi(
+  server: TestServer,
+  token: string | undefined,
+  path: string,
+  init: { method?: string; body?: unknown; rawBody?: string; headers?: Record<string, string> } = {},
+): Promise<ApiResponse> {
+  const headers: Record<string, string> = { accept: 'application/json', ...init.headers };
+  if (token) headers.authorization = `Bearer ${token}`;
+  const body = init.rawBody ?? (init.body === undefined ? undefined : JSON.stringify(init.body));
+  if (body !== undefined) headers['content-type'] ??= 'application/json';
+  const response = await fetch(`${server.url}/api/v1${path}`, { method: init.method ?? (body === undefined ? 'GET' : 'POST'), headers, body });
+  const text = await response.text();
+  let parsed: unknown = text || undefined;
+  try {
+    parsed = text ? JSON.parse(text) : undefined;
+  } catch {
+    // not JSON: keep the text
+  }
+  return { status: response.status, headers: response.headers, body: parsed };
+}
+
+/** An app that may ask for the admin API (as the admin centre or an admin's script would be). */
+export async function registerAdminClient(server: TestServer, tenant: string): Promise<TestApp> {
+  return registerApp(server, { tenant, multiTenant: true, scopes: ['openid', ADMIN_SCOPE], name: 'Admin tool' });
+}
+
+/**
+ * Signs `signIn` in through /auth in a fresh browser asking for the admin API, accepts the consent
+ * page if shown (for the organisation when `onBehalfOfOrg`), and redeems the code for the admin
+ * API's resource. Returns the access token and whether consent was asked.
+ */
+export async function adminApiToken(
+  server: TestServer,
+  app: TestApp,
+  signIn: string,
+  options: { onBehalfOfOrg?: boolean; password?: string } = {},
+): Promise<{ accessToken: string; consentShown: boolean }> {
+  const browser = new Browser(server.url);
+  const resource = `${server.url}/api/v1`;
+  const auth = await startAuthorization(browser, app, { scope: `openid ${ADMIN_SCOPE}`, resource });
+  let page = auth.page;
+  if (pageName(page.body) === 'login') page = await signInOnPage(browser, page, signIn, options.password ?? PASSWORD);
+  const consentShown = pageName(page.body) === 'consent';
+  if (consentShown) page = await answerConsent(browser, page, 'accept', options.onBehalfOfOrg ? { on_behalf_of_org: 'true' } : {});
+  const callback = appRedirect(page);
+  if (callback.searchParams.has('error')) {
+    throw new Error(`authorization refused: ${callback.searchParams.get('error')} ${callback.searchParams.get('error_description') ?? ''}`);
+  }
+  const tokens = await oidc.authorizationCodeGrant(app.config, callback, { pkceCodeVerifier: auth.verifier, expectedState: auth.state }, { resource });
+  return { accessToken: tokens.access_token, consentShown };
+}
+
+export function claimsOf(jwt: string): Record<string, unknown> {
+  return JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString()) as Record<string, unknown>;
+}
+
+/** Every operation of the API, with a body that would be valid (so only access decides). */
+export function apiOperations(tenant: string, ids: { userId: string; clientId: string }) {
+  const base = `/tenants/${tenant}`;
+  return [
+    { method: 'GET', path: `${base}/settings` },
+    { method: 'PATCH', path: `${base}/settings`, body: { integratedAppsEnabled: false } },
+    { method: 'GET', path: `${base}/users` },
+    { method: 'POST', path: `${base}/users`, body: { username: 'intruder', password: PASSWORD, role: 'admin' } },
+    { method: 'GET', path: `${base}/users/${ids.userId}` },
+    { method: 'PATCH', path: `${base}/users/${ids.userId}`, body: { role: 'user', disabled: true, password: 'taken over by someone' } },
+    { method: 'GET', path: `${base}/apps` },
+    { method: 'POST', path: `${base}/apps`, body: { name: 'Intruder', redirectUris: ['https://evil.example/cb'], permissions: ['openid'] } },
+    { method: 'GET', path: `${base}/apps/${ids.clientId}` },
+    { method: 'PATCH', path: `${base}/apps/${ids.clientId}`, body: { redirectUris: ['https://evil.example/cb'] } },
+    { method: 'DELETE', path: `${base}/apps/${ids.clientId}` },
+    { method: 'POST', path: `${base}/apps/${ids.clientId}/secret` },
+    { method: 'GET', path: `${base}/audit-events` },
+  ] as const;
+}
+
+/** The OpenAPI paths of the operations above. */
+export const DOCUMENTED_OPERATIONS = [
+  'GET /api/v1/tenants/{tenant}/settings',
+  'PATCH /api/v1/tenants/{tenant}/settings',
+  'GET /api/v1/tenants/{tenant}/users',
+  'POST /api/v1/tenants/{tenant}/users',
+  'GET /api/v1/tenants/{tenant}/users/{id}',
+  'PATCH /api/v1/tenants/{tenant}/users/{id}',
+  'GET /api/v1/tenants/{tenant}/apps',
+  'POST /api/v1/tenants/{tenant}/apps',
+  'GET /api/v1/tenants/{tenant}/apps/{clientId}',
+  'PATCH /api/v1/tenants/{tenant}/apps/{clientId}',
+  'DELETE /api/v1/tenants/{tenant}/apps/{clientId}',
+  'POST /api/v1/tenants/{tenant}/apps/{clientId}/secret',
+  'GET /api/v1/tenants/{tenant}/audit-events',
+];

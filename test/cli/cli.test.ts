@@ -1,0 +1,309 @@
+// The `accord` CLI as operators and scripts use it: the real bin/accord.js in its own process,
+// against a fresh database, checking stdout, stderr, exit codes and what reached the database.
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import t from 'tap';
+import { hashClientSecret } from '../../src/services/client-secrets.js';
+import { loadServerSecret } from '../../src/provider/keys.js';
+import { verifyPassword } from '../../src/services/passwords.js';
+import { createTestDatabase, repoRoot, type TestDatabase } from '../support/database.js';
+
+const bin = path.join(repoRoot, 'bin/accord.js');
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function accord(db: TestDatabase, args: string[], stdin = '', env: Record<string, string> = {}): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    // As an operator runs it: without the test runner's NODE_OPTIONS hooks (they cost a quarter
+    // second per run), and with stdin a pipe, never a terminal, so it must not wait for a prompt.
+    const { NODE_OPTIONS: _runnerHooks, ...inherited } = process.env;
+    const child = spawn(process.execPath, [bin, ...args], { cwd: repoRoot, env: { ...inherited, DATABASE_URL: db.url, ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.on('error', () => undefined); // the CLI may exit before reading stdin
+    child.stdin.end(stdin);
+  });
+}
+
+/** The one JSON object a successful --json run prints. */
+function json<T = Record<string, any>>(run: Run): T {
+  if (run.code !== 0) throw new Error(`accord exited with ${run.code}: ${run.stderr}`);
+  return JSON.parse(run.stdout) as T;
+}
+
+async function count(db: TestDatabase, sql: string, params: unknown[] = []): Promise<number> {
+  const { rows } = await db.pool.query<{ n: string }>(`SELECT count(*) AS n FROM (${sql}) x`, params);
+  return Number(rows[0]!.n);
+}
+
+const db = await createTestDatabase();
+t.teardown(() => db.drop());
+const run = (args: string[], stdin?: string) => accord(db, args, stdin);
+
+t.test('--help lists every command of the interface, without touching the database', async (t) => {
+  const [help, bare, group, badConfig] = await Promise.all([
+    run(['--help']),
+    run([]),
+    run(['app', '--help']),
+    accord(db, ['tenant', 'list'], '', { DATABASE_URL: 'mysql://localhost/accord' }),
+  ]);
+  t.equal(help.code, 0);
+  for (const command of [
+    'migrate', 'seed --demo', 'tenant create', 'tenant list', 'tenant show', 'tenant set-integrated-apps',
+    'user create', 'user list', 'user set-role', 'user set-password', 'user disable', 'app create', 'app list',
+    'app show', 'app update', 'app rotate-secret', 'app delete', 'app verify-publisher', 'keys rotate', 'audit list',
+  ]) {
+    t.match(help.stdout, `accord ${command}`, `lists ${command}`);
+  }
+  t.match(help.stdout, '--json');
+  t.match(help.stdout, /--password-stdin/);
+  t.equal(bare.code, 2, 'no command is a usage error');
+  t.match(bare.stderr, 'accord tenant create');
+  t.equal(group.code, 0);
+  t.match(group.stdout, 'accord app verify-publisher <client_id> on|off');
+  t.equal(badConfig.code, 78, 'a configuration error is EX_CONFIG, as for the server');
+  t.equal(badConfig.stderr, 'accord: configuration error: DATABASE_URL must be a postgres:// URL\n');
+});
+
+t.test('tenants: create, list, show, set Integrated Apps, with audit events', async (t) => {
+  const created = json(await run(['tenant', 'create', 'contoso', '--name', 'Contoso Ltd', '--json']));
+  t.same(Object.keys(created).sort(), ['created_at', 'id', 'integrated_apps_enabled', 'name']);
+  t.match(created, { id: 'contoso', name: 'Contoso Ltd', integrated_apps_enabled: true });
+
+  const [off, list, show, missing, badSetting] = await Promise.all([
+    run(['tenant', 'create', 'fabrikam', '--name', 'Fabrikam', '--integrated-apps', 'off', '--json']),
+    run(['tenant', 'list', '--json']),
+    run(['tenant', 'show', 'contoso']),
+    run(['tenant', 'show', 'nowhere']),
+    run(['tenant', 'set-integrated-apps', 'contoso', 'maybe']),
+  ]);
+  t.equal(json(off).integrated_apps_enabled, false);
+  t.ok(json<{ value: { id: string }[] }>(list).value.some((tenant) => tenant.id === 'contoso'), 'list is {"value": [...]}');
+  t.equal(show.code, 0);
+  t.match(show.stdout, /integrated apps:\s+on/);
+  t.equal(missing.code, 1);
+  t.equal(missing.stderr, 'accord: tenant "nowhere" not found\n');
+  t.equal(badSetting.code, 2, 'on|off is checked as usage');
+
+  t.match(json(await run(['tenant', 'set-integrated-apps', 'contoso', 'off', '--json'])), { id: 'contoso', integrated_apps_enabled: false });
+  t.equal((await db.pool.query(`SELECT integrated_apps_enabled FROM tenants WHERE id = 'contoso'`)).rows[0].integrated_apps_enabled, false);
+  const { rows } = await db.pool.query(`SELECT actor, action, details FROM audit_events WHERE tenant_id = 'contoso' ORDER BY id`);
+  t.same(rows, [
+    { actor: 'operator', action: 'tenant.created', details: { integratedAppsEnabled: true } },
+    { actor: 'operator', action: 'tenant.integrated_apps.changed', details: { from: true, to: false } },
+  ]);
+});
+
+t.test('a duplicate or reserved tenant id is refused and nothing is written', async (t) => {
+  const eventsBefore = await count(db, 'SELECT 1 FROM audit_events');
+  const [duplicate, reserved, badId, noName] = await Promise.all([
+    run(['tenant', 'create', 'contoso', '--name', 'Another Contoso']),
+    run(['tenant', 'create', 'api', '--name', 'API']),
+    run(['tenant', 'create', 'Not A Slug', '--name', 'X']),
+    run(['tenant', 'create', 'acme']),
+  ]);
+  t.equal(duplicate.code, 1);
+  t.equal(duplicate.stderr, 'accord: tenant "contoso" already exists\n');
+  t.equal(duplicate.stdout, '');
+  t.equal(reserved.code, 1);
+  t.match(reserved.stderr, 'tenant id "api" is reserved');
+  t.equal(badId.code, 1);
+  t.match(badId.stderr, 'tenant id must be');
+  t.equal(noName.code, 2);
+  t.match(noName.stderr, /--name is required\nusage: accord tenant create/);
+  t.equal(await count(db, `SELECT 1 FROM tenants WHERE id IN ('api', 'acme') OR name = 'Another Contoso'`), 0);
+  t.equal(await count(db, 'SELECT 1 FROM audit_events'), eventsBefore, 'no audit event either');
+});
+
+t.test('users: create with --password-stdin, refuse duplicates, set role, password, disable', async (t) => {
+  const alice = json(await run(['user', 'create', 'contoso', 'alice', '--email', 'alice@contoso.example', '--name', 'Alice', '--password-stdin', '--json'], 'correct horse battery\nignored\n'));
+  t.same(Object.keys(alice).sort(), ['id', 'role', 'tenant', 'username'], 'exactly the DESIGN.md shape');
+  t.match(alice, { id: String, tenant: 'contoso', username: 'alice', role: 'user' });
+  const stored = await db.pool.query(`SELECT password_hash, display_name, email FROM users WHERE id = $1`, [alice.id]);
+  t.ok(await verifyPassword(stored.rows[0].password_hash, 'correct horse battery'), 'the first line of stdin is the password');
+  t.match(stored.rows[0], { display_name: 'Alice', email: 'alice@contoso.example' });
+
+  const usersBefore = await count(db, 'SELECT 1 FROM users');
+  const [noSource, onCommandLine, duplicate, shortPassword, admin] = await Promise.all([
+    run(['user', 'create', 'contoso', 'bob']),
+    run(['user', 'create', 'contoso', 'bob', '--password', 'hunter2hunter2']),
+    run(['user', 'create', 'contoso', 'ALICE', '--password-stdin'], 'another password\n'),
+    run(['user', 'create', 'contoso', 'bob', '--password-stdin'], 'short\n'),
+    run(['user', 'create', 'fabrikam', 'root', '--admin', '--password-stdin', '--json'], 'admin password 1\n'),
+  ]);
+  t.equal(noSource.code, 2, 'no --password-stdin and no terminal');
+  t.match(noSource.stderr, 'no password given');
+  t.equal(onCommandLine.code, 2);
+  t.match(onCommandLine.stderr, 'never taken on the command line');
+  t.equal(duplicate.code, 1);
+  t.equal(duplicate.stderr, 'accord: user "alice" already exists in tenant "contoso"\n');
+  t.equal(shortPassword.code, 1);
+  t.match(shortPassword.stderr, 'at least 8 characters');
+  t.equal(json(admin).role, 'admin');
+  t.equal(await count(db, 'SELECT 1 FROM users'), usersBefore + 1, 'only the admin was written');
+
+  const [promoted, badRole, nobody] = await Promise.all([
+    run(['user', 'set-role', 'contoso', 'alice', 'admin', '--json']),
+    run(['user', 'set-role', 'contoso', 'alice', 'owner']),
+    run(['user', 'disable', 'contoso', 'nobody']),
+  ]);
+  t.match(json(promoted), { id: alice.id, role: 'admin' });
+  t.equal(badRole.code, 2);
+  t.equal(nobody.code, 1);
+  t.equal(nobody.stderr, 'accord: user "nobody" not found in tenant "contoso"\n');
+
+  t.equal((await run(['user', 'set-password', 'contoso', 'alice', '--password-stdin'], 'a new passphrase\n')).code, 0);
+  t.equal(json(await run(['user', 'disable', 'contoso', 'alice', '--json'])).disabled, true);
+  const after = await db.pool.query(`SELECT role, disabled, password_hash FROM users WHERE id = $1`, [alice.id]);
+  t.match(after.rows[0], { role: 'admin', disabled: true });
+  t.ok(await verifyPassword(after.rows[0].password_hash, 'a new passphrase'));
+  const users = json<{ value: { username: string; disabled: boolean }[] }>(await run(['user', 'list', 'contoso', '--json'])).value;
+  t.same(users.map((user) => [user.username, user.disabled]), [['alice', true]]);
+  const { rows } = await db.pool.query(`SELECT action FROM audit_events WHERE tenant_id = 'contoso' AND target = $1 ORDER BY id`, [alice.id]);
+  t.same(rows.map((row) => row.action), ['user.created', 'user.role.changed', 'user.password.changed', 'user.disabled']);
+});
+
+t.test('apps: create, show without the secret, refuse bad input, verify, rotate, delete', async (t) => {
+  const create = ['app', 'create', '--tenant', 'fabrikam', '--name', 'Planner', '--redirect-uri', 'https://planner.example/cb'];
+  const created = json(await run([...create, '--redirect-uri', 'http://localhost:8080/cb', '--multi-tenant', '--permissions', 'openid profile User.Read', '--json']));
+  t.match(created, {
+    client_id: String,
+    client_secret: String,
+    name: 'Planner',
+    publisher_tenant: 'fabrikam',
+    publisher_verified: false,
+    multi_tenant: true,
+    client_type: 'confidential',
+    redirect_uris: ['https://planner.example/cb', 'http://localhost:8080/cb'],
+    permissions: ['openid', 'profile', 'User.Read'],
+  });
+  const secretKey = await loadServerSecret(db.pool, 'client_secret_key');
+  const hashOf = async (clientId: string) => (await db.pool.query('SELECT secret_hash FROM apps WHERE client_id = $1', [clientId])).rows[0].secret_hash;
+  t.equal(await hashOf(created.client_id), hashClientSecret(created.client_secret, secretKey), 'the printed secret is the registered one');
+
+  const appsBefore = await count(db, 'SELECT 1 FROM apps');
+  const [showJson, showText, publicApp, javascript, fragment, plainHttp, wildcard, unknownScope] = await Promise.all([
+    run(['app', 'show', created.client_id, '--json']),
+    run(['app', 'show', created.client_id]),
+    run(['app', 'create', '--tenant', 'fabrikam', '--name', 'Mobile', '--redirect-uri', 'com.example.mobile:/cb', '--public', '--permissions', 'openid', '--json']),
+    run([...create.slice(0, -1), 'javascript:alert(1)', '--permissions', 'openid']),
+    run([...create.slice(0, -1), 'https://planner.example/cb#frag', '--permissions', 'openid']),
+    run([...create.slice(0, -1), 'http://planner.example/cb', '--permissions', 'openid']),
+    run([...create.slice(0, -1), 'https://*.planner.example/cb', '--permissions', 'openid']),
+    run([...create, '--permissions', 'openid Mail.ReadEverything']),
+  ]);
+  t.notOk('client_secret' in json(showJson), 'show never has the secret');
+  t.notMatch(showText.stdout, created.client_secret);
+  const mobile = json(publicApp);
+  t.notOk('client_secret' in mobile, 'a public client has no secret');
+  t.equal(mobile.client_type, 'public');
+  for (const [refused, why] of [[javascript, 'scheme "javascript"'], [fragment, 'fragment'], [plainHttp, 'https unless the host is loopback'], [wildcard, 'wildcard']] as const) {
+    t.equal(refused.code, 1, `refused: ${why}`);
+    t.match(refused.stderr, why);
+  }
+  t.equal(unknownScope.code, 1);
+  t.equal(unknownScope.stderr, 'accord: permissions not in the catalogue: Mail.ReadEverything\n');
+  t.equal(await count(db, 'SELECT 1 FROM apps'), appsBefore + 1, 'only the public app was written');
+
+  const [verified, updated, wrongPublisher, nothing] = await Promise.all([
+    run(['app', 'verify-publisher', created.client_id, 'on', '--json']),
+    run(['app', 'update', created.client_id, '--name', 'Planner 2', '--multi-tenant', 'off', '--homepage-url', 'https://planner.example', '--json']),
+    run(['app', 'update', created.client_id, '--tenant', 'contoso', '--name', 'Stolen']),
+    run(['app', 'update', created.client_id]),
+  ]);
+  t.equal(json(verified).publisher_verified, true);
+  t.match(json(updated), { name: 'Planner 2', multi_tenant: false, homepage_url: 'https://planner.example' });
+  t.equal(wrongPublisher.code, 1);
+  t.match(wrongPublisher.stderr, 'not published by tenant "contoso"');
+  t.equal(nothing.code, 2);
+
+  const rotated = json(await run(['app', 'rotate-secret', created.client_id, '--json']));
+  t.equal(rotated.client_id, created.client_id);
+  t.not(rotated.client_secret, created.client_secret);
+  t.equal(await hashOf(created.client_id), hashClientSecret(rotated.client_secret, secretKey), 'the new secret replaced the old');
+  const publicRotate = await run(['app', 'rotate-secret', mobile.client_id]);
+  t.equal(publicRotate.code, 1);
+  t.match(publicRotate.stderr, 'a public app has no secret');
+
+  t.equal((await run(['app', 'delete', created.client_id])).code, 0);
+  const gone = await run(['app', 'show', created.client_id]);
+  t.equal(gone.code, 1);
+  t.equal(gone.stderr, `accord: app "${created.client_id}" not found\n`);
+  const listed = json<{ value: { client_id: string }[] }>(await run(['app', 'list', '--tenant', 'fabrikam', '--json'])).value;
+  t.same(listed.map((app) => app.client_id), [mobile.client_id]);
+  const { rows } = await db.pool.query(`SELECT actor, action FROM audit_events WHERE target = $1 ORDER BY id`, [created.client_id]);
+  const actions = rows.map((row) => row.action);
+  t.equal(actions[0], 'app.registered');
+  t.equal(actions.at(-1), 'app.deleted');
+  // verify-publisher and update ran at the same time: either order.
+  t.same(actions.slice(1, -1).sort(), ['app.publisher.verified', 'app.secret.rotated', 'app.updated']);
+  t.ok(rows.every((row) => row.actor === 'operator'));
+});
+
+t.test('keys rotate adds a key per algorithm and retires the previous ones', async (t) => {
+  const before = (await db.pool.query('SELECT kid FROM signing_keys WHERE retire_after IS NULL')).rows.map((row) => row.kid);
+  const rotated = json(await run(['keys', 'rotate', '--json']));
+  t.same(rotated.keys.map((key: { alg: string }) => key.alg), ['RS256', 'ES256']);
+  const current = (await db.pool.query('SELECT kid FROM signing_keys WHERE retire_after IS NULL ORDER BY alg DESC')).rows.map((row) => row.kid);
+  t.same(current, rotated.keys.map((key: { kid: string }) => key.kid));
+  if (before.length > 0) t.equal(await count(db, 'SELECT 1 FROM signing_keys WHERE kid = ANY($1) AND retire_after > now()', [before]), before.length);
+});
+
+t.test('audit list pages newest first', async (t) => {
+  const all = json(await run(['audit', 'list', 'contoso', '--json']));
+  const ids = all.value.map((event: { id: string }) => Number(event.id));
+  t.ok(ids.length >= 6);
+  t.same(ids, [...ids].sort((a, b) => b - a), 'newest first');
+  t.equal(all.value.at(-1).action, 'tenant.created');
+  t.equal(all.next_before, null, 'one page holds them all');
+  const [page, badLimit, unknown, dashedId] = await Promise.all([
+    run(['audit', 'list', 'contoso', '--limit', '2', '--json']),
+    run(['audit', 'list', 'contoso', '--limit', 'ten']),
+    run(['audit', 'list', 'nowhere']),
+    run(['app', 'show', '-Starts-with-a-dash']),
+  ]);
+  const first = json(page);
+  t.same(first.value.map((event: { id: string }) => Number(event.id)), ids.slice(0, 2));
+  t.equal(first.next_before, String(ids[1]));
+  const second = json(await run(['audit', 'list', 'contoso', '--limit', '2', '--before', first.next_before, '--json']));
+  t.same(second.value.map((event: { id: string }) => Number(event.id)), ids.slice(2, 4));
+  t.equal(badLimit.code, 2);
+  t.equal(unknown.code, 1);
+  t.equal(dashedId.stderr, 'accord: app "-Starts-with-a-dash" not found\n', 'a base64url id may start with "-"');
+});
+
+t.test('seed --demo creates the demo and prints its credentials; a second run changes nothing', async (t) => {
+  const fresh = await createTestDatabase();
+  t.teardown(() => fresh.drop());
+  const seed = json(await accord(fresh, ['seed', '--demo', '--json']));
+  t.same(seed.tenants.map((tenant: { id: string }) => tenant.id), ['contoso', 'fabrikam']);
+  t.equal(seed.users.length, 6);
+  for (const tenant of ['contoso', 'fabrikam']) {
+    const people = seed.users.filter((user: { tenant: string }) => user.tenant === tenant);
+    t.same(people.map((user: { role: string }) => user.role).sort(), ['admin', 'user', 'user'], `an admin and two users in ${tenant}`);
+  }
+  for (const user of seed.users) {
+    t.match(user, { id: String, username: String, sign_in: `${user.username}@${user.tenant}`, password: String });
+    const { rows } = await fresh.pool.query('SELECT password_hash FROM users WHERE id = $1', [user.id]);
+    t.ok(await verifyPassword(rows[0].password_hash, user.password), `${user.sign_in} signs in with the printed password`);
+  }
+  t.match(seed.app, { client_id: String, client_secret: String, publisher: String });
+  t.same(seed.app.permissions, ['openid', 'profile', 'User.Read', 'Calendars.Read', 'Files.ReadWrite', 'Mail.Send']);
+  const { rows } = await fresh.pool.query('SELECT publisher_tenant_id, multi_tenant FROM apps WHERE client_id = $1', [seed.app.client_id]);
+  t.same(rows, [{ publisher_tenant_id: 'fabrikam', multi_tenant: true }]);
+
+  const users = await count(fresh, 'SELECT 1 FROM users');
+  const again = await accord(fresh, ['seed', '--demo']);
+  t.equal(again.code, 1);
+  t.match(again.stderr, 'tenant "contoso" already exists');
+  t.equal(await count(fresh, 'SELECT 1 FROM users'), users);
+  t.equal((await accord(fresh, ['seed'])).code, 2, 'seed needs --demo');
+});
