@@ -175,3 +175,118 @@ export async function setAppBlocked(db: Queryable, tenantId: string, clientId: s
     [tenantId, clientId, blocked, by],
   );
 }
+
+// ---- enterprise apps: an app's use inside one tenant -------------------------------------------
+
+/** An app in use in a tenant: it has a tenant_apps row, an admin consent or a user consent there. */
+export interface TenantAppSummary {
+  clientId: string;
+  name: string;
+  publisherTenantId: string;
+  publisherName: string;
+  publisherVerified: boolean;
+  multiTenant: boolean;
+  blocked: boolean;
+  adminScopes: string[];
+  adminGrantedBy: string | null;
+  adminGrantedAt: Date | null;
+  /** Users of the tenant with a consent row for the app (their own consent, or sign-ins under the admin consent). */
+  userCount: number;
+  /** The union of what the tenant's users consented to themselves, in catalogue order. */
+  userScopes: string[];
+}
+
+const TENANT_APP_SUMMARY = `
+  SELECT a.client_id AS "clientId", a.name, a.publisher_tenant_id AS "publisherTenantId",
+         a.publisher_name AS "publisherName", a.publisher_verified AS "publisherVerified",
+         a.multi_tenant AS "multiTenant", COALESCE(ta.blocked, false) AS blocked,
+         COALESCE(ac.scopes, '{}') AS "adminScopes", ac.granted_by AS "adminGrantedBy", ac.granted_at AS "adminGrantedAt",
+         (SELECT count(*)::int FROM user_consents uc WHERE uc.tenant_id = $1::text AND uc.client_id = a.client_id) AS "userCount",
+         COALESCE((SELECT array_agg(p.scope ORDER BY p.sort_order) FROM permissions p
+                    WHERE p.scope IN (SELECT unnest(uc.scopes) FROM user_consents uc
+                                       WHERE uc.tenant_id = $1::text AND uc.client_id = a.client_id)), '{}') AS "userScopes"
+    FROM used
+    JOIN apps a ON a.client_id = used.client_id
+    LEFT JOIN tenant_apps ta ON ta.tenant_id = $1::text AND ta.client_id = a.client_id
+    LEFT JOIN admin_consents ac ON ac.tenant_id = $1::text AND ac.client_id = a.client_id`;
+
+export async function listTenantApps(db: Queryable, tenantId: string): Promise<TenantAppSummary[]> {
+  const { rows } = await db.query<TenantAppSummary>(
+    `WITH used AS (
+       SELECT client_id FROM tenant_apps WHERE tenant_id = $1::text
+       UNION SELECT client_id FROM admin_consents WHERE tenant_id = $1::text
+       UNION SELECT client_id FROM user_consents WHERE tenant_id = $1::text)
+     ${TENANT_APP_SUMMARY}
+     ORDER BY lower(a.name), a.client_id`,
+    [tenantId],
+  );
+  return rows;
+}
+
+/** The app's summary in the tenant, or undefined when the app is not in use there. */
+export async function findTenantApp(db: Queryable, tenantId: string, clientId: string): Promise<TenantAppSummary | undefined> {
+  const { rows } = await db.query<TenantAppSummary>(
+    `WITH used AS (
+       SELECT client_id FROM tenant_apps WHERE tenant_id = $1::text AND client_id = $2::text
+       UNION SELECT client_id FROM admin_consents WHERE tenant_id = $1::text AND client_id = $2::text
+       UNION SELECT client_id FROM user_consents WHERE tenant_id = $1::text AND client_id = $2::text)
+     ${TENANT_APP_SUMMARY}`,
+    [tenantId, clientId],
+  );
+  return rows[0];
+}
+
+/**
+ * Serialises changes of one app's state in one tenant (block, unblock, remove) until the end of
+ * the transaction. A transaction-level advisory lock rather than a row lock: the tenant_apps row
+ * may not exist yet, or be deleted by the change holding the lock. Statements after it read what
+ * the previous holder committed.
+ */
+export async function lockTenantAppChanges(db: Queryable, tenantId: string, clientId: string): Promise<void> {
+  await db.query(`SELECT pg_advisory_xact_lock(hashtextextended('tenant_app ' || $1::text || ' ' || $2::text, 0))`, [tenantId, clientId]);
+}
+
+export async function deleteTenantApp(db: Queryable, tenantId: string, clientId: string): Promise<void> {
+  await db.query('DELETE FROM tenant_apps WHERE tenant_id = $1::text AND client_id = $2::text', [tenantId, clientId]);
+}
+
+/**
+ * Detaches every user's grant for the app in the tenant (the consent rows stay) and returns the
+ * grant ids, so the caller can revoke them; the next sign-in after an unblock makes new grants.
+ */
+export async function detachGrantsOfApp(db: Queryable, tenantId: string, clientId: string): Promise<string[]> {
+  const { rows } = await db.query<{ grant_id: string }>(
+    `UPDATE user_consents uc SET grant_id = NULL, updated_at = now()
+       FROM (SELECT tenant_id, user_id, client_id, grant_id FROM user_consents
+              WHERE tenant_id = $1::text AND client_id = $2::text AND grant_id IS NOT NULL FOR UPDATE) old
+      WHERE uc.tenant_id = old.tenant_id AND uc.user_id = old.user_id AND uc.client_id = old.client_id
+      RETURNING old.grant_id`,
+    [tenantId, clientId],
+  );
+  return rows.map((row) => row.grant_id);
+}
+
+/** One user's consent to one app in the tenant, with who the user is. */
+export interface AppUserGrant {
+  userId: string;
+  username: string;
+  displayName: string;
+  scopes: string[];
+  grantedAt: Date;
+  updatedAt: Date;
+  /** Whether the user currently holds an oidc-provider grant (tokens) for the app. */
+  active: boolean;
+}
+
+export async function listAppUserGrants(db: Queryable, tenantId: string, clientId: string): Promise<AppUserGrant[]> {
+  const { rows } = await db.query<AppUserGrant>(
+    `SELECT uc.user_id AS "userId", u.username, u.display_name AS "displayName", uc.scopes,
+            uc.granted_at AS "grantedAt", uc.updated_at AS "updatedAt", uc.grant_id IS NOT NULL AS active
+       FROM user_consents uc
+       JOIN users u ON u.tenant_id = uc.tenant_id AND u.id = uc.user_id
+      WHERE uc.tenant_id = $1::text AND uc.client_id = $2::text
+      ORDER BY u.username`,
+    [tenantId, clientId],
+  );
+  return rows;
+}

@@ -1,0 +1,265 @@
+// `npm run bench`: load figures for Accord's hot endpoints. Creates a fresh database from the
+// admin DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres), seeds a tenant, a user
+// and a confidential app, starts the server (bench/server.ts) in a child process pinned to core
+// 0, drives it with autocannon from this process pinned to core 1, and prints requests/s, p50,
+// p99 and the server's peak RSS per endpoint, for Accord, for the same provider in a plain
+// Fastify, and for that provider served bare.
+// Never part of `npm test`. Figures are noisy (±25 % on a shared 2-core machine).
+import autocannon from 'autocannon';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as oidc from 'openid-client';
+import pg from 'pg';
+import { PermissionCatalogue } from '../src/core/permission-catalogue.js';
+import { migrate } from '../src/db/migrate.js';
+import { listPermissions } from '../src/db/permissions.js';
+import { createPool } from '../src/db/pool.js';
+import { Directory } from '../src/services/directory.js';
+import { Browser } from '../test/support/browser.js';
+import { exchangeCode, fullFlow, relyingParty } from '../test/support/flows.js';
+import type { TestServer } from '../test/support/server.js';
+
+const DURATION_SECONDS = Number(process.env.BENCH_DURATION ?? 5);
+const WARMUP_SECONDS = 2;
+const CONNECTIONS = 10;
+const SERVER_CORE = '0';
+const LOAD_CORE = '1';
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+interface Case {
+  name: string;
+  path: string;
+  method?: 'GET' | 'POST';
+  headers?: Record<string, string>;
+  body?: string;
+}
+
+interface Row {
+  server: string;
+  name: string;
+  rps: number;
+  p50: number;
+  p99: number;
+  peakRssMb: number;
+  failed: number;
+}
+
+function withDatabase(url: string, database: string): string {
+  const parsed = new URL(url);
+  parsed.pathname = `/${database}`;
+  return parsed.toString();
+}
+
+async function adminQuery(adminUrl: string, sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+/** Starts bench/server.ts pinned to SERVER_CORE; resolves once it prints `ready`. */
+async function startServer(mode: 'accord' | 'bare' | 'fastify', databaseUrl: string): Promise<{ child: ChildProcess; url: string }> {
+  const port = await freePort();
+  // taskset execs node in place, so child.pid is the server's own pid.
+  const child = spawn('taskset', ['-c', SERVER_CORE, process.execPath, '--import', 'tsx', path.join(root, 'bench/server.ts'), mode, databaseUrl, String(port)], {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  await new Promise<void>((resolve, reject) => {
+    let output = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.includes('ready\n')) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`bench server (${mode}) exited with ${code} before it was ready`)));
+  });
+  return { child, url: `http://127.0.0.1:${port}` };
+}
+
+async function stopServer(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** VmHWM (peak resident set) or VmRSS (resident now) of a process, in MB. */
+function rssMb(pid: number, field: 'VmHWM' | 'VmRSS' = 'VmHWM'): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = Number(new RegExp(`${field}:\\s+(\\d+)\\s+kB`).exec(status)?.[1] ?? 0);
+  return kb / 1024;
+}
+
+/** Resets the process's peak RSS (Linux ≥ 4.0), so each case reports its own peak. */
+function resetPeakRss(pid: number): void {
+  try {
+    writeFileSync(`/proc/${pid}/clear_refs`, '5');
+  } catch {
+    // Not permitted: peaks then accumulate over the run (the table says so).
+    peakResettable = false;
+  }
+}
+let peakResettable = true;
+
+async function measure(server: string, base: string, pid: number, test: Case): Promise<Row> {
+  const options = {
+    url: `${base}${test.path}`,
+    connections: CONNECTIONS,
+    method: test.method ?? 'GET',
+    ...(test.headers ? { headers: test.headers } : {}),
+    ...(test.body ? { body: test.body } : {}),
+  };
+  resetPeakRss(pid);
+  await autocannon({ ...options, duration: WARMUP_SECONDS });
+  const result = await autocannon({ ...options, duration: DURATION_SECONDS });
+  const row = {
+    server,
+    name: test.name,
+    rps: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    peakRssMb: rssMb(pid),
+    failed: result.non2xx + result.errors + result.timeouts,
+  };
+  process.stderr.write(`  ${server.padEnd(7)} ${test.name}: ${Math.round(row.rps)} req/s${row.failed ? ` (${row.failed} failed)` : ''}\n`);
+  return row;
+}
+
+/** Checks a case answers 200 once before loading it, so a broken case fails loudly. */
+async function check(base: string, test: Case): Promise<void> {
+  const response = await fetch(`${base}${test.path}`, { method: test.method ?? 'GET', ...(test.headers ? { headers: test.headers } : {}), ...(test.body ? { body: test.body } : {}) });
+  if (response.status !== 200) throw new Error(`${test.name}: expected 200, got ${response.status} ${await response.text()}`);
+}
+
+function printTable(rows: Row[]): void {
+  const header = ['server', 'endpoint', 'req/s', 'p50 ms', 'p99 ms', 'peak RSS MB', 'failed'];
+  const lines = rows.map((row) => [row.server, row.name, String(Math.round(row.rps)), String(row.p50), String(row.p99), row.peakRssMb.toFixed(0), String(row.failed)]);
+  const widths = header.map((cell, i) => Math.max(cell.length, ...lines.map((line) => line[i]!.length)));
+  const format = (cells: string[]) => `| ${cells.map((cell, i) => (i < 2 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join(' | ')} |`;
+  process.stdout.write(`${format(header)}\n|${widths.map((width, i) => (i < 2 ? `${'-'.repeat(width + 1)}-` : `${'-'.repeat(width + 1)}:`)).join('|')}|\n`);
+  for (const line of lines) process.stdout.write(`${format(line)}\n`);
+}
+
+async function main(): Promise<void> {
+  const cores = os.availableParallelism(); // before pinning: afterwards this process sees one core
+  const loadBefore = os.loadavg()[0]!;
+  if (cores < 2) throw new Error('bench needs 2 cores: the server on core 0, autocannon on core 1');
+  // The load generator gets the other core (every thread of this process).
+  execFileSync('taskset', ['-a', '-p', '-c', LOAD_CORE, String(process.pid)], { stdio: 'ignore' });
+
+  const adminUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+  const database = `accord_bench_${randomBytes(4).toString('hex')}`;
+  await adminQuery(adminUrl, `CREATE DATABASE ${database}`);
+  const databaseUrl = withDatabase(adminUrl, database);
+  const pool = createPool(databaseUrl, () => undefined);
+  const children: ChildProcess[] = [];
+  try {
+    await migrate(pool);
+    const directory = new Directory(pool, new PermissionCatalogue(await listPermissions(pool)));
+    await directory.createTenant({ id: 'contoso', name: 'Contoso' }, 'bench');
+    const password = randomBytes(12).toString('base64url');
+    await directory.createUser({ tenantId: 'contoso', username: 'alice', password, role: 'user', email: 'alice@contoso.test' }, 'bench');
+    const { app, clientSecret } = await directory.createApp(
+      {
+        publisherTenantId: 'contoso',
+        name: 'Bench App',
+        multiTenant: false,
+        public: false,
+        redirectUris: ['https://app.example.test/callback'],
+        scopes: ['openid', 'User.Read', 'User.Read.All'],
+      },
+      'bench',
+    );
+    const basic = `Basic ${Buffer.from(`${encodeURIComponent(app.clientId)}:${encodeURIComponent(clientSecret!)}`).toString('base64')}`;
+
+    // Both servers run at once on the server core (an idle one costs nothing), so each endpoint
+    // is measured on Accord and on the bare provider back to back: drift in the machine's other
+    // load then hits both figures of a pair alike.
+    // Accord: Fastify + oidc-provider + the data API.
+    const accord = await startServer('accord', databaseUrl);
+    children.push(accord.child);
+    // The same provider configuration, bare: node:http, no Fastify.
+    const bare = await startServer('bare', databaseUrl);
+    children.push(bare.child);
+    // And mounted in a plain Fastify, without Accord's plugins and routes.
+    const fastify = await startServer('fastify', databaseUrl);
+    children.push(fastify.child);
+    const idle = [accord, bare, fastify].map((server, i) => `${['accord', 'bare', 'fastify'][i]} ${rssMb(server.child.pid!, 'VmRSS').toFixed(0)} MB`);
+
+    const protocolCases = (issuer: string): Case[] => [
+      { name: 'GET discovery', path: '/.well-known/openid-configuration' },
+      { name: 'GET /jwks', path: '/jwks' },
+      {
+        name: 'POST /token client_credentials (JWT AT)',
+        path: '/token',
+        method: 'POST',
+        headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ grant_type: 'client_credentials', resource: `${issuer}/data/v1`, scope: 'User.Read' }).toString(),
+      },
+    ];
+    // A user's access token through the real flow: sign-in, consent, code exchange.
+    const rp = await relyingParty({ url: accord.url } as TestServer, app.clientId, clientSecret);
+    const flow = await fullFlow({ url: accord.url } as TestServer, rp, { signIn: 'alice@contoso', password }, { scope: 'openid User.Read' }, new Browser(accord.url));
+    const tokens = await exchangeCode(rp, flow.callback, flow.auth);
+    const bearer = { authorization: `Bearer ${tokens.access_token}` };
+    const dataCases: Case[] = [
+      { name: 'GET /data/v1/me (revocation check)', path: '/data/v1/me', headers: bearer },
+      { name: 'GET /data/v1/me (no revocation check)', path: '/bench/no-revocation/data/v1/me', headers: bearer },
+    ];
+
+    const accordProtocol = protocolCases(accord.url);
+    const bareProtocol = protocolCases(bare.url);
+    const fastifyProtocol = protocolCases(fastify.url);
+    for (const test of [...accordProtocol, ...dataCases]) await check(accord.url, test);
+    for (const test of bareProtocol) await check(bare.url, test);
+    for (const test of fastifyProtocol) await check(fastify.url, test);
+    const rows: Row[] = [];
+    const bareRows: Row[] = [];
+    const fastifyRows: Row[] = [];
+    for (const [i, test] of accordProtocol.entries()) {
+      rows.push(await measure('accord', accord.url, accord.child.pid!, test));
+      fastifyRows.push(await measure('fastify', fastify.url, fastify.child.pid!, fastifyProtocol[i]!));
+      bareRows.push(await measure('bare', bare.url, bare.child.pid!, bareProtocol[i]!));
+    }
+    for (const test of dataCases) rows.push(await measure('accord', accord.url, accord.child.pid!, test));
+    rows.push(...fastifyRows, ...bareRows);
+
+    const cpu = /model name\s*:\s*(.*)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? os.arch();
+    process.stdout.write(
+      `\nAccord bench: ${cores} cores (${cpu}), Node ${process.version}; 1-min load average before the run ${loadBefore.toFixed(1)} ` +
+        `(above ~0.5, other processes shared the cores and the figures are low); server pinned to core ${SERVER_CORE}, ` +
+        `autocannon on core ${LOAD_CORE}, ${CONNECTIONS} connections, ${DURATION_SECONDS} s per endpoint after ${WARMUP_SECONDS} s warm-up` +
+        `${peakResettable ? '; peak RSS per endpoint' : '; peak RSS accumulates over the run (clear_refs not permitted)'}\n\n`,
+    );
+    printTable(rows);
+    process.stdout.write(`\nServer RSS when ready, before any load (node --import tsx): ${idle.join(', ')}\n`);
+    if (rows.some((row) => row.failed > 0)) process.exitCode = 1;
+  } finally {
+    for (const child of children) await stopServer(child);
+    await pool.end();
+    await adminQuery(adminUrl, `DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+  }
+}
+
+await main();

@@ -1,0 +1,83 @@
+// The server side of `npm run bench` (bench/run.ts starts it pinned to one core):
+//   node --import tsx bench/server.ts accord <database url> <port>
+//     Accord as `npm start` builds it (buildApp), plus one bench-only route scope,
+//     /bench/no-revocation/data/v1, serving the same data API with the same token checks but no
+//     revocation lookup, so the cost of that lookup can be measured in the same process.
+//   node --import tsx bench/server.ts bare <database url> <port>
+//     The same oidc-provider configuration (createProvider, same keys and adapter) served by
+//     node:http with no Fastify around it: the baseline for discovery, /jwks and /token.
+//   node --import tsx bench/server.ts fastify <database url> <port>
+//     That provider mounted in a plain Fastify (mountProvider, no logger, none of Accord's plugins
+//     or routes): separates the cost of Fastify itself from the cost of what Accord adds.
+// Prints `ready` on stdout once listening; exits on SIGTERM.
+import Fastify from 'fastify';
+import { createServer } from 'node:http';
+import { buildApp } from '../src/app.js';
+import { loadConfig } from '../src/config.js';
+import { PermissionCatalogue } from '../src/core/permission-catalogue.js';
+import { listPermissions } from '../src/db/permissions.js';
+import { createPool } from '../src/db/pool.js';
+import { createEta, pageRenderer } from '../src/plugins/views.js';
+import { createProvider, resourceIndicators } from '../src/provider/create-provider.js';
+import { loadServerSecret, loadSigningKeys } from '../src/provider/keys.js';
+import { mountProvider } from '../src/provider/mount-provider.js';
+import { createLocalKeyResolver } from '../src/provider/local-jwks.js';
+import { dataApiRoutes } from '../src/routes/data-api.js';
+import { ConsentService } from '../src/services/consent-service.js';
+
+const [mode, databaseUrl, portArg] = process.argv.slice(2);
+if ((mode !== 'accord' && mode !== 'bare' && mode !== 'fastify') || !databaseUrl || !portArg) {
+  process.stderr.write('usage: bench/server.ts accord|bare|fastify <database url> <port>\n');
+  process.exit(64);
+}
+const port = Number(portArg);
+const config = loadConfig({ PORT: String(port), HOST: '127.0.0.1', ISSUER: `http://127.0.0.1:${port}`, LOG_LEVEL: 'silent', DATABASE_URL: databaseUrl });
+const pool = createPool(databaseUrl, () => undefined);
+
+let close: () => Promise<void>;
+if (mode === 'accord') {
+  const { app } = await buildApp(config, { pool });
+  const resources = resourceIndicators(config.issuer);
+  await app.register(dataApiRoutes, {
+    prefix: '/bench/no-revocation/data/v1',
+    pool,
+    resourceServer: { issuer: config.issuer, audience: resources.data, keys: await createLocalKeyResolver(pool) },
+  });
+  await app.listen({ port, host: '127.0.0.1' });
+  close = () => app.close();
+} else {
+  // What buildApp gives the provider.
+  const [jwks, cookieKey, clientSecretKey, permissions] = await Promise.all([
+    loadSigningKeys(pool),
+    loadServerSecret(pool, 'cookie_key'),
+    loadServerSecret(pool, 'client_secret_key'),
+    listPermissions(pool),
+  ]);
+  const catalogue = new PermissionCatalogue(permissions);
+  const provider = createProvider(config, {
+    pool,
+    jwks,
+    cookieKeys: [cookieKey],
+    clientSecretKey,
+    catalogue,
+    consent: new ConsentService(pool, catalogue, resourceIndicators(config.issuer)),
+    renderPage: pageRenderer(createEta()),
+  });
+  if (mode === 'fastify') {
+    const app = Fastify({ logger: false });
+    await mountProvider(app, provider);
+    await app.listen({ port, host: '127.0.0.1' });
+    close = () => app.close();
+  } else {
+    const server = createServer(provider.callback());
+    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+    close = () => new Promise((resolve) => server.close(() => resolve()));
+  }
+}
+
+process.stdout.write('ready\n');
+process.once('SIGTERM', () => {
+  void close()
+    .then(() => pool.end())
+    .finally(() => process.exit(0));
+});
