@@ -18,6 +18,7 @@ import { mountProvider } from './provider/mount-provider.js';
 import { healthRoutes } from './routes/health.js';
 import { dataApiRoutes } from './routes/data-api.js';
 import { adminApiRoutes } from './routes/admin-api.js';
+import { EnterpriseApps } from './services/enterprise-apps.js';
 import { interactionRoutes } from './routes/interaction.js';
 // Portal sign-in, admin consent and My apps (first-party pages on the provider's SSO session).
 import { PortalSession, portalSessionRoutes } from './routes/portal-session.js';
@@ -106,7 +107,15 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Accord> {
     rememberProof: (key: string, expiresAt: number) => rememberDpopProof(pool, key, expiresAt),
   });
   await app.register(dataApiRoutes, { prefix: '/data/v1', pool, resourceServer: tokenOptions(resources.data) });
-  await app.register(adminApiRoutes, { prefix: '/api/v1', pool, directory: new Directory(pool, catalogue), resourceServer: tokenOptions(resources.admin) });
+  const enterpriseApps = new EnterpriseApps(pool);
+  await app.register(adminApiRoutes, {
+    prefix: '/api/v1',
+    pool,
+    directory: new Directory(pool, catalogue),
+    enterpriseApps,
+    consentRequests,
+    resourceServer: tokenOptions(resources.admin),
+  });
 
   // Portal sign-in, admin consent and My apps: pages signed in through the provider's own session.
   const portal = new PortalSession({ provider, pool, issuer: config.issuer, secureCookies, keys });

@@ -1,5 +1,5 @@
 // The admin API, `/api/v1` (JSON): a tenant's settings (Integrated Apps), users, the apps it
-// registered, and its audit events, under `/tenants/{tenant}/...`. Every call needs an access token
+// registered, the apps in use (enterprise apps), users' consent requests, and its audit events, under `/tenants/{tenant}/...`. Every call needs an access token
 // from this issuer for this API (resource `<issuer>/api/v1`) holding Organization.ReadWrite.All,
 // whose user is an admin of `{tenant}` at the time of the call. Described by the OpenAPI document
 // at `/api/v1/openapi.json`, browsable at `/api/v1/docs`.
@@ -15,10 +15,16 @@ import { ADMIN_SCOPE, sharedSchemas } from './admin-api/schemas.js';
 import { settingsRoutes } from './admin-api/settings.js';
 import { useStrictValidation } from '../plugins/strict-validation.js';
 import { usersRoutes } from './admin-api/users.js';
+import { enterpriseAppsRoutes } from './admin-api/enterprise-apps.js';
+import { consentRequestsRoutes } from './admin-api/consent-requests.js';
+import type { EnterpriseApps } from '../services/enterprise-apps.js';
+import type { ConsentRequests } from '../services/consent-requests.js';
 
 export interface AdminApiDeps {
   pool: Pool;
   directory: Directory;
+  enterpriseApps: EnterpriseApps;
+  consentRequests: ConsentRequests;
   /** This API's public URL (its resource indicator), for `Location` headers. */
   apiUrl: string;
 }
@@ -43,7 +49,13 @@ the description names the offending field. Request bodies may hold only the docu
 A client secret appears only in the answer that created it (registration and rotation).`;
 
 export async function adminApiRoutes(app: FastifyInstance, options: AdminApiOptions): Promise<void> {
-  const deps: AdminApiDeps = { pool: options.pool, directory: options.directory, apiUrl: options.resourceServer.audience };
+  const deps: AdminApiDeps = {
+    pool: options.pool,
+    directory: options.directory,
+    enterpriseApps: options.enterpriseApps,
+    consentRequests: options.consentRequests,
+    apiUrl: options.resourceServer.audience,
+  };
   useStrictValidation(app);
   // JSON only: the global form and text parsers serve the pages, not this API (415 here).
   app.removeContentTypeParser(['application/x-www-form-urlencoded', 'text/plain']);
@@ -56,6 +68,8 @@ export async function adminApiRoutes(app: FastifyInstance, options: AdminApiOpti
       { name: 'Settings', description: 'The tenant and its Integrated Apps setting.' },
       { name: 'Users', description: 'The tenant’s people and their roles.' },
       { name: 'Apps', description: 'Apps (OAuth clients) registered by the tenant.' },
+      { name: 'Enterprise apps', description: 'Apps in use in the tenant, whoever published them: grants, block, remove.' },
+      { name: 'Consent requests', description: 'Users’ requests for admin approval of an app.' },
       { name: 'Audit events', description: 'Who changed what, newest first.' },
     ],
   });
@@ -71,6 +85,8 @@ export async function adminApiRoutes(app: FastifyInstance, options: AdminApiOpti
       await tenant.register(settingsRoutes, deps);
       await tenant.register(usersRoutes, deps);
       await tenant.register(appsRoutes, deps);
+      await tenant.register(enterpriseAppsRoutes, deps);
+      await tenant.register(consentRequestsRoutes, deps);
       await tenant.register(auditEventsRoutes, deps);
     },
     { prefix: '/tenants/:tenant' },

@@ -76,7 +76,8 @@ t.test('every operation is fully described', async (t) => {
       t.ok(answer.description && answer.description !== 'Default Response', `${key} ${status}: described`);
     }
 
-    const takesBody = (method === 'post' || method === 'patch') && !path.endsWith('/secret');
+    // Actions (rotate the secret, block, unblock, remove) take no body.
+    const takesBody = (method === 'post' || method === 'patch') && !/\/(secret|block|unblock|remove)$/.test(path);
     if (takesBody) {
       const schema = operation.requestBody?.content?.['application/json']?.schema;
       t.equal(schema?.type, 'object', `${key}: a JSON object body`);

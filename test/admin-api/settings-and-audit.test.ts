@@ -16,8 +16,6 @@ await directory.createUser({ tenantId: 'contoso', username: 'dave', password: PA
 await directory.setIntegratedApps('fabrikam', false, 'operator');
 const token = (await adminApiToken(server, await registerAdminClient(server, 'contoso'), 'carol@contoso')).accessToken;
 const settingsPath = '/tenants/contoso/settings';
-// TODO(shared db/audit-events.ts): `SELECT id::text … ORDER BY id DESC` sorts by the text output
-// column, so "9" comes before "10" and keyset pages skip events; ORDER BY audit_events.id fixes it.
 
 async function integratedAppsInDatabase(): Promise<boolean> {
   const { rows } = await pool.query<{ on: boolean }>("SELECT integrated_apps_enabled AS on FROM tenants WHERE id = 'contoso'");
