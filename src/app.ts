@@ -106,22 +106,26 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Accord> {
     isRevoked: (token: AccessTokenInfo) => isAccessTokenRevoked(pool, token),
     rememberProof: (key: string, expiresAt: number) => rememberDpopProof(pool, key, expiresAt),
   });
-  await app.register(dataApiRoutes, { prefix: '/data/v1', pool, resourceServer: tokenOptions(resources.data) });
+  const directory = new Directory(pool, catalogue);
   const enterpriseApps = new EnterpriseApps(pool);
+  const myApps = new MyAppsService(pool, catalogue);
+  await app.register(dataApiRoutes, { prefix: '/data/v1', pool, resourceServer: tokenOptions(resources.data) });
   await app.register(adminApiRoutes, {
     prefix: '/api/v1',
     pool,
-    directory: new Directory(pool, catalogue),
+    directory,
     enterpriseApps,
     consentRequests,
+    myApps,
     resourceServer: tokenOptions(resources.admin),
   });
 
-  // Portal sign-in, admin consent and My apps: pages signed in through the provider's own session.
+  // Portal sign-in, admin consent, My apps and the admin centre: pages signed in through the
+  // provider's own session (an Accord account, never a separate password).
   const portal = new PortalSession({ provider, pool, issuer: config.issuer, secureCookies, keys });
   await app.register(portalSessionRoutes, { portal, issuer: config.issuer });
   await app.register(adminConsentRoutes, { pool, portal, consent, catalogue });
-  await app.register(myAppsRoutes, { portal, myApps: new MyAppsService(pool, catalogue), catalogue });
+  await app.register(myAppsRoutes, { portal, myApps, consentRequests, catalogue });
 
   return { app, provider, services: { consent, consentRequests, catalogue } };
 }

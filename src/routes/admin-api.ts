@@ -19,12 +19,15 @@ import { enterpriseAppsRoutes } from './admin-api/enterprise-apps.js';
 import { consentRequestsRoutes } from './admin-api/consent-requests.js';
 import type { EnterpriseApps } from '../services/enterprise-apps.js';
 import type { ConsentRequests } from '../services/consent-requests.js';
+import type { MyAppsService } from '../services/my-apps.js';
+import { meRoutes } from './admin-api/me.js';
 
 export interface AdminApiDeps {
   pool: Pool;
   directory: Directory;
   enterpriseApps: EnterpriseApps;
   consentRequests: ConsentRequests;
+  myApps: MyAppsService;
   /** This API's public URL (its resource indicator), for `Location` headers. */
   apiUrl: string;
 }
@@ -54,6 +57,7 @@ export async function adminApiRoutes(app: FastifyInstance, options: AdminApiOpti
     directory: options.directory,
     enterpriseApps: options.enterpriseApps,
     consentRequests: options.consentRequests,
+    myApps: options.myApps,
     apiUrl: options.resourceServer.audience,
   };
   useStrictValidation(app);
@@ -71,6 +75,7 @@ export async function adminApiRoutes(app: FastifyInstance, options: AdminApiOpti
       { name: 'Enterprise apps', description: 'Apps in use in the tenant, whoever published them: grants, block, remove.' },
       { name: 'Consent requests', description: 'Users’ requests for admin approval of an app.' },
       { name: 'Audit events', description: 'Who changed what, newest first.' },
+      { name: 'My apps', description: 'The signed-in user’s own apps and consents (permission AppConsents.ReadWrite).' },
     ],
   });
   await app.register(resourceServerPlugin, options.resourceServer);
@@ -91,4 +96,5 @@ export async function adminApiRoutes(app: FastifyInstance, options: AdminApiOpti
     },
     { prefix: '/tenants/:tenant' },
   );
+  await app.register(meRoutes, { ...deps, prefix: '/me' });
 }

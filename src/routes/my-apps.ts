@@ -5,11 +5,14 @@ import type { FastifyInstance } from 'fastify';
 import { AccordError } from '../core/errors.js';
 import type { PermissionCatalogue } from '../core/permission-catalogue.js';
 import type { MyAppsService } from '../services/my-apps.js';
+import type { ConsentRequests } from '../services/consent-requests.js';
+import { findApp } from '../db/apps.js';
 import type { PortalSession } from './portal-session.js';
 
 export interface MyAppsRouteDeps {
   portal: PortalSession;
   myApps: MyAppsService;
+  consentRequests: ConsentRequests;
   catalogue: PermissionCatalogue;
 }
 
@@ -20,7 +23,7 @@ const clientIdParams = {
 } as const;
 
 export async function myAppsRoutes(app: FastifyInstance, deps: MyAppsRouteDeps): Promise<void> {
-  const { portal, myApps, catalogue } = deps;
+  const { portal, myApps, consentRequests, catalogue } = deps;
 
   app.addHook('onSend', async (_request, reply) => {
     reply.header('cache-control', 'no-store');
@@ -32,7 +35,8 @@ export async function myAppsRoutes(app: FastifyInstance, deps: MyAppsRouteDeps):
     async (request, reply) => {
       const user = await portal.requireSignedIn(request, reply, '/my/apps');
       if (!user) return reply;
-      const apps = await myApps.list(user.tenantId, user.id);
+      const [apps, requests] = await Promise.all([myApps.list(user.tenantId, user.id), consentRequests.list(user.tenantId, { userId: user.id })]);
+      const requestedApps = new Map(await Promise.all([...new Set(requests.map((r) => r.clientId))].map(async (id) => [id, await findApp(myApps.pool, id)] as const)));
       const describe = (scopes: string[]) => scopes.map((scope) => catalogue.get(scope)!).filter(Boolean);
       return reply.view('my-apps', {
         title: 'My apps',
@@ -45,6 +49,8 @@ export async function myAppsRoutes(app: FastifyInstance, deps: MyAppsRouteDeps):
           organisationPermissions: describe(entry.organisationScopes),
           revokeAction: `/my/apps/${encodeURIComponent(entry.app.clientId)}/revoke`,
         })),
+        // Their requests for admin approval, and what the admins decided.
+        requests: requests.map((record) => ({ ...record, appName: requestedApps.get(record.clientId)?.name ?? record.clientId, permissions: describe(record.scopes) })),
       });
     },
   );

@@ -26,7 +26,7 @@ export interface MyApp {
 
 export class MyAppsService {
   constructor(
-    private readonly pool: Pool,
+    readonly pool: Pool,
     private readonly catalogue: PermissionCatalogue,
   ) {}
 

@@ -4,7 +4,7 @@
 import t from 'tap';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { startTestServer } from '../support/server.js';
-import { DOCUMENTED_OPERATIONS, PASSWORD, adminApiToken, callApi, registerAdminClient } from './support.js';
+import { DOCUMENTED_OPERATIONS, ME_OPERATIONS, PASSWORD, adminApiToken, callApi, registerAdminClient } from './support.js';
 
 const server = await startTestServer({ SIGN_IN_RATE_LIMIT: '1000' });
 t.teardown(() => server.close());
@@ -47,8 +47,8 @@ t.test('the document is served without a token as OpenAPI 3.1 JSON, with the bea
 
 t.test('it lists exactly the admin API operations, nothing else of the server', async (t) => {
   const operations = operationsOf(doc);
-  t.same(operations.map(({ key }) => key).sort(), [...DOCUMENTED_OPERATIONS].sort());
-  for (const path of Object.keys(doc.paths)) t.match(path, /^\/api\/v1\/tenants\/\{tenant\}\//, path);
+  t.same(operations.map(({ key }) => key).sort(), [...DOCUMENTED_OPERATIONS, ...ME_OPERATIONS].sort());
+  for (const path of Object.keys(doc.paths)) t.match(path, /^\/api\/v1\/(tenants\/\{tenant\}|me)\//, path);
   t.notOk(JSON.stringify(doc.paths).includes('/data/v1'), 'not the data API');
   t.notOk(Object.keys(doc.paths).some((path) => /openapi\.json|\/docs/.test(path)), 'not the document or its page');
 });

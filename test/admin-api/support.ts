@@ -125,3 +125,6 @@ export const DOCUMENTED_OPERATIONS = [
   'POST /api/v1/tenants/{tenant}/consent-requests/{requestId}/deny',
   'GET /api/v1/tenants/{tenant}/audit-events',
 ];
+
+/** The user's own operations (`/me`), outside any tenant's admin scope. */
+export const ME_OPERATIONS = ['GET /api/v1/me/apps', 'DELETE /api/v1/me/apps/{clientId}'];

@@ -89,3 +89,14 @@ t.test('bad input', async (t) => {
   await t.rejects(requests.approve('contoso', 'no-such-request', admin.id), { code: 'not_found' });
   await t.rejects(requests.approve('fabrikam', 'x', admin.id), { code: 'not_found' }, 'scoped by tenant');
 });
+
+t.test('the user sees their requests and the outcomes in My apps', async (t) => {
+  const browser = new Browser(server.url);
+  const login = await browser.visit(`${server.url}/my/apps`);
+  const page = await signInOnPage(browser, login, 'bob@contoso', PASSWORD);
+  t.equal(pageName(page.body), 'my-apps');
+  t.match(page.body, /Your requests for admin approval/);
+  t.match(page.body, /data-status="approved"/);
+  t.match(page.body, /data-status="expired"/);
+  t.match(page.body, /Planner/);
+});
