@@ -24,6 +24,8 @@ import { interactionRoutes } from './routes/interaction.js';
 import { PortalSession, portalSessionRoutes } from './routes/portal-session.js';
 import { adminConsentRoutes } from './routes/admin-consent.js';
 import { myAppsRoutes } from './routes/my-apps.js';
+import { adminCentreRoutes } from './routes/admin-centre.js';
+import { IntegratedAppsPreview } from './services/integrated-apps-preview.js';
 import { MyAppsService } from './services/my-apps.js';
 import { ConsentService } from './services/consent-service.js';
 import { ConsentRequests } from './services/consent-requests.js';
@@ -81,20 +83,11 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Accord> {
   provider.on('server_error', (_ctx, error) => app.log.error({ err: error }, 'oidc-provider server error'));
 
   const secureCookies = config.issuer.startsWith('https:');
-  await app.register(errorsPlugin);
-  await app.register(viewsPlugin, { eta });
-  await app.register(securityPlugin, { cookieSecret: cookieKey, secureCookies });
-  await app.register(formbody, { bodyLimit: BODY_LIMIT_BYTES });
-
-  const stylesheet = await readFile(path.join(viewsDir, 'assets/accord.css'), 'utf8');
-  app.get('/assets/accord.css', async (_request, reply) =>
-    reply.type('text/css; charset=utf-8').header('cache-control', 'public, max-age=3600').send(stylesheet),
-  );
-
-  await mountProvider(app, provider);
-  await app.register(healthRoutes, { pool });
   const consentRequests = new ConsentRequests(pool, consent, catalogue, config.consentRequestTtlDays);
-  await app.register(interactionRoutes, { pool, provider, consent, consentRequests, catalogue, signInRateLimit: config.signInRateLimit });
+  const directory = new Directory(pool, catalogue);
+  const enterpriseApps = new EnterpriseApps(pool);
+  const myApps = new MyAppsService(pool, catalogue);
+  const stylesheet = await readFile(path.join(viewsDir, 'assets/accord.css'), 'utf8');
 
   // Accord's own resource servers verify tokens with the issuer's keys read from the database.
   const resources = resourceIndicators(config.issuer);
@@ -106,26 +99,49 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Accord> {
     isRevoked: (token: AccessTokenInfo) => isAccessTokenRevoked(pool, token),
     rememberProof: (key: string, expiresAt: number) => rememberDpopProof(pool, key, expiresAt),
   });
-  const directory = new Directory(pool, catalogue);
-  const enterpriseApps = new EnterpriseApps(pool);
-  const myApps = new MyAppsService(pool, catalogue);
-  await app.register(dataApiRoutes, { prefix: '/data/v1', pool, resourceServer: tokenOptions(resources.data) });
-  await app.register(adminApiRoutes, {
-    prefix: '/api/v1',
-    pool,
-    directory,
-    enterpriseApps,
-    consentRequests,
-    myApps,
-    resourceServer: tokenOptions(resources.admin),
-  });
 
-  // Portal sign-in, admin consent, My apps and the admin centre: pages signed in through the
+  await app.register(errorsPlugin);
+  await app.register(viewsPlugin, { eta });
+  await app.register(formbody, { bodyLimit: BODY_LIMIT_BYTES });
+
+  // The hot paths — protocol endpoints, health and the data API — stay outside the pages' scope
+  // below: no cookie, CSRF or page-header hooks run for them.
+  await mountProvider(app, provider);
+  await app.register(healthRoutes, { pool });
+  await app.register(dataApiRoutes, { prefix: '/data/v1', pool, resourceServer: tokenOptions(resources.data) });
+
+  // Pages, and the admin API with its browsable docs: security headers, cookies, CSRF, rate
+  // limits. Portal sign-in, admin consent, My apps and the admin centre sign people in through the
   // provider's own session (an Accord account, never a separate password).
-  const portal = new PortalSession({ provider, pool, issuer: config.issuer, secureCookies, keys });
-  await app.register(portalSessionRoutes, { portal, issuer: config.issuer });
-  await app.register(adminConsentRoutes, { pool, portal, consent, catalogue });
-  await app.register(myAppsRoutes, { portal, myApps, consentRequests, catalogue });
+  await app.register(async (pages) => {
+    await pages.register(securityPlugin, { cookieSecret: cookieKey, secureCookies });
+    pages.get('/assets/accord.css', async (_request, reply) =>
+      reply.type('text/css; charset=utf-8').header('cache-control', 'public, max-age=3600').send(stylesheet),
+    );
+    await pages.register(interactionRoutes, { pool, provider, consent, consentRequests, catalogue, signInRateLimit: config.signInRateLimit });
+    await pages.register(adminApiRoutes, {
+      prefix: '/api/v1',
+      pool,
+      directory,
+      enterpriseApps,
+      consentRequests,
+      myApps,
+      resourceServer: tokenOptions(resources.admin),
+    });
+    const portal = new PortalSession({ provider, pool, issuer: config.issuer, secureCookies, keys });
+    await pages.register(portalSessionRoutes, { portal, issuer: config.issuer });
+    await pages.register(adminConsentRoutes, { pool, portal, consent, catalogue });
+    await pages.register(myAppsRoutes, { portal, myApps, consentRequests, catalogue });
+    await pages.register(adminCentreRoutes, {
+      pool,
+      portal,
+      directory,
+      consentRequests,
+      catalogue,
+      preview: new IntegratedAppsPreview(pool, catalogue),
+      enterpriseApps,
+    });
+  });
 
   return { app, provider, services: { consent, consentRequests, catalogue } };
 }

@@ -20,6 +20,13 @@ export const PROVIDER_PATHS = [
   '/request',
 ] as const;
 
+const PROTOCOL_HEADERS = [
+  ['x-frame-options', 'DENY'],
+  ['content-security-policy', "frame-ancestors 'none'"],
+  ['referrer-policy', 'no-referrer'],
+  ['x-content-type-options', 'nosniff'],
+] as const;
+
 export async function mountProvider(app: FastifyInstance, provider: Provider): Promise<void> {
   const callback = provider.callback();
   for (const url of PROVIDER_PATHS) {
@@ -29,6 +36,9 @@ export async function mountProvider(app: FastifyInstance, provider: Provider): P
       exposeHeadRoute: false,
       onRequest: (request, reply, done) => {
         reply.hijack();
+        // The provider's own pages (errors, logout) must not be framed or leak the URL either
+        // (RFC 9700 §4.16, §4.2.4); set on the raw response, since the reply is hijacked.
+        for (const [name, value] of PROTOCOL_HEADERS) reply.raw.setHeader(name, value);
         callback(request.raw, reply.raw);
         done();
       },

@@ -1,0 +1,78 @@
+// The admin centre (/admin): server-rendered pages where a tenant's admins, signed in with their
+// Accord account through the portal session, govern their organisation — the Integrated Apps
+// setting (with a preview of its effect), the apps the tenant registers, the apps in use in the
+// tenant (Enterprise apps), users' consent requests and the audit log. Every page is no-store,
+// every form is CSRF-protected, and the tenant is always the signed-in admin's own.
+import type { FastifyInstance } from 'fastify';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { viewsDir } from '../plugins/views.js';
+import type { PermissionCatalogue } from '../core/permission-catalogue.js';
+import type { Pool } from '../db/pool.js';
+import { findTenant } from '../db/tenants.js';
+import type { ConsentRequests } from '../services/consent-requests.js';
+import type { Directory } from '../services/directory.js';
+import type { EnterpriseApps } from '../services/enterprise-apps.js';
+import type { IntegratedAppsPreview } from '../services/integrated-apps-preview.js';
+import { appsPages } from './admin-centre/apps.js';
+import { auditPages } from './admin-centre/audit.js';
+import { consentRequestsPages } from './admin-centre/consent-requests.js';
+import { enterpriseAppsPages } from './admin-centre/enterprise-apps.js';
+import { pageData, requireAdmin, type AdminNavItem } from './admin-centre/guard.js';
+import { integratedAppsPages } from './admin-centre/integrated-apps.js';
+import type { PortalSession } from './portal-session.js';
+
+export interface AdminCentreDeps {
+  pool: Pool;
+  portal: PortalSession;
+  directory: Directory;
+  consentRequests: ConsentRequests;
+  catalogue: PermissionCatalogue;
+  preview: IntegratedAppsPreview;
+  enterpriseApps: EnterpriseApps;
+}
+
+export interface AdminCentreContext extends AdminCentreDeps {
+  navItems: readonly AdminNavItem[];
+}
+
+const NAV: readonly AdminNavItem[] = [
+  { section: 'home', href: '/admin', label: 'Overview' },
+  { section: 'integrated-apps', href: '/admin/settings/integrated-apps', label: 'Integrated apps' },
+  { section: 'apps', href: '/admin/apps', label: 'Apps' },
+  { section: 'enterprise-apps', href: '/admin/enterprise-apps', label: 'Enterprise apps' },
+  { section: 'consent-requests', href: '/admin/consent-requests', label: 'Consent requests' },
+  { section: 'audit', href: '/admin/audit', label: 'Audit log' },
+];
+
+export async function adminCentreRoutes(app: FastifyInstance, deps: AdminCentreDeps): Promise<void> {
+  const context: AdminCentreContext = { ...deps, navItems: NAV };
+  const { pool, portal } = deps;
+
+  const stylesheet = await readFile(path.join(viewsDir, 'admin/admin.css'), 'utf8');
+  app.get('/assets/admin.css', async (_request, reply) =>
+    reply.type('text/css; charset=utf-8').header('cache-control', 'public, max-age=3600').send(stylesheet),
+  );
+
+  // Admin pages show secrets and personal data: never cached, by the browser or anyone between.
+  app.addHook('onSend', async (request, reply) => {
+    if (!request.url.startsWith('/assets/')) reply.header('cache-control', 'no-store');
+  });
+
+  app.get('/admin', async (request, reply) => {
+    const user = await requireAdmin(portal, request, reply, '/admin');
+    if (!user) return reply;
+    const [tenant, pending] = await Promise.all([
+      findTenant(pool, user.tenantId),
+      deps.consentRequests.list(user.tenantId, { status: 'pending' }).then((rows) => rows.length),
+    ]);
+    return reply.view('admin/home', { ...pageData(reply, user, 'home', 'Admin centre', NAV), tenant, pendingRequests: pending });
+  });
+
+  await app.register(integratedAppsPages, context);
+  await app.register(appsPages, context);
+  await app.register(enterpriseAppsPages, context);
+  await app.register(consentRequestsPages, context);
+  await app.register(auditPages, context);
+}
+

@@ -1,0 +1,255 @@
+// Apps: the registrations (OAuth clients) the admin's tenant publishes — list, register, change,
+// rotate the secret, remove. A client secret is shown once, on the page answering the POST that
+// made it, and never again. A rejected form is shown again with the message and what was typed;
+// nothing is written.
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { AccordError, NotFound } from '../../core/errors.js';
+import { findApp, listAppsPublishedBy, type AppRecord } from '../../db/apps.js';
+import type { UserRecord } from '../../db/users.js';
+import type { AdminCentreContext } from '../admin-centre.js';
+import { NOT_IN_TENANT, pageData, requireAdmin } from './guard.js';
+
+const LIST = '/admin/apps';
+
+interface AppFormBody {
+  name?: string;
+  redirect_uris?: string;
+  post_logout_redirect_uris?: string;
+  permissions?: string[];
+  multi_tenant?: string;
+  public?: string;
+}
+
+/** What the form shows: the app's values, or what the admin typed. */
+interface AppFormValues {
+  name: string;
+  redirectUris: string;
+  postLogoutRedirectUris: string;
+  permissions: string[];
+  multiTenant: boolean;
+  public: boolean;
+}
+
+const appFormBody = {
+  type: 'object',
+  properties: {
+    _csrf: { type: 'string' },
+    name: { type: 'string', maxLength: 2000 },
+    redirect_uris: { type: 'string', maxLength: 50_000 },
+    post_logout_redirect_uris: { type: 'string', maxLength: 50_000 },
+    permissions: { type: 'array', maxItems: 200, items: { type: 'string', maxLength: 200 } },
+    multi_tenant: { type: 'string', maxLength: 10 },
+    public: { type: 'string', maxLength: 10 },
+  },
+} as const;
+
+const clientIdParams = {
+  type: 'object',
+  required: ['clientId'],
+  properties: { clientId: { type: 'string', minLength: 1, maxLength: 200 } },
+} as const;
+
+/** One URI a line; blank lines and surrounding spaces ignored. */
+function lines(text: string | undefined): string[] {
+  return (text ?? '')
+    .split(/\r?\n/)
+    .map((line) => line.trim())
+    .filter(Boolean);
+}
+
+function valuesOfBody(body: AppFormBody): AppFormValues {
+  return {
+    name: body.name ?? '',
+    redirectUris: body.redirect_uris ?? '',
+    postLogoutRedirectUris: body.post_logout_redirect_uris ?? '',
+    permissions: body.permissions ?? [],
+    multiTenant: body.multi_tenant !== undefined,
+    public: body.public !== undefined,
+  };
+}
+
+function valuesOfApp(app: AppRecord): AppFormValues {
+  return {
+    name: app.name,
+    redirectUris: app.redirectUris.join('\n'),
+    postLogoutRedirectUris: app.postLogoutRedirectUris.join('\n'),
+    permissions: app.scopes,
+    multiTenant: app.multiTenant,
+    public: app.clientType === 'public',
+  };
+}
+
+export async function appsPages(app: FastifyInstance, context: AdminCentreContext): Promise<void> {
+  const { pool, portal, directory, catalogue, navItems } = context;
+
+  /** The tenant's own registration, or 404 (another tenant's app is not distinguishable from none). */
+  async function ownApp(user: UserRecord, clientId: string): Promise<AppRecord> {
+    const found = await findApp(pool, clientId);
+    if (!found || found.publisherTenantId !== user.tenantId) throw NotFound(NOT_IN_TENANT);
+    return found;
+  }
+
+  const permissionsView = () => catalogue.permissions;
+
+  function renderNew(reply: FastifyReply, user: UserRecord, values: AppFormValues, error?: AccordError) {
+    if (error) reply.status(error.status);
+    return reply.view('admin/app-new', {
+      ...pageData(reply, user, 'apps', 'Register an app', navItems),
+      values,
+      permissions: permissionsView(),
+      error: error ? { message: error.description, field: error.details.field } : undefined,
+    });
+  }
+
+  function renderDetail(reply: FastifyReply, user: UserRecord, record: AppRecord, extra: { values?: AppFormValues; error?: AccordError; updated?: boolean } = {}) {
+    if (extra.error) reply.status(extra.error.status);
+    return reply.view('admin/app', {
+      ...pageData(reply, user, 'apps', record.name, navItems),
+      app: record,
+      values: extra.values ?? valuesOfApp(record),
+      permissions: permissionsView(),
+      adminScopes: record.scopes.filter((scope) => catalogue.adminConsentRequired(scope)),
+      updated: extra.updated ?? false,
+      error: extra.error ? { message: extra.error.description, field: extra.error.details.field } : undefined,
+      base: `${LIST}/${encodeURIComponent(record.clientId)}`,
+    });
+  }
+
+  app.get<{ Querystring: { removed?: string } }>(
+    LIST,
+    { schema: { querystring: { type: 'object', properties: { removed: { type: 'string', maxLength: 200 } } } } },
+    async (request, reply) => {
+      const user = await requireAdmin(portal, request, reply, LIST);
+      if (!user) return reply;
+      const apps = await listAppsPublishedBy(pool, user.tenantId);
+      return reply.view('admin/apps', {
+        ...pageData(reply, user, 'apps', 'Apps', navItems),
+        apps,
+        removed: request.query.removed,
+      });
+    },
+  );
+
+  app.get(`${LIST}/new`, async (request, reply) => {
+    const user = await requireAdmin(portal, request, reply, `${LIST}/new`);
+    if (!user) return reply;
+    return renderNew(reply, user, { name: '', redirectUris: '', postLogoutRedirectUris: '', permissions: ['openid', 'profile', 'User.Read'], multiTenant: false, public: false });
+  });
+
+  app.post<{ Body: AppFormBody }>(LIST, { preValidation: app.csrfProtection, schema: { body: appFormBody } }, async (request, reply) => {
+    const user = await requireAdmin(portal, request, reply, `${LIST}/new`);
+    if (!user) return reply;
+    const values = valuesOfBody(request.body);
+    try {
+      const { app: created, clientSecret } = await directory.createApp(
+        {
+          publisherTenantId: user.tenantId,
+          name: values.name,
+          multiTenant: values.multiTenant,
+          public: values.public,
+          redirectUris: lines(values.redirectUris),
+          postLogoutRedirectUris: lines(values.postLogoutRedirectUris),
+          scopes: values.permissions,
+        },
+        user.id,
+      );
+      return reply.status(201).view('admin/app-secret', {
+        ...pageData(reply, user, 'apps', clientSecret ? 'App registered: copy its secret now' : 'App registered', navItems),
+        app: created,
+        secret: clientSecret,
+        reason: 'registered',
+      });
+    } catch (error) {
+      if (error instanceof AccordError && error.status < 500) return renderNew(reply, user, values, error);
+      throw error;
+    }
+  });
+
+  app.get<{ Params: { clientId: string }; Querystring: { updated?: string } }>(
+    `${LIST}/:clientId`,
+    { schema: { params: clientIdParams, querystring: { type: 'object', properties: { updated: { type: 'string', maxLength: 10 } } } } },
+    async (request, reply) => {
+      const user = await requireAdmin(portal, request, reply);
+      if (!user) return reply;
+      return renderDetail(reply, user, await ownApp(user, request.params.clientId), { updated: request.query.updated !== undefined });
+    },
+  );
+
+  app.post<{ Params: { clientId: string }; Body: AppFormBody }>(
+    `${LIST}/:clientId`,
+    { preValidation: app.csrfProtection, schema: { params: clientIdParams, body: appFormBody } },
+    async (request, reply) => {
+      const page = `${LIST}/${encodeURIComponent(request.params.clientId)}`;
+      const user = await requireAdmin(portal, request, reply, page);
+      if (!user) return reply;
+      const record = await ownApp(user, request.params.clientId);
+      const values = { ...valuesOfBody(request.body), public: record.clientType === 'public' };
+      try {
+        await directory.updateApp(
+          user.tenantId,
+          record.clientId,
+          {
+            name: values.name,
+            redirectUris: lines(values.redirectUris),
+            postLogoutRedirectUris: lines(values.postLogoutRedirectUris),
+            scopes: values.permissions,
+            multiTenant: values.multiTenant,
+          },
+          user.id,
+        );
+      } catch (error) {
+        if (error instanceof AccordError && error.status < 500 && error.status !== 404) return renderDetail(reply, user, record, { values, error });
+        throw error;
+      }
+      return reply.redirect(`${page}?updated=1`, 303);
+    },
+  );
+
+  app.post<{ Params: { clientId: string } }>(
+    `${LIST}/:clientId/secret`,
+    { preValidation: app.csrfProtection, schema: { params: clientIdParams, body: { type: 'object', properties: { _csrf: { type: 'string' } } } } },
+    async (request, reply) => {
+      const user = await requireAdmin(portal, request, reply, `${LIST}/${encodeURIComponent(request.params.clientId)}`);
+      if (!user) return reply;
+      const record = await ownApp(user, request.params.clientId);
+      const secret = await directory.rotateAppSecret(user.tenantId, record.clientId, user.id);
+      return reply.view('admin/app-secret', {
+        ...pageData(reply, user, 'apps', 'New secret: copy it now', navItems),
+        app: record,
+        secret,
+        reason: 'rotated',
+      });
+    },
+  );
+
+  app.get<{ Params: { clientId: string } }>(`${LIST}/:clientId/remove`, { schema: { params: clientIdParams } }, async (request, reply) => {
+    const user = await requireAdmin(portal, request, reply);
+    if (!user) return reply;
+    const record = await ownApp(user, request.params.clientId);
+    return reply.view('admin/confirm', {
+      ...pageData(reply, user, 'apps', `Remove ${record.name}?`, navItems),
+      marker: 'admin-app-remove',
+      heading: `Remove ${record.name}?`,
+      consequences: [
+        'The registration is deleted: the app can no longer sign anyone in or get tokens.',
+        'Every organisation’s consents to it are removed, and the tokens they gave stop working at once.',
+        'This cannot be undone. Registering the app again gives it a new client ID.',
+      ],
+      action: `${LIST}/${encodeURIComponent(record.clientId)}/remove`,
+      confirmLabel: 'Remove the app',
+      cancelUrl: `${LIST}/${encodeURIComponent(record.clientId)}`,
+    });
+  });
+
+  app.post<{ Params: { clientId: string } }>(
+    `${LIST}/:clientId/remove`,
+    { preValidation: app.csrfProtection, schema: { params: clientIdParams, body: { type: 'object', properties: { _csrf: { type: 'string' } } } } },
+    async (request, reply) => {
+      const user = await requireAdmin(portal, request, reply, LIST);
+      if (!user) return reply;
+      const record = await ownApp(user, request.params.clientId);
+      await directory.deleteApp(user.tenantId, record.clientId, user.id);
+      return reply.redirect(`${LIST}?${new URLSearchParams({ removed: record.name }).toString()}`, 303);
+    },
+  );
+}

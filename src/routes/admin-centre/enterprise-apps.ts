@@ -1,0 +1,134 @@
+// Enterprise apps: the apps in use in the admin's tenant, whoever publishes them — who granted
+// what and when, block and unblock, remove from the organisation, withdraw one user's consent.
+// The work (transactions, audit, token revocation) is services/enterprise-apps.ts.
+import type { FastifyInstance } from 'fastify';
+import { findTenant } from '../../db/tenants.js';
+import type { AdminCentreContext } from '../admin-centre.js';
+import { pageData, requireAdmin } from './guard.js';
+
+const LIST = '/admin/enterprise-apps';
+type Done = 'blocked' | 'unblocked' | 'revoked';
+
+const clientIdParams = {
+  type: 'object',
+  required: ['clientId'],
+  properties: { clientId: { type: 'string', minLength: 1, maxLength: 200 } },
+} as const;
+const csrfOnly = { type: 'object', properties: { _csrf: { type: 'string' } } } as const;
+
+export async function enterpriseAppsPages(app: FastifyInstance, context: AdminCentreContext): Promise<void> {
+  const { pool, portal, enterpriseApps, catalogue, navItems } = context;
+  const describe = (scopes: readonly string[]) => scopes.map((scope) => catalogue.get(scope)).filter((p) => p !== undefined);
+  const base = (clientId: string) => `${LIST}/${encodeURIComponent(clientId)}`;
+
+  app.get<{ Querystring: { removed?: string } }>(
+    LIST,
+    { schema: { querystring: { type: 'object', properties: { removed: { type: 'string', maxLength: 200 } } } } },
+    async (request, reply) => {
+      const admin = await requireAdmin(portal, request, reply, LIST);
+      if (!admin) return reply;
+      const apps = await enterpriseApps.list(admin.tenantId);
+      return reply.view('admin/enterprise-apps', {
+        ...pageData(reply, admin, 'enterprise-apps', 'Enterprise apps', navItems),
+        apps: apps.map((entry) => ({ ...entry, adminPermissions: describe(entry.adminScopes), href: base(entry.clientId) })),
+        removed: request.query.removed,
+      });
+    },
+  );
+
+  app.get<{ Params: { clientId: string }; Querystring: { done?: Done } }>(
+    `${LIST}/:clientId`,
+    {
+      schema: {
+        params: clientIdParams,
+        querystring: { type: 'object', properties: { done: { type: 'string', enum: ['blocked', 'unblocked', 'revoked'] } } },
+      },
+    },
+    async (request, reply) => {
+      const admin = await requireAdmin(portal, request, reply);
+      if (!admin) return reply;
+      const detail = await enterpriseApps.detail(admin.tenantId, request.params.clientId);
+      const publisher = detail.publisherTenantId === admin.tenantId ? undefined : await findTenant(pool, detail.publisherTenantId);
+      const withPermission = (grants: ReadonlyArray<{ scope: string; grantedAt: Date }>) =>
+        grants.map((grant) => ({ ...grant, permission: catalogue.get(grant.scope) }));
+      return reply.view('admin/enterprise-app', {
+        ...pageData(reply, admin, 'enterprise-apps', detail.name, navItems),
+        app: detail,
+        origin: publisher ? { kind: 'other', tenantName: publisher.name } : { kind: 'own' },
+        adminGrants: detail.adminConsent ? withPermission(detail.adminConsent.permissions) : [],
+        users: detail.users.map((user) => ({
+          ...user,
+          grants: withPermission(user.permissions),
+          revokeAction: `${base(detail.clientId)}/users/${encodeURIComponent(user.userId)}/revoke`,
+        })),
+        done: request.query.done,
+        base: base(detail.clientId),
+      });
+    },
+  );
+
+  for (const [action, done] of [['block', 'blocked'], ['unblock', 'unblocked']] as const) {
+    app.post<{ Params: { clientId: string } }>(
+      `${LIST}/:clientId/${action}`,
+      { preValidation: app.csrfProtection, schema: { params: clientIdParams, body: csrfOnly } },
+      async (request, reply) => {
+        const admin = await requireAdmin(portal, request, reply, base(request.params.clientId));
+        if (!admin) return reply;
+        await enterpriseApps[action](admin.tenantId, request.params.clientId, admin.id);
+        return reply.redirect(`${base(request.params.clientId)}?done=${done}`, 303);
+      },
+    );
+  }
+
+  app.get<{ Params: { clientId: string } }>(`${LIST}/:clientId/remove`, { schema: { params: clientIdParams } }, async (request, reply) => {
+    const admin = await requireAdmin(portal, request, reply);
+    if (!admin) return reply;
+    const detail = await enterpriseApps.detail(admin.tenantId, request.params.clientId);
+    return reply.view('admin/confirm', {
+      ...pageData(reply, admin, 'enterprise-apps', `Remove ${detail.name} from your organisation?`, navItems),
+      marker: 'admin-enterprise-app-remove',
+      heading: `Remove ${detail.name} from your organisation?`,
+      consequences: [
+        'The organisation’s admin consent and every user’s consent to the app here are removed.',
+        `The tokens it holds for ${detail.userCount} ${detail.userCount === 1 ? 'user' : 'users'} stop working at once.`,
+        'The app is then as if never used here: a new consent adds it again. To keep it out, block it instead.',
+      ],
+      action: `${base(detail.clientId)}/remove`,
+      confirmLabel: 'Remove from the organisation',
+      cancelUrl: base(detail.clientId),
+    });
+  });
+
+  app.post<{ Params: { clientId: string } }>(
+    `${LIST}/:clientId/remove`,
+    { preValidation: app.csrfProtection, schema: { params: clientIdParams, body: csrfOnly } },
+    async (request, reply) => {
+      const admin = await requireAdmin(portal, request, reply, LIST);
+      if (!admin) return reply;
+      const detail = await enterpriseApps.detail(admin.tenantId, request.params.clientId);
+      await enterpriseApps.remove(admin.tenantId, detail.clientId, admin.id);
+      return reply.redirect(`${LIST}?${new URLSearchParams({ removed: detail.name }).toString()}`, 303);
+    },
+  );
+
+  app.post<{ Params: { clientId: string; userId: string } }>(
+    `${LIST}/:clientId/users/:userId/revoke`,
+    {
+      preValidation: app.csrfProtection,
+      schema: {
+        params: {
+          type: 'object',
+          required: ['clientId', 'userId'],
+          properties: { clientId: { type: 'string', minLength: 1, maxLength: 200 }, userId: { type: 'string', minLength: 1, maxLength: 200 } },
+        },
+        body: csrfOnly,
+      },
+    },
+    async (request, reply) => {
+      const admin = await requireAdmin(portal, request, reply, base(request.params.clientId));
+      if (!admin) return reply;
+      await enterpriseApps.revokeUserConsent(admin.tenantId, request.params.clientId, request.params.userId, admin.id);
+      return reply.redirect(`${base(request.params.clientId)}?done=revoked`, 303);
+    },
+  );
+}
