@@ -57,3 +57,18 @@ t.test('a disabled user cannot sign in, loses their session and their refresh to
   const back = await fullFlow(server, app, { signIn: 'dora@contoso', password: PASSWORD }, { scope: 'openid User.Read' });
   t.notOk(back.consentShown, 're-enabled: her consent was kept');
 });
+
+t.test('sign-in attempts are limited per client IP', async (t) => {
+  const limited = await startTestServer({ SIGN_IN_RATE_LIMIT: '3' }, server.database);
+  t.teardown(() => limited.close());
+  const limitedApp = await registerApp(limited, { tenant: 'contoso', scopes: ['openid'] });
+  const browser = new Browser(limited.url);
+  let page = (await startAuthorization(browser, limitedApp, { scope: 'openid' })).page;
+  const statuses: number[] = [];
+  for (let attempt = 0; attempt < 4; attempt++) {
+    const next = await browser.submit(page, /\/login$/, { username: `nobody${attempt}@contoso`, password: 'wrong password' });
+    statuses.push(next.status);
+    if (next.status === 401) page = next;
+  }
+  t.same(statuses, [401, 401, 401, 429], 'the fourth attempt in a minute is refused');
+});
