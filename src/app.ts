@@ -9,7 +9,7 @@ import type { Config } from './config.js';
 import { PermissionCatalogue } from './core/permission-catalogue.js';
 import { listPermissions } from './db/permissions.js';
 import type { Pool } from './db/pool.js';
-import { errorsPlugin } from './plugins/errors.js';
+import { errorsPlugin, isDatabaseUnavailable } from './plugins/errors.js';
 import { securityPlugin } from './plugins/security.js';
 import { createEta, pageRenderer, viewsDir, viewsPlugin } from './plugins/views.js';
 import { createProvider, resourceIndicators } from './provider/create-provider.js';
@@ -60,6 +60,9 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Accord> {
     genReqId: () => crypto.randomUUID(),
     requestIdHeader: false,
     routerOptions: { maxParamLength: 200 },
+    // During a graceful shutdown, requests that still arrive on open keep-alive connections are
+    // served (with `Connection: close`) rather than refused with Fastify's own 503.
+    return503OnClosing: false,
   });
 
   const [jwks, cookieKey, clientSecretKey, permissions] = await Promise.all([
@@ -80,7 +83,17 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Accord> {
     consent,
     renderPage: pageRenderer(eta),
   });
-  provider.on('server_error', (_ctx, error) => app.log.error({ err: error }, 'oidc-provider server error'));
+  provider.on('server_error', (ctx, error) => {
+    // The provider answers its own errors; a database outage is retryable there too (503).
+    if (isDatabaseUnavailable(error)) {
+      ctx.status = 503;
+      ctx.set('retry-after', '5');
+      if (typeof ctx.body === 'object') ctx.body = { error: 'temporarily_unavailable', error_description: 'The service is temporarily unavailable. Try again shortly.' };
+      app.log.warn({ err: error }, 'database unavailable');
+      return;
+    }
+    app.log.error({ err: error }, 'oidc-provider server error');
+  });
 
   const secureCookies = config.issuer.startsWith('https:');
   const consentRequests = new ConsentRequests(pool, consent, catalogue, config.consentRequestTtlDays);

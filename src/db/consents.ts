@@ -79,19 +79,29 @@ export async function deleteAdminConsent(db: Queryable, tenantId: string, client
 const USER_CONSENT_COLUMNS = `tenant_id AS "tenantId", user_id AS "userId", client_id AS "clientId", scopes,
   grant_id AS "grantId", granted_at AS "grantedAt", updated_at AS "updatedAt"`;
 
-/** Creates the row if missing and locks it for the rest of the transaction. */
+/**
+ * Creates the row if missing and locks it for the rest of the transaction, in one statement: a
+ * separate insert and select would find nothing when a concurrent revocation deletes the row
+ * between them. (DO UPDATE, unlike DO NOTHING, locks and returns an existing row.)
+ */
 export async function lockUserConsent(db: Queryable, tenantId: string, userId: string, clientId: string): Promise<UserConsentRecord> {
-  await db.query(
-    `INSERT INTO user_consents (tenant_id, user_id, client_id) VALUES ($1::text, $2::text, $3::text)
-     ON CONFLICT (tenant_id, user_id, client_id) DO NOTHING`,
+  const { rows } = await db.query<UserConsentRecord>(
+    `INSERT INTO user_consents AS uc (tenant_id, user_id, client_id) VALUES ($1::text, $2::text, $3::text)
+     ON CONFLICT (tenant_id, user_id, client_id) DO UPDATE SET tenant_id = uc.tenant_id
+     RETURNING ${USER_CONSENT_COLUMNS}`,
     [tenantId, userId, clientId],
   );
+  return rows[0]!;
+}
+
+/** The row, locked for the rest of the transaction; undefined (nothing created) when absent. */
+export async function findUserConsentForUpdate(db: Queryable, tenantId: string, userId: string, clientId: string): Promise<UserConsentRecord | undefined> {
   const { rows } = await db.query<UserConsentRecord>(
     `SELECT ${USER_CONSENT_COLUMNS} FROM user_consents
       WHERE tenant_id = $1::text AND user_id = $2::text AND client_id = $3::text FOR UPDATE`,
     [tenantId, userId, clientId],
   );
-  return rows[0]!;
+  return rows[0];
 }
 
 /**
@@ -114,6 +124,15 @@ export async function claimGrantId(
     [key.tenantId, key.userId, key.clientId, grantId, staleGrantId],
   );
   return rows[0]!.grant_id;
+}
+
+/** Removes a row that holds nothing but the given (destroyed) grant: nothing consented, nothing in use. */
+export async function forgetEmptyConsent(db: Queryable, key: { tenantId: string; userId: string; clientId: string }, grantId: string): Promise<void> {
+  await db.query(
+    `DELETE FROM user_consents
+      WHERE tenant_id = $1::text AND user_id = $2::text AND client_id = $3::text AND grant_id = $4::text AND cardinality(scopes) = 0`,
+    [key.tenantId, key.userId, key.clientId, grantId],
+  );
 }
 
 export async function updateUserConsent(

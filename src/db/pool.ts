@@ -5,7 +5,17 @@ export type Queryable = Pick<pg.Pool | pg.PoolClient, 'query'>;
 export type Pool = pg.Pool;
 
 export function createPool(connectionString: string, onError: (error: Error) => void): pg.Pool {
-  const pool = new pg.Pool({ connectionString, max: 10, idleTimeoutMillis: 30_000, connectionTimeoutMillis: 5_000 });
+  const pool = new pg.Pool({
+    connectionString,
+    max: 10,
+    idleTimeoutMillis: 30_000,
+    // Fail fast when the database is away (503 to the caller) rather than hold requests open:
+    // a new connection gets 2 s, a query on an open one 5 s, and TCP keep-alive notices a
+    // silently dropped connection.
+    connectionTimeoutMillis: 2_000,
+    query_timeout: 5_000,
+    keepAlive: true,
+  });
   // An idle client can get 57P01 (admin shutdown) when the database stops; unhandled, it crashes node.
   pool.on('error', onError);
   return pool;

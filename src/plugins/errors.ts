@@ -22,6 +22,9 @@ function toWireError(error: FastifyError | AccordError | Error): WireError {
   if (fastifyError.validation) {
     return { status: 400, error: 'invalid_request', description: fastifyError.message };
   }
+  if (isUnstorableText(error)) {
+    return { status: 400, error: 'invalid_request', description: 'The request contains a character that cannot be stored (U+0000 or an unpaired surrogate).' };
+  }
   if (isDatabaseUnavailable(error)) {
     return { status: 503, error: 'temporarily_unavailable', description: 'The service is temporarily unavailable. Try again shortly.', headers: { 'retry-after': '5' } };
   }
@@ -33,14 +36,21 @@ function toWireError(error: FastifyError | AccordError | Error): WireError {
   return { status: 500, error: 'server_error', description: 'An unexpected error occurred.' };
 }
 
+// PostgreSQL text cannot hold U+0000 (22021 in text, 22P05 in jsonb) nor jsonb an unpaired
+// surrogate escape (22P02 with that message): the request's input is at fault, not the server.
+function isUnstorableText(error: Error): boolean {
+  const code = (error as { code?: unknown }).code;
+  return code === '22021' || code === '22P05' || (code === '22P02' && /surrogate/i.test(error.message));
+}
+
 // Connection failures and PostgreSQL's "server shutting down / cannot connect now" classes: the
 // database is away for a moment, so answer 503 (retryable) rather than 500.
 const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '57P01', '57P02', '57P03', '08000', '08003', '08006']);
 
-function isDatabaseUnavailable(error: Error): boolean {
+export function isDatabaseUnavailable(error: Error): boolean {
   const code = (error as { code?: unknown }).code;
   if (typeof code === 'string' && UNAVAILABLE_CODES.has(code)) return true;
-  return /timeout exceeded when trying to connect|Connection terminated/.test(error.message);
+  return /timeout exceeded when trying to connect|Connection terminated|Query read timeout/.test(error.message);
 }
 
 /** Pages (not APIs) answer browsers with HTML. */

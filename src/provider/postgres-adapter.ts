@@ -5,6 +5,18 @@ import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import type { Pool } from '../db/pool.js';
 import { findClientMetadata } from '../db/apps.js';
 
+/**
+ * PostgreSQL cannot store U+0000 in text, nor a lone surrogate (or U+0000) escaped in jsonb: such a
+ * value comes from a request (a parameter, a token or id), so it names no stored row, and a payload
+ * holding one is refused as an invalid request rather than failing the query (a 500).
+ */
+const UNSTORABLE_TEXT = /\u0000/;
+const UNSTORABLE_JSON = /\\u0000|\\ud[89a-f][0-9a-f]{2}/i;
+
+function assertStorable(payload: AdapterPayload): void {
+  if (UNSTORABLE_JSON.test(JSON.stringify(payload))) throw new errors.InvalidRequest('request parameters must not contain NUL characters or unpaired surrogates');
+}
+
 export function postgresAdapterFactory(pool: Pool): (model: string) => Adapter {
   return (model) => (model === 'Client' ? new AppClientAdapter(pool) : new PostgresAdapter(pool, model));
 }
@@ -16,6 +28,7 @@ export class PostgresAdapter implements Adapter {
   ) {}
 
   async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
+    assertStorable(payload);
     await this.pool.query(
       `INSERT INTO oidc_models (model, id, payload, grant_id, user_code, uid, expires_at)
        VALUES ($1::text, $2::text, $3::jsonb, $4::text, $5::text, $6::text,
@@ -45,6 +58,7 @@ export class PostgresAdapter implements Adapter {
    * code means the grant is compromised) and fails with invalid_grant.
    */
   async consume(id: string): Promise<void> {
+    if (UNSTORABLE_TEXT.test(id)) throw new errors.InvalidGrant(`${this.model} not found`);
     // Under READ COMMITTED the second UPDATE waits for the first, re-checks the WHERE and matches nothing.
     const { rowCount } = await this.pool.query(
       `UPDATE oidc_models
@@ -64,6 +78,7 @@ export class PostgresAdapter implements Adapter {
   }
 
   async destroy(id: string): Promise<void> {
+    if (UNSTORABLE_TEXT.test(id)) return;
     await this.pool.query('DELETE FROM oidc_models WHERE model = $1::text AND id = $2::text', [this.model, id]);
   }
 
@@ -73,6 +88,7 @@ export class PostgresAdapter implements Adapter {
   }
 
   private async findOne(where: string, value: string): Promise<AdapterPayload | undefined> {
+    if (UNSTORABLE_TEXT.test(value)) return undefined;
     const { rows } = await this.pool.query<{ payload: AdapterPayload }>(
       `SELECT payload FROM oidc_models
         WHERE model = $1::text AND ${where} AND (expires_at IS NULL OR expires_at > now())`,
@@ -86,6 +102,7 @@ export class PostgresAdapter implements Adapter {
 class AppClientAdapter implements Adapter {
   constructor(private readonly pool: Pool) {}
   async find(id: string): Promise<AdapterPayload | undefined> {
+    if (UNSTORABLE_TEXT.test(id)) return undefined;
     return (await findClientMetadata(this.pool, id)) as AdapterPayload | undefined;
   }
   async upsert(): Promise<void> {

@@ -6,7 +6,7 @@ import { decideConsent, type ConsentDecision } from '../core/consent-decision.js
 import type { PermissionCatalogue, ResourceName } from '../core/permission-catalogue.js';
 import { findApp, type AppRecord } from '../db/apps.js';
 import { recordAuditEvent } from '../db/audit-events.js';
-import { claimGrantId, loadAccess, lockUserConsent, updateUserConsent, upsertAdminConsent, type AccessRecord } from '../db/consents.js';
+import { claimGrantId, forgetEmptyConsent, loadAccess, lockTenantAppChanges, lockUserConsent, updateUserConsent, upsertAdminConsent, type AccessRecord } from '../db/consents.js';
 import { inTransaction, type Pool, type Queryable } from '../db/pool.js';
 
 /** The Grant model of one provider instance. */
@@ -90,25 +90,48 @@ export class ConsentService {
     const granted = this.requestable(app, [...access.adminScopes, ...access.userScopes]);
     if (granted.length === 0) return undefined;
 
+    let grant: GrantInstance | undefined;
     if (access.grantId) {
-      const grant = await Grant.find(access.grantId);
-      if (grant && grant.accountId === userId && grant.clientId === clientId) {
-        if (this.applyScopes(grant, granted)) await grant.save();
-        return grant;
+      const found = await Grant.find(access.grantId);
+      if (found && found.accountId === userId && found.clientId === clientId) {
+        if (this.applyScopes(found, granted)) await found.save();
+        grant = found;
       }
     }
-    // First grant for this user and app (or its Grant expired). Concurrent requests may each
-    // create one; a single conditional upsert picks the winner and the losers use it. (No
-    // transaction here: Grant.save takes its own pool connection.)
-    const created = new Grant({ accountId: userId, clientId });
-    this.applyScopes(created, granted);
-    const createdId = await created.save();
-    const winnerId = await claimGrantId(this.pool, { tenantId: access.tenantId, userId, clientId }, createdId, access.grantId);
-    if (winnerId === createdId) return created;
-    await created.destroy();
-    const winner = await Grant.find(winnerId);
-    if (winner && this.applyScopes(winner, granted)) await winner.save();
-    return winner;
+    if (!grant) {
+      // First grant for this user and app (or its Grant expired). Concurrent requests may each
+      // create one; a single conditional upsert picks the winner and the losers use it. (No
+      // transaction here: Grant.save takes its own pool connection.)
+      const created = new Grant({ accountId: userId, clientId });
+      this.applyScopes(created, granted);
+      const createdId = await created.save();
+      const winnerId = await claimGrantId(this.pool, { tenantId: access.tenantId, userId, clientId }, createdId, access.grantId);
+      if (winnerId === createdId) {
+        grant = created;
+      } else {
+        await created.destroy();
+        grant = await Grant.find(winnerId);
+      }
+    }
+    return grant && this.confirmGrant(grant, app, userId);
+  }
+
+  /**
+   * A revocation may have committed while the grant was read, built or saved. Check again: the
+   * grant handed to the provider is the one recorded for the user and holds no more than is
+   * granted now; otherwise it is destroyed. (A revocation after this check finds the grant
+   * recorded and revokes it.)
+   */
+  private async confirmGrant(grant: GrantInstance, app: AppRecord, userId: string): Promise<GrantInstance | undefined> {
+    const access = await loadAccess(this.pool, userId, app.clientId);
+    const granted = access && !access.disabled && !access.blocked ? this.requestable(app, [...access.adminScopes, ...access.userScopes]) : [];
+    if (!access || access.grantId !== grant.jti || granted.length === 0) {
+      await grant.destroy();
+      if (access) await forgetEmptyConsent(this.pool, { tenantId: access.tenantId, userId, clientId: app.clientId }, grant.jti);
+      return undefined;
+    }
+    if (this.applyScopes(grant, granted)) await grant.save();
+    return grant;
   }
 
   /** Records the user's own consent to `scopes` (added to what they granted before). */
@@ -137,6 +160,9 @@ export class ConsentService {
    */
   async grantAdminConsent(tenantId: string, adminId: string, clientId: string, scopes: readonly string[], via: string, tx?: Queryable): Promise<string[]> {
     const record = async (tx: Queryable) => {
+      // FOR UPDATE below locks nothing while the app has no admin consent yet: two first consents
+      // would both start from nothing and the later upsert would drop the other's scopes.
+      await lockTenantAppChanges(tx, tenantId, clientId);
       const { rows } = await tx.query<{ scopes: string[] }>(
         'SELECT scopes FROM admin_consents WHERE tenant_id = $1::text AND client_id = $2::text FOR UPDATE',
         [tenantId, clientId],

@@ -4,7 +4,7 @@
 import type { PermissionCatalogue } from '../core/permission-catalogue.js';
 import { findApp, type AppRecord } from '../db/apps.js';
 import { recordAuditEvent } from '../db/audit-events.js';
-import { deleteUserConsents, findAdminConsent, findUserConsent, listUserConsentsOfUser, lockUserConsent, updateUserConsent } from '../db/consents.js';
+import { deleteUserConsents, findAdminConsent, findUserConsentForUpdate, listUserConsentsOfUser, updateUserConsent } from '../db/consents.js';
 import { inTransaction, type Pool } from '../db/pool.js';
 import { findTenant } from '../db/tenants.js';
 import { revokeGrants } from './revocation.js';
@@ -69,11 +69,9 @@ export class MyAppsService {
    */
   async revokeOwnConsent(tenantId: string, userId: string, clientId: string): Promise<boolean> {
     return inTransaction(this.pool, async (tx) => {
-      const found = await findUserConsent(tx, tenantId, userId, clientId);
-      if (!found || found.scopes.length === 0) return false;
-      // Read again under the row lock (the row exists, so nothing is inserted).
-      const existing = await lockUserConsent(tx, tenantId, userId, clientId);
-      if (existing.scopes.length === 0) return false;
+      // Locks the row if it exists; never creates one (the app would then look in use).
+      const existing = await findUserConsentForUpdate(tx, tenantId, userId, clientId);
+      if (!existing || existing.scopes.length === 0) return false;
       if (await findAdminConsent(tx, tenantId, clientId)) {
         // The organisation's grant stays: keep the row (it shows she used the app) without her scopes.
         await updateUserConsent(tx, { tenantId, userId, clientId }, { scopes: [], grantId: null });

@@ -1,0 +1,150 @@
+// SIGTERM under load: the real server process (src/server.ts) with 20 token requests in flight at
+// all times. Every request the server took on is answered 200; once it stops listening, new
+// connections are refused (counted apart); the process exits 0.
+import t from 'tap';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
+import http from 'node:http';
+import { PermissionCatalogue } from '../../src/core/permission-catalogue.js';
+import { listPermissions } from '../../src/db/permissions.js';
+import { Directory } from '../../src/services/directory.js';
+import { uncoveredChildEnv } from '../support/child-env.js';
+import { createTestDatabase, repoRoot } from '../support/database.js';
+import { freePort } from '../support/server.js';
+import { sample, type Sample } from './support.js';
+
+const CONCURRENCY = 20;
+
+const database = await createTestDatabase();
+const directory = new Directory(database.pool, new PermissionCatalogue(await listPermissions(database.pool)));
+await directory.createTenant({ id: 'contoso', name: 'Contoso' }, 'operator');
+const { app, clientSecret } = await directory.createApp(
+  { publisherTenantId: 'contoso', name: 'Daemon', multiTenant: false, public: false, redirectUris: ['https://daemon.example.test/cb'], scopes: ['User.Read'] },
+  'operator',
+);
+
+const port = await freePort();
+const origin = `http://127.0.0.1:${port}`;
+const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+  cwd: repoRoot,
+  env: uncoveredChildEnv({ PATH: process.env.PATH ?? '', DATABASE_URL: database.url, PORT: String(port), LOG_LEVEL: 'warn' }),
+  stdio: ['ignore', 'pipe', 'pipe'],
+});
+let output = '';
+child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+const exited = new Promise<{ code: number | null; at: number }>((resolve) => child.on('exit', (code) => resolve({ code, at: Date.now() })));
+t.teardown(async () => {
+  if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  await exited;
+  await database.drop();
+});
+
+const deadline = Date.now() + 15_000;
+for (;;) {
+  if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}:\n${output}`);
+  if (Date.now() > deadline) throw new Error(`server not ready after 15 s:\n${output}`);
+  const ready = await sample('readyz', (signal) => fetch(`${origin}/readyz`, { signal }));
+  if (ready.status === 200) break;
+  await sleep(50);
+}
+
+// Keep-alive connections, as a real client pool uses them (node:http, so that a connection the
+// server closes is reported as such rather than retried).
+const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
+t.teardown(() => agent.destroy());
+const tokenBody = new URLSearchParams({ grant_type: 'client_credentials', scope: 'User.Read' }).toString();
+const tokenRequest = (signal: AbortSignal) =>
+  new Promise<Response>((resolve, reject) => {
+    const request = http.request(
+      `${origin}/token`,
+      {
+        method: 'POST',
+        agent,
+        signal,
+        headers: {
+          authorization: `Basic ${Buffer.from(`${app.clientId}:${clientSecret}`).toString('base64')}`,
+          'content-type': 'application/x-www-form-urlencoded',
+          'content-length': Buffer.byteLength(tokenBody),
+          accept: 'application/json',
+        },
+      },
+      (response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('end', () => resolve(new Response(Buffer.concat(chunks), { status: response.statusCode ?? 0 })));
+        response.on('error', reject);
+      },
+    );
+    // sample() reads the code from `cause`, as fetch reports it.
+    // A reset on a reused keep-alive socket is told apart: the server closed the socket as idle
+    // before it read the request (Node's docs name this as the case a client should retry).
+    request.on('error', (error: NodeJS.ErrnoException) => {
+      const code = request.reusedSocket && (error.code === 'ECONNRESET' || error.code === 'EPIPE') ? `${error.code} on a reused socket` : error.code;
+      reject(Object.assign(new Error(error.message), { cause: { code } }));
+    });
+    request.end(tokenBody);
+  });
+
+// Warm the server up first: its first token requests load and compile code, and a connection
+// still waiting in the accept queue when the listener closes is reset, not served.
+for (let i = 0; i < 5; i++) {
+  const s = await sample('token', tokenRequest);
+  if (s.status !== 200) throw new Error(`warm-up token request failed: ${s.status} ${s.body}`);
+}
+
+t.test('SIGTERM with 20 token requests in flight: every answered request is a 200, the process exits 0', async (t) => {
+  const samples: Sample[] = [];
+  let signalledAt = Infinity;
+  // Each worker sends requests back to back until the server refuses its connection.
+  const workers = Array.from({ length: CONCURRENCY }, async () => {
+    for (;;) {
+      const s = await sample('token', tokenRequest);
+      samples.push(s);
+      if (s.status === 'ECONNREFUSED' || Date.now() - signalledAt > 10_000) return;
+    }
+  });
+
+  // Steady load first: every worker has completed requests (the server has long been accepting).
+  const loadFrom = Date.now();
+  while (samples.length < 5 * CONCURRENCY && Date.now() - loadFrom < 10_000) await sleep(20);
+  const warm = samples.length;
+  signalledAt = Date.now();
+  child.kill('SIGTERM');
+  await Promise.all(workers);
+  const exit = await Promise.race([exited, sleep(10_000, undefined, { ref: false }).then(() => undefined)]);
+
+  const answered = samples.filter((s) => typeof s.status === 'number');
+  const refused = samples.filter((s) => s.status === 'ECONNREFUSED');
+  // Connections the server never took on: refused, reset in the accept queue as the listener
+  // closed, or an idle keep-alive socket closed as the request was being written. Only requests
+  // sent after SIGTERM may end that way.
+  const notTakenOn = samples.filter((s) => typeof s.status !== 'number' && /^(ECONNRESET|EPIPE)|^ECONNREFUSED$/.test(s.status) && s.startedAt >= signalledAt);
+  const idleResets = notTakenOn.filter((s) => typeof s.status === 'string' && s.status.endsWith('on a reused socket'));
+  const queueResets = notTakenOn.filter((s) => s.status === 'ECONNRESET' || s.status === 'EPIPE');
+  const otherwise = samples.filter((s) => typeof s.status !== 'number' && !notTakenOn.includes(s));
+  const inFlightAtSignal = samples.filter((s) => s.startedAt < signalledAt && s.startedAt + s.ms > signalledAt);
+  const describe = (s: Sample) => `${s.status} after ${s.ms} ms (started ${s.startedAt - signalledAt} ms from SIGTERM): ${s.body.slice(0, 200)}`;
+  const closing503 = answered.filter((s) => s.status === 503 && /"error":"Service Unavailable"/.test(s.body));
+  t.comment(
+    `${warm} requests before SIGTERM; ${answered.length} answered in all (${closing503.length} of them Fastify's 503 while closing), ` +
+      `${inFlightAtSignal.length} in flight at SIGTERM; ${refused.length} refused at connect; ` +
+      `${idleResets.length} reset on a reused idle keep-alive socket; ${queueResets.length} reset in the accept queue; ${otherwise.length} failed otherwise`,
+  );
+
+  t.ok(warm >= 5 * CONCURRENCY, `load was running (${warm} requests before SIGTERM)`);
+  t.ok(inFlightAtSignal.length > 0, `${inFlightAtSignal.length} requests were in flight when SIGTERM arrived`);
+  t.same(inFlightAtSignal.filter((s) => s.status !== 200).map(describe), [], 'every request in flight at SIGTERM completed with 200');
+  t.same(
+    answered.filter((s) => s.status !== 200 && !closing503.includes(s)).map(describe),
+    [],
+    "every other answer is a 200, or Fastify's load-shedding 503 for a request that arrived while closing",
+  );
+  t.same(closing503.map(describe), [], 'a request that reached the server after SIGTERM is served, not refused with 503');
+  t.same(otherwise.map(describe), [], 'every request without a response was sent after SIGTERM and never taken on (refused or reset)');
+  t.equal(refused.length, CONCURRENCY, 'each worker stopped at a refused connection');
+  t.ok(exit, 'the process exited');
+  t.equal(exit?.code, 0, 'exit code 0');
+  if (exit) t.ok(exit.at - signalledAt < 5_000, `exited ${exit.at - signalledAt} ms after SIGTERM`);
+  t.notMatch(output, /shutdown failed|failed to start/);
+});
