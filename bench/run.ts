@@ -3,12 +3,14 @@
 // and a confidential app, starts the server (bench/server.ts) in a child process pinned to core
 // 0, drives it with autocannon from this process pinned to core 1, and prints requests/s, p50,
 // p99 and the server's peak RSS per endpoint, for Accord, for the same provider in a plain
-// Fastify, and for that provider served bare.
+// Fastify, and for that provider served bare. Then the user-facing flows on Accord (bench/flows.ts:
+// code exchange, refresh rotation, silent re-authorization, full sign-in flow) and, with
+// BENCH_SCALE=1, the consent decision's query on a 10M-row database (bench/scale.ts).
 // Never part of `npm test`. Figures are noisy (±25 % on a shared 2-core machine).
 import autocannon from 'autocannon';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,12 +20,22 @@ import { PermissionCatalogue } from '../src/core/permission-catalogue.js';
 import { migrate } from '../src/db/migrate.js';
 import { listPermissions } from '../src/db/permissions.js';
 import { createPool } from '../src/db/pool.js';
+import { upsertAdminConsent } from '../src/db/consents.js';
 import { Directory } from '../src/services/directory.js';
 import { Browser } from '../test/support/browser.js';
 import { exchangeCode, fullFlow, relyingParty } from '../test/support/flows.js';
 import type { TestServer } from '../test/support/server.js';
+import { codeExchange, details as flowDetails, fullSignInFlow, refreshRotation, silentReauthorization, type FlowContext, type StatementCount } from './flows.js';
+import { runScale, type LatencyStats, type ScaleResult } from './scale.js';
 
 const DURATION_SECONDS = Number(process.env.BENCH_DURATION ?? 5);
+// Which groups to run: `endpoints` (autocannon, the three servers), `flows` (code exchange,
+// refresh rotation, silent re-authorization, full sign-in flow; Accord only). BENCH_SCALE=1 adds
+// the consent-decision query on a 10M-row database (bench/scale.ts; seeding takes ~1 minute here).
+const GROUPS = new Set((process.env.BENCH_CASES ?? 'endpoints,flows').split(',').map((group) => group.trim()));
+const SCALE = process.env.BENCH_SCALE === '1' || process.env.BENCH_SCALE === 'true';
+const CODES = Number(process.env.BENCH_CODES ?? 3000);
+const SCALE_CALLS = Number(process.env.BENCH_SCALE_CALLS ?? 5000);
 const WARMUP_SECONDS = 2;
 const CONNECTIONS = 10;
 const SERVER_CORE = '0';
@@ -80,7 +92,9 @@ async function freePort(): Promise<number> {
 async function startServer(mode: 'accord' | 'bare' | 'fastify', databaseUrl: string): Promise<{ child: ChildProcess; url: string }> {
   const port = await freePort();
   // taskset execs node in place, so child.pid is the server's own pid.
-  const child = spawn('taskset', ['-c', SERVER_CORE, process.execPath, '--import', 'tsx', path.join(root, 'bench/server.ts'), mode, databaseUrl, String(port)], {
+  // BENCH_CPU_PROF=<dir>: a V8 CPU profile of the Accord server, written there when it stops.
+  const profile = mode === 'accord' && process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(process.env.BENCH_CPU_PROF)}`] : [];
+  const child = spawn('taskset', ['-c', SERVER_CORE, process.execPath, ...profile, '--import', 'tsx', path.join(root, 'bench/server.ts'), mode, databaseUrl, String(port)], {
     cwd: root,
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -111,6 +125,30 @@ function rssMb(pid: number, field: 'VmHWM' | 'VmRSS' = 'VmHWM'): number {
   return kb / 1024;
 }
 
+/** CPU time (user + system) a process has used, in seconds (/proc/<pid>/stat, clock ticks of 1/100 s). */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** CPU time of every `postgres` process on the machine (the bench's backends, and anyone else's). */
+function postgresCpuSeconds(): number {
+  let total = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      if (!stat.includes('(postgres)')) continue;
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      total += (Number(fields[11]) + Number(fields[12])) / 100;
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return total;
+}
+
 /** Resets the process's peak RSS (Linux ≥ 4.0), so each case reports its own peak. */
 function resetPeakRss(pid: number): void {
   try {
@@ -121,6 +159,7 @@ function resetPeakRss(pid: number): void {
   }
 }
 let peakResettable = true;
+const endpointDetails: string[] = [];
 
 async function measure(server: string, base: string, pid: number, test: Case): Promise<Row> {
   const options = {
@@ -132,7 +171,13 @@ async function measure(server: string, base: string, pid: number, test: Case): P
   };
   resetPeakRss(pid);
   await autocannon({ ...options, duration: WARMUP_SECONDS });
+  const cpuBefore = cpuSeconds(pid);
   const result = await autocannon({ ...options, duration: DURATION_SECONDS });
+  const cpuUsed = cpuSeconds(pid) - cpuBefore;
+  const requests = result.requests.total;
+  endpointDetails.push(
+    `${server} ${test.name}: server CPU ${((1000 * cpuUsed) / Math.max(1, requests)).toFixed(2)} ms per request, server core busy ${Math.round((100 * cpuUsed) / DURATION_SECONDS)} %`,
+  );
   const row = {
     server,
     name: test.name,
@@ -152,9 +197,12 @@ async function check(base: string, test: Case): Promise<void> {
   if (response.status !== 200) throw new Error(`${test.name}: expected 200, got ${response.status} ${await response.text()}`);
 }
 
+const ms = (stats: LatencyStats) => `${stats.p50.toFixed(3)}/${stats.p99.toFixed(3)} ms`;
+const fmt = (n: number) => (n >= 1e6 ? `${+(n / 1e6).toFixed(1)}M` : n >= 1e3 ? `${+(n / 1e3).toFixed(1)}k` : String(n));
+
 function printTable(rows: Row[]): void {
   const header = ['server', 'endpoint', 'req/s', 'p50 ms', 'p99 ms', 'peak RSS MB', 'failed'];
-  const lines = rows.map((row) => [row.server, row.name, String(Math.round(row.rps)), String(row.p50), String(row.p99), row.peakRssMb.toFixed(0), String(row.failed)]);
+  const lines = rows.map((row) => [row.server, row.name, String(Math.round(row.rps)), String(row.p50), String(row.p99), Number.isFinite(row.peakRssMb) ? row.peakRssMb.toFixed(0) : '-', String(row.failed)]);
   const widths = header.map((cell, i) => Math.max(cell.length, ...lines.map((line) => line[i]!.length)));
   const format = (cells: string[]) => `| ${cells.map((cell, i) => (i < 2 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join(' | ')} |`;
   process.stdout.write(`${format(header)}\n|${widths.map((width, i) => (i < 2 ? `${'-'.repeat(width + 1)}-` : `${'-'.repeat(width + 1)}:`)).join('|')}|\n`);
@@ -191,7 +239,24 @@ async function main(): Promise<void> {
       },
       'bench',
     );
-    const basic = `Basic ${Buffer.from(`${encodeURIComponent(app.clientId)}:${encodeURIComponent(clientSecret!)}`).toString('base64')}`;
+    const basicOf = (clientId: string, secret: string) => `Basic ${Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(secret)}`).toString('base64')}`;
+    const basic = basicOf(app.clientId, clientSecret!);
+    // The flows' app: admin-consented by Contoso's admin for everything it registers, so a
+    // signed-in user gets a code without a consent page.
+    const flowScopes = ['openid', 'offline_access', 'User.Read'];
+    const flowsApp = await directory.createApp(
+      { publisherTenantId: 'contoso', name: 'Bench Flows App', multiTenant: false, public: false, redirectUris: ['https://app.example.test/callback'], scopes: flowScopes },
+      'bench',
+    );
+    const admin = await directory.createUser({ tenantId: 'contoso', username: 'admin', password, role: 'admin' }, 'bench');
+    await upsertAdminConsent(pool, { tenantId: 'contoso', clientId: flowsApp.app.clientId, scopes: flowScopes, grantedBy: admin.id });
+    // Users for the flows: one refresh chain each, and the full flow's sign-ins round robin.
+    const flowUsers = await Promise.all(
+      Array.from({ length: CONNECTIONS }, async (_, i) => {
+        await directory.createUser({ tenantId: 'contoso', username: `user${i}`, password, role: 'user' }, 'bench');
+        return { signIn: `user${i}@contoso`, password };
+      }),
+    );
 
     // Both servers run at once on the server core (an idle one costs nothing), so each endpoint
     // is measured on Accord and on the bare provider back to back: drift in the machine's other
@@ -237,23 +302,105 @@ async function main(): Promise<void> {
     const rows: Row[] = [];
     const bareRows: Row[] = [];
     const fastifyRows: Row[] = [];
-    for (const [i, test] of accordProtocol.entries()) {
-      rows.push(await measure('accord', accord.url, accord.child.pid!, test));
-      fastifyRows.push(await measure('fastify', fastify.url, fastify.child.pid!, fastifyProtocol[i]!));
-      bareRows.push(await measure('bare', bare.url, bare.child.pid!, bareProtocol[i]!));
+    if (GROUPS.has('endpoints')) {
+      for (const [i, test] of accordProtocol.entries()) {
+        rows.push(await measure('accord', accord.url, accord.child.pid!, test));
+        fastifyRows.push(await measure('fastify', fastify.url, fastify.child.pid!, fastifyProtocol[i]!));
+        bareRows.push(await measure('bare', bare.url, bare.child.pid!, bareProtocol[i]!));
+      }
+      for (const test of dataCases) rows.push(await measure('accord', accord.url, accord.child.pid!, test));
     }
-    for (const test of dataCases) rows.push(await measure('accord', accord.url, accord.child.pid!, test));
+
+    if (GROUPS.has('flows')) {
+      const accordPid = accord.child.pid!;
+      const ctx: FlowContext = {
+        url: accord.url,
+        app: await relyingParty({ url: accord.url } as TestServer, flowsApp.app.clientId, flowsApp.clientSecret),
+        basic: basicOf(flowsApp.app.clientId, flowsApp.clientSecret!),
+        users: flowUsers,
+        concurrency: CONNECTIONS,
+        warmupSeconds: WARMUP_SECONDS,
+        durationSeconds: DURATION_SECONDS,
+        codes: CODES,
+        resetPeak: () => resetPeakRss(accordPid),
+        peakMb: () => rssMb(accordPid),
+        serverCpuSeconds: () => cpuSeconds(accordPid),
+        postgresCpuSeconds,
+        statements: async () => (await (await fetch(`${accord.url}/bench/stats`)).json()) as StatementCount,
+        log: (line) => process.stderr.write(line),
+      };
+      rows.push(await codeExchange(ctx));
+      rows.push(await refreshRotation(ctx));
+      rows.push(await silentReauthorization(ctx)); // 10 in flight in one session, as asked
+      rows.push(await silentReauthorization(ctx, CONNECTIONS, CONNECTIONS)); // 10 users, a session each
+      rows.push(await silentReauthorization(ctx, 1));
+      rows.push(await fullSignInFlow(ctx));
+    }
+
+    let scale: ScaleResult | undefined;
+    if (SCALE) {
+      // The same query on the small bench database, in alternating rounds with the scale one:
+      // random (user, app) pairs among its users and apps (every user exists; few pairs have a
+      // consent row).
+      const { rows: smallUsers } = await pool.query<{ id: string }>('SELECT id FROM users');
+      const { rows: smallApps } = await pool.query<{ client_id: string }>('SELECT client_id FROM apps');
+      const pick = <T>(list: T[]) => list[Math.floor(Math.random() * list.length)]!;
+      const smallPair = (): [string, string] => [pick(smallUsers).id, pick(smallApps).client_id];
+      scale = await runScale(adminUrl, SCALE_CALLS, (line) => process.stderr.write(line), { pool, pair: smallPair });
+      const scaleRow = (name: string, stats: LatencyStats): Row => ({
+        server: 'pg',
+        name,
+        rps: stats.perSecond,
+        p50: Number(stats.p50.toFixed(2)),
+        p99: Number(stats.p99.toFixed(2)),
+        peakRssMb: NaN,
+        failed: 0,
+      });
+      const { users, user_consents: consents } = scale.rows;
+      rows.push(
+        scaleRow(`loadAccess, small database (${smallUsers.length} users, ${smallApps.length} apps)`, scale.small),
+        scaleRow(`loadAccess, ${fmt(users!)} users, ${fmt(consents!)} user_consents`, scale.scale),
+      );
+    }
     rows.push(...fastifyRows, ...bareRows);
 
     const cpu = /model name\s*:\s*(.*)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? os.arch();
     process.stdout.write(
       `\nAccord bench: ${cores} cores (${cpu}), Node ${process.version}; 1-min load average before the run ${loadBefore.toFixed(1)} ` +
-        `(above ~0.5, other processes shared the cores and the figures are low); server pinned to core ${SERVER_CORE}, ` +
-        `autocannon on core ${LOAD_CORE}, ${CONNECTIONS} connections, ${DURATION_SECONDS} s per endpoint after ${WARMUP_SECONDS} s warm-up` +
-        `${peakResettable ? '; peak RSS per endpoint' : '; peak RSS accumulates over the run (clear_refs not permitted)'}\n\n`,
+        `(above ~0.5, other processes shared the cores and the figures are low), after ${os.loadavg()[0]!.toFixed(1)}; server pinned to core ${SERVER_CORE}, ` +
+        `load generator on core ${LOAD_CORE}, ${CONNECTIONS} connections (or workers), ${DURATION_SECONDS} s per endpoint after ${WARMUP_SECONDS} s warm-up` +
+        `${peakResettable ? '; peak RSS per endpoint' : '; peak RSS accumulates over the run (clear_refs not permitted)'}\n` +
+        (GROUPS.has('flows')
+          ? `Flows: req/s is requests (flows for the full flow) per second, p50/p99 per request (per flow) in ms, from a fetch loop with ${CONNECTIONS} in flight; ` +
+            `code exchange over ${CODES} pre-minted codes; the full flow runs ${Math.max(DURATION_SECONDS, 10)} s\n`
+          : '') +
+        (scale
+          ? `pg rows: loadAccess (src/db/consents.ts) called ${SCALE_CALLS} times on each database, one at a time from the bench process, ` +
+            `in 5 alternating rounds after a warm-up; "req/s" is calls/s\n`
+          : '') +
+        '\n',
     );
     printTable(rows);
     process.stdout.write(`\nServer RSS when ready, before any load (node --import tsx): ${idle.join(', ')}\n`);
+    if (endpointDetails.length > 0) process.stdout.write(`\nEndpoints, server CPU:\n${endpointDetails.map((line) => `- ${line}`).join('\n')}\n`);
+    if (flowDetails.length > 0) process.stdout.write(`\nFlows, measured part:\n${flowDetails.map((line) => `- ${line}`).join('\n')}\n`);
+    if (scale) {
+      process.stdout.write(
+        `\nScale database: ${Object.entries(scale.rows).map(([table, n]) => `${table} ${fmt(n)}`).join(', ')}; ${scale.sizeMb.toFixed(0)} MB; ` +
+          `seeded in ${Object.values(scale.seedSeconds).reduce((a, b) => a + b, 0).toFixed(0)} s (${Object.entries(scale.seedSeconds).map(([step, sec]) => `${step} ${sec.toFixed(1)}`).join(', ')}); ` +
+          `calls that found a user consent row: ${scale.found}/${scale.scale.calls} (small database: ${scale.smallFound}/${scale.small.calls})\n` +
+          `loadAccess scale/small: p50 ${(scale.scale.p50 / scale.small.p50).toFixed(2)}×, p99 ${(scale.scale.p99 / scale.small.p99).toFixed(2)}×, ` +
+          `mean ${(scale.scale.mean / scale.small.mean).toFixed(2)}× (means ${scale.scale.mean.toFixed(3)} / ${scale.small.mean.toFixed(3)} ms)\n` +
+          (scale.smallServer
+            ? `PostgreSQL's own time for the query (EXPLAIN ANALYZE of ${scale.scaleServer.execution.calls} random pairs on each): ` +
+              `execution p50/p99 ${ms(scale.scaleServer.execution)} on the scale database vs ${ms(scale.smallServer.execution)} on the small one; ` +
+              `planning ${ms(scale.scaleServer.planning)} vs ${ms(scale.smallServer.planning)}; ` +
+              `shared buffers per execution ${scale.scaleServer.buffers.toFixed(1)} vs ${scale.smallServer.buffers.toFixed(1)} ` +
+              `(read from outside shared_buffers: ${scale.scaleServer.reads.toFixed(2)} vs ${scale.smallServer.reads.toFixed(2)})\n`
+            : '') +
+          `EXPLAIN (ANALYZE, BUFFERS) of one loadAccess on the scale database:\n${scale.plan}\n`,
+      );
+    }
     if (rows.some((row) => row.failed > 0)) process.exitCode = 1;
   } finally {
     for (const child of children) await stopServer(child);

@@ -2,16 +2,19 @@
 //   node --import tsx bench/server.ts accord <database url> <port>
 //     Accord as `npm start` builds it (buildApp), plus one bench-only route scope,
 //     /bench/no-revocation/data/v1, serving the same data API with the same token checks but no
-//     revocation lookup, so the cost of that lookup can be measured in the same process.
+//     revocation lookup, so the cost of that lookup can be measured in the same process; and
+//     GET /bench/stats, the number of SQL statements the server has sent so far.
 //   node --import tsx bench/server.ts bare <database url> <port>
 //     The same oidc-provider configuration (createProvider, same keys and adapter) served by
 //     node:http with no Fastify around it: the baseline for discovery, /jwks and /token.
 //   node --import tsx bench/server.ts fastify <database url> <port>
 //     That provider mounted in a plain Fastify (mountProvider, no logger, none of Accord's plugins
 //     or routes): separates the cost of Fastify itself from the cost of what Accord adds.
+// SIGN_IN_RATE_LIMIT defaults to 1000000 here (the bench signs in far more often than a person).
 // Prints `ready` on stdout once listening; exits on SIGTERM.
 import Fastify from 'fastify';
 import { createServer } from 'node:http';
+import pg from 'pg';
 import { buildApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { PermissionCatalogue } from '../src/core/permission-catalogue.js';
@@ -31,8 +34,25 @@ if ((mode !== 'accord' && mode !== 'bare' && mode !== 'fastify') || !databaseUrl
   process.exit(64);
 }
 const port = Number(portArg);
-const config = loadConfig({ PORT: String(port), HOST: '127.0.0.1', ISSUER: `http://127.0.0.1:${port}`, LOG_LEVEL: 'silent', DATABASE_URL: databaseUrl });
+const config = loadConfig({ PORT: String(port), HOST: '127.0.0.1', ISSUER: `http://127.0.0.1:${port}`, LOG_LEVEL: 'silent', DATABASE_URL: databaseUrl,
+  // The full-flow case signs in ~50 times a second from one address.
+  SIGN_IN_RATE_LIMIT: process.env.SIGN_IN_RATE_LIMIT ?? '1000000' });
 const pool = createPool(databaseUrl, () => undefined);
+
+// Counts the SQL statements the server sends (every pool.query and transaction statement goes
+// through Client#query); `GET /bench/stats` (accord mode) returns the count, so the bench can
+// report statements per request.
+let statements = 0;
+const byText = new Map<string, number>();
+const clientQuery = pg.Client.prototype.query;
+pg.Client.prototype.query = function countedQuery(this: pg.Client, ...args: unknown[]) {
+  statements++;
+  const first = args[0];
+  const text = typeof first === 'string' ? first : ((first as { text?: string } | undefined)?.text ?? '?');
+  const key = text.replace(/\s+/g, ' ').trim().slice(0, 90);
+  byText.set(key, (byText.get(key) ?? 0) + 1);
+  return (clientQuery as (...a: unknown[]) => unknown).apply(this, args);
+} as typeof clientQuery;
 
 let close: () => Promise<void>;
 if (mode === 'accord') {
@@ -43,6 +63,7 @@ if (mode === 'accord') {
     pool,
     resourceServer: { issuer: config.issuer, audience: resources.data, keys: await createLocalKeyResolver(pool) },
   });
+  app.get('/bench/stats', async () => ({ statements, byText: Object.fromEntries(byText) }));
   await app.listen({ port, host: '127.0.0.1' });
   close = () => app.close();
 } else {

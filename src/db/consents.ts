@@ -32,8 +32,10 @@ export interface AccessRecord {
 }
 
 export async function loadAccess(db: Queryable, userId: string, clientId: string): Promise<AccessRecord | undefined> {
-  const { rows } = await db.query<AccessRecord>(
-    `SELECT u.tenant_id AS "tenantId", t.integrated_apps_enabled AS "integratedAppsEnabled", u.role, u.disabled,
+  // Named, so each connection prepares it once: it runs on every authorization request.
+  const { rows } = await db.query<AccessRecord>({
+    name: 'load-access',
+    text: `SELECT u.tenant_id AS "tenantId", t.integrated_apps_enabled AS "integratedAppsEnabled", u.role, u.disabled,
             COALESCE(ta.blocked, false) AS blocked,
             COALESCE(ac.scopes, '{}') AS "adminScopes",
             COALESCE(uc.scopes, '{}') AS "userScopes",
@@ -44,8 +46,8 @@ export async function loadAccess(db: Queryable, userId: string, clientId: string
        LEFT JOIN admin_consents ac ON ac.tenant_id = u.tenant_id AND ac.client_id = $2::text
        LEFT JOIN user_consents uc ON uc.tenant_id = u.tenant_id AND uc.user_id = u.id AND uc.client_id = $2::text
       WHERE u.id = $1::text`,
-    [userId, clientId],
-  );
+    values: [userId, clientId],
+  });
   return rows[0];
 }
 

@@ -1,0 +1,346 @@
+// The user-facing flows of `npm run bench` (bench/run.ts calls these against the Accord server):
+// authorization-code exchange, refresh with rotation, silent re-authorization and the full
+// sign-in flow. None of them can be replayed by autocannon with a fixed request (codes and refresh
+// tokens are single-use, every flow needs its own cookie jar), so each runs as a loop of
+// `concurrency` workers in this process, each with one request (or one flow) in flight, timing
+// every request with performance.now(); p50/p99 are computed from all the samples.
+import { randomBytes } from 'node:crypto';
+import * as oidc from 'openid-client';
+import { Browser, pageName } from '../test/support/browser.js';
+import { appRedirect, REDIRECT_URI, signInOnPage, startAuthorization, type TestApp } from '../test/support/flows.js';
+import { percentile } from './scale.js';
+
+export interface Row {
+  server: string;
+  name: string;
+  rps: number;
+  p50: number;
+  p99: number;
+  peakRssMb: number;
+  failed: number;
+}
+
+export interface FlowContext {
+  url: string;
+  app: TestApp;
+  /** `Basic …` for the app's client_secret_basic. */
+  basic: string;
+  /** Signs in as these (round robin in the full flow; one refresh chain each). */
+  users: { signIn: string; password: string }[];
+  concurrency: number;
+  warmupSeconds: number;
+  durationSeconds: number;
+  /** Codes exchanged in the measured part of the code-exchange case. */
+  codes: number;
+  /** Resets the server's peak RSS; reads it (MB) after a case. */
+  resetPeak(): void;
+  peakMb(): number;
+  /** SQL statements the server has sent so far (bench/server.ts counts them). */
+  statements(): Promise<StatementCount>;
+  /** CPU seconds the server process has used so far (user + system). */
+  serverCpuSeconds(): number;
+  /** CPU seconds all PostgreSQL processes on this machine have used so far (other users' included). */
+  postgresCpuSeconds(): number;
+  log(line: string): void;
+}
+
+export interface StatementCount {
+  statements: number;
+  /** By statement text (its first 90 characters). */
+  byText: Record<string, number>;
+}
+
+interface LoopResult {
+  latencies: number[];
+  seconds: number;
+  failed: number;
+  firstError?: string;
+  /** CPU seconds used by this (load-generating) process and by the server during the loop. */
+  clientCpu: number;
+  serverCpu: number;
+  postgresCpu: number;
+  /** SQL statements the server sent during the loop. */
+  statements: number;
+  byText: Record<string, number>;
+}
+
+/** One line per case: CPU and SQL statements per sample, how busy each side was. */
+export const details: string[] = [];
+
+/** Silent authorizations that went through a redirect on our own origin before the app's. */
+let resumes = 0;
+
+let serverCpu: () => number = () => 0;
+let postgresCpu: () => number = () => 0;
+let serverStatements: () => Promise<StatementCount> = async () => ({ statements: 0, byText: {} });
+
+/**
+ * Runs `concurrency` workers until `seconds` have passed (or `task` returns false); each call of
+ * `task(worker)` is one timed sample.
+ */
+async function loop(concurrency: number, seconds: number, task: (worker: number) => Promise<boolean | void>): Promise<LoopResult> {
+  const latencies: number[] = [];
+  let failed = 0;
+  let firstError: string | undefined;
+  const started = performance.now();
+  const cpu0 = process.cpuUsage();
+  const server0 = serverCpu();
+  const postgres0 = postgresCpu();
+  const statements0 = await serverStatements();
+  const deadline = started + seconds * 1000;
+  let done = false;
+  await Promise.all(
+    Array.from({ length: concurrency }, async (_, worker) => {
+      while (!done && performance.now() < deadline) {
+        const t0 = performance.now();
+        try {
+          if ((await task(worker)) === false) {
+            done = true;
+            break;
+          }
+          latencies.push(performance.now() - t0);
+        } catch (error) {
+          failed++;
+          firstError ??= error instanceof Error ? error.message : String(error);
+        }
+      }
+    }),
+  );
+  const cpu = process.cpuUsage(cpu0);
+  const serverCpuUsed = serverCpu() - server0;
+  const postgresCpuUsed = postgresCpu() - postgres0;
+  const statements1 = await serverStatements();
+  const statements = statements1.statements - statements0.statements;
+  const byText = Object.fromEntries(
+    Object.entries(statements1.byText)
+      .map(([text, n]) => [text, n - (statements0.byText[text] ?? 0)] as const)
+      .filter(([, n]) => n > 0),
+  );
+  return {
+    latencies,
+    seconds: (performance.now() - started) / 1000,
+    failed,
+    ...(firstError ? { firstError } : {}),
+    clientCpu: (cpu.user + cpu.system) / 1e6,
+    serverCpu: serverCpuUsed,
+    postgresCpu: postgresCpuUsed,
+    statements,
+    byText,
+  };
+}
+
+function row(name: string, result: LoopResult, peakMb: number, log: (line: string) => void, samplesPerSecond?: number): Row {
+  const sorted = [...result.latencies].sort((a, b) => a - b);
+  const out: Row = {
+    server: 'accord',
+    name,
+    rps: samplesPerSecond ?? sorted.length / result.seconds,
+    p50: Number(percentile(sorted, 50).toFixed(1)),
+    p99: Number(percentile(sorted, 99).toFixed(1)),
+    peakRssMb: peakMb,
+    failed: result.failed,
+  };
+  const samples = Math.max(1, sorted.length + out.failed);
+  details.push(
+    `${name}: ${sorted.length} samples in ${result.seconds.toFixed(1)} s; server CPU ${((1000 * result.serverCpu) / samples).toFixed(2)} ms ` +
+      `and ${(result.statements / samples).toFixed(1)} SQL statements per sample, PostgreSQL CPU ${((1000 * result.postgresCpu) / samples).toFixed(2)} ms per sample; ` +
+      `server core busy ${Math.round((100 * result.serverCpu) / result.seconds)} %, PostgreSQL ${Math.round((100 * result.postgresCpu) / result.seconds)} % of a core, ` +
+      `load generator ${Math.round((100 * result.clientCpu) / result.seconds)} %; statements per sample: ` +
+      Object.entries(result.byText)
+        .sort((a, b) => b[1] - a[1])
+        .map(([text, n]) => `${(n / samples).toFixed(1)}× \`${text}\``)
+        .join(', '),
+  );
+  const busy = (cpuSeconds: number) => `${Math.round((100 * cpuSeconds) / result.seconds)} %`;
+  log(
+    `  accord  ${name}: ${Math.round(out.rps)}/s over ${sorted.length} samples in ${result.seconds.toFixed(1)} s; ` +
+      `CPU busy: server ${busy(result.serverCpu)} of its core, load generator ${busy(result.clientCpu)}; ` +
+      `server CPU ${((1000 * result.serverCpu) / Math.max(1, sorted.length + out.failed)).toFixed(2)} ms and ` +
+      `${(result.statements / Math.max(1, sorted.length + out.failed)).toFixed(1)} SQL statements per sample` +
+      `${out.failed ? ` (${out.failed} failed: ${result.firstError})` : ''}\n`,
+  );
+  return out;
+}
+
+async function tokenRequest(ctx: FlowContext, form: Record<string, string>): Promise<Record<string, unknown>> {
+  const response = await fetch(`${ctx.url}/token`, {
+    method: 'POST',
+    headers: { authorization: ctx.basic, 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams(form).toString(),
+  });
+  const body = (await response.json()) as Record<string, unknown>;
+  if (response.status !== 200 || typeof body.access_token !== 'string') throw new Error(`/token ${form.grant_type}: ${response.status} ${JSON.stringify(body)}`);
+  return body;
+}
+
+interface MintedCode {
+  code: string;
+  verifier: string;
+}
+
+/**
+ * One silent authorization in a signed-in browser: /auth without prompt, consent already given
+ * (admin consent), so the provider answers with a redirect to the app carrying a code. Follows
+ * any redirect that stays on our origin (a resume), and fails if a page is shown instead.
+ */
+async function silentAuthorization(ctx: FlowContext, browser: Browser, scope: string): Promise<MintedCode> {
+  const verifier = oidc.randomPKCECodeVerifier();
+  const url = oidc.buildAuthorizationUrl(ctx.app.config, {
+    redirect_uri: REDIRECT_URI,
+    scope,
+    code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
+    state: randomBytes(8).toString('base64url'),
+  });
+  let response = await browser.request(url.href);
+  const location = response.headers.get('location');
+  if (location && !location.startsWith(REDIRECT_URI)) {
+    // A redirect on our own origin (a resume) before the one to the app: followed, and counted.
+    resumes++;
+    response = await browser.visit(new URL(location, url).href);
+  }
+  const code = appRedirect(response).searchParams.get('code');
+  if (!code) throw new Error(`no code in ${response.headers.get('location')}`);
+  return { code, verifier };
+}
+
+/** A browser with a signed-in session (one full flow through the login page). */
+async function signedInBrowser(ctx: FlowContext, user: { signIn: string; password: string }, scope: string): Promise<Browser> {
+  const browser = new Browser(ctx.url);
+  const auth = await startAuthorization(browser, ctx.app, { scope });
+  appRedirect(await signInOnPage(browser, auth.page, user.signIn, user.password));
+  return browser;
+}
+
+const SCOPE = 'openid User.Read';
+
+/** Lets the loops read the server's CPU time (called by each case with its context). */
+function track(ctx: FlowContext): void {
+  serverCpu = ctx.serverCpuSeconds;
+  postgresCpu = ctx.postgresCpuSeconds;
+  serverStatements = ctx.statements;
+}
+
+/**
+ * 3. Silent re-authorization of an admin-consented app in a signed-in session, with
+ * `concurrency` in flight (the table's other rows) — and, when `concurrency` is 1, the latency of
+ * one request with nothing queued behind it.
+ */
+export async function silentReauthorization(ctx: FlowContext, concurrency = ctx.concurrency, sessions = 1): Promise<Row> {
+  ctx = { ...ctx, concurrency };
+  track(ctx);
+  // `sessions` signed-in browsers, one user each; worker i uses browser i mod sessions.
+  const browsers: Browser[] = [];
+  for (let i = 0; i < sessions; i++) browsers.push(await signedInBrowser(ctx, ctx.users[i % ctx.users.length]!, SCOPE));
+  const task = async (worker: number) => void (await silentAuthorization(ctx, browsers[worker % sessions]!, SCOPE));
+  await loop(ctx.concurrency, ctx.warmupSeconds, task);
+  ctx.resetPeak();
+  resumes = 0;
+  const result = await loop(ctx.concurrency, ctx.durationSeconds, task);
+  details.push(
+    `GET /auth silent (${concurrency} in flight, ${sessions} session${sessions > 1 ? 's' : ''}): ${resumes} of ${result.latencies.length} ` +
+      `went through a redirect on our own origin first (0: /auth answered 303 to the app directly)`,
+  );
+  const label = concurrency === 1 ? '1 in flight' : `${concurrency} in flight, ${sessions} session${sessions > 1 ? 's' : ''}`;
+  return row(`GET /auth silent, admin consent → 303 code (${label})`, result, ctx.peakMb(), ctx.log);
+}
+
+/**
+ * 1. Authorization-code exchange. Codes are single-use and live 60 s: they are minted by silent
+ * re-authorization in one signed-in session (10 in flight), in batches, each batch exchanged
+ * right after it was minted; only the exchanges are timed.
+ */
+export async function codeExchange(ctx: FlowContext): Promise<Row> {
+  track(ctx);
+  const browser = await signedInBrowser(ctx, ctx.users[0]!, SCOPE);
+  const batchSize = Math.min(ctx.codes, Number(process.env.BENCH_CODE_BATCH ?? 1500));
+  const runBatch = async (size: number): Promise<LoopResult> => {
+    const codes: MintedCode[] = [];
+    const mintStarted = performance.now();
+    const minted = await loop(ctx.concurrency, 55, async () => {
+      if (codes.length >= size) return false;
+      codes.push(await silentAuthorization(ctx, browser, SCOPE));
+    });
+    if (minted.failed) throw new Error(`minting codes: ${minted.failed} failed: ${minted.firstError}`);
+    const mintSeconds = (performance.now() - mintStarted) / 1000;
+    if (mintSeconds > 40) ctx.log(`  (minting ${size} codes took ${mintSeconds.toFixed(0)} s: the first ones are close to their 60 s expiry)\n`);
+    let next = 0;
+    return loop(ctx.concurrency, 60, async () => {
+      const minted = codes[next++];
+      if (!minted) return false;
+      await tokenRequest(ctx, { grant_type: 'authorization_code', code: minted.code, redirect_uri: REDIRECT_URI, code_verifier: minted.verifier });
+    });
+  };
+  await runBatch(Math.min(300, batchSize)); // warm-up
+  ctx.resetPeak();
+  const total: LoopResult = { latencies: [], seconds: 0, failed: 0, clientCpu: 0, serverCpu: 0, postgresCpu: 0, statements: 0, byText: {} };
+  for (let left = ctx.codes; left > 0; left -= batchSize) {
+    const batch = await runBatch(Math.min(left, batchSize));
+    total.latencies.push(...batch.latencies);
+    total.seconds += batch.seconds;
+    total.failed += batch.failed;
+    total.clientCpu += batch.clientCpu;
+    total.serverCpu += batch.serverCpu;
+    total.postgresCpu += batch.postgresCpu;
+    total.statements += batch.statements;
+    for (const [text, n] of Object.entries(batch.byText)) total.byText[text] = (total.byText[text] ?? 0) + n;
+    if (batch.firstError) total.firstError ??= batch.firstError;
+  }
+  return row('POST /token authorization_code', total, ctx.peakMb(), ctx.log);
+}
+
+/**
+ * 2. Refresh with rotation: each worker carries its own chain (its own user's grant, signed in
+ * with offline_access and prompt=consent, which oidc-provider requires to issue a refresh token);
+ * every refresh returns the next refresh token and invalidates the one sent.
+ */
+export async function refreshRotation(ctx: FlowContext): Promise<Row> {
+  track(ctx);
+  const scope = 'openid offline_access User.Read';
+  const chains: string[] = [];
+  for (let i = 0; i < ctx.concurrency; i++) {
+    const user = ctx.users[i % ctx.users.length]!;
+    const browser = new Browser(ctx.url);
+    const auth = await startAuthorization(browser, ctx.app, { scope, prompt: 'consent' });
+    let page = await signInOnPage(browser, auth.page, user.signIn, user.password);
+    if (pageName(page.body) === 'consent') page = await browser.submit(page, /\/consent$/, { decision: 'accept' });
+    const code = appRedirect(page).searchParams.get('code')!;
+    const tokens = await tokenRequest(ctx, { grant_type: 'authorization_code', code, redirect_uri: REDIRECT_URI, code_verifier: auth.verifier });
+    if (typeof tokens.refresh_token !== 'string') throw new Error(`no refresh token for ${user.signIn}: ${JSON.stringify(tokens)}`);
+    chains.push(tokens.refresh_token);
+  }
+  const refresh = async (worker: number) => {
+    const tokens = await tokenRequest(ctx, { grant_type: 'refresh_token', refresh_token: chains[worker]! });
+    if (typeof tokens.refresh_token !== 'string' || tokens.refresh_token === chains[worker]) throw new Error('refresh did not rotate');
+    chains[worker] = tokens.refresh_token;
+  };
+  const warm = await loop(ctx.concurrency, ctx.warmupSeconds, refresh);
+  if (warm.failed) throw new Error(`refresh warm-up: ${warm.failed} failed: ${warm.firstError}`);
+  ctx.resetPeak();
+  const result = await loop(ctx.concurrency, ctx.durationSeconds, refresh);
+  return row('POST /token refresh_token (rotation)', result, ctx.peakMb(), ctx.log);
+}
+
+/**
+ * 4. The full flow in a fresh browser (cookie jar) each time: /auth → login page → sign-in
+ * (argon2id) → consent already granted (admin consent) → redirect with the code → /token.
+ * One sample per flow; users taken round robin.
+ */
+export async function fullSignInFlow(ctx: FlowContext): Promise<Row> {
+  track(ctx);
+  let n = 0;
+  const flow = async () => {
+    const user = ctx.users[n++ % ctx.users.length]!;
+    const browser = new Browser(ctx.url);
+    const auth = await startAuthorization(browser, ctx.app, { scope: SCOPE });
+    const page = await signInOnPage(browser, auth.page, user.signIn, user.password);
+    const code = appRedirect(page).searchParams.get('code');
+    if (!code) throw new Error('no code');
+    await tokenRequest(ctx, { grant_type: 'authorization_code', code, redirect_uri: REDIRECT_URI, code_verifier: auth.verifier });
+  };
+  const warm = await loop(ctx.concurrency, ctx.warmupSeconds, flow);
+  if (warm.failed) throw new Error(`full flow warm-up: ${warm.failed} failed: ${warm.firstError}`);
+  ctx.resetPeak();
+  const result = await loop(ctx.concurrency, Math.max(ctx.durationSeconds, 10), flow);
+  return row('full flow: /auth, login, code, /token', result, ctx.peakMb(), ctx.log);
+}

@@ -1,0 +1,297 @@
+// `BENCH_SCALE=1 npm run bench`: the consent decision's one query (loadAccess, src/db/consents.ts)
+// on a database seeded with 100k tenants, 1M users and 10M user_consents rows, against the same
+// query on the small bench database. Also runnable alone, to time the seeding:
+//   node --import tsx bench/scale.ts [admin database url]
+// The seeding is plain SQL (INSERT … SELECT generate_series), ids zero-padded so that every index
+// is filled in key order (appends to the right edge, no random page splits). Nobody signs in as
+// these users: password_hash is a placeholder, and grant_id is NULL.
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { loadAccess } from '../src/db/consents.js';
+import { migrate } from '../src/db/migrate.js';
+import { createPool, type Pool } from '../src/db/pool.js';
+
+export const SCALE = {
+  tenants: Number(process.env.BENCH_SCALE_TENANTS ?? 100_000),
+  usersPerTenant: Number(process.env.BENCH_SCALE_USERS_PER_TENANT ?? 10),
+  apps: Number(process.env.BENCH_SCALE_APPS ?? 10),
+};
+
+export interface LatencyStats {
+  calls: number;
+  perSecond: number;
+  p50: number;
+  p99: number;
+  mean: number;
+}
+
+export function withDatabase(url: string, database: string): string {
+  const parsed = new URL(url);
+  parsed.pathname = `/${database}`;
+  return parsed.toString();
+}
+
+export async function adminQuery(adminUrl: string, sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+}
+
+export function stats(latencies: number[], seconds: number): LatencyStats {
+  const sorted = [...latencies].sort((a, b) => a - b);
+  return {
+    calls: sorted.length,
+    perSecond: sorted.length / seconds,
+    p50: percentile(sorted, 50),
+    p99: percentile(sorted, 99),
+    mean: sorted.reduce((sum, value) => sum + value, 0) / Math.max(1, sorted.length),
+  };
+}
+
+const pad = (width: number) => (expr: string) => `lpad((${expr})::text, ${width}, '0')`;
+
+/**
+ * Seeds the scale rows into a migrated database; returns the seconds each step took. Uses its own
+ * connection: the application pool's query timeout is far shorter than a 10M-row insert.
+ */
+export async function seedScale(databaseUrl: string, log: (line: string) => void): Promise<Record<string, number>> {
+  const { tenants, usersPerTenant, apps } = SCALE;
+  const users = tenants * usersPerTenant;
+  const t = pad(String(tenants).length);
+  const u = pad(String(users).length);
+  const a = pad(String(apps).length);
+  const tenantOfUser = `1 + (i - 1) / ${usersPerTenant}`;
+  const steps: [string, string][] = [
+    ['tenants', `INSERT INTO tenants (id, name) SELECT 't' || ${t('i')}, 'Tenant ' || i FROM generate_series(1, ${tenants}) i`],
+    [
+      'apps',
+      `INSERT INTO apps (client_id, publisher_tenant_id, name, publisher_name, multi_tenant, client_type, redirect_uris, scopes)
+       SELECT 'scale-app-' || ${a('n')}, 't' || ${t('1')}, 'Scale App ' || n, 'Tenant 1', true, 'public',
+              ARRAY['https://app.example.test/callback'], ARRAY['openid', 'User.Read', 'Calendars.Read']
+         FROM generate_series(1, ${apps}) n`,
+    ],
+    [
+      'users',
+      `INSERT INTO users (tenant_id, id, username, display_name, role, password_hash)
+       SELECT 't' || ${t(tenantOfUser)}, 'u' || ${u('i')}, 'user' || ${u('i')}, 'User ' || i,
+              CASE WHEN i % ${usersPerTenant} = 1 THEN 'admin' ELSE 'user' END, 'not-a-hash'
+         FROM generate_series(1, ${users}) i`,
+    ],
+    [
+      'user_consents',
+      `INSERT INTO user_consents (tenant_id, user_id, client_id, scopes)
+       SELECT 't' || ${t(tenantOfUser)}, 'u' || ${u('i')}, 'scale-app-' || ${a('n')}, ARRAY['openid', 'User.Read']
+         FROM generate_series(1, ${users}) i, generate_series(1, ${apps}) n`,
+    ],
+    // Every tenant has admin-consented app 1 and blocked app 2 (so those LEFT JOINs find rows too).
+    [
+      'admin_consents',
+      `INSERT INTO admin_consents (tenant_id, client_id, scopes, granted_by)
+       SELECT 't' || ${t('i')}, 'scale-app-' || ${a('1')}, ARRAY['openid', 'User.Read', 'Calendars.Read'], 'u' || ${u(`(i - 1) * ${usersPerTenant} + 1`)}
+         FROM generate_series(1, ${tenants}) i`,
+    ],
+    [
+      'tenant_apps',
+      `INSERT INTO tenant_apps (tenant_id, client_id, blocked, updated_by)
+       SELECT 't' || ${t('i')}, 'scale-app-' || ${a(String(Math.min(2, apps)))}, true, 'bench' FROM generate_series(1, ${tenants}) i`,
+    ],
+    ['analyze', 'ANALYZE'],
+  ];
+  const timings: Record<string, number> = {};
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    // Bench data only: skip the FK triggers (the rows are consistent by construction) and the
+    // WAL flush per commit.
+    await client.query("SET session_replication_role = 'replica'");
+    await client.query('SET synchronous_commit = off');
+    await client.query("SET maintenance_work_mem = '256MB'");
+    for (const [name, sql] of steps) {
+      const started = performance.now();
+      await client.query(sql);
+      timings[name] = (performance.now() - started) / 1000;
+      log(`  scale seed: ${name} ${timings[name]!.toFixed(1)} s\n`);
+    }
+  } finally {
+    await client.end();
+  }
+  return timings;
+}
+
+interface Samples {
+  latencies: number[];
+  seconds: number;
+  found: number;
+}
+
+/** Calls loadAccess `calls` times, one at a time, for pairs from `pair()`; latencies in ms. */
+async function sampleLoadAccess(pool: Pool, calls: number, pair: () => [string, string], into: Samples = { latencies: [], seconds: 0, found: 0 }): Promise<Samples> {
+  const started = performance.now();
+  for (let i = 0; i < calls; i++) {
+    const [userId, clientId] = pair();
+    const t0 = performance.now();
+    const access = await loadAccess(pool, userId, clientId);
+    into.latencies.push(performance.now() - t0);
+    if (access && access.userScopes.length > 0) into.found++;
+  }
+  into.seconds += (performance.now() - started) / 1000;
+  return into;
+}
+
+export interface Target {
+  pool: Pool;
+  pair: () => [string, string];
+}
+
+/**
+ * Times loadAccess on each target, `calls` calls each, in `rounds` alternating rounds (so drift
+ * in the machine's load hits both alike), after a warm-up of `calls / rounds` calls each.
+ */
+export async function compareLoadAccess(targets: Target[], calls: number, rounds = 5): Promise<{ stats: LatencyStats; found: number }[]> {
+  const perRound = Math.ceil(calls / rounds);
+  for (const target of targets) await sampleLoadAccess(target.pool, perRound, target.pair);
+  const samples = targets.map((): Samples => ({ latencies: [], seconds: 0, found: 0 }));
+  for (let round = 0; round < rounds; round++) {
+    for (const [i, target] of targets.entries()) await sampleLoadAccess(target.pool, perRound, target.pair, samples[i]);
+  }
+  return samples.map((sample) => ({ stats: stats(sample.latencies, sample.seconds), found: sample.found }));
+}
+
+/** The SQL and parameters loadAccess sends (captured, so EXPLAIN runs exactly that query). */
+async function loadAccessQuery(userId: string, clientId: string): Promise<{ text: string; values: unknown[] }> {
+  let captured: { text: string; values: unknown[] } | undefined;
+  const spy = {
+    query: async (text: string, values: unknown[]) => {
+      captured = { text, values };
+      return { rows: [] };
+    },
+  };
+  await loadAccess(spy as unknown as Pool, userId, clientId);
+  if (!captured) throw new Error('loadAccess sent no query');
+  return captured;
+}
+
+export interface ServerSideStats {
+  /** Execution and planning time as PostgreSQL reports them (EXPLAIN ANALYZE), p50/p99 in ms. */
+  execution: LatencyStats;
+  planning: LatencyStats;
+  /** Mean shared buffers touched (hit + read) per execution, and the mean read from outside shared_buffers. */
+  buffers: number;
+  reads: number;
+}
+
+/** EXPLAIN (ANALYZE, BUFFERS) of loadAccess for `calls` random pairs: the database's own time, without the round trip. */
+export async function serverSideLoadAccess(pool: Pool, calls: number, pair: () => [string, string]): Promise<ServerSideStats> {
+  const execution: number[] = [];
+  const planning: number[] = [];
+  let buffers = 0;
+  let reads = 0;
+  const client = await pool.connect();
+  try {
+    for (let i = 0; i < calls; i++) {
+      const query = await loadAccessQuery(...pair());
+      const { rows } = await client.query<{ 'QUERY PLAN': Record<string, unknown>[] }>(`EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ${query.text}`, query.values);
+      const top = rows[0]!['QUERY PLAN'][0]! as { 'Execution Time': number; 'Planning Time': number; Plan: Record<string, number> };
+      execution.push(top['Execution Time']);
+      planning.push(top['Planning Time']);
+      buffers += (top.Plan['Shared Hit Blocks'] ?? 0) + (top.Plan['Shared Read Blocks'] ?? 0);
+      reads += top.Plan['Shared Read Blocks'] ?? 0;
+    }
+  } finally {
+    client.release();
+  }
+  return { execution: stats(execution, 1), planning: stats(planning, 1), buffers: buffers / calls, reads: reads / calls };
+}
+
+/** EXPLAIN (ANALYZE, BUFFERS) of one loadAccess call, as text. */
+export async function explainLoadAccess(pool: Pool, userId: string, clientId: string): Promise<string> {
+  const captured = await loadAccessQuery(userId, clientId);
+  const client = await pool.connect();
+  try {
+    // Warm once so the plan shows the steady state, not the first read from disk.
+    await client.query(captured.text, captured.values);
+    const { rows } = await client.query<{ 'QUERY PLAN': string }>(`EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) ${captured.text}`, captured.values);
+    return rows.map((row) => row['QUERY PLAN']).join('\n');
+  } finally {
+    client.release();
+  }
+}
+
+export interface ScaleResult {
+  database: string;
+  seedSeconds: Record<string, number>;
+  rows: Record<string, number>;
+  sizeMb: number;
+  /** loadAccess on the scale database, and on the small database in alternation with it. */
+  scale: LatencyStats;
+  small: LatencyStats;
+  found: number;
+  smallFound: number;
+  plan: string;
+  /** The database's own time for the query (EXPLAIN ANALYZE), on each database. */
+  scaleServer: ServerSideStats;
+  smallServer?: ServerSideStats;
+}
+
+/** Creates, seeds and measures the scale database; drops it at the end. */
+export async function runScale(adminUrl: string, calls: number, log: (line: string) => void, small?: Target): Promise<ScaleResult> {
+  const database = `accord_bench_scale_${randomBytes(4).toString('hex')}`;
+  await adminQuery(adminUrl, `CREATE DATABASE ${database}`);
+  const databaseUrl = withDatabase(adminUrl, database);
+  const pool = createPool(databaseUrl, () => undefined);
+  try {
+    await migrate(pool);
+    const seedSeconds = await seedScale(databaseUrl, log);
+    const { rows: counts } = await pool.query<Record<string, string>>(
+      `SELECT (SELECT count(*) FROM tenants) AS tenants, (SELECT count(*) FROM users) AS users,
+              (SELECT count(*) FROM user_consents) AS user_consents, (SELECT count(*) FROM admin_consents) AS admin_consents,
+              (SELECT count(*) FROM tenant_apps) AS tenant_apps, pg_database_size(current_database()) AS size`,
+    );
+    const { size, ...rest } = counts[0]!;
+    const rows = Object.fromEntries(Object.entries(rest).map(([key, value]) => [key, Number(value)]));
+    const users = SCALE.tenants * SCALE.usersPerTenant;
+    const uw = String(users).length;
+    const aw = String(SCALE.apps).length;
+    const pair = (): [string, string] => [
+      `u${String(1 + Math.floor(Math.random() * users)).padStart(uw, '0')}`,
+      `scale-app-${String(1 + Math.floor(Math.random() * SCALE.apps)).padStart(aw, '0')}`,
+    ];
+    const [scale, smallResult] = await compareLoadAccess([{ pool, pair }, ...(small ? [small] : [])], calls);
+    const plan = await explainLoadAccess(pool, pair()[0], `scale-app-${'1'.padStart(aw, '0')}`);
+    const explainCalls = Math.min(calls, 2000);
+    const scaleServer = await serverSideLoadAccess(pool, explainCalls, pair);
+    const smallServer = small ? await serverSideLoadAccess(small.pool, explainCalls, small.pair) : undefined;
+    return {
+      database,
+      seedSeconds,
+      rows,
+      sizeMb: Number(size) / 2 ** 20,
+      scale: scale!.stats,
+      found: scale!.found,
+      small: smallResult?.stats ?? scale!.stats,
+      smallFound: smallResult?.found ?? 0,
+      plan,
+      scaleServer,
+      ...(smallServer ? { smallServer } : {}),
+    };
+  } finally {
+    await pool.end();
+    await adminQuery(adminUrl, `DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+  }
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const adminUrl = process.argv[2] ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+  const result = await runScale(adminUrl, Number(process.env.BENCH_SCALE_CALLS ?? 5000), (line) => process.stderr.write(line));
+  process.stdout.write(`${JSON.stringify({ ...result, plan: undefined }, null, 2)}\n${result.plan}\n`);
+}
