@@ -171,8 +171,9 @@ export async function compareLoadAccess(targets: Target[], calls: number, rounds
 async function loadAccessQuery(userId: string, clientId: string): Promise<{ text: string; values: unknown[] }> {
   let captured: { text: string; values: unknown[] } | undefined;
   const spy = {
-    query: async (text: string, values: unknown[]) => {
-      captured = { text, values };
+    // loadAccess sends a named query config ({ name, text, values }); plain (text, values) too.
+    query: async (textOrConfig: string | { text: string; values: unknown[] }, values?: unknown[]) => {
+      captured = typeof textOrConfig === 'string' ? { text: textOrConfig, values: values ?? [] } : { text: textOrConfig.text, values: textOrConfig.values };
       return { rows: [] };
     },
   };
