@@ -165,14 +165,6 @@ export async function listUserConsentsOfUser(db: Queryable, tenantId: string, us
   return rows;
 }
 
-export async function listUserConsentsForApp(db: Queryable, tenantId: string, clientId: string): Promise<UserConsentRecord[]> {
-  const { rows } = await db.query<UserConsentRecord>(
-    `SELECT ${USER_CONSENT_COLUMNS} FROM user_consents WHERE tenant_id = $1::text AND client_id = $2::text ORDER BY granted_at`,
-    [tenantId, clientId],
-  );
-  return rows;
-}
-
 /** Deletes and returns the rows, so the caller can revoke their grants. */
 export async function deleteUserConsents(
   db: Queryable,

@@ -54,15 +54,15 @@ export async function loadSigningKeys(pool: Pool): Promise<JWK[]> {
  */
 export async function rotateSigningKeys(pool: Pool): Promise<string[]> {
   return inTransaction(pool, async (db) => {
-  await db.query('SELECT pg_advisory_xact_lock($1::bigint)', [KEY_CREATION_LOCK]);
-  await db.query(
-    `UPDATE signing_keys SET retire_after = now() + make_interval(secs => $1::integer)
-      WHERE retire_after IS NULL`,
-    [RETIRED_KEY_GRACE_SECONDS],
-  );
-  const kids: string[] = [];
-  for (const alg of SIGNING_ALGORITHMS) kids.push(await insertKey(db, alg));
-  return kids;
+    await db.query('SELECT pg_advisory_xact_lock($1::bigint)', [KEY_CREATION_LOCK]);
+    await db.query(
+      `UPDATE signing_keys SET retire_after = now() + make_interval(secs => $1::integer)
+        WHERE retire_after IS NULL`,
+      [RETIRED_KEY_GRACE_SECONDS],
+    );
+    const kids: string[] = [];
+    for (const alg of SIGNING_ALGORITHMS) kids.push(await insertKey(db, alg));
+    return kids;
   });
 }
 

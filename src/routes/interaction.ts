@@ -73,12 +73,21 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionR
     };
   }
 
-  async function renderConsentStep(request: UidRequest, reply: FastifyReply, details: Details, sentNotice = false) {
+  /** Who is signing in to which app, asking for what: the interaction's authorization request. */
+  function requestOf(details: Details) {
     const accountId = details.session?.accountId;
     if (!accountId) throw InteractionExpired('Your sign-in was lost. Go back to the app and start again.');
-    const requested = String(details.params.scope ?? '').split(' ').filter(Boolean);
-    const promptConsent = String(details.params.prompt ?? '').split(' ').includes('consent');
-    const evaluation = await consent.evaluate(accountId, String(details.params.client_id), requested, promptConsent);
+    return {
+      accountId,
+      clientId: String(details.params.client_id),
+      requested: String(details.params.scope ?? '').split(' ').filter(Boolean),
+      promptConsent: String(details.params.prompt ?? '').split(' ').includes('consent'),
+    };
+  }
+
+  async function renderConsentStep(request: UidRequest, reply: FastifyReply, details: Details, sentNotice = false) {
+    const { accountId, clientId, requested, promptConsent } = requestOf(details);
+    const evaluation = await consent.evaluate(accountId, clientId, requested, promptConsent);
     if (!evaluation) throw InteractionExpired('This app or account no longer exists.');
     const user = await findUserById(pool, accountId);
     const common = {
@@ -191,10 +200,7 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionR
       if (request.body.decision === 'deny') {
         return finish(request, reply, { error: 'access_denied', error_description: 'The user declined to grant the app access.' });
       }
-      const accountId = details.session!.accountId;
-      const clientId = String(details.params.client_id);
-      const requested = String(details.params.scope ?? '').split(' ').filter(Boolean);
-      const promptConsent = String(details.params.prompt ?? '').split(' ').includes('consent');
+      const { accountId, clientId, requested, promptConsent } = requestOf(details);
       // Decide again from the database as it is now; nothing in the form says what to grant.
       const evaluation: ConsentEvaluation | undefined = await consent.evaluate(accountId, clientId, requested, promptConsent);
       if (!evaluation) throw InteractionExpired('This app or account no longer exists.');
@@ -233,9 +239,7 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionR
     },
     async (request, reply) => {
       const details = await loadInteraction(request, reply, 'consent');
-      const accountId = details.session!.accountId;
-      const clientId = String(details.params.client_id);
-      const requested = String(details.params.scope ?? '').split(' ').filter(Boolean);
+      const { accountId, clientId, requested } = requestOf(details);
       const evaluation = await consent.evaluate(accountId, clientId, requested, false);
       if (!evaluation || evaluation.decision.outcome !== 'needs_admin_approval') {
         throw InvalidRequest('This app does not need admin approval for you any more. Go back to the app and sign in again.');

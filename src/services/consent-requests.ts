@@ -6,7 +6,7 @@ import { Conflict, InvalidRequest, NotFound } from '../core/errors.js';
 import type { PermissionCatalogue } from '../core/permission-catalogue.js';
 import * as requests from '../db/consent-requests.js';
 import { recordAuditEvent } from '../db/audit-events.js';
-import { inTransaction, type Pool } from '../db/pool.js';
+import { inTransaction, type Pool, type Queryable } from '../db/pool.js';
 import type { ConsentService } from './consent-service.js';
 import { newId } from './directory.js';
 
@@ -77,7 +77,7 @@ export class ConsentRequests {
     });
   }
 
-  private async openRequest(tx: Parameters<typeof requests.findConsentRequestForUpdate>[0], tenantId: string, requestId: string) {
+  private async openRequest(tx: Queryable, tenantId: string, requestId: string) {
     const request = await requests.findConsentRequestForUpdate(tx, tenantId, requestId);
     if (!request) throw NotFound('consent request not found');
     if (request.status !== 'pending') throw Conflict(`the request is already ${request.status}`);

@@ -17,7 +17,7 @@ export interface DemoSeed {
   app: { client_id: string; client_secret: string; name: string; publisher: string; redirect_uris: string[]; permissions: string[] };
 }
 
-export async function seedDemo(pool: Pool, config: Pick<Config, 'issuer'>): Promise<DemoSeed> {
+export async function seedDemo(pool: Pool): Promise<DemoSeed> {
   const directory = new Directory(pool, new PermissionCatalogue(await listPermissions(pool)));
   const actor = 'operator';
   const seed: DemoSeed = { tenants: [], users: [], app: undefined as never };
@@ -56,7 +56,6 @@ export async function seedDemo(pool: Pool, config: Pick<Config, 'issuer'>): Prom
     redirect_uris: redirectUris,
     permissions: app.scopes,
   };
-  void config;
   return seed;
 }
 
@@ -78,5 +77,5 @@ export function describeSeed(seed: DemoSeed, issuer: string): string {
 /** Seeds once, on an empty directory; returns what to print, or undefined when not seeded. */
 export async function seedDemoIfEmpty(pool: Pool, config: Pick<Config, 'issuer'>): Promise<string | undefined> {
   if ((await countTenants(pool)) > 0) return undefined;
-  return describeSeed(await seedDemo(pool, config), config.issuer);
+  return describeSeed(await seedDemo(pool), config.issuer);
 }
