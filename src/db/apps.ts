@@ -32,7 +32,8 @@ const COLUMNS = `client_id AS "clientId", publisher_tenant_id AS "publisherTenan
   logo_url AS "logoUrl", scopes, created_at AS "createdAt", updated_at AS "updatedAt"`;
 
 export async function findApp(db: Queryable, clientId: string): Promise<AppRecord | undefined> {
-  const { rows } = await db.query<AppRecord>(`SELECT ${COLUMNS} FROM apps WHERE client_id = $1::text`, [clientId]);
+  // Named, so each connection prepares it once: every protocol request looks its app up.
+  const { rows } = await db.query<AppRecord>({ name: 'find-app', text: `SELECT ${COLUMNS} FROM apps WHERE client_id = $1::text`, values: [clientId] });
   return rows[0];
 }
 
@@ -121,9 +122,7 @@ export async function deleteApp(db: Queryable, clientId: string): Promise<boolea
  * The app as oidc-provider client metadata. `client_secret` holds the keyed hash; the provider's
  * secret comparison is replaced to hash the presented secret first (see provider/configuration).
  */
-export async function findClientMetadata(db: Queryable, clientId: string): Promise<Record<string, unknown> | undefined> {
-  const app = await findApp(db, clientId);
-  if (!app) return undefined;
+export function clientMetadataOf(app: AppRecord): Record<string, unknown> {
   const confidential = app.clientType === 'confidential';
   const oidcScopes = app.scopes.filter((scope) => OIDC_SCOPES.has(scope));
   return {

@@ -30,7 +30,8 @@ export async function insertUser(
 
 /** By `sub`: tokens and sessions carry only the user's id. */
 export async function findUserById(db: Queryable, id: string): Promise<UserRecord | undefined> {
-  const { rows } = await db.query<UserRecord>(`SELECT ${COLUMNS} FROM users WHERE id = $1::text`, [id]);
+  // Named, so each connection prepares it once: every signed-in protocol request reads the user.
+  const { rows } = await db.query<UserRecord>({ name: 'find-user', text: `SELECT ${COLUMNS} FROM users WHERE id = $1::text`, values: [id] });
   return rows[0];
 }
 

@@ -5,12 +5,11 @@ import type { JWK } from 'jose';
 import Provider, { errors, interactionPolicy, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Config } from '../config.js';
 import type { PermissionCatalogue } from '../core/permission-catalogue.js';
-import { findUserById } from '../db/users.js';
-import { findApp } from '../db/apps.js';
 import type { Pool } from '../db/pool.js';
 import { FIRST_PARTY_CLIENT_ID, type ConsentService, type GrantModel } from '../services/consent-service.js';
 import { portalClientMetadata } from '../routes/portal-session.js';
 import { postgresAdapterFactory } from './postgres-adapter.js';
+import { findAppOnce, findUserOnce } from './request-memo.js';
 import { clientSecretMatches } from '../services/client-secrets.js';
 import type { RenderPage } from '../plugins/views.js';
 
@@ -123,7 +122,7 @@ export function createProvider(config: Config, deps: ProviderDeps): Provider {
         getResourceServerInfo: async (ctx, indicator, client) => {
           const name = indicator === resources.data ? 'data' : indicator === resources.admin ? 'admin' : undefined;
           if (!name) throw new errors.InvalidTarget();
-          const app = await findApp(pool, client.clientId);
+          const app = await findAppOnce(pool, client.clientId);
           if (!app) throw new errors.InvalidClient();
           // Only scopes in the catalogue and in the app's registration may be asked for.
           const requested = String(ctx.oidc.params?.scope ?? '').split(' ').filter(Boolean);
@@ -161,7 +160,7 @@ export function createProvider(config: Config, deps: ProviderDeps): Provider {
       return consent.loadGrant(ctx.oidc.provider.Grant as unknown as GrantModel, accountId, ctx.oidc.client.clientId);
     },
     findAccount: async (_ctx, sub) => {
-      const user = await findUserById(pool, sub);
+      const user = await findUserOnce(pool, sub);
       // A disabled user is no account: their sessions and refresh tokens stop working.
       if (!user || user.disabled) return undefined;
       return {
@@ -178,7 +177,7 @@ export function createProvider(config: Config, deps: ProviderDeps): Provider {
     extraTokenClaims: async (_ctx, token) => {
       const accountId = 'accountId' in token ? token.accountId : undefined;
       if (!accountId) return undefined;
-      const user = await findUserById(pool, accountId);
+      const user = await findUserOnce(pool, accountId);
       // `gid` lets resource servers check that the grant behind the token still exists.
       return user ? { tid: user.tenantId, gid: (token as { grantId?: string }).grantId } : undefined;
     },
@@ -220,7 +219,7 @@ function consentPolicy(consent: ConsentService, pool: Pool) {
     new Check('accord_account_inactive', 'the signed-in account is disabled or gone', 'login_required', async (ctx) => {
       const accountId = ctx.oidc.session?.accountId;
       if (!accountId) return Check.NO_NEED_TO_PROMPT;
-      const user = await findUserById(pool, accountId);
+      const user = await findUserOnce(pool, accountId);
       return !user || user.disabled ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT;
     }),
   );

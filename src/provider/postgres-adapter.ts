@@ -3,7 +3,8 @@
 // from the `apps` table so that a registration change applies at once.
 import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import type { Pool } from '../db/pool.js';
-import { findClientMetadata } from '../db/apps.js';
+import { clientMetadataOf } from '../db/apps.js';
+import { findAppOnce } from './request-memo.js';
 
 /**
  * PostgreSQL cannot store U+0000 in text, nor a lone surrogate (or U+0000) escaped in jsonb: such a
@@ -29,27 +30,28 @@ export class PostgresAdapter implements Adapter {
 
   async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
     assertStorable(payload);
-    await this.pool.query(
-      `INSERT INTO oidc_models (model, id, payload, grant_id, user_code, uid, expires_at)
+    await this.pool.query({
+      name: 'oidc-upsert',
+      text: `INSERT INTO oidc_models (model, id, payload, grant_id, user_code, uid, expires_at)
        VALUES ($1::text, $2::text, $3::jsonb, $4::text, $5::text, $6::text,
                CASE WHEN $7::integer > 0 THEN now() + make_interval(secs => $7::integer) END)
        ON CONFLICT (model, id) DO UPDATE
           SET payload = EXCLUDED.payload, grant_id = EXCLUDED.grant_id, user_code = EXCLUDED.user_code,
               uid = EXCLUDED.uid, expires_at = EXCLUDED.expires_at`,
-      [this.model, id, payload, payload.grantId ?? null, payload.userCode ?? null, payload.uid ?? null, expiresIn ?? 0],
-    );
+      values: [this.model, id, payload, payload.grantId ?? null, payload.userCode ?? null, payload.uid ?? null, expiresIn ?? 0],
+    });
   }
 
   async find(id: string): Promise<AdapterPayload | undefined> {
-    return this.findOne('id = $2::text', id);
+    return this.findOne('id', id);
   }
 
   async findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
-    return this.findOne('user_code = $2::text', userCode);
+    return this.findOne('user_code', userCode);
   }
 
   async findByUid(uid: string): Promise<AdapterPayload | undefined> {
-    return this.findOne('uid = $2::text', uid);
+    return this.findOne('uid', uid);
   }
 
   /**
@@ -60,13 +62,14 @@ export class PostgresAdapter implements Adapter {
   async consume(id: string): Promise<void> {
     if (UNSTORABLE_TEXT.test(id)) throw new errors.InvalidGrant(`${this.model} not found`);
     // Under READ COMMITTED the second UPDATE waits for the first, re-checks the WHERE and matches nothing.
-    const { rowCount } = await this.pool.query(
-      `UPDATE oidc_models
+    const { rowCount } = await this.pool.query({
+      name: 'oidc-consume',
+      text: `UPDATE oidc_models
           SET consumed_at = now(),
               payload = payload || jsonb_build_object('consumed', floor(extract(epoch FROM now()))::bigint)
         WHERE model = $1::text AND id = $2::text AND consumed_at IS NULL`,
-      [this.model, id],
-    );
+      values: [this.model, id],
+    });
     if (rowCount === 1) return;
     const { rows: existing } = await this.pool.query<{ grant_id: string | null }>(
       'SELECT grant_id FROM oidc_models WHERE model = $1::text AND id = $2::text',
@@ -87,13 +90,15 @@ export class PostgresAdapter implements Adapter {
     await this.pool.query('DELETE FROM oidc_models WHERE grant_id = $1::text', [grantId]);
   }
 
-  private async findOne(where: string, value: string): Promise<AdapterPayload | undefined> {
+  // Named statements (one per column), so each connection prepares them once: these run on every request.
+  private async findOne(column: 'id' | 'uid' | 'user_code', value: string): Promise<AdapterPayload | undefined> {
     if (UNSTORABLE_TEXT.test(value)) return undefined;
-    const { rows } = await this.pool.query<{ payload: AdapterPayload }>(
-      `SELECT payload FROM oidc_models
-        WHERE model = $1::text AND ${where} AND (expires_at IS NULL OR expires_at > now())`,
-      [this.model, value],
-    );
+    const { rows } = await this.pool.query<{ payload: AdapterPayload }>({
+      name: `oidc-find-by-${column}`,
+      text: `SELECT payload FROM oidc_models
+        WHERE model = $1::text AND ${column} = $2::text AND (expires_at IS NULL OR expires_at > now())`,
+      values: [this.model, value],
+    });
     return rows[0]?.payload;
   }
 }
@@ -103,7 +108,8 @@ class AppClientAdapter implements Adapter {
   constructor(private readonly pool: Pool) {}
   async find(id: string): Promise<AdapterPayload | undefined> {
     if (UNSTORABLE_TEXT.test(id)) return undefined;
-    return (await findClientMetadata(this.pool, id)) as AdapterPayload | undefined;
+    const app = await findAppOnce(this.pool, id);
+    return app && (clientMetadataOf(app) as AdapterPayload);
   }
   async upsert(): Promise<void> {
     throw new Error('clients are registered through Accord, not the provider');

@@ -4,10 +4,11 @@
 import type { Grant as GrantInstance } from 'oidc-provider';
 import { decideConsent, type ConsentDecision } from '../core/consent-decision.js';
 import type { PermissionCatalogue, ResourceName } from '../core/permission-catalogue.js';
-import { findApp, type AppRecord } from '../db/apps.js';
+import type { AppRecord } from '../db/apps.js';
 import { recordAuditEvent } from '../db/audit-events.js';
 import { claimGrantId, forgetEmptyConsent, loadAccess, lockTenantAppChanges, lockUserConsent, updateUserConsent, upsertAdminConsent, type AccessRecord } from '../db/consents.js';
 import { inTransaction, type Pool, type Queryable } from '../db/pool.js';
+import { findAppOnce, loadAccessOnce } from '../provider/request-memo.js';
 
 /** The Grant model of one provider instance. */
 export interface GrantModel {
@@ -44,12 +45,12 @@ export class ConsentService {
   async evaluate(userId: string, clientId: string, requested: Iterable<string>, promptConsent: boolean): Promise<ConsentEvaluation | undefined> {
     // First-party portal: no consent decision, the flow goes straight on (and grants only openid).
     if (clientId === FIRST_PARTY_CLIENT_ID) {
-      const access = await loadAccess(this.pool, userId, clientId);
+      const access = await loadAccessOnce(this.pool, userId, clientId);
       if (!access) return undefined;
       const requestedScopes = [...new Set(requested)].filter((scope) => scope === 'openid');
       return { app: firstPartyApp(access.tenantId), access, requestedScopes, decision: { outcome: 'proceed' } };
     }
-    const [app, access] = await Promise.all([findApp(this.pool, clientId), loadAccess(this.pool, userId, clientId)]);
+    const [app, access] = await Promise.all([findAppOnce(this.pool, clientId), loadAccessOnce(this.pool, userId, clientId)]);
     if (!app || !access || access.disabled) return undefined;
     const requestedScopes = this.requestable(app, requested);
     const decision = decideConsent({
@@ -77,14 +78,14 @@ export class ConsentService {
     // First-party portal: a fresh `openid`-only grant per sign-in, never recorded as consent (the
     // portal revokes it once the sign-in is confirmed; see routes/portal-session.ts).
     if (clientId === FIRST_PARTY_CLIENT_ID) {
-      const access = await loadAccess(this.pool, userId, clientId);
+      const access = await loadAccessOnce(this.pool, userId, clientId);
       if (!access || access.disabled) return undefined;
       const grant = new Grant({ accountId: userId, clientId });
       grant.addOIDCScope('openid');
       await grant.save();
       return grant;
     }
-    const [app, access] = await Promise.all([findApp(this.pool, clientId), loadAccess(this.pool, userId, clientId)]);
+    const [app, access] = await Promise.all([findAppOnce(this.pool, clientId), loadAccessOnce(this.pool, userId, clientId)]);
     if (!app || !access || access.disabled || access.blocked) return undefined;
     if (!app.multiTenant && app.publisherTenantId !== access.tenantId) return undefined;
     const granted = this.requestable(app, [...access.adminScopes, ...access.userScopes]);
@@ -94,7 +95,10 @@ export class ConsentService {
     if (access.grantId) {
       const found = await Grant.find(access.grantId);
       if (found && found.accountId === userId && found.clientId === clientId) {
-        if (this.applyScopes(found, granted)) await found.save();
+        // Unchanged, so nothing was written: a revocation committing from now on deletes or
+        // narrows the stored grant, and the token endpoint reads the stored one. No re-check.
+        if (!this.applyScopes(found, granted)) return found;
+        await found.save();
         grant = found;
       }
     }

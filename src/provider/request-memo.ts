@@ -1,0 +1,48 @@
+// Several of oidc-provider's hooks need the same rows within one request: a silent /auth looks
+// the app up for the client, the resource server and the consent decision, and the user for the
+// account and the session check. oidc-provider runs each request inside an AsyncLocalStorage that
+// holds its Koa context (`Provider.ctx`); reads memoised here are done once per such request.
+// Outside a provider request (Fastify's own routes, the CLI) the read is simply done.
+import Provider from 'oidc-provider';
+import { findApp, type AppRecord } from '../db/apps.js';
+import { loadAccess, type AccessRecord } from '../db/consents.js';
+import type { Pool } from '../db/pool.js';
+import { findUserById, type UserRecord } from '../db/users.js';
+
+const memos = new WeakMap<object, Map<string, Promise<unknown>>>();
+
+/** `read()` once per provider request and key; a failed read is forgotten, so a retry reads again. */
+export function oncePerRequest<T>(key: string, read: () => Promise<T>): Promise<T> {
+  const ctx = Provider.ctx;
+  if (!ctx) return read();
+  let memo = memos.get(ctx);
+  if (!memo) {
+    memo = new Map();
+    memos.set(ctx, memo);
+  }
+  const cached = memo.get(key) as Promise<T> | undefined;
+  if (cached) return cached;
+  const pending = read();
+  memo.set(key, pending);
+  pending.catch(() => memo.delete(key));
+  return pending;
+}
+
+/** The app's row, read once per provider request. */
+export function findAppOnce(pool: Pool, clientId: string): Promise<AppRecord | undefined> {
+  return oncePerRequest(`app:${clientId}`, () => findApp(pool, clientId));
+}
+
+/** The user's row, read once per provider request. */
+export function findUserOnce(pool: Pool, userId: string): Promise<UserRecord | undefined> {
+  return oncePerRequest(`user:${userId}`, () => findUserById(pool, userId));
+}
+
+/**
+ * What the user and their admin granted the app, read once per provider request (the consent
+ * decision and the grant it loads then agree). A check that must see commits made since — after
+ * a write — calls `loadAccess` itself.
+ */
+export function loadAccessOnce(pool: Pool, userId: string, clientId: string): Promise<AccessRecord | undefined> {
+  return oncePerRequest(`access:${userId}:${clientId}`, () => loadAccess(pool, userId, clientId));
+}
