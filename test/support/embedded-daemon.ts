@@ -7,8 +7,6 @@ import { embeddedUrlFile } from './database.js';
 
 const dir = path.dirname(embeddedUrlFile);
 const database = await startEmbeddedPostgres({ dataDir: dir, log: (line) => process.stdout.write(`${line}\n`) });
-process.removeAllListeners('SIGTERM');
-process.removeAllListeners('SIGINT');
 writeFileSync(path.join(dir, 'daemon.pid'), String(process.pid));
 writeFileSync(embeddedUrlFile, database.url);
 const stop = async () => {
