@@ -162,7 +162,10 @@ function row(name: string, result: LoopResult, peakMb: number, log: (line: strin
   return out;
 }
 
-async function tokenRequest(ctx: FlowContext, form: Record<string, string>): Promise<Record<string, unknown>> {
+/** The parts of a FlowContext one request needs (bench/soak.ts calls these directly). */
+export type Target = Pick<FlowContext, 'url' | 'app' | 'basic'>;
+
+export async function tokenRequest(ctx: Target, form: Record<string, string>): Promise<Record<string, unknown>> {
   const response = await fetch(`${ctx.url}/token`, {
     method: 'POST',
     headers: { authorization: ctx.basic, 'content-type': 'application/x-www-form-urlencoded' },
@@ -183,7 +186,7 @@ interface MintedCode {
  * (admin consent), so the provider answers with a redirect to the app carrying a code. Follows
  * any redirect that stays on our origin (a resume), and fails if a page is shown instead.
  */
-async function silentAuthorization(ctx: FlowContext, browser: Browser, scope: string): Promise<MintedCode> {
+export async function silentAuthorization(ctx: Target, browser: Browser, scope: string): Promise<MintedCode> {
   const verifier = oidc.randomPKCECodeVerifier();
   const url = oidc.buildAuthorizationUrl(ctx.app.config, {
     redirect_uri: REDIRECT_URI,
@@ -205,7 +208,7 @@ async function silentAuthorization(ctx: FlowContext, browser: Browser, scope: st
 }
 
 /** A browser with a signed-in session (one full flow through the login page). */
-async function signedInBrowser(ctx: FlowContext, user: { signIn: string; password: string }, scope: string): Promise<Browser> {
+export async function signedInBrowser(ctx: Target, user: { signIn: string; password: string }, scope: string): Promise<Browser> {
   const browser = new Browser(ctx.url);
   const auth = await startAuthorization(browser, ctx.app, { scope });
   appRedirect(await signInOnPage(browser, auth.page, user.signIn, user.password));
@@ -321,6 +324,16 @@ export async function refreshRotation(ctx: FlowContext): Promise<Row> {
   return row('POST /token refresh_token (rotation)', result, ctx.peakMb(), ctx.log);
 }
 
+/** One full flow in a fresh browser: /auth, login page, sign-in, code, /token; returns the tokens. */
+export async function signInAndRedeem(ctx: Target, user: { signIn: string; password: string }): Promise<Record<string, unknown>> {
+  const browser = new Browser(ctx.url);
+  const auth = await startAuthorization(browser, ctx.app, { scope: SCOPE });
+  const page = await signInOnPage(browser, auth.page, user.signIn, user.password);
+  const code = appRedirect(page).searchParams.get('code');
+  if (!code) throw new Error('no code');
+  return tokenRequest(ctx, { grant_type: 'authorization_code', code, redirect_uri: REDIRECT_URI, code_verifier: auth.verifier });
+}
+
 /**
  * 4. The full flow in a fresh browser (cookie jar) each time: /auth → login page → sign-in
  * (argon2id) → consent already granted (admin consent) → redirect with the code → /token.
@@ -329,15 +342,7 @@ export async function refreshRotation(ctx: FlowContext): Promise<Row> {
 export async function fullSignInFlow(ctx: FlowContext): Promise<Row> {
   track(ctx);
   let n = 0;
-  const flow = async () => {
-    const user = ctx.users[n++ % ctx.users.length]!;
-    const browser = new Browser(ctx.url);
-    const auth = await startAuthorization(browser, ctx.app, { scope: SCOPE });
-    const page = await signInOnPage(browser, auth.page, user.signIn, user.password);
-    const code = appRedirect(page).searchParams.get('code');
-    if (!code) throw new Error('no code');
-    await tokenRequest(ctx, { grant_type: 'authorization_code', code, redirect_uri: REDIRECT_URI, code_verifier: auth.verifier });
-  };
+  const flow = async () => void (await signInAndRedeem(ctx, ctx.users[n++ % ctx.users.length]!));
   const warm = await loop(ctx.concurrency, ctx.warmupSeconds, flow);
   if (warm.failed) throw new Error(`full flow warm-up: ${warm.failed} failed: ${warm.firstError}`);
   ctx.resetPeak();

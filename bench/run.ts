@@ -1,32 +1,41 @@
 // `npm run bench`: load figures for Accord's hot endpoints. Creates a fresh database from the
 // admin DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres), seeds a tenant, a user
 // and a confidential app, starts the server (bench/server.ts) in a child process pinned to core
-// 0, drives it with autocannon from this process pinned to core 1, and prints requests/s, p50,
+// 0, drives it with autocannon from this process pinned to core 1 (PostgreSQL too, for the run:
+// bench/pin-postgres.ts), and prints requests/s, p50,
 // p99 and the server's peak RSS per endpoint, for Accord, for the same provider in a plain
 // Fastify, and for that provider served bare. Then the user-facing flows on Accord (bench/flows.ts:
 // code exchange, refresh rotation, silent re-authorization, full sign-in flow) and, with
 // BENCH_SCALE=1, the consent decision's query on a 10M-row database (bench/scale.ts).
 // Never part of `npm test`. Figures are noisy (±25 % on a shared 2-core machine).
 import autocannon from 'autocannon';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import * as oidc from 'openid-client';
-import pg from 'pg';
-import { PermissionCatalogue } from '../src/core/permission-catalogue.js';
-import { migrate } from '../src/db/migrate.js';
-import { listPermissions } from '../src/db/permissions.js';
 import { createPool } from '../src/db/pool.js';
-import { upsertAdminConsent } from '../src/db/consents.js';
-import { Directory } from '../src/services/directory.js';
-import { Browser } from '../test/support/browser.js';
-import { exchangeCode, fullFlow, relyingParty } from '../test/support/flows.js';
+import { relyingParty } from '../test/support/flows.js';
 import type { TestServer } from '../test/support/server.js';
 import { codeExchange, details as flowDetails, fullSignInFlow, refreshRotation, silentReauthorization, type FlowContext, type StatementCount } from './flows.js';
+import { pinPostgres } from './pin-postgres.js';
 import { runScale, type LatencyStats, type ScaleResult } from './scale.js';
+import {
+  adminQuery,
+  Cleanup,
+  cpuSeconds,
+  DEFAULT_ADMIN_URL,
+  freePort,
+  LOAD_CORE,
+  pinSelf,
+  rssMb,
+  seedBenchDatabase,
+  SERVER_CORE,
+  stopServer,
+  userAccessToken,
+  withDatabase,
+} from './support.js';
 
 const DURATION_SECONDS = Number(process.env.BENCH_DURATION ?? 5);
 // Which groups to run: `endpoints` (autocannon, the three servers), `flows` (code exchange,
@@ -38,8 +47,6 @@ const CODES = Number(process.env.BENCH_CODES ?? 3000);
 const SCALE_CALLS = Number(process.env.BENCH_SCALE_CALLS ?? 5000);
 const WARMUP_SECONDS = 2;
 const CONNECTIONS = 10;
-const SERVER_CORE = '0';
-const LOAD_CORE = '1';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 interface Case {
@@ -58,34 +65,8 @@ interface Row {
   p99: number;
   peakRssMb: number;
   failed: number;
-}
-
-function withDatabase(url: string, database: string): string {
-  const parsed = new URL(url);
-  parsed.pathname = `/${database}`;
-  return parsed.toString();
-}
-
-async function adminQuery(adminUrl: string, sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: adminUrl });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
-
-async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
+  /** Server CPU per request, ms (the autocannon endpoints). */
+  cpuMs?: number;
 }
 
 /** Starts bench/server.ts pinned to SERVER_CORE; resolves once it prints `ready`. */
@@ -107,29 +88,6 @@ async function startServer(mode: 'accord' | 'bare' | 'fastify', databaseUrl: str
     child.once('exit', (code) => reject(new Error(`bench server (${mode}) exited with ${code} before it was ready`)));
   });
   return { child, url: `http://127.0.0.1:${port}` };
-}
-
-async function stopServer(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-  await exited;
-  clearTimeout(timer);
-}
-
-/** VmHWM (peak resident set) or VmRSS (resident now) of a process, in MB. */
-function rssMb(pid: number, field: 'VmHWM' | 'VmRSS' = 'VmHWM'): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = Number(new RegExp(`${field}:\\s+(\\d+)\\s+kB`).exec(status)?.[1] ?? 0);
-  return kb / 1024;
-}
-
-/** CPU time (user + system) a process has used, in seconds (/proc/<pid>/stat, clock ticks of 1/100 s). */
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 /** CPU time of every `postgres` process on the machine (the bench's backends, and anyone else's). */
@@ -186,6 +144,7 @@ async function measure(server: string, base: string, pid: number, test: Case): P
     p99: result.latency.p99,
     peakRssMb: rssMb(pid),
     failed: result.non2xx + result.errors + result.timeouts,
+    cpuMs: (1000 * cpuUsed) / Math.max(1, requests),
   };
   process.stderr.write(`  ${server.padEnd(7)} ${test.name}: ${Math.round(row.rps)} req/s${row.failed ? ` (${row.failed} failed)` : ''}\n`);
   return row;
@@ -209,58 +168,62 @@ function printTable(rows: Row[]): void {
   for (const line of lines) process.stdout.write(`${format(line)}\n`);
 }
 
+/**
+ * The overhead of the wrapper on the provider's own endpoints: how many fewer requests/s Accord
+ * and the plain-Fastify server serve than the same provider bare, and how much more server CPU
+ * each request takes (the steadier figure on a shared machine). Target: ≤ 5 % on /token.
+ */
+function printOverhead(rows: Row[], fastifyRows: Row[], bareRows: Row[]): void {
+  const percent = (value: number, sign = false) => `${sign && value > 0 ? '+' : ''}${value.toFixed(1)} %`;
+  const lines = bareRows.map((bare) => {
+    const accord = rows.find((row) => row.server === 'accord' && row.name === bare.name)!;
+    const fastify = fastifyRows.find((row) => row.name === bare.name)!;
+    const overhead = (row: Row) => (100 * (bare.rps - row.rps)) / bare.rps;
+    const cpu = (row: Row) => (row.cpuMs && bare.cpuMs ? percent((100 * (row.cpuMs - bare.cpuMs)) / bare.cpuMs, true) : '-');
+    const target = bare.name.startsWith('POST /token') ? ` (target ≤ 5 %: ${overhead(accord) <= 5 ? 'met' : '**missed**'})` : '';
+    return (
+      `- ${bare.name}: accord ${percent(overhead(accord))}${target}, fastify ${percent(overhead(fastify))} ` +
+      `(req/s: accord ${Math.round(accord.rps)}, fastify ${Math.round(fastify.rps)}, bare ${Math.round(bare.rps)}); ` +
+      `server CPU per request against bare: accord ${cpu(accord)}, fastify ${cpu(fastify)}`
+    );
+  });
+  process.stdout.write(
+    `\nWrapper overhead: requests/s below the same provider served bare (node:http), measured back to back (negative: more than bare):\n${lines.join('\n')}\n`,
+  );
+}
+
 async function main(): Promise<void> {
   const cores = os.availableParallelism(); // before pinning: afterwards this process sees one core
   const loadBefore = os.loadavg()[0]!;
-  if (cores < 2) throw new Error('bench needs 2 cores: the server on core 0, autocannon on core 1');
-  // The load generator gets the other core (every thread of this process).
-  execFileSync('taskset', ['-a', '-p', '-c', LOAD_CORE, String(process.pid)], { stdio: 'ignore' });
+  if (cores < 2) throw new Error(`bench needs 2 cores: the server on core ${SERVER_CORE}, autocannon and PostgreSQL on core ${LOAD_CORE}`);
+  // The load generator gets the other core (every thread of this process)…
+  pinSelf();
+  const cleanup = new Cleanup();
+  cleanup.onSignals();
+  const adminUrl = process.env.DATABASE_URL ?? DEFAULT_ADMIN_URL;
+  // …and so does PostgreSQL, before the bench opens its connections (forked from the postmaster,
+  // they inherit its affinity).
+  const postgres = await pinPostgres(adminUrl, LOAD_CORE);
+  process.stderr.write(`${postgres.summary}${postgres.pinned ? `; restored at the end (${postgres.restoreHint})` : ''}\n`);
+  process.on('exit', postgres.restore);
+  cleanup.add('restore PostgreSQL affinity', postgres.restore);
 
-  const adminUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
   const database = `accord_bench_${randomBytes(4).toString('hex')}`;
-  await adminQuery(adminUrl, `CREATE DATABASE ${database}`);
-  const databaseUrl = withDatabase(adminUrl, database);
-  const pool = createPool(databaseUrl, () => undefined);
   const children: ChildProcess[] = [];
   try {
-    await migrate(pool);
-    const directory = new Directory(pool, new PermissionCatalogue(await listPermissions(pool)));
-    await directory.createTenant({ id: 'contoso', name: 'Contoso' }, 'bench');
-    const password = randomBytes(12).toString('base64url');
-    await directory.createUser({ tenantId: 'contoso', username: 'alice', password, role: 'user', email: 'alice@contoso.test' }, 'bench');
-    const { app, clientSecret } = await directory.createApp(
-      {
-        publisherTenantId: 'contoso',
-        name: 'Bench App',
-        multiTenant: false,
-        public: false,
-        redirectUris: ['https://app.example.test/callback'],
-        scopes: ['openid', 'User.Read', 'User.Read.All'],
-      },
-      'bench',
-    );
-    const basicOf = (clientId: string, secret: string) => `Basic ${Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(secret)}`).toString('base64')}`;
-    const basic = basicOf(app.clientId, clientSecret!);
-    // The flows' app: admin-consented by Contoso's admin for everything it registers, so a
-    // signed-in user gets a code without a consent page.
-    const flowScopes = ['openid', 'offline_access', 'User.Read'];
-    const flowsApp = await directory.createApp(
-      { publisherTenantId: 'contoso', name: 'Bench Flows App', multiTenant: false, public: false, redirectUris: ['https://app.example.test/callback'], scopes: flowScopes },
-      'bench',
-    );
-    const admin = await directory.createUser({ tenantId: 'contoso', username: 'admin', password, role: 'admin' }, 'bench');
-    await upsertAdminConsent(pool, { tenantId: 'contoso', clientId: flowsApp.app.clientId, scopes: flowScopes, grantedBy: admin.id });
-    // Users for the flows: one refresh chain each, and the full flow's sign-ins round robin.
-    const flowUsers = await Promise.all(
-      Array.from({ length: CONNECTIONS }, async (_, i) => {
-        await directory.createUser({ tenantId: 'contoso', username: `user${i}`, password, role: 'user' }, 'bench');
-        return { signIn: `user${i}@contoso`, password };
-      }),
-    );
+    await adminQuery(adminUrl, `CREATE DATABASE ${database}`);
+    cleanup.add(`drop database ${database}`, () => adminQuery(adminUrl, `DROP DATABASE IF EXISTS ${database} WITH (FORCE)`));
+    const databaseUrl = withDatabase(adminUrl, database);
+    const pool = createPool(databaseUrl, () => undefined);
+    cleanup.add('close the pool', () => pool.end());
+    cleanup.add('stop the servers', async () => {
+      for (const child of children) await stopServer(child);
+    });
+    const seeded = await seedBenchDatabase(pool, CONNECTIONS);
 
-    // Both servers run at once on the server core (an idle one costs nothing), so each endpoint
-    // is measured on Accord and on the bare provider back to back: drift in the machine's other
-    // load then hits both figures of a pair alike.
+    // All three servers run at once on the server core (an idle one costs nothing), so each
+    // endpoint is measured on Accord, plain Fastify and the bare provider back to back: drift in
+    // the machine's other load then hits the figures of a group alike.
     // Accord: Fastify + oidc-provider + the data API.
     const accord = await startServer('accord', databaseUrl);
     children.push(accord.child);
@@ -279,15 +242,12 @@ async function main(): Promise<void> {
         name: 'POST /token client_credentials (JWT AT)',
         path: '/token',
         method: 'POST',
-        headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded' },
+        headers: { authorization: seeded.app.basic, 'content-type': 'application/x-www-form-urlencoded' },
         body: new URLSearchParams({ grant_type: 'client_credentials', resource: `${issuer}/data/v1`, scope: 'User.Read' }).toString(),
       },
     ];
     // A user's access token through the real flow: sign-in, consent, code exchange.
-    const rp = await relyingParty({ url: accord.url } as TestServer, app.clientId, clientSecret);
-    const flow = await fullFlow({ url: accord.url } as TestServer, rp, { signIn: 'alice@contoso', password }, { scope: 'openid User.Read' }, new Browser(accord.url));
-    const tokens = await exchangeCode(rp, flow.callback, flow.auth);
-    const bearer = { authorization: `Bearer ${tokens.access_token}` };
+    const bearer = { authorization: `Bearer ${await userAccessToken(accord.url, seeded.app, seeded.alice)}` };
     const dataCases: Case[] = [
       { name: 'GET /data/v1/me (revocation check)', path: '/data/v1/me', headers: bearer },
       { name: 'GET /data/v1/me (no revocation check)', path: '/bench/no-revocation/data/v1/me', headers: bearer },
@@ -315,9 +275,9 @@ async function main(): Promise<void> {
       const accordPid = accord.child.pid!;
       const ctx: FlowContext = {
         url: accord.url,
-        app: await relyingParty({ url: accord.url } as TestServer, flowsApp.app.clientId, flowsApp.clientSecret),
-        basic: basicOf(flowsApp.app.clientId, flowsApp.clientSecret!),
-        users: flowUsers,
+        app: await relyingParty({ url: accord.url } as TestServer, seeded.flowsApp.clientId, seeded.flowsApp.clientSecret),
+        basic: seeded.flowsApp.basic,
+        users: seeded.users,
         concurrency: CONNECTIONS,
         warmupSeconds: WARMUP_SECONDS,
         durationSeconds: DURATION_SECONDS,
@@ -367,8 +327,9 @@ async function main(): Promise<void> {
     const cpu = /model name\s*:\s*(.*)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? os.arch();
     process.stdout.write(
       `\nAccord bench: ${cores} cores (${cpu}), Node ${process.version}; 1-min load average before the run ${loadBefore.toFixed(1)} ` +
-        `(above ~0.5, other processes shared the cores and the figures are low), after ${os.loadavg()[0]!.toFixed(1)}; server pinned to core ${SERVER_CORE}, ` +
-        `load generator on core ${LOAD_CORE}, ${CONNECTIONS} connections (or workers), ${DURATION_SECONDS} s per endpoint after ${WARMUP_SECONDS} s warm-up` +
+        `(above ~0.5, other processes shared the cores and the figures are low), after ${os.loadavg()[0]!.toFixed(1)}\n` +
+        `Cores: servers (accord, fastify, bare) pinned to core ${SERVER_CORE}, load generator (this process) to core ${LOAD_CORE}; ${postgres.summary}\n` +
+        `${CONNECTIONS} connections (or workers), ${DURATION_SECONDS} s per endpoint after ${WARMUP_SECONDS} s warm-up` +
         `${peakResettable ? '; peak RSS per endpoint' : '; peak RSS accumulates over the run (clear_refs not permitted)'}\n` +
         (GROUPS.has('flows')
           ? `Flows: req/s is requests (flows for the full flow) per second, p50/p99 per request (per flow) in ms, from a fetch loop with ${CONNECTIONS} in flight; ` +
@@ -381,6 +342,7 @@ async function main(): Promise<void> {
         '\n',
     );
     printTable(rows);
+    if (bareRows.length > 0) printOverhead(rows, fastifyRows, bareRows);
     process.stdout.write(`\nServer RSS when ready, before any load (node --import tsx): ${idle.join(', ')}\n`);
     if (endpointDetails.length > 0) process.stdout.write(`\nEndpoints, server CPU:\n${endpointDetails.map((line) => `- ${line}`).join('\n')}\n`);
     if (flowDetails.length > 0) process.stdout.write(`\nFlows, measured part:\n${flowDetails.map((line) => `- ${line}`).join('\n')}\n`);
@@ -403,9 +365,7 @@ async function main(): Promise<void> {
     }
     if (rows.some((row) => row.failed > 0)) process.exitCode = 1;
   } finally {
-    for (const child of children) await stopServer(child);
-    await pool.end();
-    await adminQuery(adminUrl, `DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+    await cleanup.run();
   }
 }
 

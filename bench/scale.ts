@@ -11,6 +11,7 @@ import pg from 'pg';
 import { loadAccess } from '../src/db/consents.js';
 import { migrate } from '../src/db/migrate.js';
 import { createPool, type Pool } from '../src/db/pool.js';
+import { adminQuery, withDatabase } from './support.js';
 
 export const SCALE = {
   tenants: Number(process.env.BENCH_SCALE_TENANTS ?? 100_000),
@@ -24,22 +25,6 @@ export interface LatencyStats {
   p50: number;
   p99: number;
   mean: number;
-}
-
-export function withDatabase(url: string, database: string): string {
-  const parsed = new URL(url);
-  parsed.pathname = `/${database}`;
-  return parsed.toString();
-}
-
-export async function adminQuery(adminUrl: string, sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: adminUrl });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
 }
 
 export function percentile(sorted: number[], p: number): number {
