@@ -44,6 +44,9 @@ const DURATION_SECONDS = Number(process.env.BENCH_DURATION ?? 5);
 const GROUPS = new Set((process.env.BENCH_CASES ?? 'endpoints,flows').split(',').map((group) => group.trim()));
 const SCALE = process.env.BENCH_SCALE === '1' || process.env.BENCH_SCALE === 'true';
 const CODES = Number(process.env.BENCH_CODES ?? 3000);
+// BENCH_ENDPOINTS=token,jwks: only the endpoint cases whose name contains one of these words.
+const ENDPOINT_FILTER = process.env.BENCH_ENDPOINTS?.split(',').map((word) => word.trim().toLowerCase()).filter(Boolean);
+const selected = (test: { name: string }) => !ENDPOINT_FILTER || ENDPOINT_FILTER.some((word) => test.name.toLowerCase().includes(word));
 const SCALE_CALLS = Number(process.env.BENCH_SCALE_CALLS ?? 5000);
 const WARMUP_SECONDS = 2;
 const CONNECTIONS = 10;
@@ -73,8 +76,8 @@ interface Row {
 async function startServer(mode: 'accord' | 'bare' | 'fastify', databaseUrl: string): Promise<{ child: ChildProcess; url: string }> {
   const port = await freePort();
   // taskset execs node in place, so child.pid is the server's own pid.
-  // BENCH_CPU_PROF=<dir>: a V8 CPU profile of the Accord server, written there when it stops.
-  const profile = mode === 'accord' && process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(process.env.BENCH_CPU_PROF)}`] : [];
+  // BENCH_CPU_PROF=<dir>: a V8 CPU profile of each server, written to <dir>/<mode> when it stops.
+  const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(process.env.BENCH_CPU_PROF, mode)}`] : [];
   const child = spawn('taskset', ['-c', SERVER_CORE, process.execPath, ...profile, '--import', 'tsx', path.join(root, 'bench/server.ts'), mode, databaseUrl, String(port)], {
     cwd: root,
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -264,11 +267,12 @@ async function main(): Promise<void> {
     const fastifyRows: Row[] = [];
     if (GROUPS.has('endpoints')) {
       for (const [i, test] of accordProtocol.entries()) {
+        if (!selected(test)) continue;
         rows.push(await measure('accord', accord.url, accord.child.pid!, test));
         fastifyRows.push(await measure('fastify', fastify.url, fastify.child.pid!, fastifyProtocol[i]!));
         bareRows.push(await measure('bare', bare.url, bare.child.pid!, bareProtocol[i]!));
       }
-      for (const test of dataCases) rows.push(await measure('accord', accord.url, accord.child.pid!, test));
+      for (const test of dataCases.filter(selected)) rows.push(await measure('accord', accord.url, accord.child.pid!, test));
     }
 
     if (GROUPS.has('flows')) {
