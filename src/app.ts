@@ -32,7 +32,8 @@ import { ConsentRequests } from './services/consent-requests.js';
 import { Directory } from './services/directory.js';
 import { createLocalKeyResolver } from './provider/local-jwks.js';
 import type { AccessTokenInfo } from './plugins/resource-server.js';
-import { isAccessTokenRevoked, rememberDpopProof } from './services/revocation.js';
+import { rememberDpopProof } from './services/revocation.js';
+import { GrantLiveness } from './services/grant-liveness.js';
 
 export interface AppDeps {
   pool: Pool;
@@ -105,11 +106,15 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Accord> {
   // Accord's own resource servers verify tokens with the issuer's keys read from the database.
   const resources = resourceIndicators(config.issuer);
   const keys = await createLocalKeyResolver(pool);
+  // The revocation check per request, cached in this process and invalidated by the database.
+  const grantLiveness = new GrantLiveness(pool, { log: app.log });
+  app.addHook('onReady', () => grantLiveness.start());
+  app.addHook('onClose', () => grantLiveness.close());
   const tokenOptions = (audience: string) => ({
     issuer: config.issuer,
     audience,
     keys,
-    isRevoked: (token: AccessTokenInfo) => isAccessTokenRevoked(pool, token),
+    isRevoked: (token: AccessTokenInfo) => grantLiveness.isRevoked(token),
     rememberProof: (key: string, expiresAt: number) => rememberDpopProof(pool, key, expiresAt),
   });
 

@@ -21,6 +21,15 @@ export function createPool(connectionString: string, onError: (error: Error) => 
   return pool;
 }
 
+/**
+ * A connection of its own, outside the pool (LISTEN needs one that stays open), with the pool's
+ * settings: the same database, timeouts and keep-alive. `applicationName` names it in
+ * pg_stat_activity.
+ */
+export function createDedicatedClient(pool: pg.Pool, applicationName: string): pg.Client {
+  return new pg.Client({ ...pool.options, application_name: applicationName });
+}
+
 /** Runs `work` in one transaction; rolls back on any error. */
 export async function inTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();

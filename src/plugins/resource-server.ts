@@ -1,7 +1,8 @@
 // A resource server's side of OAuth: verifies RFC 9068 JWT access tokens with jose (signature,
-// `typ`, `iss`, `aud`, `exp`), DPoP proofs for sender-constrained tokens (RFC 9449), and an
-// optional revocation check. Register `resourceServerPlugin` inside the scope of a resource's
-// routes (it decorates that scope with `resourceServer`), then guard routes with
+// `typ`, `iss`, `aud`, `exp`; a verified token is remembered until its `exp`), DPoP proofs for
+// sender-constrained tokens (RFC 9449), and an optional revocation check, run on every request.
+// Register `resourceServerPlugin` inside the scope of a resource's routes (it decorates that
+// scope with `resourceServer`), then guard routes with
 // `preHandler: app.resourceServer.requireScope('User.Read')`; the caller is `request.accessToken`,
 // and `requireOwner(request, userId)` confines a token to its own user's data. Any Fastify
 // service can use it: pass the issuer's JWKS (jose's createRemoteJWKSet caches and refetches on
@@ -32,7 +33,7 @@ export interface ResourceServerOptions {
   /** This resource's indicator; tokens must name it in `aud`. */
   audience: string;
   keys: JWTVerifyGetKey;
-  /** Returns true when the token must no longer be accepted (its grant was revoked, …). */
+  /** Returns true when the token must no longer be accepted (its grant was revoked, …). Asked on every request. */
   isRevoked?: (token: AccessTokenInfo) => Promise<boolean>;
   /**
    * Records a DPoP proof as used; resolves false when it was already used (a replay). Share it
@@ -41,6 +42,11 @@ export interface ResourceServerOptions {
   rememberProof?: (key: string, expiresAtSeconds: number) => Promise<boolean>;
   /** The public URL a request was made to, for DPoP's `htu` (default: issuer + path). */
   publicUrl?: (request: FastifyRequest) => string;
+  /**
+   * How many verified tokens to remember (default 10,000; 0 verifies every time). A remembered
+   * token skips the signature check until its `exp`; DPoP and `isRevoked` still run per request.
+   */
+  verifiedTokenCacheSize?: number;
 }
 
 export interface ResourceServer {
@@ -87,12 +93,17 @@ const ACCESS_TOKEN_ALGORITHMS = ['ES256', 'EdDSA', 'RS256', 'PS256'];
 export function createResourceServer(options: ResourceServerOptions): ResourceServer {
   const rememberProof = options.rememberProof ?? rememberProofInMemory();
 
-  async function authenticate(request: FastifyRequest): Promise<AccessTokenInfo> {
-    const header = request.headers.authorization;
-    if (!header) throw new BearerError(401, undefined, 'An access token is required.');
-    const [scheme, token, ...rest] = header.split(' ');
-    if (!token || rest.length > 0 || !/^(Bearer|DPoP)$/i.test(scheme ?? '')) {
-      throw new BearerError(400, 'invalid_request', 'The Authorization header must be "Bearer <token>" or "DPoP <token>".');
+  // Token string → its verified claims, oldest first: an app sends the same token many times, and
+  // an ES256 verification costs far more than the rest of a request. Only successful
+  // verifications are kept, each until its `exp`.
+  const verified = new Map<string, AccessTokenInfo>();
+  const verifiedCacheSize = options.verifiedTokenCacheSize ?? 10_000;
+
+  async function verifyAccessToken(token: string): Promise<AccessTokenInfo> {
+    const cached = verified.get(token);
+    if (cached) {
+      if (cached.exp > Math.floor(Date.now() / 1000)) return cached; // jose's own rule: expired once exp <= now
+      verified.delete(token);
     }
     let payload: JWTPayload;
     try {
@@ -108,7 +119,7 @@ export function createResourceServer(options: ResourceServerOptions): ResourceSe
     }
     // RFC 9068 §2.2: a token an app got for itself (client credentials) has `sub` = its client id.
     const forUser = typeof payload.sub === 'string' && payload.sub !== payload.client_id;
-    const info: AccessTokenInfo = {
+    const info: AccessTokenInfo = Object.freeze({
       ...(forUser ? { sub: payload.sub as string } : {}),
       ...(typeof payload.tid === 'string' ? { tid: payload.tid } : {}),
       clientId: String(payload.client_id),
@@ -117,7 +128,22 @@ export function createResourceServer(options: ResourceServerOptions): ResourceSe
       ...(typeof payload.gid === 'string' ? { grantId: payload.gid } : {}),
       exp: payload.exp!,
       ...(typeof (payload.cnf as { jkt?: unknown })?.jkt === 'string' ? { jkt: (payload.cnf as { jkt: string }).jkt } : {}),
-    };
+    });
+    if (verifiedCacheSize > 0) {
+      verified.set(token, info);
+      if (verified.size > verifiedCacheSize) verified.delete(verified.keys().next().value!);
+    }
+    return info;
+  }
+
+  async function authenticate(request: FastifyRequest): Promise<AccessTokenInfo> {
+    const header = request.headers.authorization;
+    if (!header) throw new BearerError(401, undefined, 'An access token is required.');
+    const [scheme, token, ...rest] = header.split(' ');
+    if (!token || rest.length > 0 || !/^(Bearer|DPoP)$/i.test(scheme ?? '')) {
+      throw new BearerError(400, 'invalid_request', 'The Authorization header must be "Bearer <token>" or "DPoP <token>".');
+    }
+    const info = await verifyAccessToken(token);
     if (info.jkt) {
       if (!/^DPoP$/i.test(scheme!)) throw new BearerError(401, 'invalid_token', 'This token is DPoP-bound: send it as "DPoP <token>" with a DPoP proof.');
       await checkDpopProof(request, token, info.jkt);

@@ -14,20 +14,34 @@ export async function revokeGrants(db: Queryable, grantIds: readonly string[]): 
 /**
  * Whether a JWT access token must be refused although its signature and expiry are fine: its
  * grant (the `gid` claim) was revoked — consent withdrawn, app removed or blocked, user disabled —
- * or, for an app's own token, the app was deleted. One indexed lookup per request.
+ * or, for an app's own token, the app was deleted. One indexed lookup; the resource servers ask
+ * GrantLiveness instead, which caches the same answers.
  */
 export async function isAccessTokenRevoked(db: Queryable, token: { grantId?: string; clientId: string; sub?: string }): Promise<boolean> {
-  if (token.grantId) {
-    const { rowCount } = await db.query(
-      `SELECT 1 FROM oidc_models WHERE model = 'Grant' AND id = $1::text AND (expires_at IS NULL OR expires_at > now())`,
-      [token.grantId],
-    );
-    return rowCount === 0;
-  }
+  if (token.grantId) return (await grantLifetimeMs(db, token.grantId)) === undefined;
   // A user token without a grant id was not issued by Accord's flows: refuse it.
   if (token.sub) return true;
-  const { rowCount } = await db.query('SELECT 1 FROM apps WHERE client_id = $1::text', [token.clientId]);
-  return rowCount === 0;
+  return !(await appExists(db, token.clientId));
+}
+
+/**
+ * How long the grant stays alive from now, in milliseconds (Infinity when it never expires), or
+ * undefined when it is gone or expired. Measured by the database's clock, so that a cache
+ * holding the answer does not depend on this machine's clock agreeing.
+ */
+export async function grantLifetimeMs(db: Queryable, grantId: string): Promise<number | undefined> {
+  const { rows } = await db.query<{ ms: number | null }>(
+    `SELECT (extract(epoch FROM expires_at - now()) * 1000)::float8 AS ms FROM oidc_models
+      WHERE model = 'Grant' AND id = $1::text AND (expires_at IS NULL OR expires_at > now())`,
+    [grantId],
+  );
+  const row = rows[0];
+  return row ? (row.ms ?? Infinity) : undefined;
+}
+
+export async function appExists(db: Queryable, clientId: string): Promise<boolean> {
+  const { rowCount } = await db.query('SELECT 1 FROM apps WHERE client_id = $1::text', [clientId]);
+  return rowCount === 1;
 }
 
 /** DPoP replay cache shared by every process: true the first time a proof is seen. */

@@ -1,0 +1,216 @@
+// The resource servers' revocation check — is the token's grant still alive, does the app still
+// exist? — answered from a per-process cache that the database invalidates. Migration 0008's
+// triggers NOTIFY whenever a Grant row is deleted or its expiry changes and whenever an app is
+// deleted, whichever code path did it; one dedicated connection per process LISTENs.
+//
+// Safety rule: the cache answers "alive" only while the listener is connected, and only for
+// entries read from the database after it started listening. When the listener is lost the cache
+// is emptied and every check reads the database (as without a cache) until it listens again.
+// Only "alive" is cached: a refusal always comes from the database.
+import type pg from 'pg';
+import { createDedicatedClient, type Pool } from '../db/pool.js';
+import { appExists, grantLifetimeMs } from './revocation.js';
+
+export const GRANT_CHANNEL = 'accord_grant_changed';
+export const APP_CHANNEL = 'accord_app_deleted';
+/** The listener's `application_name` in pg_stat_activity. */
+export const LISTENER_APPLICATION_NAME = 'accord-revocation-listener';
+/** The payload that stands for every row of a channel (sent when the table is truncated). */
+const EVERY_ROW = '*';
+
+export interface GrantLivenessLog {
+  info(details: object, message: string): void;
+  warn(details: object, message: string): void;
+}
+
+export interface GrantLivenessOptions {
+  /** Entries kept at most; beyond it the oldest go. */
+  maxEntries?: number;
+  /** An entry is read again after this long, notification or not (defence in depth). */
+  maxAgeMs?: number;
+  /** How often the listener's connection is probed: a silently dropped one still looks open. */
+  heartbeatMs?: number;
+  /** The first and the longest wait before reconnecting; the wait doubles in between. */
+  reconnectDelayMs?: readonly [first: number, longest: number];
+  log?: GrantLivenessLog;
+}
+
+export interface TokenGrant {
+  grantId?: string;
+  clientId: string;
+  sub?: string;
+}
+
+export class GrantLiveness {
+  /** `g:<grant id>` or `a:<client id>` → performance.now() until which it counts as alive; oldest first. */
+  private readonly alive = new Map<string, number>();
+  private readonly maxEntries: number;
+  private readonly maxAgeMs: number;
+  private readonly heartbeatMs: number;
+  private readonly reconnectDelayMs: readonly [number, number];
+  private readonly log: GrantLivenessLog | undefined;
+
+  private client: pg.Client | undefined;
+  private listening = false;
+  /**
+   * Bumped by every notification and every change of `listening`: a database read is cached only
+   * if nothing was bumped while it ran, so a revocation announced while the read was in flight
+   * is never overwritten by the read's older answer.
+   */
+  private generation = 0;
+  private failures = 0;
+  private closed = false;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly pool: Pool,
+    options: GrantLivenessOptions = {},
+  ) {
+    this.maxEntries = options.maxEntries ?? 100_000;
+    this.maxAgeMs = options.maxAgeMs ?? 60_000;
+    this.heartbeatMs = options.heartbeatMs ?? 5_000;
+    this.reconnectDelayMs = options.reconnectDelayMs ?? [100, 5_000];
+    this.log = options.log;
+  }
+
+  /** Whether the cache is in use: the listener is connected and listening. */
+  get isListening(): boolean {
+    return this.listening;
+  }
+
+  /** Entries cached now (expired ones included until they are next asked for or evicted). */
+  get size(): number {
+    return this.alive.size;
+  }
+
+  /**
+   * Connects the listener. Resolves after the first attempt whether or not it succeeded (a
+   * failure is retried in the background, and meanwhile every check reads the database).
+   */
+  async start(): Promise<void> {
+    await this.connect();
+  }
+
+  /** The same answer as isAccessTokenRevoked, from the cache when it may answer. */
+  async isRevoked(token: TokenGrant): Promise<boolean> {
+    if (token.grantId) {
+      const grantId = token.grantId;
+      return !(await this.isAlive(`g:${grantId}`, () => grantLifetimeMs(this.pool, grantId)));
+    }
+    // A user token without a grant id was not issued by Accord's flows: refuse it.
+    if (token.sub) return true;
+    const clientId = token.clientId;
+    return !(await this.isAlive(`a:${clientId}`, async () => ((await appExists(this.pool, clientId)) ? Infinity : undefined)));
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.reconnectTimer);
+    const client = this.client;
+    this.stopCaching();
+    this.client = undefined;
+    if (client) await endWithin(client, 2_000);
+  }
+
+  /** `read` resolves how long the row stays alive from now in ms, or undefined when it is gone. */
+  private async isAlive(key: string, read: () => Promise<number | undefined>): Promise<boolean> {
+    const until = this.alive.get(key);
+    if (until !== undefined) {
+      if (performance.now() < until) return true;
+      this.alive.delete(key);
+    }
+    const generation = this.generation;
+    const readAt = performance.now(); // monotonic: a wall-clock step cannot stretch an entry
+    const lifetimeMs = await read();
+    if (lifetimeMs === undefined) return false;
+    if (this.listening && generation === this.generation) this.remember(key, readAt + Math.min(lifetimeMs, this.maxAgeMs));
+    return true;
+  }
+
+  private remember(key: string, until: number): void {
+    this.alive.delete(key); // re-inserted last: the Map's order is the eviction order
+    this.alive.set(key, until);
+    if (this.alive.size > this.maxEntries) this.alive.delete(this.alive.keys().next().value!);
+  }
+
+  private forget(channel: string, payload: string | undefined): void {
+    this.generation++;
+    const prefix = channel === GRANT_CHANNEL ? 'g:' : channel === APP_CHANNEL ? 'a:' : undefined;
+    if (prefix === undefined) return;
+    if (payload === undefined || payload === EVERY_ROW) {
+      for (const key of this.alive.keys()) if (key.startsWith(prefix)) this.alive.delete(key);
+    } else {
+      this.alive.delete(prefix + payload);
+    }
+  }
+
+  private async connect(): Promise<void> {
+    if (this.closed) return;
+    const client = createDedicatedClient(this.pool, LISTENER_APPLICATION_NAME);
+    this.client = client;
+    // Without an 'error' listener a dropped connection would crash the process.
+    client.on('error', (error) => this.lost(client, error));
+    client.on('end', () => this.lost(client, new Error('connection ended')));
+    client.on('notification', (message) => this.forget(message.channel, message.payload));
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${GRANT_CHANNEL}; LISTEN ${APP_CHANNEL}`);
+    } catch (error) {
+      this.lost(client, error as Error);
+      return;
+    }
+    if (this.client !== client) return; // lost or closed meanwhile
+    this.listening = true;
+    this.generation++; // reads that began before LISTEN took effect are not cached
+    if (this.failures > 0) this.log?.info({ attempts: this.failures }, 'revocation listener connected again; caching grant checks');
+    this.failures = 0;
+    this.scheduleHeartbeat(client);
+  }
+
+  private scheduleHeartbeat(client: pg.Client): void {
+    this.heartbeatTimer = setTimeout(() => {
+      // Times out after the pool's query_timeout, which counts as losing the connection.
+      client.query('SELECT 1').then(
+        () => this.client === client && this.scheduleHeartbeat(client),
+        (error: Error) => this.lost(client, error),
+      );
+    }, this.heartbeatMs);
+    this.heartbeatTimer.unref();
+  }
+
+  /** The listener is gone: stop answering from the cache at once, then reconnect with backoff. */
+  private lost(client: pg.Client, error: Error): void {
+    if (this.client !== client) return; // a late event from a connection already given up
+    this.client = undefined;
+    this.stopCaching();
+    void endWithin(client, 2_000);
+    if (this.closed) return;
+    if (this.failures === 0) this.log?.warn({ err: error }, 'revocation listener lost; checking every token against the database until it reconnects');
+    const [first, longest] = this.reconnectDelayMs;
+    const delay = Math.min(longest, first * 2 ** this.failures);
+    this.failures++;
+    this.reconnectTimer = setTimeout(() => void this.connect(), delay);
+    this.reconnectTimer.unref();
+  }
+
+  private stopCaching(): void {
+    this.listening = false;
+    this.generation++;
+    this.alive.clear();
+    clearTimeout(this.heartbeatTimer);
+  }
+}
+
+/** Ends a client without waiting on a server that does not answer. */
+async function endWithin(client: pg.Client, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    client.end().catch(() => undefined),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+      timer.unref();
+    }),
+  ]);
+  clearTimeout(timer);
+}
