@@ -193,10 +193,16 @@ export async function signInWithKeyboard(page: Page, username: string, password:
  * whether a route fires would depend on the redirect chain.
  */
 export async function appCallback(page: Page): Promise<URL> {
+  // Chromium then commits its error page; a page.goto started before that is interrupted by it,
+  // so wait for it (briefly: it may have come and gone already).
+  const errorPage = page
+    .waitForEvent('framenavigated', { predicate: (frame) => frame === page.mainFrame() && frame.url().startsWith('chrome-error:'), timeout: 30_000 })
+    .catch(() => undefined);
   const request = await page.waitForEvent(
     'requestfailed',
     (candidate: Request) => candidate.url().startsWith(REDIRECT_URI) && candidate.isNavigationRequest() && candidate.frame() === page.mainFrame(),
   );
+  await Promise.race([errorPage, new Promise((resolve) => setTimeout(resolve, 2_000))]);
   return new URL(request.url());
 }
 
