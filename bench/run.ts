@@ -50,6 +50,8 @@ const selected = (test: { name: string }) => !ENDPOINT_FILTER || ENDPOINT_FILTER
 const SCALE_CALLS = Number(process.env.BENCH_SCALE_CALLS ?? 5000);
 const WARMUP_SECONDS = 2;
 const CONNECTIONS = 10;
+// BENCH_ROUNDS: how many turns the servers of one endpoint take (see measure).
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 interface Case {
@@ -122,35 +124,65 @@ function resetPeakRss(pid: number): void {
 let peakResettable = true;
 const endpointDetails: string[] = [];
 
-async function measure(server: string, base: string, pid: number, test: Case): Promise<Row> {
-  const options = {
+interface Target {
+  server: string;
+  base: string;
+  pid: number;
+  test: Case;
+}
+
+/**
+ * Loads each target in turn for BENCH_ROUNDS rounds of BENCH_DURATION / rounds seconds, after a
+ * warm-up each: servers compared in one group (accord, fastify, bare) take turns, so a change in
+ * the machine's speed during the group (this shared machine's varies by 2× within minutes) hits
+ * them alike. req/s and CPU per request are over all rounds; p50 is the median of the rounds',
+ * p99 the highest.
+ */
+async function measure(targets: Target[]): Promise<Row[]> {
+  const options = ({ base, test }: Target) => ({
     url: `${base}${test.path}`,
     connections: CONNECTIONS,
     method: test.method ?? 'GET',
     ...(test.headers ? { headers: test.headers } : {}),
     ...(test.body ? { body: test.body } : {}),
-  };
-  resetPeakRss(pid);
-  await autocannon({ ...options, duration: WARMUP_SECONDS });
-  const cpuBefore = cpuSeconds(pid);
-  const result = await autocannon({ ...options, duration: DURATION_SECONDS });
-  const cpuUsed = cpuSeconds(pid) - cpuBefore;
-  const requests = result.requests.total;
-  endpointDetails.push(
-    `${server} ${test.name}: server CPU ${((1000 * cpuUsed) / Math.max(1, requests)).toFixed(2)} ms per request, server core busy ${Math.round((100 * cpuUsed) / DURATION_SECONDS)} %`,
-  );
-  const row = {
-    server,
-    name: test.name,
-    rps: result.requests.average,
-    p50: result.latency.p50,
-    p99: result.latency.p99,
-    peakRssMb: rssMb(pid),
-    failed: result.non2xx + result.errors + result.timeouts,
-    cpuMs: (1000 * cpuUsed) / Math.max(1, requests),
-  };
-  process.stderr.write(`  ${server.padEnd(7)} ${test.name}: ${Math.round(row.rps)} req/s${row.failed ? ` (${row.failed} failed)` : ''}\n`);
-  return row;
+  });
+  const totals = targets.map(() => ({ requests: 0, seconds: 0, cpu: 0, failed: 0, p50s: [] as number[], p99: 0, peakRssMb: 0 }));
+  for (const target of targets) {
+    resetPeakRss(target.pid);
+    await autocannon({ ...options(target), duration: WARMUP_SECONDS });
+  }
+  const roundSeconds = Math.max(1, DURATION_SECONDS / ROUNDS);
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const [i, target] of targets.entries()) {
+      const total = totals[i]!;
+      const cpuBefore = cpuSeconds(target.pid);
+      const result = await autocannon({ ...options(target), duration: roundSeconds });
+      total.cpu += cpuSeconds(target.pid) - cpuBefore;
+      total.requests += result.requests.total;
+      total.seconds += roundSeconds;
+      total.failed += result.non2xx + result.errors + result.timeouts;
+      total.p50s.push(result.latency.p50);
+      total.p99 = Math.max(total.p99, result.latency.p99);
+    }
+  }
+  return targets.map(({ server, test, pid }, i) => {
+    const total = totals[i]!;
+    const cpuMs = (1000 * total.cpu) / Math.max(1, total.requests);
+    endpointDetails.push(`${server} ${test.name}: server CPU ${cpuMs.toFixed(2)} ms per request, server core busy ${Math.round((100 * total.cpu) / total.seconds)} %`);
+    const p50s = [...total.p50s].sort((a, b) => a - b);
+    const row: Row = {
+      server,
+      name: test.name,
+      rps: total.requests / total.seconds,
+      p50: p50s[Math.floor(p50s.length / 2)]!,
+      p99: total.p99,
+      peakRssMb: rssMb(pid),
+      failed: total.failed,
+      cpuMs,
+    };
+    process.stderr.write(`  ${server.padEnd(7)} ${test.name}: ${Math.round(row.rps)} req/s${row.failed ? ` (${row.failed} failed)` : ''}\n`);
+    return row;
+  });
 }
 
 /** Checks a case answers 200 once before loading it, so a broken case fails loudly. */
@@ -191,7 +223,7 @@ function printOverhead(rows: Row[], fastifyRows: Row[], bareRows: Row[]): void {
     );
   });
   process.stdout.write(
-    `\nWrapper overhead: requests/s below the same provider served bare (node:http), measured back to back (negative: more than bare):\n${lines.join('\n')}\n`,
+    `\nWrapper overhead: requests/s below the same provider served bare (node:http), taking turns in the same rounds (negative: more than bare):\n${lines.join('\n')}\n`,
   );
 }
 
@@ -225,8 +257,8 @@ async function main(): Promise<void> {
     const seeded = await seedBenchDatabase(pool, CONNECTIONS);
 
     // All three servers run at once on the server core (an idle one costs nothing), so each
-    // endpoint is measured on Accord, plain Fastify and the bare provider back to back: drift in
-    // the machine's other load then hits the figures of a group alike.
+    // endpoint is measured on Accord, plain Fastify and the bare provider taking turns (measure):
+    // drift in the machine's speed then hits the figures of a group alike.
     // Accord: Fastify + oidc-provider + the data API.
     const accord = await startServer('accord', databaseUrl);
     children.push(accord.child);
@@ -268,11 +300,18 @@ async function main(): Promise<void> {
     if (GROUPS.has('endpoints')) {
       for (const [i, test] of accordProtocol.entries()) {
         if (!selected(test)) continue;
-        rows.push(await measure('accord', accord.url, accord.child.pid!, test));
-        fastifyRows.push(await measure('fastify', fastify.url, fastify.child.pid!, fastifyProtocol[i]!));
-        bareRows.push(await measure('bare', bare.url, bare.child.pid!, bareProtocol[i]!));
+        const [accordRow, fastifyRow, bareRow] = await measure([
+          { server: 'accord', base: accord.url, pid: accord.child.pid!, test },
+          { server: 'fastify', base: fastify.url, pid: fastify.child.pid!, test: fastifyProtocol[i]! },
+          { server: 'bare', base: bare.url, pid: bare.child.pid!, test: bareProtocol[i]! },
+        ]);
+        rows.push(accordRow!);
+        fastifyRows.push(fastifyRow!);
+        bareRows.push(bareRow!);
       }
-      for (const test of dataCases.filter(selected)) rows.push(await measure('accord', accord.url, accord.child.pid!, test));
+      // With and without the revocation check, taking turns like the servers above.
+      const dataRows = await measure(dataCases.filter(selected).map((test) => ({ server: 'accord', base: accord.url, pid: accord.child.pid!, test })));
+      rows.push(...dataRows);
     }
 
     if (GROUPS.has('flows')) {
@@ -333,7 +372,8 @@ async function main(): Promise<void> {
       `\nAccord bench: ${cores} cores (${cpu}), Node ${process.version}; 1-min load average before the run ${loadBefore.toFixed(1)} ` +
         `(above ~0.5, other processes shared the cores and the figures are low), after ${os.loadavg()[0]!.toFixed(1)}\n` +
         `Cores: servers (accord, fastify, bare) pinned to core ${SERVER_CORE}, load generator (this process) to core ${LOAD_CORE}; ${postgres.summary}\n` +
-        `${CONNECTIONS} connections (or workers), ${DURATION_SECONDS} s per endpoint after ${WARMUP_SECONDS} s warm-up` +
+        `${CONNECTIONS} connections (or workers), ${DURATION_SECONDS} s per endpoint after ${WARMUP_SECONDS} s warm-up, ` +
+        `in ${ROUNDS} rounds in which the servers of an endpoint take turns` +
         `${peakResettable ? '; peak RSS per endpoint' : '; peak RSS accumulates over the run (clear_refs not permitted)'}\n` +
         (GROUPS.has('flows')
           ? `Flows: req/s is requests (flows for the full flow) per second, p50/p99 per request (per flow) in ms, from a fetch loop with ${CONNECTIONS} in flight; ` +

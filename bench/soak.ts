@@ -128,11 +128,12 @@ async function startServer(databaseUrl: string): Promise<{ child: ChildProcess; 
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   // taskset execs node in place: child.pid is the server's own pid (checked below).
-  const child = spawn('taskset', ['-c', SERVER_CORE, process.execPath, path.join(root, 'dist/server.js')], {
+  const child = spawn('taskset', ['-c', SERVER_CORE, process.execPath, ...startArguments()], {
     cwd: root,
     env: {
       ...process.env,
-      NODE_OPTIONS: undefined, // no loader (tsx) in the server under test
+      // No loader (tsx) in the server under test; BENCH_SOAK_NODE_OPTIONS (e.g. V8 heap flags) instead.
+      NODE_OPTIONS: process.env.BENCH_SOAK_NODE_OPTIONS,
       PORT: String(port),
       HOST: '127.0.0.1',
       ISSUER: url,
@@ -160,6 +161,17 @@ async function startServer(databaseUrl: string): Promise<{ child: ChildProcess; 
     throw new Error(`pid ${child.pid} is \`${cmdline}\` (${exe}), not node dist/server.js: its RSS would not be the server's`);
   }
   return { child, url };
+}
+
+/**
+ * What `npm start` runs after `node` — its V8 flags (heap limits) and `dist/server.js` — read from
+ * package.json, so that the soak measures the server exactly as it is started.
+ */
+function startArguments(): string[] {
+  const start = (JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start;
+  const [command, ...args] = start.trim().split(/\s+/);
+  if (command !== 'node' || args.at(-1) !== 'dist/server.js') throw new Error(`npm start is \`${start}\`, not \`node [flags] dist/server.js\``);
+  return args;
 }
 
 function build(): void {
