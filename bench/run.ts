@@ -28,6 +28,7 @@ import {
   DEFAULT_ADMIN_URL,
   freePort,
   LOAD_CORE,
+  npmStartNodeFlags,
   pinSelf,
   rssMb,
   seedBenchDatabase,
@@ -80,7 +81,7 @@ async function startServer(mode: 'accord' | 'bare' | 'fastify', databaseUrl: str
   // taskset execs node in place, so child.pid is the server's own pid.
   // BENCH_CPU_PROF=<dir>: a V8 CPU profile of each server, written to <dir>/<mode> when it stops.
   const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(process.env.BENCH_CPU_PROF, mode)}`] : [];
-  const child = spawn('taskset', ['-c', SERVER_CORE, process.execPath, ...profile, '--import', 'tsx', path.join(root, 'bench/server.ts'), mode, databaseUrl, String(port)], {
+  const child = spawn('taskset', ['-c', SERVER_CORE, process.execPath, ...npmStartNodeFlags(), ...profile, '--import', 'tsx', path.join(root, 'bench/server.ts'), mode, databaseUrl, String(port)], {
     cwd: root,
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -372,6 +373,7 @@ async function main(): Promise<void> {
       `\nAccord bench: ${cores} cores (${cpu}), Node ${process.version}; 1-min load average before the run ${loadBefore.toFixed(1)} ` +
         `(above ~0.5, other processes shared the cores and the figures are low), after ${os.loadavg()[0]!.toFixed(1)}\n` +
         `Cores: servers (accord, fastify, bare) pinned to core ${SERVER_CORE}, load generator (this process) to core ${LOAD_CORE}; ${postgres.summary}\n` +
+        `Servers: node ${npmStartNodeFlags().join(' ')} (npm start's V8 flags) --import tsx bench/server.ts\n` +
         `${CONNECTIONS} connections (or workers), ${DURATION_SECONDS} s per endpoint after ${WARMUP_SECONDS} s warm-up, ` +
         `in ${ROUNDS} rounds in which the servers of an endpoint take turns` +
         `${peakResettable ? '; peak RSS per endpoint' : '; peak RSS accumulates over the run (clear_refs not permitted)'}\n` +

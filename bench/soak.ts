@@ -28,6 +28,7 @@ import {
   DEFAULT_ADMIN_URL,
   freePort,
   LOAD_CORE,
+  npmStartNodeFlags,
   pinSelf,
   rssMb,
   seedBenchDatabase,
@@ -128,7 +129,7 @@ async function startServer(databaseUrl: string): Promise<{ child: ChildProcess; 
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   // taskset execs node in place: child.pid is the server's own pid (checked below).
-  const child = spawn('taskset', ['-c', SERVER_CORE, process.execPath, ...startArguments()], {
+  const child = spawn('taskset', ['-c', SERVER_CORE, process.execPath, ...npmStartNodeFlags(), 'dist/server.js'], {
     cwd: root,
     env: {
       ...process.env,
@@ -161,17 +162,6 @@ async function startServer(databaseUrl: string): Promise<{ child: ChildProcess; 
     throw new Error(`pid ${child.pid} is \`${cmdline}\` (${exe}), not node dist/server.js: its RSS would not be the server's`);
   }
   return { child, url };
-}
-
-/**
- * What `npm start` runs after `node` — its V8 flags (heap limits) and `dist/server.js` — read from
- * package.json, so that the soak measures the server exactly as it is started.
- */
-function startArguments(): string[] {
-  const start = (JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start;
-  const [command, ...args] = start.trim().split(/\s+/);
-  if (command !== 'node' || args.at(-1) !== 'dist/server.js') throw new Error(`npm start is \`${start}\`, not \`node [flags] dist/server.js\``);
-  return args;
 }
 
 function build(): void {

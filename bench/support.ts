@@ -5,6 +5,7 @@ import { execFileSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import path from 'node:path';
 import pg from 'pg';
 import { PermissionCatalogue } from '../src/core/permission-catalogue.js';
 import { upsertAdminConsent } from '../src/db/consents.js';
@@ -179,4 +180,16 @@ export class Cleanup {
       });
     }
   }
+}
+
+/**
+ * The V8 flags `npm start` gives node (its heap limits), read from package.json: the bench and the
+ * soak start their servers with them, so that memory and GC behave as in production.
+ */
+export function npmStartNodeFlags(): string[] {
+  const root = path.resolve(import.meta.dirname, '..');
+  const start = (JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start;
+  const [command, ...args] = start.trim().split(/\s+/);
+  if (command !== 'node' || args.at(-1) !== 'dist/server.js') throw new Error(`npm start is \`${start}\`, not \`node [flags] dist/server.js\``);
+  return args.slice(0, -1);
 }
