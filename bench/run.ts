@@ -19,17 +19,14 @@ import { createPool } from '../src/db/pool.js';
 import { relyingParty } from '../test/support/flows.js';
 import type { TestServer } from '../test/support/server.js';
 import { codeExchange, details as flowDetails, fullSignInFlow, refreshRotation, silentReauthorization, type FlowContext, type StatementCount } from './flows.js';
-import { pinPostgres } from './pin-postgres.js';
 import { runScale, type LatencyStats, type ScaleResult } from './scale.js';
 import {
   adminQuery,
-  Cleanup,
+  beginRun,
   cpuSeconds,
-  DEFAULT_ADMIN_URL,
   freePort,
   LOAD_CORE,
   npmStartNodeFlags,
-  pinSelf,
   rssMb,
   seedBenchDatabase,
   SERVER_CORE,
@@ -232,17 +229,8 @@ async function main(): Promise<void> {
   const cores = os.availableParallelism(); // before pinning: afterwards this process sees one core
   const loadBefore = os.loadavg()[0]!;
   if (cores < 2) throw new Error(`bench needs 2 cores: the server on core ${SERVER_CORE}, autocannon and PostgreSQL on core ${LOAD_CORE}`);
-  // The load generator gets the other core (every thread of this process)…
-  pinSelf();
-  const cleanup = new Cleanup();
-  cleanup.onSignals();
-  const adminUrl = process.env.DATABASE_URL ?? DEFAULT_ADMIN_URL;
-  // …and so does PostgreSQL, before the bench opens its connections (forked from the postmaster,
-  // they inherit its affinity).
-  const postgres = await pinPostgres(adminUrl, LOAD_CORE);
-  process.stderr.write(`${postgres.summary}${postgres.pinned ? `; restored at the end (${postgres.restoreHint})` : ''}\n`);
-  process.on('exit', postgres.restore);
-  cleanup.add('restore PostgreSQL affinity', postgres.restore);
+  // The load generator and PostgreSQL get the other core.
+  const { cleanup, adminUrl, postgres } = await beginRun();
 
   const database = `accord_bench_${randomBytes(4).toString('hex')}`;
   const children: ChildProcess[] = [];

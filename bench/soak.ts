@@ -19,17 +19,14 @@ import type { Browser } from '../test/support/browser.js';
 import { REDIRECT_URI, relyingParty } from '../test/support/flows.js';
 import type { TestServer } from '../test/support/server.js';
 import { signedInBrowser, signInAndRedeem, silentAuthorization, tokenRequest, type Target } from './flows.js';
-import { pinPostgres } from './pin-postgres.js';
 import { percentile } from './scale.js';
 import {
   adminQuery,
-  Cleanup,
+  beginRun,
   cpuSeconds,
-  DEFAULT_ADMIN_URL,
   freePort,
   LOAD_CORE,
   npmStartNodeFlags,
-  pinSelf,
   rssMb,
   seedBenchDatabase,
   SERVER_CORE,
@@ -183,15 +180,7 @@ async function main(): Promise<void> {
   if (cores < 2) throw new Error(`the soak needs 2 cores: the server on core ${SERVER_CORE}, the load and PostgreSQL on core ${LOAD_CORE}`);
   build();
   const loadBefore = os.loadavg()[0]!;
-  pinSelf();
-  const cleanup = new Cleanup();
-  cleanup.onSignals();
-  const adminUrl = process.env.DATABASE_URL ?? DEFAULT_ADMIN_URL;
-  // PostgreSQL on the load generator's core, before any connection of the run is opened.
-  const postgres = await pinPostgres(adminUrl, LOAD_CORE);
-  process.stderr.write(`${postgres.summary}${postgres.pinned ? `; restored at the end (${postgres.restoreHint})` : ''}\n`);
-  process.on('exit', postgres.restore);
-  cleanup.add('restore PostgreSQL affinity', postgres.restore);
+  const { cleanup, adminUrl, postgres } = await beginRun();
 
   const database = `accord_bench_${randomBytes(4).toString('hex')}`;
   let server: { child: ChildProcess; url: string } | undefined;

@@ -4,9 +4,9 @@
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import pg from 'pg';
+import { pinPostgres, type PostgresPinning } from './pin-postgres.js';
 import { PermissionCatalogue } from '../src/core/permission-catalogue.js';
 import { upsertAdminConsent } from '../src/db/consents.js';
 import { migrate } from '../src/db/migrate.js';
@@ -45,16 +45,7 @@ export function pinSelf(): void {
   execFileSync('taskset', ['-a', '-p', '-c', LOAD_CORE, String(process.pid)], { stdio: 'ignore' });
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
+export { freePort } from '../test/support/server.js';
 
 export async function stopServer(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
@@ -192,4 +183,21 @@ export function npmStartNodeFlags(): string[] {
   const [command, ...args] = start.trim().split(/\s+/);
   if (command !== 'node' || args.at(-1) !== 'dist/server.js') throw new Error(`npm start is \`${start}\`, not \`node [flags] dist/server.js\``);
   return args.slice(0, -1);
+}
+
+/**
+ * What every bench run starts with: this process (the load generator) and PostgreSQL pinned to
+ * LOAD_CORE — PostgreSQL before the run opens any connection, since backends forked from the
+ * postmaster inherit its affinity — and a cleanup that puts PostgreSQL back, also on Ctrl-C.
+ */
+export async function beginRun(): Promise<{ cleanup: Cleanup; adminUrl: string; postgres: PostgresPinning }> {
+  pinSelf();
+  const cleanup = new Cleanup();
+  cleanup.onSignals();
+  const adminUrl = process.env.DATABASE_URL ?? DEFAULT_ADMIN_URL;
+  const postgres = await pinPostgres(adminUrl, LOAD_CORE);
+  process.stderr.write(`${postgres.summary}${postgres.pinned ? `; restored at the end (${postgres.restoreHint})` : ''}\n`);
+  process.on('exit', postgres.restore);
+  cleanup.add('restore PostgreSQL affinity', postgres.restore);
+  return { cleanup, adminUrl, postgres };
 }
