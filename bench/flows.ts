@@ -18,6 +18,8 @@ export interface Row {
   p99: number;
   peakRssMb: number;
   failed: number;
+  /** Server CPU per request, ms (the autocannon endpoints). */
+  cpuMs?: number;
 }
 
 export interface FlowContext {

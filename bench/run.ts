@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { createPool } from '../src/db/pool.js';
 import { relyingParty } from '../test/support/flows.js';
 import type { TestServer } from '../test/support/server.js';
-import { codeExchange, details as flowDetails, fullSignInFlow, refreshRotation, silentReauthorization, type FlowContext, type StatementCount } from './flows.js';
+import { codeExchange, details as flowDetails, type Row, fullSignInFlow, refreshRotation, silentReauthorization, type FlowContext, type StatementCount } from './flows.js';
 import { runScale, type LatencyStats, type ScaleResult } from './scale.js';
 import {
   adminQuery,
@@ -60,17 +60,6 @@ interface Case {
   body?: string;
 }
 
-interface Row {
-  server: string;
-  name: string;
-  rps: number;
-  p50: number;
-  p99: number;
-  peakRssMb: number;
-  failed: number;
-  /** Server CPU per request, ms (the autocannon endpoints). */
-  cpuMs?: number;
-}
 
 /** Starts bench/server.ts pinned to SERVER_CORE; resolves once it prints `ready`. */
 async function startServer(mode: 'accord' | 'bare' | 'fastify', databaseUrl: string): Promise<{ child: ChildProcess; url: string }> {

@@ -5,7 +5,7 @@
 //     revocation lookup, so the cost of that lookup can be measured in the same process; and
 //     GET /bench/stats, the number of SQL statements the server has sent so far.
 //   node --import tsx bench/server.ts bare <database url> <port>
-//     The same oidc-provider configuration (createProvider, same keys and adapter) served by
+//     The same oidc-provider configuration (configuredProvider, same keys and adapter) served by
 //     node:http with no Fastify around it: the baseline for discovery, /jwks and /token.
 //   node --import tsx bench/server.ts fastify <database url> <port>
 //     That provider mounted in a plain Fastify (mountProvider, no logger, none of Accord's plugins
@@ -15,18 +15,13 @@
 import Fastify from 'fastify';
 import { createServer } from 'node:http';
 import pg from 'pg';
-import { buildApp } from '../src/app.js';
+import { buildApp, configuredProvider } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
-import { PermissionCatalogue } from '../src/core/permission-catalogue.js';
-import { listPermissions } from '../src/db/permissions.js';
 import { createPool } from '../src/db/pool.js';
-import { createEta, pageRenderer } from '../src/plugins/views.js';
-import { createProvider, resourceIndicators } from '../src/provider/create-provider.js';
-import { loadServerSecret, loadSigningKeys } from '../src/provider/keys.js';
+import { resourceIndicators } from '../src/provider/create-provider.js';
 import { mountProvider } from '../src/provider/mount-provider.js';
 import { createLocalKeyResolver } from '../src/provider/local-jwks.js';
 import { dataApiRoutes } from '../src/routes/data-api.js';
-import { ConsentService } from '../src/services/consent-service.js';
 
 const [mode, databaseUrl, portArg] = process.argv.slice(2);
 if ((mode !== 'accord' && mode !== 'bare' && mode !== 'fastify') || !databaseUrl || !portArg) {
@@ -67,23 +62,8 @@ if (mode === 'accord') {
   await app.listen({ port, host: '127.0.0.1' });
   close = () => app.close();
 } else {
-  // What buildApp gives the provider.
-  const [jwks, cookieKey, clientSecretKey, permissions] = await Promise.all([
-    loadSigningKeys(pool),
-    loadServerSecret(pool, 'cookie_key'),
-    loadServerSecret(pool, 'client_secret_key'),
-    listPermissions(pool),
-  ]);
-  const catalogue = new PermissionCatalogue(permissions);
-  const provider = createProvider(config, {
-    pool,
-    jwks,
-    cookieKeys: [cookieKey],
-    clientSecretKey,
-    catalogue,
-    consent: new ConsentService(pool, catalogue, resourceIndicators(config.issuer)),
-    renderPage: pageRenderer(createEta()),
-  });
+  // The provider exactly as buildApp configures it.
+  const { provider } = await configuredProvider(config, pool);
   if (mode === 'fastify') {
     const app = Fastify({ logger: false });
     await mountProvider(app, provider);

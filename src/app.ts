@@ -48,24 +48,11 @@ export interface Accord {
 /** Request bodies larger than this are refused with 413 (forms and API payloads are small). */
 export const BODY_LIMIT_BYTES = 64 * 1024;
 
-export async function buildApp(config: Config, deps: AppDeps): Promise<Accord> {
-  const { pool } = deps;
-  const app = Fastify({
-    logger: {
-      level: config.logLevel,
-      // Never log credentials, cookies or tokens.
-      redact: ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]', 'req.headers["dpop"]'],
-    },
-    bodyLimit: BODY_LIMIT_BYTES,
-    trustProxy: config.trustProxy,
-    genReqId: () => crypto.randomUUID(),
-    requestIdHeader: false,
-    routerOptions: { maxParamLength: 200 },
-    // During a graceful shutdown, requests that still arrive on open keep-alive connections are
-    // served (with `Connection: close`) rather than refused with Fastify's own 503.
-    return503OnClosing: false,
-  });
-
+/**
+ * oidc-provider as Accord configures it, with what it is built from: keys, secrets and the
+ * permission catalogue read from the database. (The benchmarks serve it bare to measure the wrapper.)
+ */
+export async function configuredProvider(config: Config, pool: Pool) {
   const [jwks, cookieKey, clientSecretKey, permissions] = await Promise.all([
     loadSigningKeys(pool),
     loadServerSecret(pool, 'cookie_key'),
@@ -84,6 +71,28 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Accord> {
     consent,
     renderPage: pageRenderer(eta),
   });
+  return { provider, catalogue, consent, eta, cookieKey };
+}
+
+export async function buildApp(config: Config, deps: AppDeps): Promise<Accord> {
+  const { pool } = deps;
+  const app = Fastify({
+    logger: {
+      level: config.logLevel,
+      // Never log credentials, cookies or tokens.
+      redact: ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]', 'req.headers["dpop"]'],
+    },
+    bodyLimit: BODY_LIMIT_BYTES,
+    trustProxy: config.trustProxy,
+    genReqId: () => crypto.randomUUID(),
+    requestIdHeader: false,
+    routerOptions: { maxParamLength: 200 },
+    // During a graceful shutdown, requests that still arrive on open keep-alive connections are
+    // served (with `Connection: close`) rather than refused with Fastify's own 503.
+    return503OnClosing: false,
+  });
+
+  const { provider, catalogue, consent, eta, cookieKey } = await configuredProvider(config, pool);
   provider.on('server_error', (ctx, error) => {
     // The provider answers its own errors; a database outage is retryable there too (503).
     if (isDatabaseUnavailable(error)) {

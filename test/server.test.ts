@@ -1,47 +1,22 @@
 import t, { type Test } from 'tap';
-import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PermissionCatalogue } from '../src/core/permission-catalogue.js';
 import { listPermissions } from '../src/db/permissions.js';
 import { Directory } from '../src/services/directory.js';
-import { createTestDatabase, repoRoot } from './support/database.js';
-import { freePort } from './support/server.js';
-import { uncoveredChildEnv } from './support/child-env.js';
+import { createTestDatabase } from './support/database.js';
+import { startServerProcess, type ServerProcess } from './support/server.js';
 
 // The real server process (src/server.ts), as an operator starts it, on a fresh database.
 const database = await createTestDatabase();
-const port = await freePort();
-const origin = `http://127.0.0.1:${port}`;
-const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-  cwd: repoRoot,
-  env: uncoveredChildEnv({ PATH: process.env.PATH ?? '', DATABASE_URL: database.url, PORT: String(port), LOG_LEVEL: 'warn' }),
-  stdio: ['ignore', 'pipe', 'pipe'],
-});
-let output = '';
-child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-const exited = new Promise<{ code: number | null; at: number }>((resolve) => child.on('exit', (code) => resolve({ code, at: Date.now() })));
+let server: ServerProcess | undefined;
 t.teardown(async () => {
-  if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  await exited;
+  await server?.kill();
   await database.drop();
 });
-
-async function waitUntilReady(): Promise<void> {
-  const deadline = Date.now() + 15_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}:\n${output}`);
-    try {
-      if ((await fetch(`${origin}/readyz`)).status === 200) return;
-    } catch {
-      // not listening yet
-    }
-    await sleep(50);
-  }
-  throw new Error(`server not ready after 15 s:\n${output}`);
-}
-await waitUntilReady();
+server = await startServerProcess(database.url);
+const { child, origin, exited } = server;
+const port = Number(new URL(origin).port);
 
 function assertNoInternals(t: Test, body: string) {
   t.notMatch(body, /\n\s+at /, 'no stack trace');
@@ -202,5 +177,5 @@ t.test('SIGTERM: no new connections, the in-flight request completes, idle conne
   if (exit) t.ok(exit.at - signalledAt < 5000, `exited ${exit.at - signalledAt} ms after SIGTERM`);
   await Promise.race([inFlight.closed, sleep(1000)]);
   t.ok(inFlight.socket.destroyed || inFlight.socket.readableEnded, 'the finished connection was closed');
-  t.notMatch(output, /shutdown failed|failed to start/);
+  t.notMatch(server.output(), /shutdown failed|failed to start/);
 });

@@ -53,18 +53,7 @@ export class ConsentService {
     const [app, access] = await Promise.all([findAppOnce(this.pool, clientId), loadAccessOnce(this.pool, userId, clientId)]);
     if (!app || !access || access.disabled) return undefined;
     const requestedScopes = this.requestable(app, requested);
-    const decision = decideConsent({
-      integratedAppsEnabled: access.integratedAppsEnabled,
-      appState: access.blocked ? 'blocked' : access.adminScopes.length > 0 ? 'admin_consented' : 'unconfigured',
-      app: { multiTenant: app.multiTenant, publisherTenantId: app.publisherTenantId },
-      userTenantId: access.tenantId,
-      userRole: access.role,
-      requestedScopes,
-      adminConsentRequired: this.catalogue.adminConsentRequired,
-      adminGrantedScopes: access.adminScopes,
-      userGrantedScopes: access.userScopes,
-      promptConsent,
-    });
+    const decision = decideAccess(this.catalogue, app, access, requestedScopes, promptConsent);
     return { app, access, requestedScopes, decision };
   }
 
@@ -194,8 +183,7 @@ export class ConsentService {
 
   /** The scopes of `requested` that are in the catalogue and registered by the app, deduplicated. */
   requestable(app: AppRecord, requested: Iterable<string>): string[] {
-    const registered = new Set(app.scopes);
-    return [...new Set(requested)].filter((scope) => registered.has(scope) && this.catalogue.has(scope));
+    return requestableScopes(this.catalogue, app.scopes, requested);
   }
 
   /** Makes the grant hold exactly `scopes`; returns whether it changed. */
@@ -217,6 +205,34 @@ export class ConsentService {
     grant.resources = Object.keys(resources).length > 0 ? resources : undefined;
     return true;
   }
+}
+
+/** The scopes of `requested` that are in the catalogue and registered by the app, deduplicated. */
+export function requestableScopes(catalogue: PermissionCatalogue, appScopes: readonly string[], requested: Iterable<string>): string[] {
+  const registered = new Set(appScopes);
+  return [...new Set(requested)].filter((scope) => registered.has(scope) && catalogue.has(scope));
+}
+
+/** The consent decision (core/consent-decision.ts) for one user's access to one app, from their records. */
+export function decideAccess(
+  catalogue: PermissionCatalogue,
+  app: Pick<AppRecord, 'multiTenant' | 'publisherTenantId'>,
+  access: Pick<AccessRecord, 'integratedAppsEnabled' | 'blocked' | 'adminScopes' | 'userScopes' | 'tenantId' | 'role'>,
+  requestedScopes: string[],
+  promptConsent: boolean,
+): ConsentDecision {
+  return decideConsent({
+    integratedAppsEnabled: access.integratedAppsEnabled,
+    appState: access.blocked ? 'blocked' : access.adminScopes.length > 0 ? 'admin_consented' : 'unconfigured',
+    app: { multiTenant: app.multiTenant, publisherTenantId: app.publisherTenantId },
+    userTenantId: access.tenantId,
+    userRole: access.role,
+    requestedScopes,
+    adminConsentRequired: catalogue.adminConsentRequired,
+    adminGrantedScopes: access.adminScopes,
+    userGrantedScopes: access.userScopes,
+    promptConsent,
+  });
 }
 
 /** The portal as an AppRecord, for callers of evaluate(); it has no row in `apps`. */

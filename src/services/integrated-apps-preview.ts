@@ -1,7 +1,7 @@
 // What turning Integrated Apps on or off would do in one tenant, counted before the admin saves:
 // the user consents that are kept either way, and the sign-ins and requests whose outcome the
 // change affects. Everything is read for the given tenant only; nothing is written.
-import { decideConsent } from '../core/consent-decision.js';
+import { decideAccess, requestableScopes } from './consent-service.js';
 import type { PermissionCatalogue } from '../core/permission-catalogue.js';
 import type { Role } from '../core/types.js';
 import type { Pool } from '../db/pool.js';
@@ -115,19 +115,8 @@ export class IntegratedAppsPreview {
 
   /** The consent decision for the paused sign-in under the given setting (the one rule set, core/consent-decision). */
   private outcome(row: WaitingInteraction, integratedAppsEnabled: boolean) {
-    const registered = new Set(row.appScopes);
-    const requestedScopes = [...new Set(row.requested.split(' '))].filter((scope) => registered.has(scope) && this.catalogue.has(scope));
-    return decideConsent({
-      integratedAppsEnabled,
-      appState: row.blocked ? 'blocked' : row.adminScopes.length > 0 ? 'admin_consented' : 'unconfigured',
-      app: { multiTenant: row.multiTenant, publisherTenantId: row.publisherTenantId },
-      userTenantId: row.userTenantId,
-      userRole: row.role,
-      requestedScopes,
-      adminConsentRequired: this.catalogue.adminConsentRequired,
-      adminGrantedScopes: row.adminScopes,
-      userGrantedScopes: row.userScopes,
-      promptConsent: row.prompt.split(' ').includes('consent'),
-    }).outcome;
+    const access = { integratedAppsEnabled, blocked: row.blocked, adminScopes: row.adminScopes, userScopes: row.userScopes, tenantId: row.userTenantId, role: row.role };
+    const requestedScopes = requestableScopes(this.catalogue, row.appScopes, row.requested.split(' '));
+    return decideAccess(this.catalogue, row, access, requestedScopes, row.prompt.split(' ').includes('consent')).outcome;
   }
 }

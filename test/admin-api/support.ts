@@ -3,38 +3,16 @@
 import * as oidc from 'openid-client';
 import { Browser, pageName } from '../support/browser.js';
 import { answerConsent, appRedirect, registerApp, signInOnPage, startAuthorization, type TestApp } from '../support/flows.js';
+import { callJsonApi, type ApiCall } from '../support/api.js';
 import type { TestServer } from '../support/server.js';
+
+export type { ApiResponse } from '../support/api.js';
 
 export const PASSWORD = 'correct horse battery';
 export const ADMIN_SCOPE = 'Organization.ReadWrite.All';
 
-export interface ApiResponse {
-  status: number;
-  headers: Headers;
-  body: any;
-}
-
 /** Calls the admin API (`path` under /api/v1) as an app would. */
-export async function callApi(
-  server: TestServer,
-  token: string | undefined,
-  path: string,
-  init: { method?: string; body?: unknown; rawBody?: string; headers?: Record<string, string> } = {},
-): Promise<ApiResponse> {
-  const headers: Record<string, string> = { accept: 'application/json', ...init.headers };
-  if (token) headers.authorization = `Bearer ${token}`;
-  const body = init.rawBody ?? (init.body === undefined ? undefined : JSON.stringify(init.body));
-  if (body !== undefined) headers['content-type'] ??= 'application/json';
-  const response = await fetch(`${server.url}/api/v1${path}`, { method: init.method ?? (body === undefined ? 'GET' : 'POST'), headers, body });
-  const text = await response.text();
-  let parsed: unknown = text || undefined;
-  try {
-    parsed = text ? JSON.parse(text) : undefined;
-  } catch {
-    // not JSON: keep the text
-  }
-  return { status: response.status, headers: response.headers, body: parsed };
-}
+export const callApi = (server: TestServer, token: string | undefined, path: string, init?: ApiCall) => callJsonApi(server, '/api/v1', token, path, init);
 
 /** An app that may ask for the admin API (as the admin centre or an admin's script would be). */
 export async function registerAdminClient(server: TestServer, tenant: string): Promise<TestApp> {

@@ -13,6 +13,7 @@ import {
   waitForPage,
 } from '../support/chromium.js';
 import { REDIRECT_URI, registerApp } from '../support/flows.js';
+import { PASSWORD, seedPeople } from '../support/people.js';
 
 const skip = chromiumSkipReason();
 if (skip) t.test('admin consent in a real browser', { skip }, () => undefined);
@@ -23,12 +24,10 @@ async function main() {
   const { directory, pool } = server;
   const serverUrl = server.url;
 
-  const PASSWORD = 'correct horse battery';
-  await directory.createTenant({ id: 'contoso', name: 'Contoso' }, 'operator');
-  await directory.createTenant({ id: 'fabrikam', name: 'Fabrikam' }, 'operator');
-  for (const [username, role] of [['admin', 'admin'], ['alice', 'user']] as const) {
-    await directory.createUser({ tenantId: 'contoso', username, password: PASSWORD, role }, 'operator');
-  }
+  await seedPeople(directory, [
+    ['contoso', 'admin', 'admin'],
+    ['contoso', 'alice', 'user'],
+  ]);
   const SCOPES = ['openid', 'profile', 'User.Read', 'Calendars.Read', 'User.Read.All'];
   const vendorApp = await registerApp(server, { tenant: 'fabrikam', name: 'Vendor Planner', scopes: SCOPES });
   const adminConsentUrl = `${serverUrl}/contoso/adminconsent?${new URLSearchParams({ client_id: vendorApp.clientId, redirect_uri: REDIRECT_URI, state: 'xyz-123' }).toString()}`;

@@ -19,6 +19,7 @@ import {
 } from '../support/chromium.js';
 import { registerApp } from '../support/flows.js';
 import { repoRoot } from '../support/database.js';
+import { PASSWORD, seedPeople } from '../support/people.js';
 
 const skip = chromiumSkipReason();
 if (skip) t.test('consent in a real browser', { skip }, () => undefined);
@@ -29,12 +30,10 @@ async function main() {
   const { directory, pool } = server;
   const serverUrl = server.url;
 
-  const PASSWORD = 'correct horse battery';
-  await directory.createTenant({ id: 'contoso', name: 'Contoso' }, 'operator');
-  await directory.createTenant({ id: 'fabrikam', name: 'Fabrikam' }, 'operator');
-  for (const [username, role] of [['admin', 'admin'], ['alice', 'user']] as const) {
-    await directory.createUser({ tenantId: 'contoso', username, password: PASSWORD, role }, 'operator');
-  }
+  await seedPeople(directory, [
+    ['contoso', 'admin', 'admin'],
+    ['contoso', 'alice', 'user'],
+  ]);
   const SCOPES = ['openid', 'profile', 'User.Read', 'Calendars.Read', 'Files.ReadWrite'];
   const vendorApp = await registerApp(server, { tenant: 'fabrikam', name: 'Vendor Planner', scopes: SCOPES });
 

@@ -16,6 +16,7 @@ import {
   waitForPage,
 } from '../support/chromium.js';
 import { registerApp } from '../support/flows.js';
+import { PASSWORD, seedPeople } from '../support/people.js';
 
 const skip = chromiumSkipReason();
 if (skip) t.test('My apps in a real browser', { skip }, () => undefined);
@@ -27,11 +28,11 @@ async function main() {
   const serverUrl = server.url;
   const { consent } = server.accord.services;
 
-  const PASSWORD = 'correct horse battery';
-  await directory.createTenant({ id: 'contoso', name: 'Contoso' }, 'operator');
-  await directory.createTenant({ id: 'fabrikam', name: 'Fabrikam' }, 'operator');
-  const admin = await directory.createUser({ tenantId: 'contoso', username: 'admin', password: PASSWORD, role: 'admin' }, 'operator');
-  await directory.createUser({ tenantId: 'contoso', username: 'alice', password: PASSWORD, role: 'user' }, 'operator');
+  const as = await seedPeople(directory, [
+    ['contoso', 'admin', 'admin'],
+    ['contoso', 'alice', 'user'],
+  ]);
+  const admin = as('admin@contoso');
   const notesApp = await registerApp(server, { tenant: 'fabrikam', name: 'Vendor Notes', scopes: ['openid', 'offline_access', 'User.Read', 'Calendars.Read'] });
   const directoryApp = await registerApp(server, { tenant: 'fabrikam', name: 'Org Directory', scopes: ['openid', 'User.Read', 'User.Read.All'] });
   await consent.grantAdminConsent('contoso', admin.id, directoryApp.clientId, ['openid', 'User.Read', 'User.Read.All'], 'test');

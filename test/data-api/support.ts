@@ -1,32 +1,13 @@
 // Helpers for the data API tests: a user's tokens through the real flow, and calls to the API.
 import { Browser } from '../support/browser.js';
 import { exchangeCode, fullFlow, type TestApp } from '../support/flows.js';
+import { callJsonApi, type ApiCall } from '../support/api.js';
 import type { TestServer } from '../support/server.js';
 
-export interface ApiResponse {
-  status: number;
-  headers: Headers;
-  body: any;
-}
+export type { ApiResponse } from '../support/api.js';
 
 /** Calls the data API (`path` under /data/v1) with a Bearer token, as an app would. */
-export async function callApi(
-  server: TestServer,
-  token: string | undefined,
-  path: string,
-  init: { method?: string; body?: unknown; headers?: Record<string, string> } = {},
-): Promise<ApiResponse> {
-  const headers: Record<string, string> = { accept: 'application/json', ...init.headers };
-  if (token) headers.authorization = `Bearer ${token}`;
-  if (init.body !== undefined) headers['content-type'] = 'application/json';
-  const response = await fetch(`${server.url}/data/v1${path}`, {
-    method: init.method ?? (init.body === undefined ? 'GET' : 'POST'),
-    headers,
-    body: init.body === undefined ? undefined : JSON.stringify(init.body),
-  });
-  const text = await response.text();
-  return { status: response.status, headers: response.headers, body: text ? JSON.parse(text) : undefined };
-}
+export const callApi = (server: TestServer, token: string | undefined, path: string, init?: ApiCall) => callJsonApi(server, '/data/v1', token, path, init);
 
 /** The user signs in (and consents when asked) in a fresh browser; the app redeems the code. */
 export async function userTokens(

@@ -6,17 +6,14 @@ import { decodeJwt } from 'jose';
 import { Browser, pageName, type PageResponse } from '../support/browser.js';
 import { exchangeCode, fullFlow, registerApp, signInOnPage, startAuthorization, type TestApp } from '../support/flows.js';
 import { startTestServer } from '../support/server.js';
+import { PASSWORD, seedPeople } from '../support/people.js';
 
 const server = await startTestServer({ SIGN_IN_RATE_LIMIT: '1000', ...(process.env.TEST_LOG ? { LOG_LEVEL: 'error' } : {}) });
 t.teardown(() => server.close());
 const { directory, pool } = server;
 const requests = server.accord.services.consentRequests;
 
-const PASSWORD = 'correct horse battery';
-await directory.createTenant({ id: 'contoso', name: 'Contoso' }, 'operator');
-await directory.createTenant({ id: 'fabrikam', name: 'Fabrikam' }, 'operator');
-const users: Record<string, { signIn: string; password: string; id: string }> = {};
-for (const [tenant, username, role] of [
+const as = await seedPeople(directory, [
   ['contoso', 'admin', 'admin'],
   ['contoso', 'alice', 'user'],
   ['contoso', 'bob', 'user'],
@@ -25,11 +22,7 @@ for (const [tenant, username, role] of [
   ['contoso', 'eve', 'user'],
   ['fabrikam', 'fadmin', 'admin'],
   ['fabrikam', 'frank', 'user'],
-] as const) {
-  const user = await directory.createUser({ tenantId: tenant, username, password: PASSWORD, role }, 'operator');
-  users[`${username}@${tenant}`] = { signIn: `${username}@${tenant}`, password: PASSWORD, id: user.id };
-}
-const as = (name: string) => users[name]!;
+]);
 
 const USER_SCOPES = ['openid', 'profile', 'User.Read', 'Calendars.Read', 'Files.Read'];
 const planner = await registerApp(server, { tenant: 'fabrikam', name: 'Planner', scopes: [...USER_SCOPES, 'User.Read.All'] });

@@ -6,24 +6,17 @@ import { Browser, pageName, type PageResponse } from '../support/browser.js';
 import { REDIRECT_URI, exchangeCode, fullFlow, registerApp, signInOnPage } from '../support/flows.js';
 import { startTestServer } from '../support/server.js';
 import { safeReturnTo } from '../../src/routes/portal-session.js';
+import { PASSWORD, seedPeople } from '../support/people.js';
 
 const server = await startTestServer({ SIGN_IN_RATE_LIMIT: '1000', ...(process.env.TEST_LOG ? { LOG_LEVEL: 'error' } : {}) });
 t.teardown(() => server.close());
 const { directory, pool } = server;
 
-const PASSWORD = 'correct horse battery';
-await directory.createTenant({ id: 'contoso', name: 'Contoso' }, 'operator');
-await directory.createTenant({ id: 'fabrikam', name: 'Fabrikam' }, 'operator');
-const users: Record<string, { signIn: string; password: string; id: string }> = {};
-for (const [tenant, username, role] of [
+const as = await seedPeople(directory, [
   ['contoso', 'admin', 'admin'],
   ['contoso', 'alice', 'user'],
   ['fabrikam', 'boss', 'admin'],
-] as const) {
-  const user = await directory.createUser({ tenantId: tenant, username, password: PASSWORD, role }, 'operator');
-  users[`${username}@${tenant}`] = { signIn: `${username}@${tenant}`, password: PASSWORD, id: user.id };
-}
-const as = (name: string) => users[name]!;
+]);
 
 const SCOPES = ['openid', 'profile', 'User.Read', 'Calendars.Read', 'User.Read.All'];
 const vendorApp = await registerApp(server, { tenant: 'fabrikam', name: 'Vendor Planner', scopes: SCOPES });

@@ -5,25 +5,18 @@ import * as oidc from 'openid-client';
 import { Browser, findForm, pageName, type PageResponse } from '../support/browser.js';
 import { exchangeCode, fullFlow, registerApp, signInOnPage, startAuthorization } from '../support/flows.js';
 import { startTestServer } from '../support/server.js';
+import { PASSWORD, seedPeople } from '../support/people.js';
 
 const server = await startTestServer({ SIGN_IN_RATE_LIMIT: '1000', ...(process.env.TEST_LOG ? { LOG_LEVEL: 'error' } : {}) });
 t.teardown(() => server.close());
 const { directory, pool } = server;
 const { consent } = server.accord.services;
 
-const PASSWORD = 'correct horse battery';
-await directory.createTenant({ id: 'contoso', name: 'Contoso' }, 'operator');
-await directory.createTenant({ id: 'fabrikam', name: 'Fabrikam' }, 'operator');
-const users: Record<string, { signIn: string; password: string; id: string }> = {};
-for (const [tenant, username, role] of [
+const as = await seedPeople(directory, [
   ['contoso', 'admin', 'admin'],
   ['contoso', 'alice', 'user'],
   ['contoso', 'bob', 'user'],
-] as const) {
-  const user = await directory.createUser({ tenantId: tenant, username, password: PASSWORD, role }, 'operator');
-  users[`${username}@${tenant}`] = { signIn: `${username}@${tenant}`, password: PASSWORD, id: user.id };
-}
-const as = (name: string) => users[name]!;
+]);
 
 const ownApp = await registerApp(server, { tenant: 'fabrikam', name: 'Vendor Notes', scopes: ['openid', 'offline_access', 'User.Read', 'Calendars.Read'] });
 const orgApp = await registerApp(server, { tenant: 'fabrikam', name: 'Org Directory', scopes: ['openid', 'offline_access', 'User.Read', 'User.Read.All'] });

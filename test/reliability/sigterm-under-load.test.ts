@@ -2,15 +2,13 @@
 // all times. Every request the server took on is answered 200; once it stops listening, new
 // connections are refused (counted apart); the process exits 0.
 import t from 'tap';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import http from 'node:http';
 import { PermissionCatalogue } from '../../src/core/permission-catalogue.js';
 import { listPermissions } from '../../src/db/permissions.js';
 import { Directory } from '../../src/services/directory.js';
-import { uncoveredChildEnv } from '../support/child-env.js';
-import { createTestDatabase, repoRoot } from '../support/database.js';
-import { freePort } from '../support/server.js';
+import { createTestDatabase } from '../support/database.js';
+import { startServerProcess, type ServerProcess } from '../support/server.js';
 import { sample, type Sample } from './support.js';
 
 const CONCURRENCY = 20;
@@ -23,31 +21,13 @@ const { app, clientSecret } = await directory.createApp(
   'operator',
 );
 
-const port = await freePort();
-const origin = `http://127.0.0.1:${port}`;
-const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-  cwd: repoRoot,
-  env: uncoveredChildEnv({ PATH: process.env.PATH ?? '', DATABASE_URL: database.url, PORT: String(port), LOG_LEVEL: 'warn' }),
-  stdio: ['ignore', 'pipe', 'pipe'],
-});
-let output = '';
-child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-const exited = new Promise<{ code: number | null; at: number }>((resolve) => child.on('exit', (code) => resolve({ code, at: Date.now() })));
+let server: ServerProcess | undefined;
 t.teardown(async () => {
-  if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  await exited;
+  await server?.kill();
   await database.drop();
 });
-
-const deadline = Date.now() + 15_000;
-for (;;) {
-  if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}:\n${output}`);
-  if (Date.now() > deadline) throw new Error(`server not ready after 15 s:\n${output}`);
-  const ready = await sample('readyz', (signal) => fetch(`${origin}/readyz`, { signal }));
-  if (ready.status === 200) break;
-  await sleep(50);
-}
+server = await startServerProcess(database.url);
+const { child, origin, exited } = server;
 
 // Keep-alive connections, as a real client pool uses them (node:http, so that a connection the
 // server closes is reported as such rather than retried).
@@ -146,5 +126,5 @@ t.test('SIGTERM with 20 token requests in flight: every answered request is a 20
   t.ok(exit, 'the process exited');
   t.equal(exit?.code, 0, 'exit code 0');
   if (exit) t.ok(exit.at - signalledAt < 5_000, `exited ${exit.at - signalledAt} ms after SIGTERM`);
-  t.notMatch(output, /shutdown failed|failed to start/);
+  t.notMatch(server.output(), /shutdown failed|failed to start/);
 });

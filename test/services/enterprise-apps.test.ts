@@ -10,26 +10,19 @@ import { callApi } from '../data-api/support.js';
 import { Browser, pageName } from '../support/browser.js';
 import { answerConsent, appRedirect, exchangeCode, fullFlow, registerApp, signInOnPage, startAuthorization, type TestApp } from '../support/flows.js';
 import { startTestServer } from '../support/server.js';
+import { PASSWORD, seedPeople } from '../support/people.js';
 
 const server = await startTestServer({ SIGN_IN_RATE_LIMIT: '1000', ...(process.env.TEST_LOG ? { LOG_LEVEL: 'error' } : {}) });
 t.teardown(() => server.close());
 const { directory, pool } = server;
 const enterpriseApps = new EnterpriseApps(pool);
 
-const PASSWORD = 'correct horse battery';
-await directory.createTenant({ id: 'contoso', name: 'Contoso' }, 'operator');
-await directory.createTenant({ id: 'fabrikam', name: 'Fabrikam' }, 'operator');
-const users: Record<string, { signIn: string; password: string; id: string }> = {};
-for (const [tenant, username, role] of [
+const as = await seedPeople(directory, [
   ['contoso', 'admin', 'admin'],
   ['contoso', 'alice', 'user'],
   ['contoso', 'bob', 'user'],
   ['fabrikam', 'carol', 'user'],
-] as const) {
-  const user = await directory.createUser({ tenantId: tenant, username, password: PASSWORD, role }, 'operator');
-  users[`${username}@${tenant}`] = { signIn: `${username}@${tenant}`, password: PASSWORD, id: user.id };
-}
-const as = (name: string) => users[name]!;
+]);
 const adminId = as('admin@contoso').id;
 
 const SCOPES = ['openid', 'profile', 'offline_access', 'User.Read', 'Calendars.Read', 'User.Read.All'];

@@ -1,13 +1,16 @@
 // Starts the real app on a random loopback port against a fresh database cloned from the
 // migrated template.
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { buildApp, type Accord } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { PermissionCatalogue } from '../../src/core/permission-catalogue.js';
 import { listPermissions } from '../../src/db/permissions.js';
 import type { Pool } from '../../src/db/pool.js';
 import { Directory } from '../../src/services/directory.js';
-import { createTestDatabase, type TestDatabase } from './database.js';
+import { uncoveredChildEnv } from './child-env.js';
+import { createTestDatabase, repoRoot, type TestDatabase } from './database.js';
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -49,4 +52,52 @@ export async function startTestServer(env: Record<string, string> = {}, database
       if (!database) await db.drop();
     },
   };
+}
+
+export interface ServerProcess {
+  child: ChildProcess;
+  origin: string;
+  /** What the process has printed so far (stdout and stderr). */
+  output(): string;
+  /** Resolves when the process exits, with its code and the time. */
+  exited: Promise<{ code: number | null; at: number }>;
+  /** Kills it if it still runs, and waits for it to exit. */
+  kill(): Promise<void>;
+}
+
+/**
+ * The real server process (src/server.ts), as an operator starts it, on `databaseUrl` and a free
+ * port; resolves once /readyz answers 200.
+ */
+export async function startServerProcess(databaseUrl: string): Promise<ServerProcess> {
+  const port = await freePort();
+  const origin = `http://127.0.0.1:${port}`;
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+    cwd: repoRoot,
+    env: uncoveredChildEnv({ PATH: process.env.PATH ?? '', DATABASE_URL: databaseUrl, PORT: String(port), LOG_LEVEL: 'warn' }),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<{ code: number | null; at: number }>((resolve) => child.on('exit', (code) => resolve({ code, at: Date.now() })));
+  const kill = async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await exited;
+  };
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}:\n${output}`);
+    if (Date.now() > deadline) {
+      await kill();
+      throw new Error(`server not ready after 15 s:\n${output}`);
+    }
+    try {
+      if ((await fetch(`${origin}/readyz`, { signal: AbortSignal.timeout(2_000) })).status === 200) break;
+    } catch {
+      // not listening yet
+    }
+    await sleep(50);
+  }
+  return { child, origin, output: () => output, exited, kill };
 }
