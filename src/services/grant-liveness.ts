@@ -92,7 +92,12 @@ export class GrantLiveness {
     await this.connect();
   }
 
-  /** The same answer as isAccessTokenRevoked, from the cache when it may answer. */
+  /**
+   * Whether a JWT access token must be refused although its signature and expiry are fine: its
+   * grant (the `gid` claim) was revoked — consent withdrawn, app removed or blocked, user disabled
+   * — or, for an app's own token, the app was deleted. From the cache when it may answer (never
+   * before start(), so an instance that is not started always reads the database).
+   */
   async isRevoked(token: TokenGrant): Promise<boolean> {
     if (token.grantId) {
       const grantId = token.grantId;

@@ -12,19 +12,6 @@ export async function revokeGrants(db: Queryable, grantIds: readonly string[]): 
 }
 
 /**
- * Whether a JWT access token must be refused although its signature and expiry are fine: its
- * grant (the `gid` claim) was revoked — consent withdrawn, app removed or blocked, user disabled —
- * or, for an app's own token, the app was deleted. One indexed lookup; the resource servers ask
- * GrantLiveness instead, which caches the same answers.
- */
-export async function isAccessTokenRevoked(db: Queryable, token: { grantId?: string; clientId: string; sub?: string }): Promise<boolean> {
-  if (token.grantId) return (await grantLifetimeMs(db, token.grantId)) === undefined;
-  // A user token without a grant id was not issued by Accord's flows: refuse it.
-  if (token.sub) return true;
-  return !(await appExists(db, token.clientId));
-}
-
-/**
  * How long the grant stays alive from now, in milliseconds (Infinity when it never expires), or
  * undefined when it is gone or expired. Measured by the database's clock, so that a cache
  * holding the answer does not depend on this machine's clock agreeing.

@@ -5,7 +5,7 @@ import t from 'tap';
 import * as oidc from 'openid-client';
 import { AccordError } from '../../src/core/errors.js';
 import { EnterpriseApps } from '../../src/services/enterprise-apps.js';
-import { isAccessTokenRevoked } from '../../src/services/revocation.js';
+import { GrantLiveness } from '../../src/services/grant-liveness.js';
 import { callApi } from '../data-api/support.js';
 import { Browser, pageName } from '../support/browser.js';
 import { answerConsent, appRedirect, exchangeCode, fullFlow, registerApp, signInOnPage, startAuthorization, type TestApp } from '../support/flows.js';
@@ -16,6 +16,8 @@ const server = await startTestServer({ SIGN_IN_RATE_LIMIT: '1000', ...(process.e
 t.teardown(() => server.close());
 const { directory, pool } = server;
 const enterpriseApps = new EnterpriseApps(pool);
+// Not started: every check reads the database.
+const revocation = new GrantLiveness(pool);
 
 const as = await seedPeople(directory, [
   ['contoso', 'admin', 'admin'],
@@ -144,7 +146,7 @@ t.test('block: tokens stop working, nobody in the tenant can sign in; unblock re
 
   await t.rejects(oidc.refreshTokenGrant(app.config, alice.tokens.refresh_token!), invalidGrant, "alice's refresh token fails");
   await t.rejects(oidc.refreshTokenGrant(app.config, bob.tokens.refresh_token!), invalidGrant, "bob's too");
-  t.equal(await isAccessTokenRevoked(pool, claimsOf(alice.tokens.access_token)), true, 'the old access token counts as revoked');
+  t.equal(await revocation.isRevoked(claimsOf(alice.tokens.access_token)), true, 'the old access token counts as revoked');
   t.equal((await callApi(server, alice.tokens.access_token, '/me')).status, 401, 'and the data API refuses it');
 
   const again = await reachDecision(app, 'bob@contoso');
@@ -152,7 +154,7 @@ t.test('block: tokens stop working, nobody in the tenant can sign in; unblock re
   const admin = await reachDecision(app, 'admin@contoso');
   t.equal(pageName(admin.page.body), 'refused', 'for the admin too');
 
-  t.equal(await isAccessTokenRevoked(pool, claimsOf(carol.tokens.access_token)), false, "another tenant's tokens are untouched");
+  t.equal(await revocation.isRevoked(claimsOf(carol.tokens.access_token)), false, "another tenant's tokens are untouched");
   t.ok((await oidc.refreshTokenGrant(app.config, carol.tokens.refresh_token!)).access_token, "another tenant's refresh token still works");
   t.ok(appRedirect((await reachDecision(app, 'carol@fabrikam', 'openid User.Read')).page).searchParams.get('code'), 'and its users still sign in, with no page');
 
@@ -177,7 +179,7 @@ t.test('block: tokens stop working, nobody in the tenant can sign in; unblock re
   t.equal((await callApi(server, back.tokens.access_token, '/me')).status, 200, 'and her new token works');
   const withRefresh = await signIn(app, 'alice@contoso');
   t.ok((await oidc.refreshTokenGrant(app.config, withRefresh.tokens.refresh_token!)).access_token, 'so does a new refresh token');
-  t.equal(await isAccessTokenRevoked(pool, claimsOf(alice.tokens.access_token)), true, 'the token from before the block stays dead');
+  t.equal(await revocation.isRevoked(claimsOf(alice.tokens.access_token)), true, 'the token from before the block stays dead');
 });
 
 t.test('concurrent changes queue up: five blocks at once block once and audit once', async (t) => {
@@ -209,7 +211,7 @@ t.test('remove: every consent in the tenant goes with its tokens; users are aske
   t.same(result, { clientId: app.clientId, changed: true, revokedGrants: 3 }, "alice's, bob's and the admin's grants");
   await t.rejects(oidc.refreshTokenGrant(app.config, alice.tokens.refresh_token!), invalidGrant);
   await t.rejects(oidc.refreshTokenGrant(app.config, bob.tokens.refresh_token!), invalidGrant);
-  t.equal(await isAccessTokenRevoked(pool, claimsOf(bob.tokens.access_token)), true);
+  t.equal(await revocation.isRevoked(claimsOf(bob.tokens.access_token)), true);
 
   for (const table of ['admin_consents', 'user_consents', 'tenant_apps']) {
     const { rowCount } = await pool.query(`SELECT 1 FROM ${table} WHERE tenant_id = 'contoso' AND client_id = $1`, [app.clientId]);
@@ -247,9 +249,9 @@ t.test("revoking one user's consent ends only that user's tokens", async (t) => 
   const result = await enterpriseApps.revokeUserConsent('contoso', app.clientId, as('alice@contoso').id, adminId);
   t.same(result, { clientId: app.clientId, changed: true, revokedGrants: 1 });
   await t.rejects(oidc.refreshTokenGrant(app.config, alice.tokens.refresh_token!), invalidGrant, "alice's refresh token fails");
-  t.equal(await isAccessTokenRevoked(pool, claimsOf(alice.tokens.access_token)), true);
+  t.equal(await revocation.isRevoked(claimsOf(alice.tokens.access_token)), true);
   t.ok((await oidc.refreshTokenGrant(app.config, bob.tokens.refresh_token!)).access_token, "bob's still works");
-  t.equal(await isAccessTokenRevoked(pool, claimsOf(bob.tokens.access_token)), false);
+  t.equal(await revocation.isRevoked(claimsOf(bob.tokens.access_token)), false);
   t.equal((await callApi(server, bob.tokens.access_token, '/me')).status, 200);
 
   t.same((await enterpriseApps.detail('contoso', app.clientId)).users.map((user) => user.username), ['bob']);
@@ -275,7 +277,7 @@ t.test('an app never used in the tenant is not found, and no tenant reaches into
   await t.rejects(enterpriseApps.block('contoso', 'no-such-client', adminId), notFound, 'an unknown client id');
   const { rowCount } = await pool.query(`SELECT 1 FROM tenant_apps WHERE tenant_id = 'contoso' AND client_id = $1`, [clientId]);
   t.equal(rowCount, 0, 'a refused change leaves nothing behind');
-  t.equal(await isAccessTokenRevoked(pool, claimsOf(carol.tokens.access_token)), false, "carol's token still works");
+  t.equal(await revocation.isRevoked(claimsOf(carol.tokens.access_token)), false, "carol's token still works");
   t.ok((await enterpriseApps.detail('fabrikam', clientId)).users.length === 1);
   const error = await enterpriseApps.detail('contoso', clientId).catch((caught: unknown) => caught);
   t.ok(error instanceof AccordError);
@@ -289,7 +291,7 @@ t.test('a change is all or nothing: a failure rolls back the block, its revocati
   t.teardown(() => pool.query('ALTER TABLE audit_events DROP CONSTRAINT IF EXISTS test_no_block'));
   await t.rejects(enterpriseApps.block('contoso', app.clientId, adminId));
   await pool.query('ALTER TABLE audit_events DROP CONSTRAINT test_no_block');
-  t.equal(await isAccessTokenRevoked(pool, claimsOf(alice.tokens.access_token)), false, 'the grant was not revoked');
+  t.equal(await revocation.isRevoked(claimsOf(alice.tokens.access_token)), false, 'the grant was not revoked');
   t.ok((await oidc.refreshTokenGrant(app.config, alice.tokens.refresh_token!)).access_token, 'the refresh token still works');
   const { rows } = await pool.query(`SELECT blocked FROM tenant_apps WHERE tenant_id = 'contoso' AND client_id = $1`, [app.clientId]);
   t.same(rows, [], 'the app is not blocked');
