@@ -2,6 +2,7 @@
 // their tenant and answers users' requests; every change reaches tokens and sign-ins at once.
 import t from 'tap';
 import * as oidc from 'openid-client';
+import { callJsonApi, refusedWithin } from '../support/api.js';
 import { Browser, pageName } from '../support/browser.js';
 import { exchangeCode, fullFlow, registerApp, signInOnPage, startAuthorization } from '../support/flows.js';
 import { startTestServer } from '../support/server.js';
@@ -46,7 +47,7 @@ t.test('block stops sign-ins and tokens at once; unblock restores them; both aud
   t.equal(blocked.status, 200);
   t.match(blocked.body, { changed: true });
   await t.rejects(oidc.refreshTokenGrant(vendor.config, tokens.refresh_token!), 'refresh token dead');
-  const data = await fetch(`${server.url}/data/v1/me`, { headers: { authorization: `Bearer ${tokens.access_token}` } });
+  const data = await refusedWithin(() => callJsonApi(server, '/data/v1', tokens.access_token, '/me'));
   t.equal(data.status, 401, 'access token refused by the data API');
   const browser = new Browser(server.url);
   const auth = await startAuthorization(browser, vendor, { scope: 'openid User.Read' });

@@ -14,7 +14,8 @@ import { LISTENER_APPLICATION_NAME } from '../../src/services/grant-liveness.js'
 import { MyAppsService } from '../../src/services/my-apps.js';
 import { registerApp, relyingParty } from '../support/flows.js';
 import { startTestServer, type TestServer } from '../support/server.js';
-import { callApi, userTokens, type ApiResponse } from './support.js';
+import { callApi, userTokens } from './support.js';
+import { refusedWithin } from '../support/api.js';
 
 const first = await startTestServer();
 t.teardown(() => first.close());
@@ -38,21 +39,10 @@ for (const username of ['alice', 'bob', 'carol']) {
 const app = await registerApp(first, { tenant: 'contoso', scopes: ['openid', 'User.Read'] });
 const signIn = (username: string) => userTokens(first, app, { signIn: `${username}@contoso`, password }, 'openid User.Read');
 
-/** Polls the data API on `server` until `refused` holds, for at most `ms`. */
-async function refusedWithin(server: TestServer, token: string, ms: number): Promise<{ response: ApiResponse; after?: number }> {
-  const from = Date.now();
-  for (;;) {
-    const response = await callApi(server, token, '/me');
-    if (response.status === 401) return { response, after: Date.now() - from };
-    if (Date.now() - from > ms) return { response };
-    await sleep(5);
-  }
-}
-
 async function expectRefusedOnBoth(t: Test, token: string, what: string): Promise<void> {
   for (const [i, server] of instances.entries()) {
-    const { response, after } = await refusedWithin(server, token, 1_000);
-    t.ok(after !== undefined, `${what}: instance ${i + 1} refuses it ${after ?? '(never)'} ms later`);
+    const response = await refusedWithin(() => callApi(server, token, '/me'), 1_000);
+    t.ok(response.afterMs !== undefined, `${what}: instance ${i + 1} refuses it ${response.afterMs ?? '(never)'} ms later`);
     t.equal(response.body?.error, 'invalid_token');
     t.match(response.body?.error_description, /revoked/);
   }

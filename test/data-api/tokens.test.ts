@@ -10,6 +10,7 @@ import { startTestServer } from '../support/server.js';
 import { revokeGrants } from '../../src/services/revocation.js';
 import { findUserConsent } from '../../src/db/consents.js';
 import { callApi, userTokens } from './support.js';
+import { refusedWithin } from '../support/api.js';
 
 const server = await startTestServer();
 t.teardown(() => server.close());
@@ -77,7 +78,7 @@ t.test('withdrawing consent (deleting the grant) refuses the unexpired access to
   t.equal(decodeJwt(tokens.access_token).gid, consent!.grantId, 'the token names its grant');
   await revokeGrants(server.pool, [consent!.grantId!]);
 
-  const refused = await callApi(server, tokens.access_token, '/me');
+  const refused = await refusedWithin(() => callApi(server, tokens.access_token, '/me'));
   expectInvalidToken(t, refused, 'revoked');
   t.match(refused.body.error_description, /revoked/);
   t.equal((await oidc.tokenIntrospection(app.config, tokens.refresh_token!)).active, false, 'the refresh token is inactive');

@@ -5,6 +5,7 @@
 import t, { type Test } from 'tap';
 import * as oidc from 'openid-client';
 import { decodeJwt } from 'jose';
+import { refusedWithin } from '../support/api.js';
 import { Browser, pageName, type PageResponse } from '../support/browser.js';
 import { answerConsent, appRedirect, exchangeCode, fullFlow, registerApp, signInOnPage, startAuthorization, type TestApp } from '../support/flows.js';
 import { startTestServer } from '../support/server.js';
@@ -324,7 +325,7 @@ t.test('introspection: JWT access tokens are refused by the endpoint (unsupporte
   t.equal((await introspect(dataApp, tokens.refresh_token!)).body.active, false, 'the refresh token is inactive');
   const after = await introspect(dataApp, tokens.access_token);
   t.not(after.body.active, true, `the access token never introspects active (${after.status} ${after.body.error ?? ''})`);
-  const refused = await callDataApi(server, tokens.access_token, '/me');
+  const refused = await refusedWithin(() => callDataApi(server, tokens.access_token, '/me'));
   t.equal(refused.status, 401, 'the data API refuses the access token of the revoked grant');
   t.equal(refused.body.error, 'invalid_token');
 
@@ -345,7 +346,7 @@ t.test('introspection: JWT access tokens are refused by the endpoint (unsupporte
   const consent = await findUserConsent(pool, 'contoso', alice.id, dataApp.clientId);
   await revokeGrants(pool, [consent!.grantId!]);
   t.equal((await introspect(dataApp, second.refresh_token!)).body.active, false, 'the refresh token is inactive');
-  t.equal((await callDataApi(server, second.access_token, '/me')).status, 401, 'the access token is refused');
+  t.equal((await refusedWithin(() => callDataApi(server, second.access_token, '/me'))).status, 401, 'the access token is refused');
 });
 
 t.test("introspection and revocation: an app cannot look into or revoke another app's tokens", async (t) => {

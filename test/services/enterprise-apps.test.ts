@@ -7,6 +7,7 @@ import { AccordError } from '../../src/core/errors.js';
 import { EnterpriseApps } from '../../src/services/enterprise-apps.js';
 import { GrantLiveness } from '../../src/services/grant-liveness.js';
 import { callApi } from '../data-api/support.js';
+import { refusedWithin } from '../support/api.js';
 import { Browser, pageName } from '../support/browser.js';
 import { answerConsent, appRedirect, exchangeCode, fullFlow, registerApp, signInOnPage, startAuthorization, type TestApp } from '../support/flows.js';
 import { startTestServer } from '../support/server.js';
@@ -147,7 +148,7 @@ t.test('block: tokens stop working, nobody in the tenant can sign in; unblock re
   await t.rejects(oidc.refreshTokenGrant(app.config, alice.tokens.refresh_token!), invalidGrant, "alice's refresh token fails");
   await t.rejects(oidc.refreshTokenGrant(app.config, bob.tokens.refresh_token!), invalidGrant, "bob's too");
   t.equal(await revocation.isRevoked(claimsOf(alice.tokens.access_token)), true, 'the old access token counts as revoked');
-  t.equal((await callApi(server, alice.tokens.access_token, '/me')).status, 401, 'and the data API refuses it');
+  t.equal((await refusedWithin(() => callApi(server, alice.tokens.access_token, '/me'))).status, 401, 'and the data API refuses it');
 
   const again = await reachDecision(app, 'bob@contoso');
   t.equal(pageName(again.page.body), 'refused', 'a new sign-in is refused');

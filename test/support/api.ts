@@ -32,3 +32,19 @@ export async function callJsonApi(server: TestServer, base: string, token: strin
   }
   return { status: response.status, headers: response.headers, body: parsed };
 }
+
+/**
+ * Repeats `call` until it answers 401 or `ms` have passed, and returns the last answer with how
+ * long the refusal took. A revocation reaches each instance's token cache when PostgreSQL delivers
+ * its notification (a few milliseconds after the commit, on every instance alike), so a test that
+ * asserts a refusal right after revoking must allow for that delivery rather than race it.
+ */
+export async function refusedWithin(call: () => Promise<ApiResponse>, ms = 2_000): Promise<ApiResponse & { afterMs?: number }> {
+  const from = Date.now();
+  for (;;) {
+    const response = await call();
+    if (response.status === 401) return { ...response, afterMs: Date.now() - from };
+    if (Date.now() - from > ms) return response;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
