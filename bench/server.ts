@@ -8,18 +8,18 @@
 //     The same oidc-provider configuration (configuredProvider, same keys and adapter) served by
 //     node:http with no Fastify around it: the baseline for discovery, /jwks and /token.
 //   node --import tsx bench/server.ts fastify <database url> <port>
-//     That provider mounted in a plain Fastify (mountProvider, no logger, none of Accord's plugins
+//     That provider served ahead of a plain Fastify (protocolServerFactory, no logger, none of Accord's plugins
 //     or routes): separates the cost of Fastify itself from the cost of what Accord adds.
 // SIGN_IN_RATE_LIMIT defaults to 1000000 here (the bench signs in far more often than a person).
 // Prints `ready` on stdout once listening; exits on SIGTERM.
-import Fastify from 'fastify';
+import Fastify, { type FastifyBaseLogger } from 'fastify';
 import { createServer } from 'node:http';
 import pg from 'pg';
 import { buildApp, configuredProvider } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { createPool } from '../src/db/pool.js';
 import { resourceIndicators } from '../src/provider/create-provider.js';
-import { mountProvider } from '../src/provider/mount-provider.js';
+import { protocolServerFactory } from '../src/provider/protocol-server.js';
 import { createLocalKeyResolver } from '../src/provider/local-jwks.js';
 import { dataApiRoutes } from '../src/routes/data-api.js';
 
@@ -65,8 +65,7 @@ if (mode === 'accord') {
   // The provider exactly as buildApp configures it.
   const { provider } = await configuredProvider(config, pool);
   if (mode === 'fastify') {
-    const app = Fastify({ logger: false });
-    await mountProvider(app, provider);
+    const app = Fastify({ logger: false, serverFactory: protocolServerFactory(provider, (): FastifyBaseLogger => app.log) });
     await app.listen({ port, host: '127.0.0.1' });
     close = () => app.close();
   } else {

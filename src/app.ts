@@ -1,7 +1,7 @@
 // buildApp(config, deps) → a ready Fastify instance with oidc-provider mounted inside it.
 // What the server and the tests start.
 import formbody from '@fastify/formbody';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type Provider from 'oidc-provider';
@@ -14,7 +14,7 @@ import { securityPlugin } from './plugins/security.js';
 import { createEta, pageRenderer, viewsDir, viewsPlugin } from './plugins/views.js';
 import { createProvider, resourceIndicators } from './provider/create-provider.js';
 import { loadServerSecret, loadSigningKeys } from './provider/keys.js';
-import { mountProvider } from './provider/mount-provider.js';
+import { protocolServerFactory } from './provider/protocol-server.js';
 import { healthRoutes } from './routes/health.js';
 import { dataApiRoutes } from './routes/data-api.js';
 import { adminApiRoutes } from './routes/admin-api.js';
@@ -76,6 +76,7 @@ export async function configuredProvider(config: Config, pool: Pool) {
 
 export async function buildApp(config: Config, deps: AppDeps): Promise<Accord> {
   const { pool } = deps;
+  const { provider, catalogue, consent, eta, cookieKey } = await configuredProvider(config, pool);
   const app = Fastify({
     logger: {
       level: config.logLevel,
@@ -90,9 +91,10 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Accord> {
     // During a graceful shutdown, requests that still arrive on open keep-alive connections are
     // served (with `Connection: close`) rather than refused with Fastify's own 503.
     return503OnClosing: false,
+    // The provider's endpoints are served by the server itself, ahead of Fastify's router.
+    serverFactory: protocolServerFactory(provider, (): FastifyBaseLogger => app.log),
   });
 
-  const { provider, catalogue, consent, eta, cookieKey } = await configuredProvider(config, pool);
   provider.on('server_error', (ctx, error) => {
     // The provider answers its own errors; a database outage is retryable there too (503).
     if (isDatabaseUnavailable(error)) {
@@ -131,9 +133,8 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Accord> {
   await app.register(viewsPlugin, { eta });
   await app.register(formbody, { bodyLimit: BODY_LIMIT_BYTES });
 
-  // The hot paths — protocol endpoints, health and the data API — stay outside the pages' scope
-  // below: no cookie, CSRF or page-header hooks run for them.
-  await mountProvider(app, provider);
+  // The hot paths — health and the data API (the protocol endpoints never reach Fastify) — stay
+  // outside the pages' scope below: no cookie, CSRF or page-header hooks run for them.
   await app.register(healthRoutes, { pool });
   await app.register(dataApiRoutes, { prefix: '/data/v1', pool, resourceServer: tokenOptions(resources.data) });
 

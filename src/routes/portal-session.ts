@@ -4,6 +4,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { jwtVerify, type JWTVerifyGetKey } from 'jose';
+import { inject } from 'light-my-request';
 import type Provider from 'oidc-provider';
 import { AccordError, InvalidRequest } from '../core/errors.js';
 import type { Pool } from '../db/pool.js';
@@ -65,7 +66,12 @@ export function safeReturnTo(value: unknown): string | undefined {
 const base64url = (bytes: Buffer) => bytes.toString('base64url');
 
 export class PortalSession {
-  constructor(private readonly options: PortalSessionOptions) {}
+  /** The provider's own request handler: the token endpoint is not a Fastify route to inject into. */
+  private readonly serveProtocol: ReturnType<Provider['callback']>;
+
+  constructor(private readonly options: PortalSessionOptions) {
+    this.serveProtocol = options.provider.callback();
+  }
 
   /** The signed-in, enabled user of this browser's SSO session, if any. Reads only; writes no cookie. */
   async currentUser(request: FastifyRequest, reply: FastifyReply): Promise<UserRecord | undefined> {
@@ -147,10 +153,10 @@ export class PortalSession {
    * checks the ID token, and returns its `sub`. The portal keeps no tokens: the grant behind the
    * code is revoked once the sign-in is confirmed.
    */
-  async redeem(app: FastifyInstance, code: string, verifier: string): Promise<string> {
+  async redeem(code: string, verifier: string): Promise<string> {
     const { provider, issuer, keys, pool } = this.options;
     const codeRecord = await provider.AuthorizationCode.find(code);
-    const response = await app.inject({
+    const response = await inject(this.serveProtocol, {
       method: 'POST',
       url: '/token',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
@@ -217,7 +223,7 @@ export async function portalSessionRoutes(app: FastifyInstance, deps: { portal: 
       if (iss !== undefined && iss !== issuer) throw InvalidRequest('The sign-in response came from another issuer.');
       if (error) throw new AccordError(400, error === 'access_denied' ? 'access_denied' : 'sign_in_failed', 'You were not signed in.');
       if (!code) throw InvalidRequest('The sign-in response carries no code.');
-      const sub = await portal.redeem(app, code, pending.verifier);
+      const sub = await portal.redeem(code, pending.verifier);
       const user = await portal.currentUser(request, reply);
       if (!user || user.id !== sub) throw InvalidRequest('The sign-in does not match this browser session. Start again.');
       // Checked again here: the cookie is signed, but the check must not depend on who wrote it.
