@@ -142,7 +142,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Accord> {
   // limits. Portal sign-in, admin consent, My apps and the admin centre sign people in through the
   // provider's own session (an Accord account, never a separate password).
   await app.register(async (pages) => {
-    await pages.register(securityPlugin, { cookieSecret: cookieKey, secureCookies });
+    await pages.register(securityPlugin, { cookieSecret: cookieKey, secureCookies, pool });
     pages.get('/assets/accord.css', async (_request, reply) =>
       reply.type('text/css; charset=utf-8').header('cache-control', 'public, max-age=3600').send(stylesheet),
     );

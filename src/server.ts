@@ -7,6 +7,7 @@ import { migrate } from './db/migrate.js';
 import { createPool, type Pool } from './db/pool.js';
 import { purgeExpiredModels } from './provider/postgres-adapter.js';
 import { purgeExpiredDpopProofs } from './services/revocation.js';
+import { purgeEndedRateLimitWindows } from './db/rate-limits.js';
 import { seedDemoIfEmpty } from './services/demo-seed.js';
 
 const PURGE_INTERVAL_MS = 10 * 60 * 1000;
@@ -38,7 +39,7 @@ async function main(): Promise<void> {
 
   const { app } = await buildApp(config, { pool });
   const purge = setInterval(() => {
-    Promise.all([purgeExpiredModels(pool), purgeExpiredDpopProofs(pool)]).catch((error: unknown) =>
+    Promise.all([purgeExpiredModels(pool), purgeExpiredDpopProofs(pool), purgeEndedRateLimitWindows(pool)]).catch((error: unknown) =>
       app.log.warn({ err: error }, 'purging expired rows failed'),
     );
   }, PURGE_INTERVAL_MS);

@@ -6,8 +6,10 @@ import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
+import type { Pool } from '../db/pool.js';
+import { postgresRateLimitStore } from './rate-limit-store.js';
 
-export const securityPlugin = fp(async (app: FastifyInstance, options: { cookieSecret: string; secureCookies: boolean }) => {
+export const securityPlugin = fp(async (app: FastifyInstance, options: { cookieSecret: string; secureCookies: boolean; pool: Pool }) => {
   await app.register(helmet, {
     contentSecurityPolicy: {
       useDefaults: true,
@@ -31,6 +33,7 @@ export const securityPlugin = fp(async (app: FastifyInstance, options: { cookieS
     cookieKey: '__accord_csrf',
     cookieOpts: { signed: true, httpOnly: true, sameSite: 'lax', path: '/', secure: options.secureCookies },
   });
-  // Per-IP limits on the routes that opt in (sign-in); per-account limits live in PostgreSQL.
-  await app.register(rateLimit, { global: false });
+  // Per-IP limits on the routes that opt in (sign-in), counted in PostgreSQL for every process
+  // alike, as the per-account limits are. No database, no count: the request fails with 503.
+  await app.register(rateLimit, { global: false, store: postgresRateLimitStore(options.pool), skipOnError: false });
 });
