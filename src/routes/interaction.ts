@@ -85,7 +85,7 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionR
     };
   }
 
-  async function renderConsentStep(request: UidRequest, reply: FastifyReply, details: Details, sentNotice = false) {
+  async function renderConsentStep(reply: FastifyReply, details: Details, sentNotice = false) {
     const { accountId, clientId, requested, promptConsent } = requestOf(details);
     const evaluation = await consent.evaluate(accountId, clientId, requested, promptConsent);
     if (!evaluation) throw InteractionExpired('This app or account no longer exists.');
@@ -138,7 +138,7 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionR
         username: typeof details.params.login_hint === 'string' ? details.params.login_hint : '',
       });
     }
-    if (details.prompt.name === 'consent') return renderConsentStep(request, reply, details);
+    if (details.prompt.name === 'consent') return renderConsentStep(reply, details);
     throw InvalidRequest(`Unsupported interaction step: ${details.prompt.name}`);
   });
 
@@ -245,7 +245,7 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionR
         throw InvalidRequest('This app does not need admin approval for you any more. Go back to the app and sign in again.');
       }
       await consentRequests.request(evaluation.access.tenantId, accountId, clientId, evaluation.decision.missingScopes, request.body.reason ?? '');
-      return renderConsentStep(request, reply, details, true);
+      return renderConsentStep(reply, details, true);
     },
   );
 

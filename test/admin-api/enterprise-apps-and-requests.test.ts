@@ -13,7 +13,7 @@ t.teardown(() => server.close());
 const { directory, pool } = server;
 await directory.createTenant({ id: 'contoso', name: 'Contoso' }, 'operator');
 await directory.createTenant({ id: 'fabrikam', name: 'Fabrikam' }, 'operator');
-const admin = await directory.createUser({ tenantId: 'contoso', username: 'admin', password: PASSWORD, role: 'admin' }, 'operator');
+await directory.createUser({ tenantId: 'contoso', username: 'admin', password: PASSWORD, role: 'admin' }, 'operator');
 const alice = await directory.createUser({ tenantId: 'contoso', username: 'alice', password: PASSWORD, role: 'user' }, 'operator');
 await directory.createUser({ tenantId: 'contoso', username: 'bob', password: PASSWORD, role: 'user' }, 'operator');
 await directory.createUser({ tenantId: 'fabrikam', username: 'carol', password: PASSWORD, role: 'user' }, 'operator');

@@ -27,7 +27,8 @@ const as = await seedPeople(directory, [
 const USER_SCOPES = ['openid', 'profile', 'User.Read', 'Calendars.Read', 'Files.Read'];
 const planner = await registerApp(server, { tenant: 'fabrikam', name: 'Planner', scopes: [...USER_SCOPES, 'User.Read.All'] });
 const notes = await registerApp(server, { tenant: 'contoso', name: 'Contoso Notes', scopes: USER_SCOPES });
-const fabrikamOnly = await registerApp(server, { tenant: 'fabrikam', name: 'Fabrikam Secret Tool', scopes: USER_SCOPES, multiTenant: false });
+// Single-tenant in Fabrikam: never listed in Contoso's admin centre.
+await registerApp(server, { tenant: 'fabrikam', name: 'Fabrikam Secret Tool', scopes: USER_SCOPES, multiTenant: false });
 
 /** A browser signed in through the portal, landing on `path`. */
 async function signedIn(user: string, path = '/admin'): Promise<{ browser: Browser; page: PageResponse }> {

@@ -335,7 +335,7 @@ async function interactionRequests(n: number): Promise<Fuzzed[]> {
     let cookie = '';
     const cookieKind = rnd.int(0, 3);
     if (cookieKind === 1) cookie = session.cookie;
-    else if (cookieKind === 2) cookie = session.cookie.replace(/=([^;]*)/g, (match, value: string) => (rnd.chance(0.4) ? `=${enc(randomString())}` : `=${value}`));
+    else if (cookieKind === 2) cookie = session.cookie.replace(/=([^;]*)/g, (_match, value: string) => (rnd.chance(0.4) ? `=${enc(randomString())}` : `=${value}`));
     else if (cookieKind === 3) cookie = `_interaction=${randomString(30).replace(/[;\s]/g, '')}; _interaction.sig=${randomString(20).replace(/[;\s]/g, '')}; _csrf=${randomString(10).replace(/[;\s]/g, '')}`;
     const fields: Record<string, string> = {};
     if (rnd.chance(0.7)) fields._csrf = rnd.chance(0.7) ? session.csrf : randomString();
