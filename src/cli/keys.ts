@@ -1,26 +1,30 @@
-// `accord keys rotate`: new signing keys; the previous ones stay published for their grace period.
+// `accord keys rotate`: the next signing keys take over; the previous ones stay published for their grace period.
 import { defineCommand } from './command.js';
 
 export const keysCommands = [
   defineCommand({
     name: 'keys rotate',
     usage: '',
-    summary: 'Create new token signing keys; the previous keys stay published for 24 h.',
-    help: `Adds a new RS256 and ES256 key and retires the current ones: they stay in /jwks for their grace
-period (24 h) so that tokens they signed still verify. Running servers sign with the new keys once
-restarted (restart them one at a time).`,
+    summary: 'Switch to new token signing keys; the previous keys stay published for 24 h.',
+    help: `Activates the next RS256 and ES256 keys and retires the current ones: they stay in /jwks for
+their grace period (24 h) so that tokens they signed still verify. Running servers sign with the
+new keys once restarted (restart them one at a time). Every server started since the previous
+rotation already publishes the new keys, so none signs with a key another does not serve; new
+next keys are created for the rotation after this one. Restart every server before rotating again.`,
     prepare: () => undefined,
     run: async (ctx) => {
       // Loaded here, not at the top: jose is slow to load and only this command needs it.
       const { RETIRED_KEY_GRACE_SECONDS, rotateSigningKeys, SIGNING_ALGORITHMS } = await import('../provider/keys.js');
-      const kids = await rotateSigningKeys(ctx.pool);
-      const keys = kids.map((kid, index) => ({ kid, alg: SIGNING_ALGORITHMS[index]! }));
+      const rotated = await rotateSigningKeys(ctx.pool);
+      const named = (kids: string[]) => kids.map((kid, index) => ({ kid, alg: SIGNING_ALGORITHMS[index]! }));
+      const keys = named(rotated.active);
       const hours = RETIRED_KEY_GRACE_SECONDS / 3600;
       return {
-        json: { keys, previous_keys_published_for_seconds: RETIRED_KEY_GRACE_SECONDS },
+        json: { keys, next_keys: named(rotated.next), previous_keys_published_for_seconds: RETIRED_KEY_GRACE_SECONDS },
         text:
           `new signing keys: ${keys.map((key) => `${key.alg} ${key.kid}`).join(', ')}\n` +
-          `the previous keys stay published for ${hours} h; restart the servers one at a time to sign with the new keys\n`,
+          `the previous keys stay published for ${hours} h; restart the servers one at a time to sign with the new keys,\n` +
+          `and restart all of them before rotating again\n`,
       };
     },
   }),

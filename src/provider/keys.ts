@@ -21,48 +21,84 @@ async function newPrivateJwk(alg: SigningAlgorithm): Promise<JWK & { kid: string
   return { ...jwk, kid, alg, use: 'sig' };
 }
 
-async function insertKey(db: Queryable, alg: SigningAlgorithm): Promise<string> {
+/** Inserts a key: active (it signs once loaded) or next (published ahead of its activation). */
+async function insertKey(db: Queryable, alg: SigningAlgorithm, state: 'active' | 'next'): Promise<string> {
   const jwk = await newPrivateJwk(alg);
-  await db.query('INSERT INTO signing_keys (kid, alg, private_jwk) VALUES ($1::text, $2::text, $3::jsonb)', [jwk.kid, alg, jwk]);
+  await db.query(
+    `INSERT INTO signing_keys (kid, alg, private_jwk, activated_at)
+     VALUES ($1::text, $2::text, $3::jsonb, CASE WHEN $4::boolean THEN now() END)`,
+    [jwk.kid, alg, jwk, state === 'active'],
+  );
   return jwk.kid;
 }
 
+/** Which algorithms have an active key that is not retiring, and which have a next key. */
+async function keysInPlace(db: Queryable): Promise<{ active: Set<string>; next: Set<string> }> {
+  const { rows } = await db.query<{ alg: string; next: boolean }>(
+    'SELECT DISTINCT alg, activated_at IS NULL AS next FROM signing_keys WHERE retire_after IS NULL',
+  );
+  return {
+    active: new Set(rows.filter((row) => !row.next).map((row) => row.alg)),
+    next: new Set(rows.filter((row) => row.next).map((row) => row.alg)),
+  };
+}
+
 /**
- * The private JWKS for oidc-provider: the newest key of each algorithm first (it signs), then
- * retired keys still inside their grace period (published so tokens they signed still verify).
- * Creates the first keys on an empty database.
+ * The private JWKS for oidc-provider, in the order it chooses by: the active key of each
+ * algorithm first (it signs), then the next keys (published ahead of the rotation that activates
+ * them), then retired keys inside their grace period (published so tokens they signed still
+ * verify). Creates what is missing: the first keys on an empty database, the next keys on one
+ * that predates them.
  */
 export async function loadSigningKeys(pool: Pool): Promise<JWK[]> {
   await inTransaction(pool, async (tx) => {
     await tx.query('SELECT pg_advisory_xact_lock($1::bigint)', [KEY_CREATION_LOCK]);
-    const { rows: present } = await tx.query<{ alg: string }>('SELECT DISTINCT alg FROM signing_keys WHERE retire_after IS NULL');
-    const have = new Set(present.map((row) => row.alg));
-    for (const alg of SIGNING_ALGORITHMS) if (!have.has(alg)) await insertKey(tx, alg);
+    const { active, next } = await keysInPlace(tx);
+    for (const alg of SIGNING_ALGORITHMS) {
+      if (!active.has(alg)) await insertKey(tx, alg, 'active');
+      if (!next.has(alg)) await insertKey(tx, alg, 'next');
+    }
   });
   const { rows } = await pool.query<{ private_jwk: JWK }>(
     `SELECT private_jwk FROM signing_keys
       WHERE retire_after IS NULL OR retire_after > now()
-      ORDER BY (retire_after IS NULL) DESC, created_at DESC, kid`,
+      ORDER BY CASE WHEN retire_after IS NOT NULL THEN 2 WHEN activated_at IS NULL THEN 1 ELSE 0 END,
+               created_at DESC, kid`,
   );
   return rows.map((row) => row.private_jwk);
 }
 
+export interface RotatedKeys {
+  /** The keys that sign from now on (in processes started from now on), one per algorithm. */
+  active: string[];
+  /** Their successors, published from now on and activated by the next rotation. */
+  next: string[];
+}
+
 /**
- * Adds a new key per algorithm and retires the current ones after the grace period. Running
- * processes pick the new keys up when restarted (a rolling restart); until then they keep
- * signing with the old keys, which stay published.
+ * Retires the active keys (published for the grace period), activates the next ones and creates
+ * new next keys, one per algorithm, in SIGNING_ALGORITHMS order. Running processes sign with the
+ * activated keys once restarted (a rolling restart); every process started since the previous
+ * rotation already publishes them, so no token is signed with a key some process does not serve.
  */
-export async function rotateSigningKeys(pool: Pool): Promise<string[]> {
+export async function rotateSigningKeys(pool: Pool): Promise<RotatedKeys> {
   return inTransaction(pool, async (db) => {
     await db.query('SELECT pg_advisory_xact_lock($1::bigint)', [KEY_CREATION_LOCK]);
     await db.query(
       `UPDATE signing_keys SET retire_after = now() + make_interval(secs => $1::integer)
-        WHERE retire_after IS NULL`,
+        WHERE retire_after IS NULL AND activated_at IS NOT NULL`,
       [RETIRED_KEY_GRACE_SECONDS],
     );
-    const kids: string[] = [];
-    for (const alg of SIGNING_ALGORITHMS) kids.push(await insertKey(db, alg));
-    return kids;
+    const { rows: activated } = await db.query<{ kid: string; alg: string }>(
+      'UPDATE signing_keys SET activated_at = now() WHERE retire_after IS NULL AND activated_at IS NULL RETURNING kid, alg',
+    );
+    const rotated: RotatedKeys = { active: [], next: [] };
+    for (const alg of SIGNING_ALGORITHMS) {
+      // A database that never had a next key (none loaded since migration 0010) activates a new one.
+      rotated.active.push(activated.find((row) => row.alg === alg)?.kid ?? (await insertKey(db, alg, 'active')));
+      rotated.next.push(await insertKey(db, alg, 'next'));
+    }
+    return rotated;
   });
 }
 

@@ -248,12 +248,15 @@ t.test('apps: create, show without the secret, refuse bad input, verify, rotate,
   t.ok(rows.every((row) => row.actor === 'operator'));
 });
 
-t.test('keys rotate adds a key per algorithm and retires the previous ones', async (t) => {
-  const before = (await db.pool.query('SELECT kid FROM signing_keys WHERE retire_after IS NULL')).rows.map((row) => row.kid);
+t.test('keys rotate activates a key per algorithm, makes the next ones and retires the previous ones', async (t) => {
+  const kidsWhere = async (condition: string) =>
+    (await db.pool.query<{ kid: string }>(`SELECT kid FROM signing_keys WHERE ${condition} ORDER BY alg DESC`)).rows.map((row) => row.kid);
+  const before = await kidsWhere('retire_after IS NULL AND activated_at IS NOT NULL');
   const rotated = json(await run(['keys', 'rotate', '--json']));
   t.same(rotated.keys.map((key: { alg: string }) => key.alg), ['RS256', 'ES256']);
-  const current = (await db.pool.query('SELECT kid FROM signing_keys WHERE retire_after IS NULL ORDER BY alg DESC')).rows.map((row) => row.kid);
-  t.same(current, rotated.keys.map((key: { kid: string }) => key.kid));
+  t.same(rotated.next_keys.map((key: { alg: string }) => key.alg), ['RS256', 'ES256']);
+  t.same(await kidsWhere('retire_after IS NULL AND activated_at IS NOT NULL'), rotated.keys.map((key: { kid: string }) => key.kid), 'the keys that sign');
+  t.same(await kidsWhere('activated_at IS NULL'), rotated.next_keys.map((key: { kid: string }) => key.kid), 'the keys published ahead');
   if (before.length > 0) t.equal(await count(db, 'SELECT 1 FROM signing_keys WHERE kid = ANY($1) AND retire_after > now()', [before]), before.length);
 });
 

@@ -31,7 +31,7 @@ function expectInvalidToken(t: Test, response: { status: number; headers: Header
 t.test('forged, altered, expired and misdirected tokens are refused with 401 invalid_token', async (t) => {
   const tokens = await userTokens(server, app, { signIn: 'alice@contoso', password }, 'openid User.Read');
   const claims = decodeJwt(tokens.access_token);
-  const { rows } = await server.pool.query<{ private_jwk: JWK }>(`SELECT private_jwk FROM signing_keys WHERE alg = 'ES256' AND retire_after IS NULL`);
+  const { rows } = await server.pool.query<{ private_jwk: JWK }>(`SELECT private_jwk FROM signing_keys WHERE alg = 'ES256' AND retire_after IS NULL AND activated_at IS NOT NULL`);
   const serverJwk = rows[0]!.private_jwk;
   const serverKey = await importJWK(serverJwk, 'ES256');
   const sign = (payload: JWTPayload, key = serverKey, header: Record<string, unknown> = {}) =>

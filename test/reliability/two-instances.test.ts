@@ -87,7 +87,7 @@ t.test('both instances publish the same keys and discovery', async (t) => {
   proxy.pin = () => undefined;
   t.same(discovery[1], discovery[0], 'discovery is identical on both');
   const { rows } = await pools[0].query<{ n: number }>('SELECT count(*)::int AS n FROM signing_keys');
-  t.equal(rows[0]!.n, 2, 'one key per algorithm, although both instances created keys at once');
+  t.equal(rows[0]!.n, 4, 'one active and one next key per algorithm, although both instances created keys at once');
 });
 
 t.test('a flow that starts on one instance and finishes on the other succeeds', async (t) => {
