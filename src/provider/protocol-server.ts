@@ -24,11 +24,17 @@ const PROTOCOL_PATHS: ReadonlySet<string> = new Set([
 /** `/auth/<uid>`: where the provider resumes an authorization after its interaction. */
 const RESUME_PATH = /^\/auth\/[^/]+$/;
 
+/** The path of a request target (path and query). */
+function pathOf(target: string): string {
+  const query = target.indexOf('?');
+  return query === -1 ? target : target.slice(0, query);
+}
+
+const isProviderPath = (path: string) => PROTOCOL_PATHS.has(path) || RESUME_PATH.test(path);
+
 /** Whether the request target (path and query) is one of the provider's endpoints. */
 export function isProtocolPath(target: string): boolean {
-  const query = target.indexOf('?');
-  const path = query === -1 ? target : target.slice(0, query);
-  return PROTOCOL_PATHS.has(path) || RESUME_PATH.test(path);
+  return isProviderPath(pathOf(target));
 }
 
 // The provider's own pages (errors, logout) must not be framed or leak the URL either
@@ -51,8 +57,8 @@ export function protocolServerFactory(provider: Provider, log: () => FastifyBase
   const serveProtocol = provider.callback();
   return (fastify) => {
     const server = createServer((request: IncomingMessage, response: ServerResponse) => {
-      const target = request.url ?? '/';
-      if (!isProtocolPath(target)) {
+      const path = pathOf(request.url ?? '/');
+      if (!isProviderPath(path)) {
         fastify(request, response);
         return;
       }
@@ -60,16 +66,15 @@ export function protocolServerFactory(provider: Provider, log: () => FastifyBase
       // Closing (a graceful shutdown): answer, then let the client go, as Fastify does for its routes.
       if (!server.listening) response.setHeader('connection', 'close');
       const logger = log();
-      if (LEVELS_WITH_INFO.has(logger.level)) logCompletion(logger, request, response, target);
+      if (LEVELS_WITH_INFO.has(logger.level)) logCompletion(logger, request, response, path);
       void serveProtocol(request, response);
     });
     return server;
   };
 }
 
-function logCompletion(logger: FastifyBaseLogger, request: IncomingMessage, response: ServerResponse, target: string): void {
+function logCompletion(logger: FastifyBaseLogger, request: IncomingMessage, response: ServerResponse, path: string): void {
   const started = performance.now();
-  const path = target.split('?', 1)[0];
   response.once('close', () => {
     logger.info(
       {

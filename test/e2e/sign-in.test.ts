@@ -4,7 +4,7 @@ import * as oidc from 'openid-client';
 import { Browser, pageName, type PageResponse } from '../support/browser.js';
 import { createTestDatabase } from '../support/database.js';
 import { exchangeCode, fullFlow, registerApp, signInOnPage, startAuthorization } from '../support/flows.js';
-import { startTestServer, type TestServer } from '../support/server.js';
+import { startTestServer } from '../support/server.js';
 
 const server = await startTestServer({ SIGN_IN_RATE_LIMIT: '1000', ...(process.env.TEST_LOG ? { LOG_LEVEL: 'error' } : {}) });
 t.teardown(() => server.close());
@@ -70,11 +70,11 @@ t.test('sign-in attempts are limited per client IP, counted for every process al
     await database.drop();
   });
   await first.directory.createTenant({ id: 'contoso', name: 'Contoso' }, 'operator');
-  const attempts: { server: TestServer; page: PageResponse; browser: Browser }[] = [];
+  const attempts: { page: PageResponse; browser: Browser }[] = [];
   for (const server of [first, second]) {
     const limitedApp = await registerApp(server, { tenant: 'contoso', scopes: ['openid'] });
     const browser = new Browser(server.url);
-    attempts.push({ server, browser, page: (await startAuthorization(browser, limitedApp, { scope: 'openid' })).page });
+    attempts.push({ browser, page: (await startAuthorization(browser, limitedApp, { scope: 'openid' })).page });
   }
   const statuses: number[] = [];
   for (const attempt of [0, 0, 1, 1]) {
