@@ -38,8 +38,11 @@ for (const user of users) {
   await consent.grantUserConsent(user, clientId, ['openid', 'User.Read']);
   await consent.loadGrant(Grant, user, clientId);
 }
-const { rows: startRows } = await pool.query<{ max: string | null }>('SELECT max(id)::text AS max FROM audit_events');
-const auditFrom = startRows[0]!.max ?? '0';
+// The race's event ids cross 999 -> 1000, so a replay that ordered them as text would break.
+const { rows: startRows } = await pool.query<{ from: string }>(
+  "SELECT setval(pg_get_serial_sequence('audit_events', 'id'), greatest(max(id), 960))::text AS from FROM audit_events",
+);
+const auditFrom = startRows[0]!.from;
 
 type Kind = 'user consent' | 'admin consent' | 'own revocation' | 'admin revocation' | 'sign-in';
 interface Operation {
@@ -92,7 +95,8 @@ interface AuditRow {
   details: { added?: string[]; scopes?: string[]; before?: string[]; userId?: string };
 }
 const { rows: audit } = await pool.query<AuditRow>(
-  `SELECT id::text, actor, action, details FROM audit_events WHERE id > $1::bigint AND target = $2::text ORDER BY id`,
+  // Ordered by the bigint column: `ORDER BY id` would sort the text output column ("100" < "89").
+  `SELECT id::text, actor, action, details FROM audit_events WHERE id > $1::bigint AND target = $2::text ORDER BY audit_events.id`,
   [auditFrom, clientId],
 );
 const { rows: userConsents } = await pool.query<{ user_id: string; scopes: string[]; grant_id: string | null }>(
