@@ -19,7 +19,8 @@ import { createPool } from '../src/db/pool.js';
 import { relyingParty } from '../test/support/flows.js';
 import type { TestServer } from '../test/support/server.js';
 import { codeExchange, details as flowDetails, type Row, fullSignInFlow, refreshRotation, silentReauthorization, type FlowContext, type StatementCount } from './flows.js';
-import { runScale, type LatencyStats, type ScaleResult } from './scale.js';
+import { pinPostgres } from './pin-postgres.js';
+import { runScale, startScalePostgres, type LatencyStats, type ScalePostgres, type ScaleResult } from './scale.js';
 import {
   adminQuery,
   beginRun,
@@ -319,15 +320,27 @@ async function main(): Promise<void> {
     }
 
     let scale: ScaleResult | undefined;
+    let scalePostgres: ScalePostgres | undefined;
     if (SCALE) {
-      // The same query on the small bench database, in alternating rounds with the scale one:
-      // random (user, app) pairs among its users and apps (every user exists; few pairs have a
-      // consent row).
-      const { rows: smallUsers } = await pool.query<{ id: string }>('SELECT id FROM users');
-      const { rows: smallApps } = await pool.query<{ client_id: string }>('SELECT client_id FROM apps');
+      // On the comparison's own PostgreSQL, pinned like the machine's: the scale database, and a
+      // small one seeded as the bench's, queried in alternating rounds with random (user, app)
+      // pairs among its users and apps (every user exists; few pairs have a consent row).
+      const log = (line: string) => process.stderr.write(line);
+      scalePostgres = await startScalePostgres(log);
+      cleanup.add('stop the scale PostgreSQL', scalePostgres.stop);
+      const pinning = await pinPostgres(scalePostgres.adminUrl, LOAD_CORE);
+      cleanup.add('restore the scale PostgreSQL affinity', pinning.restore);
+      if (!pinning.pinned) log(`scale comparison: ${pinning.summary}\n`);
+      const smallDatabase = `accord_bench_small_${randomBytes(4).toString('hex')}`;
+      await adminQuery(scalePostgres.adminUrl, `CREATE DATABASE ${smallDatabase}`);
+      const smallPool = createPool(withDatabase(scalePostgres.adminUrl, smallDatabase), () => undefined);
+      cleanup.add('close the small database pool', () => smallPool.end());
+      await seedBenchDatabase(smallPool, CONNECTIONS);
+      const { rows: smallUsers } = await smallPool.query<{ id: string }>('SELECT id FROM users');
+      const { rows: smallApps } = await smallPool.query<{ client_id: string }>('SELECT client_id FROM apps');
       const pick = <T>(list: T[]) => list[Math.floor(Math.random() * list.length)]!;
       const smallPair = (): [string, string] => [pick(smallUsers).id, pick(smallApps).client_id];
-      scale = await runScale(adminUrl, SCALE_CALLS, (line) => process.stderr.write(line), { pool, pair: smallPair });
+      scale = await runScale(scalePostgres.adminUrl, SCALE_CALLS, log, { pool: smallPool, pair: smallPair });
       const scaleRow = (name: string, stats: LatencyStats): Row => ({
         server: 'pg',
         name,
@@ -360,7 +373,7 @@ async function main(): Promise<void> {
           : '') +
         (scale
           ? `pg rows: loadAccess (src/db/consents.ts) called ${SCALE_CALLS} times on each database, one at a time from the bench process, ` +
-            `in 5 alternating rounds after a warm-up; "req/s" is calls/s\n`
+            `in 5 alternating rounds after a warm-up; "req/s" is calls/s; both databases on ${scalePostgres!.summary}\n`
           : '') +
         '\n',
     );

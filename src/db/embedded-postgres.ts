@@ -18,6 +18,8 @@ export interface EmbeddedPostgresOptions {
   /** Default: a free loopback port, chosen anew at each start. */
   port?: number;
   log?: (msg: string) => void;
+  /** Server settings for this start (`-c name=value`), e.g. a larger shared_buffers. */
+  settings?: Record<string, string>;
 }
 
 // The server listens on 127.0.0.1 only, so a fixed password is enough and nothing secret needs storing.
@@ -52,7 +54,10 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     persistent: true,
     createPostgresUser: asRoot,
     // Loopback TCP only, and no Unix socket left behind in /tmp.
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
+    postgresFlags: [
+      ...['listen_addresses=127.0.0.1', 'unix_socket_directories='],
+      ...Object.entries(options.settings ?? {}).map(([name, value]) => `${name}=${value}`),
+    ].flatMap((setting) => ['-c', setting]),
     onLog: record,
     onError: record,
   });

@@ -23,8 +23,8 @@ t.teardown(async () => {
   await rm(dataDir, { recursive: true, force: true });
 });
 
-async function start(): Promise<EmbeddedDatabase> {
-  const db = await startEmbeddedPostgres({ dataDir });
+async function start(settings?: Record<string, string>): Promise<EmbeddedDatabase> {
+  const db = await startEmbeddedPostgres({ dataDir, ...(settings ? { settings } : {}) });
   started.add(db);
   return db;
 }
@@ -75,9 +75,17 @@ t.test('data written before stop() is there after the next start', async (t) => 
   await first.stop();
   await first.stop(); // stop() is idempotent
 
-  const second = await start();
+  // Settings apply to that start only: the bench's scale comparison asks for a larger shared_buffers.
+  const second = await start({ shared_buffers: '48MB', work_mem: '5MB' });
   t.same(await query(second.url, 'SELECT body FROM note'), [{ body: 'before restart' }]);
+  t.same(await query(second.url, "SELECT name, setting, unit FROM pg_settings WHERE name IN ('shared_buffers', 'work_mem') ORDER BY name"), [
+    { name: 'shared_buffers', setting: '6144', unit: '8kB' },
+    { name: 'work_mem', setting: '5120', unit: 'kB' },
+  ]);
   await second.stop();
+  const third = await start();
+  t.same(await query(third.url, "SELECT setting FROM pg_settings WHERE name = 'work_mem'"), [{ setting: '4096' }], 'the next start without them has the default');
+  await third.stop();
 });
 
 t.test('a PostgreSQL orphaned by a SIGKILLed node process is stopped and its data kept', async (t) => {
