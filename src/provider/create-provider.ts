@@ -9,11 +9,13 @@ import type { Pool } from '../db/pool.js';
 import { FIRST_PARTY_CLIENT_ID, type ConsentService, type GrantModel } from '../services/consent-service.js';
 import { portalClientMetadata } from '../routes/portal-session.js';
 import { postgresAdapterFactory } from './postgres-adapter.js';
-import { findAppOnce, findUserOnce } from './request-memo.js';
+import { findAppOnce, findUserOnce, loadAccessOnce } from './request-memo.js';
 import { clientSecretMatches } from '../services/client-secrets.js';
 import type { RenderPage } from '../plugins/views.js';
 
 export const ACCESS_TOKEN_TTL_SECONDS = 10 * 60;
+/** oidc-provider's routes that run loadExistingGrant: /auth, and its resumption after an interaction. */
+const ROUTES_THAT_LOAD_A_GRANT = new Set(['authorization', 'resume']);
 
 export interface ProviderDeps {
   pool: Pool;
@@ -159,7 +161,12 @@ export function createProvider(config: Config, deps: ProviderDeps): Provider {
       if (!accountId || !ctx.oidc.client) return undefined;
       return consent.loadGrant(ctx.oidc.provider.Grant as unknown as GrantModel, accountId, ctx.oidc.client.clientId);
     },
-    findAccount: async (_ctx, sub) => {
+    findAccount: async (ctx, sub) => {
+      // An authorization request goes on to load the user's grant for the app (loadExistingGrant,
+      // then the consent decision), which needs what the user and their admin granted: start that
+      // read now, so it runs alongside the user's row instead of after it.
+      const clientId = ctx.oidc?.client?.clientId;
+      if (clientId && ROUTES_THAT_LOAD_A_GRANT.has(ctx.oidc.route)) void loadAccessOnce(pool, sub, clientId).catch(() => undefined);
       const user = await findUserOnce(pool, sub);
       // A disabled user is no account: their sessions and refresh tokens stop working.
       if (!user || user.disabled) return undefined;
