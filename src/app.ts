@@ -3,12 +3,14 @@
 import formbody from '@fastify/formbody';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { readFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import type Provider from 'oidc-provider';
 import type { Config } from './config.js';
 import { PermissionCatalogue } from './core/permission-catalogue.js';
 import { listPermissions } from './db/permissions.js';
 import type { Pool } from './db/pool.js';
+import { HEARTBEAT_SECONDS, removeInstance, touchInstance, type ServerInstance } from './db/server-instances.js';
 import { errorsPlugin, isDatabaseUnavailable } from './plugins/errors.js';
 import { securityPlugin } from './plugins/security.js';
 import { createEta, pageRenderer, viewsDir, viewsPlugin } from './plugins/views.js';
@@ -52,9 +54,9 @@ export const BODY_LIMIT_BYTES = 64 * 1024;
  * oidc-provider as Accord configures it, with what it is built from: keys, secrets and the
  * permission catalogue read from the database. (The benchmarks serve it bare to measure the wrapper.)
  */
-export async function configuredProvider(config: Config, pool: Pool) {
+export async function configuredProvider(config: Config, pool: Pool, instance?: ServerInstance) {
   const [jwks, cookieKey, clientSecretKey, permissions] = await Promise.all([
-    loadSigningKeys(pool),
+    loadSigningKeys(pool, instance),
     loadServerSecret(pool, 'cookie_key'),
     loadServerSecret(pool, 'client_secret_key'),
     listPermissions(pool),
@@ -76,7 +78,9 @@ export async function configuredProvider(config: Config, pool: Pool) {
 
 export async function buildApp(config: Config, deps: AppDeps): Promise<Accord> {
   const { pool } = deps;
-  const { provider, catalogue, consent, eta, cookieKey } = await configuredProvider(config, pool);
+  // This process as `accord keys rotate` sees it: which keys it publishes, and that it is alive.
+  const instance: ServerInstance = { id: crypto.randomUUID(), description: `${os.hostname()} pid ${process.pid}` };
+  const { provider, catalogue, consent, eta, cookieKey } = await configuredProvider(config, pool, instance);
   const app = Fastify({
     logger: {
       level: config.logLevel,
@@ -121,6 +125,13 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Accord> {
   const grantLiveness = new GrantLiveness(pool, { log: app.log });
   app.addHook('onReady', () => grantLiveness.start());
   app.addHook('onClose', () => grantLiveness.close());
+  const heartbeat = setInterval(() => {
+    touchInstance(pool, instance.id).catch((error: unknown) => app.log.warn({ err: error }, 'could not record this server as alive'));
+  }, HEARTBEAT_SECONDS * 1000).unref();
+  app.addHook('onClose', async () => {
+    clearInterval(heartbeat);
+    await removeInstance(pool, instance.id).catch((error: unknown) => app.log.warn({ err: error }, 'could not record this server as stopped'));
+  });
   const tokenOptions = (audience: string) => ({
     issuer: config.issuer,
     audience,

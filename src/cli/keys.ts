@@ -1,21 +1,27 @@
 // `accord keys rotate`: the next signing keys take over; the previous ones stay published for their grace period.
-import { defineCommand } from './command.js';
+import { GONE_AFTER_SECONDS, HEARTBEAT_SECONDS } from '../db/server-instances.js';
+import { defineCommand, flag } from './command.js';
 
 export const keysCommands = [
   defineCommand({
     name: 'keys rotate',
-    usage: '',
+    usage: '[--force]',
     summary: 'Switch to new token signing keys; the previous keys stay published for 24 h.',
     help: `Activates the next RS256 and ES256 keys and retires the current ones: they stay in /jwks for
 their grace period (24 h) so that tokens they signed still verify. Running servers sign with the
 new keys once restarted (restart them one at a time). Every server started since the previous
 rotation already publishes the new keys, so none signs with a key another does not serve; new
-next keys are created for the rotation after this one. Restart every server before rotating again.`,
-    prepare: () => undefined,
-    run: async (ctx) => {
+next keys are created for the rotation after this one.
+Refused while a running server started before the previous rotation (it does not publish the
+keys this one activates): restart every server before rotating again. Servers record themselves
+in the database every ${HEARTBEAT_SECONDS} s; one silent for ${GONE_AFTER_SECONDS} s counts as stopped.
+--force: rotate anyway.`,
+    options: { force: { type: 'boolean' } },
+    prepare: (parsed) => ({ force: flag(parsed, 'force') }),
+    run: async (ctx, input) => {
       // Loaded here, not at the top: jose is slow to load and only this command needs it.
       const { RETIRED_KEY_GRACE_SECONDS, rotateSigningKeys, SIGNING_ALGORITHMS } = await import('../provider/keys.js');
-      const rotated = await rotateSigningKeys(ctx.pool);
+      const rotated = await rotateSigningKeys(ctx.pool, input);
       const named = (kids: string[]) => kids.map((kid, index) => ({ kid, alg: SIGNING_ALGORITHMS[index]! }));
       const keys = named(rotated.active);
       const hours = RETIRED_KEY_GRACE_SECONDS / 3600;

@@ -2,7 +2,9 @@
 // the same JWKS and reads the same cookies.
 import { randomBytes } from 'node:crypto';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jose';
+import { Conflict } from '../core/errors.js';
 import { inTransaction, type Pool, type Queryable } from '../db/pool.js';
+import { instancesMissingKeys, registerInstance, type ServerInstance } from '../db/server-instances.js';
 
 /** RS256 keeps ID tokens readable by every relying party; ES256 signs access tokens (fast). */
 export const SIGNING_ALGORITHMS = ['RS256', 'ES256'] as const;
@@ -48,24 +50,28 @@ async function keysInPlace(db: Queryable): Promise<{ active: Set<string>; next: 
  * algorithm first (it signs), then the next keys (published ahead of the rotation that activates
  * them), then retired keys inside their grace period (published so tokens they signed still
  * verify). Creates what is missing: the first keys on an empty database, the next keys on one
- * that predates them.
+ * that predates them. A server process passes itself as `instance`: it is recorded as publishing
+ * these keys in the same transaction, under the lock a rotation takes, so that no rotation can
+ * slip between what it loads and what it records (see rotateSigningKeys).
  */
-export async function loadSigningKeys(pool: Pool): Promise<JWK[]> {
-  await inTransaction(pool, async (tx) => {
+export async function loadSigningKeys(pool: Pool, instance?: ServerInstance): Promise<JWK[]> {
+  return inTransaction(pool, async (tx) => {
     await tx.query('SELECT pg_advisory_xact_lock($1::bigint)', [KEY_CREATION_LOCK]);
     const { active, next } = await keysInPlace(tx);
     for (const alg of SIGNING_ALGORITHMS) {
       if (!active.has(alg)) await insertKey(tx, alg, 'active');
       if (!next.has(alg)) await insertKey(tx, alg, 'next');
     }
+    const { rows } = await tx.query<{ private_jwk: JWK }>(
+      `SELECT private_jwk FROM signing_keys
+        WHERE retire_after IS NULL OR retire_after > now()
+        ORDER BY CASE WHEN retire_after IS NOT NULL THEN 2 WHEN activated_at IS NULL THEN 1 ELSE 0 END,
+                 created_at DESC, kid`,
+    );
+    const keys = rows.map((row) => row.private_jwk);
+    if (instance) await registerInstance(tx, instance, keys.map((key) => key.kid!));
+    return keys;
   });
-  const { rows } = await pool.query<{ private_jwk: JWK }>(
-    `SELECT private_jwk FROM signing_keys
-      WHERE retire_after IS NULL OR retire_after > now()
-      ORDER BY CASE WHEN retire_after IS NOT NULL THEN 2 WHEN activated_at IS NULL THEN 1 ELSE 0 END,
-               created_at DESC, kid`,
-  );
-  return rows.map((row) => row.private_jwk);
 }
 
 export interface RotatedKeys {
@@ -80,10 +86,24 @@ export interface RotatedKeys {
  * new next keys, one per algorithm, in SIGNING_ALGORITHMS order. Running processes sign with the
  * activated keys once restarted (a rolling restart); every process started since the previous
  * rotation already publishes them, so no token is signed with a key some process does not serve.
+ * Refused (Conflict) while a live process does not publish them — one started before the previous
+ * rotation and not restarted since — unless `force`.
  */
-export async function rotateSigningKeys(pool: Pool): Promise<RotatedKeys> {
+export async function rotateSigningKeys(pool: Pool, options: { force?: boolean } = {}): Promise<RotatedKeys> {
   return inTransaction(pool, async (db) => {
     await db.query('SELECT pg_advisory_xact_lock($1::bigint)', [KEY_CREATION_LOCK]);
+    if (!options.force) {
+      const { rows: next } = await db.query<{ kid: string }>('SELECT kid FROM signing_keys WHERE retire_after IS NULL AND activated_at IS NULL');
+      const behind = await instancesMissingKeys(db, next.map((row) => row.kid));
+      if (behind.length > 0) {
+        const servers = behind.map((instance) => `${instance.description} (started ${instance.startedAt.toISOString()})`).join(', ');
+        throw Conflict(
+          `not rotated: ${behind.length === 1 ? 'a running server does' : `${behind.length} running servers do`} not publish the keys this rotation ` +
+            `would activate, having started before the previous rotation: ${servers}. A server restarted after this rotation would sign ` +
+            'tokens that their /jwks cannot verify. Restart them first (or rotate with --force).',
+        );
+      }
+    }
     await db.query(
       `UPDATE signing_keys SET retire_after = now() + make_interval(secs => $1::integer)
         WHERE retire_after IS NULL AND activated_at IS NOT NULL`,

@@ -7,6 +7,7 @@ import { hashClientSecret } from '../../src/services/client-secrets.js';
 import { loadServerSecret } from '../../src/provider/keys.js';
 import { verifyPassword } from '../../src/services/passwords.js';
 import { createTestDatabase, repoRoot, type TestDatabase } from '../support/database.js';
+import { startTestServer } from '../support/server.js';
 
 const bin = path.join(repoRoot, 'bin/accord.js');
 
@@ -258,6 +259,39 @@ t.test('keys rotate activates a key per algorithm, makes the next ones and retir
   t.same(await kidsWhere('retire_after IS NULL AND activated_at IS NOT NULL'), rotated.keys.map((key: { kid: string }) => key.kid), 'the keys that sign');
   t.same(await kidsWhere('activated_at IS NULL'), rotated.next_keys.map((key: { kid: string }) => key.kid), 'the keys published ahead');
   if (before.length > 0) t.equal(await count(db, 'SELECT 1 FROM signing_keys WHERE kid = ANY($1) AND retire_after > now()', [before]), before.length);
+});
+
+t.test('keys rotate refuses while a running server does not publish the keys it would activate', async (t) => {
+  const activeKids = async () =>
+    (await db.pool.query<{ kid: string }>('SELECT kid FROM signing_keys WHERE retire_after IS NULL AND activated_at IS NOT NULL ORDER BY kid')).rows.map((row) => row.kid);
+  // The server loads (and publishes) the current next keys: the first rotation may activate them.
+  const server = await startTestServer({}, db);
+  let running = true;
+  const stop = async () => {
+    if (running) await server.close();
+    running = false;
+  };
+  t.teardown(stop);
+  t.equal((await run(['keys', 'rotate'])).code, 0, 'a rotation to keys every server publishes');
+
+  // Without a restart the server lacks the next keys that rotation created.
+  const before = await activeKids();
+  const refused = await run(['keys', 'rotate']);
+  t.equal(refused.code, 1, 'refused');
+  t.match(refused.stderr, new RegExp(`^accord: not rotated: a running server does not publish the keys this rotation would activate, having started before the previous rotation: \\S+ pid ${process.pid} \\(started `));
+  t.match(refused.stderr, /Restart them first \(or rotate with --force\)/);
+  t.same(await activeKids(), before, 'no key changed');
+
+  const forced = json(await run(['keys', 'rotate', '--force', '--json']));
+  t.notSame(forced.keys.map((key: { kid: string }) => key.kid).sort(), before, '--force rotates anyway');
+
+  // A stopped server no longer counts; one silent past the heartbeat's limit neither (a crash).
+  await stop();
+  t.equal(await count(db, 'SELECT 1 FROM server_instances'), 0, 'a server that stops takes itself off the list');
+  await db.pool.query(
+    `INSERT INTO server_instances (id, description, published_kids, seen_at) VALUES ('crashed', 'gone pid 1', '{}', now() - interval '91 seconds')`,
+  );
+  t.equal((await run(['keys', 'rotate'])).code, 0, 'a server not seen for 90 s is taken as gone');
 });
 
 t.test('audit list pages newest first', async (t) => {

@@ -1,3 +1,4 @@
+import os from 'node:os';
 import t from 'tap';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet, type JWK } from 'jose';
 import { createPool } from '../../src/db/pool.js';
@@ -103,6 +104,18 @@ t.test('keys survive a restart: two instances on one database publish the same /
   const { payload } = await jwtVerify(token, createLocalJWKSet({ keys: await publishedKeys(restarted) }), { issuer: first.url });
   t.equal(payload.client_id, directory.clientId, 'a token from before the restart still verifies');
 
+});
+
+t.test('a running server is recorded with exactly the keys it publishes, until it stops', async (t) => {
+  const server = await startTestServer({}, database);
+  const published = sorted(kids(await publishedKeys(server)));
+  const recorded = async () =>
+    (await database.pool.query<{ kids: string[] }>('SELECT published_kids AS kids FROM server_instances WHERE description = $1::text', [`${os.hostname()} pid ${process.pid}`])).rows.map(
+      (row) => sorted(row.kids),
+    );
+  t.same(await recorded(), [published]);
+  await server.close();
+  t.same(await recorded(), [], 'gone once it stops');
 });
 
 t.test('rotation: the next keys sign once processes restart, every process already publishes them, old keys stay until retire_after', async (t) => {
