@@ -16,7 +16,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { loadAccess } from '../src/db/consents.js';
-import { startEmbeddedPostgres, type EmbeddedDatabase } from '../src/db/embedded-postgres.js';
+import { startEmbeddedPostgres } from '../src/db/embedded-postgres.js';
 import { migrate } from '../src/db/migrate.js';
 import { createPool, type Pool } from '../src/db/pool.js';
 import { adminQuery, withDatabase } from './support.js';
@@ -76,36 +76,40 @@ export interface ScalePostgres {
 export async function startScalePostgres(log: (line: string) => void): Promise<ScalePostgres> {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'accord-bench-scale-'));
   await chmod(dataDir, 0o755); // as root, PostgreSQL runs as `postgres`, who must enter it
-  let database: EmbeddedDatabase;
-  try {
-    database = await startEmbeddedPostgres({ dataDir, settings: { shared_buffers: SHARED_BUFFERS, huge_pages: 'try' } });
-  } catch (error) {
-    await rm(dataDir, { recursive: true, force: true });
+  const removeDataDir = () => rm(dataDir, { recursive: true, force: true });
+  const database = await startEmbeddedPostgres({ dataDir, settings: { shared_buffers: SHARED_BUFFERS, huge_pages: 'try' } }).catch(async (error: unknown) => {
+    await removeDataDir();
     throw error;
-  }
+  });
   const stop = async () => {
     await database.stop();
-    await rm(dataDir, { recursive: true, force: true });
+    await removeDataDir();
   };
+  const settings = await serverSettings(database.url).catch(async (error: unknown) => {
+    await stop();
+    throw error;
+  });
+  const pagesNeeded = Math.ceil((Number(settings.bytes) * 1.05) / (HUGE_PAGE_MB * 2 ** 20));
+  const hugePages =
+    settings.huge_pages_status === 'on'
+      ? 'in huge pages'
+      : `NOT in huge pages (the OS has too few reserved: as root, \`sysctl -w vm.nr_hugepages=${pagesNeeded}\` before the run; without, the scale database's lookups took 1.5× as long here)`;
+  const summary = `the scale comparison's own PostgreSQL ${settings.version} (embedded), shared_buffers ${settings.shared_buffers} ${hugePages}`;
+  log(`${summary}; data in ${dataDir}\n`);
+  return { adminUrl: database.url, summary, stop };
+}
+
+async function serverSettings(url: string) {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
   try {
-    const client = new pg.Client({ connectionString: database.url });
-    await client.connect();
     const { rows } = await client.query<{ shared_buffers: string; bytes: string; huge_pages_status: string; version: string }>(
       `SELECT current_setting('shared_buffers') AS shared_buffers, pg_size_bytes(current_setting('shared_buffers'))::text AS bytes,
               current_setting('huge_pages_status') AS huge_pages_status, current_setting('server_version') AS version`,
     );
+    return rows[0]!;
+  } finally {
     await client.end();
-    const settings = rows[0]!;
-    const pagesNeeded = Math.ceil((Number(settings.bytes) * 1.05) / (HUGE_PAGE_MB * 2 ** 20));
-    const hugePages =
-      settings.huge_pages_status === 'on'
-        ? 'in huge pages'
-        : `NOT in huge pages (the OS has too few reserved: as root, \`sysctl -w vm.nr_hugepages=${pagesNeeded}\` before the run; without, the scale database's lookups took 1.5× as long here)`;
-    log(`scale comparison: own PostgreSQL ${settings.version} in ${dataDir}, shared_buffers ${settings.shared_buffers} ${hugePages}\n`);
-    return { adminUrl: database.url, summary: `the scale comparison's own PostgreSQL ${settings.version} (embedded), shared_buffers ${settings.shared_buffers} ${hugePages}`, stop };
-  } catch (error) {
-    await stop();
-    throw error;
   }
 }
 
