@@ -80,7 +80,11 @@ let serverStatements: () => Promise<StatementCount> = async () => ({ statements:
  * Runs `concurrency` workers until `seconds` have passed (or `task` returns false); each call of
  * `task(worker)` is one timed sample.
  */
-async function loop(concurrency: number, seconds: number, task: (worker: number) => Promise<boolean | void>): Promise<LoopResult> {
+async function loop(
+  concurrency: number,
+  seconds: number,
+  task: (worker: number) => Promise<unknown>,
+): Promise<LoopResult> {
   const latencies: number[] = [];
   let failed = 0;
   let firstError: string | undefined;
@@ -131,7 +135,13 @@ async function loop(concurrency: number, seconds: number, task: (worker: number)
   };
 }
 
-function row(name: string, result: LoopResult, peakMb: number, log: (line: string) => void, samplesPerSecond?: number): Row {
+function row(
+  name: string,
+  result: LoopResult,
+  peakMb: number,
+  log: (line: string) => void,
+  samplesPerSecond?: number,
+): Row {
   const sorted = [...result.latencies].sort((a, b) => a - b);
   const out: Row = {
     server: 'accord',
@@ -174,7 +184,8 @@ export async function tokenRequest(ctx: Target, form: Record<string, string>): P
     body: new URLSearchParams(form).toString(),
   });
   const body = (await response.json()) as Record<string, unknown>;
-  if (response.status !== 200 || typeof body.access_token !== 'string') throw new Error(`/token ${form.grant_type}: ${response.status} ${JSON.stringify(body)}`);
+  if (response.status !== 200 || typeof body.access_token !== 'string')
+    throw new Error(`/token ${form.grant_type}: ${response.status} ${JSON.stringify(body)}`);
   return body;
 }
 
@@ -210,7 +221,11 @@ export async function silentAuthorization(ctx: Target, browser: Browser, scope: 
 }
 
 /** A browser with a signed-in session (one full flow through the login page). */
-export async function signedInBrowser(ctx: Target, user: { signIn: string; password: string }, scope: string): Promise<Browser> {
+export async function signedInBrowser(
+  ctx: Target,
+  user: { signIn: string; password: string },
+  scope: string,
+): Promise<Browser> {
   const browser = new Browser(ctx.url);
   const auth = await startAuthorization(browser, ctx.app, { scope });
   appRedirect(await signInOnPage(browser, auth.page, user.signIn, user.password));
@@ -231,7 +246,11 @@ function track(ctx: FlowContext): void {
  * `concurrency` in flight (the table's other rows) — and, when `concurrency` is 1, the latency of
  * one request with nothing queued behind it.
  */
-export async function silentReauthorization(ctx: FlowContext, concurrency = ctx.concurrency, sessions = 1): Promise<Row> {
+export async function silentReauthorization(
+  ctx: FlowContext,
+  concurrency = ctx.concurrency,
+  sessions = 1,
+): Promise<Row> {
   ctx = { ...ctx, concurrency };
   track(ctx);
   // `sessions` signed-in browsers, one user each; worker i uses browser i mod sessions.
@@ -246,7 +265,8 @@ export async function silentReauthorization(ctx: FlowContext, concurrency = ctx.
     `GET /auth silent (${concurrency} in flight, ${sessions} session${sessions > 1 ? 's' : ''}): ${resumes} of ${result.latencies.length} ` +
       `went through a redirect on our own origin first (0: /auth answered 303 to the app directly)`,
   );
-  const label = concurrency === 1 ? '1 in flight' : `${concurrency} in flight, ${sessions} session${sessions > 1 ? 's' : ''}`;
+  const label =
+    concurrency === 1 ? '1 in flight' : `${concurrency} in flight, ${sessions} session${sessions > 1 ? 's' : ''}`;
   return row(`GET /auth silent, admin consent → 303 code (${label})`, result, ctx.peakMb(), ctx.log);
 }
 
@@ -268,17 +288,34 @@ export async function codeExchange(ctx: FlowContext): Promise<Row> {
     });
     if (minted.failed) throw new Error(`minting codes: ${minted.failed} failed: ${minted.firstError}`);
     const mintSeconds = (performance.now() - mintStarted) / 1000;
-    if (mintSeconds > 40) ctx.log(`  (minting ${size} codes took ${mintSeconds.toFixed(0)} s: the first ones are close to their 60 s expiry)\n`);
+    if (mintSeconds > 40)
+      ctx.log(
+        `  (minting ${size} codes took ${mintSeconds.toFixed(0)} s: the first ones are close to their 60 s expiry)\n`,
+      );
     let next = 0;
     return loop(ctx.concurrency, 60, async () => {
       const minted = codes[next++];
       if (!minted) return false;
-      await tokenRequest(ctx, { grant_type: 'authorization_code', code: minted.code, redirect_uri: REDIRECT_URI, code_verifier: minted.verifier });
+      await tokenRequest(ctx, {
+        grant_type: 'authorization_code',
+        code: minted.code,
+        redirect_uri: REDIRECT_URI,
+        code_verifier: minted.verifier,
+      });
     });
   };
   await runBatch(Math.min(300, batchSize)); // warm-up
   ctx.resetPeak();
-  const total: LoopResult = { latencies: [], seconds: 0, failed: 0, clientCpu: 0, serverCpu: 0, postgresCpu: 0, statements: 0, byText: {} };
+  const total: LoopResult = {
+    latencies: [],
+    seconds: 0,
+    failed: 0,
+    clientCpu: 0,
+    serverCpu: 0,
+    postgresCpu: 0,
+    statements: 0,
+    byText: {},
+  };
   for (let left = ctx.codes; left > 0; left -= batchSize) {
     const batch = await runBatch(Math.min(left, batchSize));
     total.latencies.push(...batch.latencies);
@@ -310,13 +347,20 @@ export async function refreshRotation(ctx: FlowContext): Promise<Row> {
     let page = await signInOnPage(browser, auth.page, user.signIn, user.password);
     if (pageName(page.body) === 'consent') page = await browser.submit(page, /\/consent$/, { decision: 'accept' });
     const code = appRedirect(page).searchParams.get('code')!;
-    const tokens = await tokenRequest(ctx, { grant_type: 'authorization_code', code, redirect_uri: REDIRECT_URI, code_verifier: auth.verifier });
-    if (typeof tokens.refresh_token !== 'string') throw new Error(`no refresh token for ${user.signIn}: ${JSON.stringify(tokens)}`);
+    const tokens = await tokenRequest(ctx, {
+      grant_type: 'authorization_code',
+      code,
+      redirect_uri: REDIRECT_URI,
+      code_verifier: auth.verifier,
+    });
+    if (typeof tokens.refresh_token !== 'string')
+      throw new Error(`no refresh token for ${user.signIn}: ${JSON.stringify(tokens)}`);
     chains.push(tokens.refresh_token);
   }
   const refresh = async (worker: number) => {
     const tokens = await tokenRequest(ctx, { grant_type: 'refresh_token', refresh_token: chains[worker]! });
-    if (typeof tokens.refresh_token !== 'string' || tokens.refresh_token === chains[worker]) throw new Error('refresh did not rotate');
+    if (typeof tokens.refresh_token !== 'string' || tokens.refresh_token === chains[worker])
+      throw new Error('refresh did not rotate');
     chains[worker] = tokens.refresh_token;
   };
   const warm = await loop(ctx.concurrency, ctx.warmupSeconds, refresh);
@@ -327,13 +371,21 @@ export async function refreshRotation(ctx: FlowContext): Promise<Row> {
 }
 
 /** One full flow in a fresh browser: /auth, login page, sign-in, code, /token; returns the tokens. */
-export async function signInAndRedeem(ctx: Target, user: { signIn: string; password: string }): Promise<Record<string, unknown>> {
+export async function signInAndRedeem(
+  ctx: Target,
+  user: { signIn: string; password: string },
+): Promise<Record<string, unknown>> {
   const browser = new Browser(ctx.url);
   const auth = await startAuthorization(browser, ctx.app, { scope: SCOPE });
   const page = await signInOnPage(browser, auth.page, user.signIn, user.password);
   const code = appRedirect(page).searchParams.get('code');
   if (!code) throw new Error('no code');
-  return tokenRequest(ctx, { grant_type: 'authorization_code', code, redirect_uri: REDIRECT_URI, code_verifier: auth.verifier });
+  return tokenRequest(ctx, {
+    grant_type: 'authorization_code',
+    code,
+    redirect_uri: REDIRECT_URI,
+    code_verifier: auth.verifier,
+  });
 }
 
 /**

@@ -63,7 +63,9 @@ function reason(error: unknown): string {
   return stderr || (error instanceof Error ? error.message : String(error));
 }
 
-async function findPostmaster(adminUrl: string): Promise<{ pid: number; how: string } | { pid?: undefined; why: string }> {
+async function findPostmaster(
+  adminUrl: string,
+): Promise<{ pid: number; how: string } | { pid?: undefined; why: string }> {
   const client = new pg.Client({ connectionString: adminUrl });
   await client.connect();
   try {
@@ -72,7 +74,8 @@ async function findPostmaster(adminUrl: string): Promise<{ pid: number; how: str
     let fromFile: number | undefined;
     let fileWhy = '';
     try {
-      const dataDirectory = (await client.query<{ data_directory: string }>('SHOW data_directory')).rows[0]!.data_directory;
+      const dataDirectory = (await client.query<{ data_directory: string }>('SHOW data_directory')).rows[0]!
+        .data_directory;
       try {
         fromFile = Number(readFileSync(`${dataDirectory}/postmaster.pid`, 'utf8').split('\n')[0]);
       } catch (error) {
@@ -83,13 +86,19 @@ async function findPostmaster(adminUrl: string): Promise<{ pid: number; how: str
     }
     if (fromFile !== undefined) {
       if (backendParent !== fromFile) {
-        return { why: `postmaster.pid names pid ${fromFile}, but this connection's backend (pid ${backend}) is not its child on this machine: another host or container` };
+        return {
+          why: `postmaster.pid names pid ${fromFile}, but this connection's backend (pid ${backend}) is not its child on this machine: another host or container`,
+        };
       }
       return { pid: fromFile, how: 'postmaster.pid' };
     }
-    if (backendParent === undefined) return { why: `${fileWhy}, and this connection's backend (pid ${backend}) is not a process of this machine: another host or container` };
+    if (backendParent === undefined)
+      return {
+        why: `${fileWhy}, and this connection's backend (pid ${backend}) is not a process of this machine: another host or container`,
+      };
     const comm = readFileSync(`/proc/${backendParent}/comm`, 'utf8').trim();
-    if (comm !== 'postgres' && comm !== 'postmaster') return { why: `${fileWhy}, and the parent of backend ${backend} here is \`${comm}\`, not a postmaster` };
+    if (comm !== 'postgres' && comm !== 'postmaster')
+      return { why: `${fileWhy}, and the parent of backend ${backend} here is \`${comm}\`, not a postmaster` };
     return { pid: backendParent, how: `parent of this connection's backend (${fileWhy})` };
   } finally {
     await client.end();
@@ -143,7 +152,12 @@ function readState(postmaster: number): SharedState | undefined {
  * remembering each one's affinity. Never throws for a server it cannot pin: the result says why.
  */
 export async function pinPostgres(adminUrl: string, core: string): Promise<PostgresPinning> {
-  const notPinned = (why: string): PostgresPinning => ({ pinned: false, summary: `PostgreSQL not pinned: ${why}`, restoreHint: '', restore: () => undefined });
+  const notPinned = (why: string): PostgresPinning => ({
+    pinned: false,
+    summary: `PostgreSQL not pinned: ${why}`,
+    restoreHint: '',
+    restore: () => undefined,
+  });
   let found: Awaited<ReturnType<typeof findPostmaster>>;
   try {
     found = await findPostmaster(adminUrl);
@@ -196,7 +210,9 @@ export async function pinPostgres(adminUrl: string, core: string): Promise<Postg
     const now = readState(postmaster);
     if (now && now.holders.length > 0) {
       writeFileSync(stateFile(postmaster), JSON.stringify(now));
-      process.stderr.write(`PostgreSQL left on core ${core}: another bench run (pid ${now.holders.join(', ')}) still uses it pinned and will restore ${original}\n`);
+      process.stderr.write(
+        `PostgreSQL left on core ${core}: another bench run (pid ${now.holders.join(', ')}) still uses it pinned and will restore ${original}\n`,
+      );
       return;
     }
     const children = { ...state.children, ...now?.children };
@@ -212,7 +228,9 @@ export async function pinPostgres(adminUrl: string, core: string): Promise<Postg
       setAffinity(postmaster, original);
       rmSync(stateFile(postmaster), { force: true });
     } catch (error) {
-      process.stderr.write(`could not restore PostgreSQL's affinity (postmaster ${postmaster} → ${original}): ${reason(error)}\n`);
+      process.stderr.write(
+        `could not restore PostgreSQL's affinity (postmaster ${postmaster} → ${original}): ${reason(error)}\n`,
+      );
     }
   };
   return {

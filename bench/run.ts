@@ -8,19 +8,29 @@
 // code exchange, refresh rotation, silent re-authorization, full sign-in flow) and, with
 // BENCH_SCALE=1, the consent decision's query on a 10M-row database (bench/scale.ts).
 // Never part of `npm test`. Figures are noisy (±25 % on a shared 2-core machine).
-import autocannon from 'autocannon';
-import { spawn, type ChildProcess } from 'node:child_process';
+
+import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
 import { createPool } from '../src/db/pool.js';
 import { relyingParty } from '../test/support/flows.js';
 import type { TestServer } from '../test/support/server.js';
-import { codeExchange, details as flowDetails, type Row, fullSignInFlow, refreshRotation, silentReauthorization, type FlowContext, type StatementCount } from './flows.js';
+import {
+  codeExchange,
+  type FlowContext,
+  details as flowDetails,
+  fullSignInFlow,
+  type Row,
+  refreshRotation,
+  type StatementCount,
+  silentReauthorization,
+} from './flows.js';
 import { pinPostgres } from './pin-postgres.js';
-import { runScale, startScalePostgres, type LatencyStats, type ScalePostgres, type ScaleResult } from './scale.js';
+import { type LatencyStats, runScale, type ScalePostgres, type ScaleResult, startScalePostgres } from './scale.js';
 import {
   adminQuery,
   beginRun,
@@ -29,8 +39,8 @@ import {
   LOAD_CORE,
   npmStartNodeFlags,
   rssMb,
-  seedBenchDatabase,
   SERVER_CORE,
+  seedBenchDatabase,
   stopServer,
   userAccessToken,
   withDatabase,
@@ -44,8 +54,11 @@ const GROUPS = new Set((process.env.BENCH_CASES ?? 'endpoints,flows').split(',')
 const SCALE = process.env.BENCH_SCALE === '1' || process.env.BENCH_SCALE === 'true';
 const CODES = Number(process.env.BENCH_CODES ?? 3000);
 // BENCH_ENDPOINTS=token,jwks: only the endpoint cases whose name contains one of these words.
-const ENDPOINT_FILTER = process.env.BENCH_ENDPOINTS?.split(',').map((word) => word.trim().toLowerCase()).filter(Boolean);
-const selected = (test: { name: string }) => !ENDPOINT_FILTER || ENDPOINT_FILTER.some((word) => test.name.toLowerCase().includes(word));
+const ENDPOINT_FILTER = process.env.BENCH_ENDPOINTS?.split(',')
+  .map((word) => word.trim().toLowerCase())
+  .filter(Boolean);
+const selected = (test: { name: string }) =>
+  !ENDPOINT_FILTER || ENDPOINT_FILTER.some((word) => test.name.toLowerCase().includes(word));
 const SCALE_CALLS = Number(process.env.BENCH_SCALE_CALLS ?? 5000);
 const WARMUP_SECONDS = 2;
 const CONNECTIONS = 10;
@@ -61,17 +74,37 @@ interface Case {
   body?: string;
 }
 
-
 /** Starts bench/server.ts pinned to SERVER_CORE; resolves once it prints `ready`. */
-async function startServer(mode: 'accord' | 'bare' | 'fastify', databaseUrl: string): Promise<{ child: ChildProcess; url: string }> {
+async function startServer(
+  mode: 'accord' | 'bare' | 'fastify',
+  databaseUrl: string,
+): Promise<{ child: ChildProcess; url: string }> {
   const port = await freePort();
   // taskset execs node in place, so child.pid is the server's own pid.
   // BENCH_CPU_PROF=<dir>: a V8 CPU profile of each server, written to <dir>/<mode> when it stops.
-  const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(process.env.BENCH_CPU_PROF, mode)}`] : [];
-  const child = spawn('taskset', ['-c', SERVER_CORE, process.execPath, ...npmStartNodeFlags(), ...profile, '--import', 'tsx', path.join(root, 'bench/server.ts'), mode, databaseUrl, String(port)], {
-    cwd: root,
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const profile = process.env.BENCH_CPU_PROF
+    ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(process.env.BENCH_CPU_PROF, mode)}`]
+    : [];
+  const child = spawn(
+    'taskset',
+    [
+      '-c',
+      SERVER_CORE,
+      process.execPath,
+      ...npmStartNodeFlags(),
+      ...profile,
+      '--import',
+      'tsx',
+      path.join(root, 'bench/server.ts'),
+      mode,
+      databaseUrl,
+      String(port),
+    ],
+    {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   await new Promise<void>((resolve, reject) => {
     let output = '';
     child.stdout!.on('data', (chunk: Buffer) => {
@@ -134,7 +167,15 @@ async function measure(targets: Target[]): Promise<Row[]> {
     ...(test.headers ? { headers: test.headers } : {}),
     ...(test.body ? { body: test.body } : {}),
   });
-  const totals = targets.map(() => ({ requests: 0, seconds: 0, cpu: 0, failed: 0, p50s: [] as number[], p99: 0, peakRssMb: 0 }));
+  const totals = targets.map(() => ({
+    requests: 0,
+    seconds: 0,
+    cpu: 0,
+    failed: 0,
+    p50s: [] as number[],
+    p99: 0,
+    peakRssMb: 0,
+  }));
   for (const target of targets) {
     resetPeakRss(target.pid);
     await autocannon({ ...options(target), duration: WARMUP_SECONDS });
@@ -156,7 +197,9 @@ async function measure(targets: Target[]): Promise<Row[]> {
   return targets.map(({ server, test, pid }, i) => {
     const total = totals[i]!;
     const cpuMs = (1000 * total.cpu) / Math.max(1, total.requests);
-    endpointDetails.push(`${server} ${test.name}: server CPU ${cpuMs.toFixed(2)} ms per request, server core busy ${Math.round((100 * total.cpu) / total.seconds)} %`);
+    endpointDetails.push(
+      `${server} ${test.name}: server CPU ${cpuMs.toFixed(2)} ms per request, server core busy ${Math.round((100 * total.cpu) / total.seconds)} %`,
+    );
     const p50s = [...total.p50s].sort((a, b) => a - b);
     const row: Row = {
       server,
@@ -168,26 +211,45 @@ async function measure(targets: Target[]): Promise<Row[]> {
       failed: total.failed,
       cpuMs,
     };
-    process.stderr.write(`  ${server.padEnd(7)} ${test.name}: ${Math.round(row.rps)} req/s${row.failed ? ` (${row.failed} failed)` : ''}\n`);
+    process.stderr.write(
+      `  ${server.padEnd(7)} ${test.name}: ${Math.round(row.rps)} req/s${row.failed ? ` (${row.failed} failed)` : ''}\n`,
+    );
     return row;
   });
 }
 
 /** Checks a case answers 200 once before loading it, so a broken case fails loudly. */
 async function check(base: string, test: Case): Promise<void> {
-  const response = await fetch(`${base}${test.path}`, { method: test.method ?? 'GET', ...(test.headers ? { headers: test.headers } : {}), ...(test.body ? { body: test.body } : {}) });
-  if (response.status !== 200) throw new Error(`${test.name}: expected 200, got ${response.status} ${await response.text()}`);
+  const response = await fetch(`${base}${test.path}`, {
+    method: test.method ?? 'GET',
+    ...(test.headers ? { headers: test.headers } : {}),
+    ...(test.body ? { body: test.body } : {}),
+  });
+  if (response.status !== 200)
+    throw new Error(`${test.name}: expected 200, got ${response.status} ${await response.text()}`);
 }
 
 const ms = (stats: LatencyStats) => `${stats.p50.toFixed(3)}/${stats.p99.toFixed(3)} ms`;
-const fmt = (n: number) => (n >= 1e6 ? `${+(n / 1e6).toFixed(1)}M` : n >= 1e3 ? `${+(n / 1e3).toFixed(1)}k` : String(n));
+const fmt = (n: number) =>
+  n >= 1e6 ? `${+(n / 1e6).toFixed(1)}M` : n >= 1e3 ? `${+(n / 1e3).toFixed(1)}k` : String(n);
 
 function printTable(rows: Row[]): void {
   const header = ['server', 'endpoint', 'req/s', 'p50 ms', 'p99 ms', 'peak RSS MB', 'failed'];
-  const lines = rows.map((row) => [row.server, row.name, String(Math.round(row.rps)), String(row.p50), String(row.p99), Number.isFinite(row.peakRssMb) ? row.peakRssMb.toFixed(0) : '-', String(row.failed)]);
+  const lines = rows.map((row) => [
+    row.server,
+    row.name,
+    String(Math.round(row.rps)),
+    String(row.p50),
+    String(row.p99),
+    Number.isFinite(row.peakRssMb) ? row.peakRssMb.toFixed(0) : '-',
+    String(row.failed),
+  ]);
   const widths = header.map((cell, i) => Math.max(cell.length, ...lines.map((line) => line[i]!.length)));
-  const format = (cells: string[]) => `| ${cells.map((cell, i) => (i < 2 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join(' | ')} |`;
-  process.stdout.write(`${format(header)}\n|${widths.map((width, i) => (i < 2 ? `${'-'.repeat(width + 1)}-` : `${'-'.repeat(width + 1)}:`)).join('|')}|\n`);
+  const format = (cells: string[]) =>
+    `| ${cells.map((cell, i) => (i < 2 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join(' | ')} |`;
+  process.stdout.write(
+    `${format(header)}\n|${widths.map((width, i) => (i < 2 ? `${'-'.repeat(width + 1)}-` : `${'-'.repeat(width + 1)}:`)).join('|')}|\n`,
+  );
   for (const line of lines) process.stdout.write(`${format(line)}\n`);
 }
 
@@ -202,8 +264,11 @@ function printOverhead(rows: Row[], fastifyRows: Row[], bareRows: Row[]): void {
     const accord = rows.find((row) => row.server === 'accord' && row.name === bare.name)!;
     const fastify = fastifyRows.find((row) => row.name === bare.name)!;
     const overhead = (row: Row) => (100 * (bare.rps - row.rps)) / bare.rps;
-    const cpu = (row: Row) => (row.cpuMs && bare.cpuMs ? percent((100 * (row.cpuMs - bare.cpuMs)) / bare.cpuMs, true) : '-');
-    const target = bare.name.startsWith('POST /token') ? ` (target ≤ 5 %: ${overhead(accord) <= 5 ? 'met' : '**missed**'})` : '';
+    const cpu = (row: Row) =>
+      row.cpuMs && bare.cpuMs ? percent((100 * (row.cpuMs - bare.cpuMs)) / bare.cpuMs, true) : '-';
+    const target = bare.name.startsWith('POST /token')
+      ? ` (target ≤ 5 %: ${overhead(accord) <= 5 ? 'met' : '**missed**'})`
+      : '';
     return (
       `- ${bare.name}: accord ${percent(overhead(accord))}${target}, fastify ${percent(overhead(fastify))} ` +
       `(req/s: accord ${Math.round(accord.rps)}, fastify ${Math.round(fastify.rps)}, bare ${Math.round(bare.rps)}); ` +
@@ -218,7 +283,10 @@ function printOverhead(rows: Row[], fastifyRows: Row[], bareRows: Row[]): void {
 async function main(): Promise<void> {
   const cores = os.availableParallelism(); // before pinning: afterwards this process sees one core
   const loadBefore = os.loadavg()[0]!;
-  if (cores < 2) throw new Error(`bench needs 2 cores: the server on core ${SERVER_CORE}, autocannon and PostgreSQL on core ${LOAD_CORE}`);
+  if (cores < 2)
+    throw new Error(
+      `bench needs 2 cores: the server on core ${SERVER_CORE}, autocannon and PostgreSQL on core ${LOAD_CORE}`,
+    );
   // The load generator and PostgreSQL get the other core.
   const { cleanup, adminUrl, postgres } = await beginRun();
 
@@ -226,7 +294,9 @@ async function main(): Promise<void> {
   const children: ChildProcess[] = [];
   try {
     await adminQuery(adminUrl, `CREATE DATABASE ${database}`);
-    cleanup.add(`drop database ${database}`, () => adminQuery(adminUrl, `DROP DATABASE IF EXISTS ${database} WITH (FORCE)`));
+    cleanup.add(`drop database ${database}`, () =>
+      adminQuery(adminUrl, `DROP DATABASE IF EXISTS ${database} WITH (FORCE)`),
+    );
     const databaseUrl = withDatabase(adminUrl, database);
     const pool = createPool(databaseUrl, () => undefined);
     cleanup.add('close the pool', () => pool.end());
@@ -247,7 +317,9 @@ async function main(): Promise<void> {
     // And mounted in a plain Fastify, without Accord's plugins and routes.
     const fastify = await startServer('fastify', databaseUrl);
     children.push(fastify.child);
-    const idle = [accord, bare, fastify].map((server, i) => `${['accord', 'bare', 'fastify'][i]} ${rssMb(server.child.pid!, 'VmRSS').toFixed(0)} MB`);
+    const idle = [accord, bare, fastify].map(
+      (server, i) => `${['accord', 'bare', 'fastify'][i]} ${rssMb(server.child.pid!, 'VmRSS').toFixed(0)} MB`,
+    );
 
     const protocolCases = (issuer: string): Case[] => [
       { name: 'GET discovery', path: '/.well-known/openid-configuration' },
@@ -257,7 +329,11 @@ async function main(): Promise<void> {
         path: '/token',
         method: 'POST',
         headers: { authorization: seeded.app.basic, 'content-type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({ grant_type: 'client_credentials', resource: `${issuer}/data/v1`, scope: 'User.Read' }).toString(),
+        body: new URLSearchParams({
+          grant_type: 'client_credentials',
+          resource: `${issuer}/data/v1`,
+          scope: 'User.Read',
+        }).toString(),
       },
     ];
     // A user's access token through the real flow: sign-in, consent, code exchange.
@@ -289,7 +365,11 @@ async function main(): Promise<void> {
         bareRows.push(bareRow!);
       }
       // With and without the revocation check, taking turns like the servers above.
-      const dataRows = await measure(dataCases.filter(selected).map((test) => ({ server: 'accord', base: accord.url, pid: accord.child.pid!, test })));
+      const dataRows = await measure(
+        dataCases
+          .filter(selected)
+          .map((test) => ({ server: 'accord', base: accord.url, pid: accord.child.pid!, test })),
+      );
       rows.push(...dataRows);
     }
 
@@ -297,7 +377,11 @@ async function main(): Promise<void> {
       const accordPid = accord.child.pid!;
       const ctx: FlowContext = {
         url: accord.url,
-        app: await relyingParty({ url: accord.url } as TestServer, seeded.flowsApp.clientId, seeded.flowsApp.clientSecret),
+        app: await relyingParty(
+          { url: accord.url } as TestServer,
+          seeded.flowsApp.clientId,
+          seeded.flowsApp.clientSecret,
+        ),
         basic: seeded.flowsApp.basic,
         users: seeded.users,
         concurrency: CONNECTIONS,
@@ -380,12 +464,20 @@ async function main(): Promise<void> {
     printTable(rows);
     if (bareRows.length > 0) printOverhead(rows, fastifyRows, bareRows);
     process.stdout.write(`\nServer RSS when ready, before any load (node --import tsx): ${idle.join(', ')}\n`);
-    if (endpointDetails.length > 0) process.stdout.write(`\nEndpoints, server CPU:\n${endpointDetails.map((line) => `- ${line}`).join('\n')}\n`);
-    if (flowDetails.length > 0) process.stdout.write(`\nFlows, measured part:\n${flowDetails.map((line) => `- ${line}`).join('\n')}\n`);
+    if (endpointDetails.length > 0)
+      process.stdout.write(`\nEndpoints, server CPU:\n${endpointDetails.map((line) => `- ${line}`).join('\n')}\n`);
+    if (flowDetails.length > 0)
+      process.stdout.write(`\nFlows, measured part:\n${flowDetails.map((line) => `- ${line}`).join('\n')}\n`);
     if (scale) {
       process.stdout.write(
-        `\nScale database: ${Object.entries(scale.rows).map(([table, n]) => `${table} ${fmt(n)}`).join(', ')}; ${scale.sizeMb.toFixed(0)} MB; ` +
-          `seeded in ${Object.values(scale.seedSeconds).reduce((a, b) => a + b, 0).toFixed(0)} s (${Object.entries(scale.seedSeconds).map(([step, sec]) => `${step} ${sec.toFixed(1)}`).join(', ')}); ` +
+        `\nScale database: ${Object.entries(scale.rows)
+          .map(([table, n]) => `${table} ${fmt(n)}`)
+          .join(', ')}; ${scale.sizeMb.toFixed(0)} MB; ` +
+          `seeded in ${Object.values(scale.seedSeconds)
+            .reduce((a, b) => a + b, 0)
+            .toFixed(0)} s (${Object.entries(scale.seedSeconds)
+            .map(([step, sec]) => `${step} ${sec.toFixed(1)}`)
+            .join(', ')}); ` +
           `calls that found a user consent row: ${scale.found}/${scale.scale.calls} (small database: ${scale.smallFound}/${scale.small.calls})\n` +
           `loadAccess scale/small: p50 ${(scale.scale.p50 / scale.small.p50).toFixed(2)}×, p99 ${(scale.scale.p99 / scale.small.p99).toFixed(2)}×, ` +
           `mean ${(scale.scale.mean / scale.small.mean).toFixed(2)}× (means ${scale.scale.mean.toFixed(3)} / ${scale.small.mean.toFixed(3)} ms)\n` +

@@ -77,7 +77,10 @@ export async function startScalePostgres(log: (line: string) => void): Promise<S
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'accord-bench-scale-'));
   await chmod(dataDir, 0o755); // as root, PostgreSQL runs as `postgres`, who must enter it
   const removeDataDir = () => rm(dataDir, { recursive: true, force: true });
-  const database = await startEmbeddedPostgres({ dataDir, settings: { shared_buffers: SHARED_BUFFERS, huge_pages: 'try' } }).catch(async (error: unknown) => {
+  const database = await startEmbeddedPostgres({
+    dataDir,
+    settings: { shared_buffers: SHARED_BUFFERS, huge_pages: 'try' },
+  }).catch(async (error: unknown) => {
     await removeDataDir();
     throw error;
   });
@@ -103,7 +106,12 @@ async function serverSettings(url: string) {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
-    const { rows } = await client.query<{ shared_buffers: string; bytes: string; huge_pages_status: string; version: string }>(
+    const { rows } = await client.query<{
+      shared_buffers: string;
+      bytes: string;
+      huge_pages_status: string;
+      version: string;
+    }>(
       `SELECT current_setting('shared_buffers') AS shared_buffers, pg_size_bytes(current_setting('shared_buffers'))::text AS bytes,
               current_setting('huge_pages_status') AS huge_pages_status, current_setting('server_version') AS version`,
     );
@@ -125,7 +133,10 @@ export async function seedScale(databaseUrl: string, log: (line: string) => void
   const a = pad(String(apps).length);
   const tenantOfUser = `1 + (i - 1) / ${usersPerTenant}`;
   const steps: [string, string][] = [
-    ['tenants', `INSERT INTO tenants (id, name) SELECT 't' || ${t('i')}, 'Tenant ' || i FROM generate_series(1, ${tenants}) i`],
+    [
+      'tenants',
+      `INSERT INTO tenants (id, name) SELECT 't' || ${t('i')}, 'Tenant ' || i FROM generate_series(1, ${tenants}) i`,
+    ],
     [
       'apps',
       `INSERT INTO apps (client_id, publisher_tenant_id, name, publisher_name, multi_tenant, client_type, redirect_uris, scopes)
@@ -199,7 +210,12 @@ interface Samples {
 }
 
 /** Calls loadAccess `calls` times, one at a time, for pairs from `pair()`; latencies in ms. */
-async function sampleLoadAccess(pool: Pool, calls: number, pair: () => [string, string], into: Samples = { latencies: [], seconds: 0, found: 0 }): Promise<Samples> {
+async function sampleLoadAccess(
+  pool: Pool,
+  calls: number,
+  pair: () => [string, string],
+  into: Samples = { latencies: [], seconds: 0, found: 0 },
+): Promise<Samples> {
   const started = performance.now();
   for (let i = 0; i < calls; i++) {
     const [userId, clientId] = pair();
@@ -221,7 +237,11 @@ export interface Target {
  * Times loadAccess on each target, `calls` calls each, in `rounds` alternating rounds (so drift
  * in the machine's load hits both alike), after a warm-up of `calls / rounds` calls each.
  */
-export async function compareLoadAccess(targets: Target[], calls: number, rounds = 5): Promise<{ stats: LatencyStats; found: number }[]> {
+export async function compareLoadAccess(
+  targets: Target[],
+  calls: number,
+  rounds = 5,
+): Promise<{ stats: LatencyStats; found: number }[]> {
   const perRound = Math.ceil(calls / rounds);
   for (const target of targets) await sampleLoadAccess(target.pool, perRound, target.pair);
   const samples = targets.map((): Samples => ({ latencies: [], seconds: 0, found: 0 }));
@@ -237,7 +257,10 @@ async function loadAccessQuery(userId: string, clientId: string): Promise<{ text
   const spy = {
     // loadAccess sends a named query config ({ name, text, values }); plain (text, values) too.
     query: async (textOrConfig: string | { text: string; values: unknown[] }, values?: unknown[]) => {
-      captured = typeof textOrConfig === 'string' ? { text: textOrConfig, values: values ?? [] } : { text: textOrConfig.text, values: textOrConfig.values };
+      captured =
+        typeof textOrConfig === 'string'
+          ? { text: textOrConfig, values: values ?? [] }
+          : { text: textOrConfig.text, values: textOrConfig.values };
       return { rows: [] };
     },
   };
@@ -256,7 +279,11 @@ export interface ServerSideStats {
 }
 
 /** EXPLAIN (ANALYZE, BUFFERS) of loadAccess for `calls` random pairs: the database's own time, without the round trip. */
-export async function serverSideLoadAccess(pool: Pool, calls: number, pair: () => [string, string]): Promise<ServerSideStats> {
+export async function serverSideLoadAccess(
+  pool: Pool,
+  calls: number,
+  pair: () => [string, string],
+): Promise<ServerSideStats> {
   const execution: number[] = [];
   const planning: number[] = [];
   let buffers = 0;
@@ -265,8 +292,15 @@ export async function serverSideLoadAccess(pool: Pool, calls: number, pair: () =
   try {
     for (let i = 0; i < calls; i++) {
       const query = await loadAccessQuery(...pair());
-      const { rows } = await client.query<{ 'QUERY PLAN': Record<string, unknown>[] }>(`EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ${query.text}`, query.values);
-      const top = rows[0]!['QUERY PLAN'][0]! as { 'Execution Time': number; 'Planning Time': number; Plan: Record<string, number> };
+      const { rows } = await client.query<{ 'QUERY PLAN': Record<string, unknown>[] }>(
+        `EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ${query.text}`,
+        query.values,
+      );
+      const top = rows[0]!['QUERY PLAN'][0]! as {
+        'Execution Time': number;
+        'Planning Time': number;
+        Plan: Record<string, number>;
+      };
       execution.push(top['Execution Time']);
       planning.push(top['Planning Time']);
       buffers += (top.Plan['Shared Hit Blocks'] ?? 0) + (top.Plan['Shared Read Blocks'] ?? 0);
@@ -275,7 +309,12 @@ export async function serverSideLoadAccess(pool: Pool, calls: number, pair: () =
   } finally {
     client.release();
   }
-  return { execution: stats(execution, 1), planning: stats(planning, 1), buffers: buffers / calls, reads: reads / calls };
+  return {
+    execution: stats(execution, 1),
+    planning: stats(planning, 1),
+    buffers: buffers / calls,
+    reads: reads / calls,
+  };
 }
 
 /** EXPLAIN (ANALYZE, BUFFERS) of one loadAccess call, as text. */
@@ -285,7 +324,10 @@ export async function explainLoadAccess(pool: Pool, userId: string, clientId: st
   try {
     // Warm once so the plan shows the steady state, not the first read from disk.
     await client.query(captured.text, captured.values);
-    const { rows } = await client.query<{ 'QUERY PLAN': string }>(`EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) ${captured.text}`, captured.values);
+    const { rows } = await client.query<{ 'QUERY PLAN': string }>(
+      `EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) ${captured.text}`,
+      captured.values,
+    );
     return rows.map((row) => row['QUERY PLAN']).join('\n');
   } finally {
     client.release();
@@ -309,7 +351,12 @@ export interface ScaleResult {
 }
 
 /** Creates, seeds and measures the scale database; drops it at the end. */
-export async function runScale(adminUrl: string, calls: number, log: (line: string) => void, small?: Target): Promise<ScaleResult> {
+export async function runScale(
+  adminUrl: string,
+  calls: number,
+  log: (line: string) => void,
+  small?: Target,
+): Promise<ScaleResult> {
   const database = `accord_bench_scale_${randomBytes(4).toString('hex')}`;
   await adminQuery(adminUrl, `CREATE DATABASE ${database}`);
   const databaseUrl = withDatabase(adminUrl, database);

@@ -12,15 +12,16 @@
 //     or routes): separates the cost of Fastify itself from the cost of what Accord adds.
 // SIGN_IN_RATE_LIMIT defaults to 1000000 here (the bench signs in far more often than a person).
 // Prints `ready` on stdout once listening; exits on SIGTERM.
-import Fastify, { type FastifyBaseLogger } from 'fastify';
+
 import { createServer } from 'node:http';
+import Fastify, { type FastifyBaseLogger } from 'fastify';
 import pg from 'pg';
 import { buildApp, configuredProvider } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { createPool } from '../src/db/pool.js';
 import { resourceIndicators } from '../src/provider/create-provider.js';
-import { protocolServerFactory } from '../src/provider/protocol-server.js';
 import { createLocalKeyResolver } from '../src/provider/local-jwks.js';
+import { protocolServerFactory } from '../src/provider/protocol-server.js';
 import { dataApiRoutes } from '../src/routes/data-api.js';
 
 const [mode, databaseUrl, portArg] = process.argv.slice(2);
@@ -29,9 +30,15 @@ if ((mode !== 'accord' && mode !== 'bare' && mode !== 'fastify') || !databaseUrl
   process.exit(64);
 }
 const port = Number(portArg);
-const config = loadConfig({ PORT: String(port), HOST: '127.0.0.1', ISSUER: `http://127.0.0.1:${port}`, LOG_LEVEL: 'silent', DATABASE_URL: databaseUrl,
+const config = loadConfig({
+  PORT: String(port),
+  HOST: '127.0.0.1',
+  ISSUER: `http://127.0.0.1:${port}`,
+  LOG_LEVEL: 'silent',
+  DATABASE_URL: databaseUrl,
   // The full-flow case signs in ~50 times a second from one address.
-  SIGN_IN_RATE_LIMIT: process.env.SIGN_IN_RATE_LIMIT ?? '1000000' });
+  SIGN_IN_RATE_LIMIT: process.env.SIGN_IN_RATE_LIMIT ?? '1000000',
+});
 const pool = createPool(databaseUrl, () => undefined);
 
 // Counts the SQL statements the server sends (every pool.query and transaction statement goes
@@ -65,7 +72,10 @@ if (mode === 'accord') {
   // The provider exactly as buildApp configures it.
   const { provider } = await configuredProvider(config, pool);
   if (mode === 'fastify') {
-    const app = Fastify({ logger: false, serverFactory: protocolServerFactory(provider, (): FastifyBaseLogger => app.log) });
+    const app = Fastify({
+      logger: false,
+      serverFactory: protocolServerFactory(provider, (): FastifyBaseLogger => app.log),
+    });
     await app.listen({ port, host: '127.0.0.1' });
     close = () => app.close();
   } else {

@@ -8,7 +8,7 @@
 // sign-in flow every few seconds. Samples the server's VmRSS every 5 s and prints a verdict
 // against the target. Cleans up (server, database, PostgreSQL's affinity) on the way out, Ctrl-C
 // included. Never part of `npm test`.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, readlinkSync, realpathSync } from 'node:fs';
 import os from 'node:os';
@@ -18,7 +18,7 @@ import { createPool } from '../src/db/pool.js';
 import type { Browser } from '../test/support/browser.js';
 import { REDIRECT_URI, relyingParty } from '../test/support/flows.js';
 import type { TestServer } from '../test/support/server.js';
-import { signedInBrowser, signInAndRedeem, silentAuthorization, tokenRequest, type Target } from './flows.js';
+import { signedInBrowser, signInAndRedeem, silentAuthorization, type Target, tokenRequest } from './flows.js';
 import { percentile } from './scale.js';
 import {
   adminQuery,
@@ -28,8 +28,8 @@ import {
   LOAD_CORE,
   npmStartNodeFlags,
   rssMb,
-  seedBenchDatabase,
   SERVER_CORE,
+  seedBenchDatabase,
   stopServer,
   userAccessToken,
   withDatabase,
@@ -83,7 +83,9 @@ interface Sample {
   mb: number;
 }
 
-const tallies = Object.fromEntries(Object.keys(LABELS).map((kind) => [kind, { latencies: [], failed: 0 } as Tally])) as Record<Kind, Tally>;
+const tallies = Object.fromEntries(
+  Object.keys(LABELS).map((kind) => [kind, { latencies: [], failed: 0 } as Tally]),
+) as Record<Kind, Tally>;
 
 /** Times one request (or flow); any error — a status other than the expected one included — is a failure. */
 async function timed<T>(kind: Kind, work: () => Promise<T>): Promise<T | undefined> {
@@ -144,7 +146,8 @@ async function startServer(databaseUrl: string): Promise<{ child: ChildProcess; 
   });
   const deadline = Date.now() + 30_000;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`node dist/server.js exited with ${child.exitCode} before it was ready`);
+    if (child.exitCode !== null)
+      throw new Error(`node dist/server.js exited with ${child.exitCode} before it was ready`);
     try {
       if ((await fetch(`${url}/healthz`)).status === 200) break;
     } catch {
@@ -156,14 +159,17 @@ async function startServer(databaseUrl: string): Promise<{ child: ChildProcess; 
   const exe = readlinkSync(`/proc/${child.pid}/exe`);
   const cmdline = readFileSync(`/proc/${child.pid}/cmdline`, 'utf8').split('\0').join(' ').trim();
   if (exe !== realpathSync(process.execPath) || !cmdline.includes('dist/server.js')) {
-    throw new Error(`pid ${child.pid} is \`${cmdline}\` (${exe}), not node dist/server.js: its RSS would not be the server's`);
+    throw new Error(
+      `pid ${child.pid} is \`${cmdline}\` (${exe}), not node dist/server.js: its RSS would not be the server's`,
+    );
   }
   return { child, url };
 }
 
 function build(): void {
   if (!BUILD) {
-    if (!existsSync(path.join(root, 'dist/server.js'))) throw new Error('dist/server.js is missing: run `npm run build` first (or leave BENCH_SOAK_BUILD unset)');
+    if (!existsSync(path.join(root, 'dist/server.js')))
+      throw new Error('dist/server.js is missing: run `npm run build` first (or leave BENCH_SOAK_BUILD unset)');
     process.stderr.write('BENCH_SOAK_BUILD=0: using dist/ as it is\n');
     return;
   }
@@ -177,7 +183,10 @@ function build(): void {
 
 async function main(): Promise<void> {
   const cores = os.availableParallelism(); // before pinning: afterwards this process sees one core
-  if (cores < 2) throw new Error(`the soak needs 2 cores: the server on core ${SERVER_CORE}, the load and PostgreSQL on core ${LOAD_CORE}`);
+  if (cores < 2)
+    throw new Error(
+      `the soak needs 2 cores: the server on core ${SERVER_CORE}, the load and PostgreSQL on core ${LOAD_CORE}`,
+    );
   build();
   const loadBefore = os.loadavg()[0]!;
   const { cleanup, adminUrl, postgres } = await beginRun();
@@ -186,7 +195,9 @@ async function main(): Promise<void> {
   let server: { child: ChildProcess; url: string } | undefined;
   try {
     await adminQuery(adminUrl, `CREATE DATABASE ${database}`);
-    cleanup.add(`drop database ${database}`, () => adminQuery(adminUrl, `DROP DATABASE IF EXISTS ${database} WITH (FORCE)`));
+    cleanup.add(`drop database ${database}`, () =>
+      adminQuery(adminUrl, `DROP DATABASE IF EXISTS ${database} WITH (FORCE)`),
+    );
     const databaseUrl = withDatabase(adminUrl, database);
     // Seeded before the server starts (its own migration run is then a no-op).
     const pool = createPool(databaseUrl, () => undefined);
@@ -219,7 +230,11 @@ async function main(): Promise<void> {
     };
     const browsers: Browser[] = [];
     for (let i = 0; i < SESSIONS; i++) browsers.push(await signedInBrowser(target, seeded.users[i]!, SCOPE));
-    const clientCredentials = new URLSearchParams({ grant_type: 'client_credentials', resource: `${url}/data/v1`, scope: 'User.Read' }).toString();
+    const clientCredentials = new URLSearchParams({
+      grant_type: 'client_credentials',
+      resource: `${url}/data/v1`,
+      scope: 'User.Read',
+    }).toString();
 
     const run: Record<MixKind, () => Promise<unknown>> = {
       client_credentials: () =>
@@ -232,16 +247,31 @@ async function main(): Promise<void> {
             }),
             '/token client_credentials',
           );
-          if (!(JSON.parse(body) as { access_token?: string }).access_token) throw new Error('/token client_credentials: no access_token');
+          if (!(JSON.parse(body) as { access_token?: string }).access_token)
+            throw new Error('/token client_credentials: no access_token');
         }),
-      me: () => timed('me', async () => expectOk(await fetch(`${url}/data/v1/me`, { headers: { authorization: `Bearer ${userToken}` } }), '/data/v1/me')),
-      discovery: () => timed('discovery', async () => expectOk(await fetch(`${url}/.well-known/openid-configuration`), 'discovery')),
+      me: () =>
+        timed('me', async () =>
+          expectOk(
+            await fetch(`${url}/data/v1/me`, { headers: { authorization: `Bearer ${userToken}` } }),
+            '/data/v1/me',
+          ),
+        ),
+      discovery: () =>
+        timed('discovery', async () => expectOk(await fetch(`${url}/.well-known/openid-configuration`), 'discovery')),
       jwks: () => timed('jwks', async () => expectOk(await fetch(`${url}/jwks`), '/jwks')),
       silent: async () => {
-        const minted = await timed('silent', () => silentAuthorization(target, browsers[Math.floor(Math.random() * SESSIONS)]!, SCOPE));
+        const minted = await timed('silent', () =>
+          silentAuthorization(target, browsers[Math.floor(Math.random() * SESSIONS)]!, SCOPE),
+        );
         if (!minted) return;
         const tokens = await timed('exchange', () =>
-          tokenRequest(target, { grant_type: 'authorization_code', code: minted.code, redirect_uri: REDIRECT_URI, code_verifier: minted.verifier }),
+          tokenRequest(target, {
+            grant_type: 'authorization_code',
+            code: minted.code,
+            redirect_uri: REDIRECT_URI,
+            code_verifier: minted.verifier,
+          }),
         );
         if (typeof tokens?.access_token === 'string') userToken = tokens.access_token;
       },
@@ -260,7 +290,9 @@ async function main(): Promise<void> {
       sample();
       if (samples.length % 6 === 1) {
         const last = samples[samples.length - 1]!;
-        process.stderr.write(`  ${last.minutes.toFixed(1)} min: RSS ${last.mb.toFixed(0)} MB, ${served()} requests/flows so far, load average ${os.loadavg()[0]!.toFixed(1)}\n`);
+        process.stderr.write(
+          `  ${last.minutes.toFixed(1)} min: RSS ${last.mb.toFixed(0)} MB, ${served()} requests/flows so far, load average ${os.loadavg()[0]!.toFixed(1)}\n`,
+        );
       }
     }, SAMPLE_SECONDS * 1000);
     const deadline = started + SOAK_SECONDS * 1000;
@@ -273,7 +305,12 @@ async function main(): Promise<void> {
       while (performance.now() < deadline) {
         const t0 = performance.now();
         await timed('flow', () => signInAndRedeem(target, seeded.users[flowUser++ % seeded.users.length]!));
-        await new Promise((resolve) => setTimeout(resolve, Math.max(0, Math.min(FLOW_INTERVAL_MS - (performance.now() - t0), deadline - performance.now()))));
+        await new Promise((resolve) =>
+          setTimeout(
+            resolve,
+            Math.max(0, Math.min(FLOW_INTERVAL_MS - (performance.now() - t0), deadline - performance.now())),
+          ),
+        );
       }
     };
     await Promise.all([...Array.from({ length: WORKERS }, worker), flows()]);
@@ -329,14 +366,23 @@ async function main(): Promise<void> {
       `Samples (MB, one line a minute):`,
     );
     for (let i = 0; i < samples.length; i += 60 / SAMPLE_SECONDS) {
-      out.push(`  ${samples[i]!.minutes.toFixed(1).padStart(4)} min: ${samples.slice(i, i + 60 / SAMPLE_SECONDS).map((s) => s.mb.toFixed(0)).join(' ')}`);
+      out.push(
+        `  ${samples[i]!.minutes.toFixed(1).padStart(4)} min: ${samples
+          .slice(i, i + 60 / SAMPLE_SECONDS)
+          .map((s) => s.mb.toFixed(0))
+          .join(' ')}`,
+      );
     }
     const under = peakMb < RSS_LIMIT_MB;
     const flat = halfSlope < FLAT_SLOPE_MB_PER_MIN && Math.abs(finalOff) <= FLAT_FINAL_WITHIN;
     const reasons = [
       ...(under ? [] : [`peak ${peakMb.toFixed(0)} MB ≥ ${RSS_LIMIT_MB} MB`]),
-      ...(halfSlope < FLAT_SLOPE_MB_PER_MIN ? [] : [`second-half slope ${halfSlope.toFixed(2)} ≥ ${FLAT_SLOPE_MB_PER_MIN} MB/min`]),
-      ...(Math.abs(finalOff) <= FLAT_FINAL_WITHIN ? [] : [`final ${(100 * finalOff).toFixed(1)} % off the second half's median`]),
+      ...(halfSlope < FLAT_SLOPE_MB_PER_MIN
+        ? []
+        : [`second-half slope ${halfSlope.toFixed(2)} ≥ ${FLAT_SLOPE_MB_PER_MIN} MB/min`]),
+      ...(Math.abs(finalOff) <= FLAT_FINAL_WITHIN
+        ? []
+        : [`final ${(100 * finalOff).toFixed(1)} % off the second half's median`]),
     ];
     out.push(
       `Rule: RSS < ${RSS_LIMIT_MB} MB (the peak, VmHWM) and flat: over the second half of the load, least-squares slope < ${FLAT_SLOPE_MB_PER_MIN} MB/min ` +

@@ -1,12 +1,11 @@
 // What bench/run.ts and bench/soak.ts share: the cores, a fresh seeded database, a user's token
 // through the real flow, reading a process's memory and CPU from /proc, stopping a server, and
 // cleaning up (servers, database, PostgreSQL's affinity) on the way out, Ctrl-C included.
-import { execFileSync, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
-import { pinPostgres, type PostgresPinning } from './pin-postgres.js';
 import { PermissionCatalogue } from '../src/core/permission-catalogue.js';
 import { upsertAdminConsent } from '../src/db/consents.js';
 import { migrate } from '../src/db/migrate.js';
@@ -16,6 +15,7 @@ import { Directory } from '../src/services/directory.js';
 import { Browser } from '../test/support/browser.js';
 import { exchangeCode, fullFlow, relyingParty } from '../test/support/flows.js';
 import type { TestServer } from '../test/support/server.js';
+import { type PostgresPinning, pinPostgres } from './pin-postgres.js';
 
 /** The server under test runs here… */
 export const SERVER_CORE = '0';
@@ -70,7 +70,8 @@ export function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
-export const basicOf = (clientId: string, secret: string) => `Basic ${Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(secret)}`).toString('base64')}`;
+export const basicOf = (clientId: string, secret: string) =>
+  `Basic ${Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(secret)}`).toString('base64')}`;
 
 export interface BenchApp {
   clientId: string;
@@ -99,7 +100,10 @@ export async function seedBenchDatabase(pool: Pool, flowUsers: number): Promise<
   const directory = new Directory(pool, new PermissionCatalogue(await listPermissions(pool)));
   await directory.createTenant({ id: 'contoso', name: 'Contoso' }, 'bench');
   const password = randomBytes(12).toString('base64url');
-  await directory.createUser({ tenantId: 'contoso', username: 'alice', password, role: 'user', email: 'alice@contoso.test' }, 'bench');
+  await directory.createUser(
+    { tenantId: 'contoso', username: 'alice', password, role: 'user', email: 'alice@contoso.test' },
+    'bench',
+  );
   const created = await directory.createApp(
     {
       publisherTenantId: 'contoso',
@@ -113,23 +117,46 @@ export async function seedBenchDatabase(pool: Pool, flowUsers: number): Promise<
   );
   const flowScopes = ['openid', 'offline_access', 'User.Read'];
   const flows = await directory.createApp(
-    { publisherTenantId: 'contoso', name: 'Bench Flows App', multiTenant: false, public: false, redirectUris: ['https://app.example.test/callback'], scopes: flowScopes },
+    {
+      publisherTenantId: 'contoso',
+      name: 'Bench Flows App',
+      multiTenant: false,
+      public: false,
+      redirectUris: ['https://app.example.test/callback'],
+      scopes: flowScopes,
+    },
     'bench',
   );
-  const admin = await directory.createUser({ tenantId: 'contoso', username: 'admin', password, role: 'admin' }, 'bench');
-  await upsertAdminConsent(pool, { tenantId: 'contoso', clientId: flows.app.clientId, scopes: flowScopes, grantedBy: admin.id });
+  const admin = await directory.createUser(
+    { tenantId: 'contoso', username: 'admin', password, role: 'admin' },
+    'bench',
+  );
+  await upsertAdminConsent(pool, {
+    tenantId: 'contoso',
+    clientId: flows.app.clientId,
+    scopes: flowScopes,
+    grantedBy: admin.id,
+  });
   const users = await Promise.all(
     Array.from({ length: flowUsers }, async (_, i) => {
       await directory.createUser({ tenantId: 'contoso', username: `user${i}`, password, role: 'user' }, 'bench');
       return { signIn: `user${i}@contoso`, password };
     }),
   );
-  const app = (a: typeof created): BenchApp => ({ clientId: a.app.clientId, clientSecret: a.clientSecret!, basic: basicOf(a.app.clientId, a.clientSecret!) });
+  const app = (a: typeof created): BenchApp => ({
+    clientId: a.app.clientId,
+    clientSecret: a.clientSecret!,
+    basic: basicOf(a.app.clientId, a.clientSecret!),
+  });
   return { app: app(created), flowsApp: app(flows), alice: { signIn: 'alice@contoso', password }, users };
 }
 
 /** A user's access token through the real flow: sign-in, consent, code exchange (openid User.Read). */
-export async function userAccessToken(url: string, app: BenchApp, user: { signIn: string; password: string }): Promise<string> {
+export async function userAccessToken(
+  url: string,
+  app: BenchApp,
+  user: { signIn: string; password: string },
+): Promise<string> {
   const server = { url } as TestServer;
   const rp = await relyingParty(server, app.clientId, app.clientSecret);
   const flow = await fullFlow(server, rp, user, { scope: 'openid User.Read' }, new Browser(url));
@@ -154,7 +181,9 @@ export class Cleanup {
         try {
           await step.run();
         } catch (error) {
-          process.stderr.write(`cleanup: ${step.name} failed: ${error instanceof Error ? error.message : String(error)}\n`);
+          process.stderr.write(
+            `cleanup: ${step.name} failed: ${error instanceof Error ? error.message : String(error)}\n`,
+          );
         }
       }
     })();
@@ -163,10 +192,15 @@ export class Cleanup {
 
   /** On SIGINT/SIGTERM: cleans up, then exits; a second signal exits at once. */
   onSignals(): void {
-    for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+    for (const [signal, code] of [
+      ['SIGINT', 130],
+      ['SIGTERM', 143],
+    ] as const) {
       process.on(signal, () => {
         if (this.running) process.exit(code);
-        process.stderr.write(`\n${signal}: stopping the servers, dropping the database, restoring PostgreSQL's affinity…\n`);
+        process.stderr.write(
+          `\n${signal}: stopping the servers, dropping the database, restoring PostgreSQL's affinity…\n`,
+        );
         void this.run().finally(() => process.exit(code));
       });
     }
@@ -179,9 +213,11 @@ export class Cleanup {
  */
 export function npmStartNodeFlags(): string[] {
   const root = path.resolve(import.meta.dirname, '..');
-  const start = (JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start;
+  const start = (JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { scripts: { start: string } })
+    .scripts.start;
   const [command, ...args] = start.trim().split(/\s+/);
-  if (command !== 'node' || args.at(-1) !== 'dist/server.js') throw new Error(`npm start is \`${start}\`, not \`node [flags] dist/server.js\``);
+  if (command !== 'node' || args.at(-1) !== 'dist/server.js')
+    throw new Error(`npm start is \`${start}\`, not \`node [flags] dist/server.js\``);
   return args.slice(0, -1);
 }
 
@@ -196,7 +232,9 @@ export async function beginRun(): Promise<{ cleanup: Cleanup; adminUrl: string; 
   cleanup.onSignals();
   const adminUrl = process.env.DATABASE_URL ?? DEFAULT_ADMIN_URL;
   const postgres = await pinPostgres(adminUrl, LOAD_CORE);
-  process.stderr.write(`${postgres.summary}${postgres.pinned ? `; restored at the end (${postgres.restoreHint})` : ''}\n`);
+  process.stderr.write(
+    `${postgres.summary}${postgres.pinned ? `; restored at the end (${postgres.restoreHint})` : ''}\n`,
+  );
   process.on('exit', postgres.restore);
   cleanup.add('restore PostgreSQL affinity', postgres.restore);
   return { cleanup, adminUrl, postgres };

@@ -1,41 +1,42 @@
 // buildApp(config, deps) → a ready Fastify instance with oidc-provider mounted inside it.
 // What the server and the tests start.
-import formbody from '@fastify/formbody';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import formbody from '@fastify/formbody';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type Provider from 'oidc-provider';
 import type { Config } from './config.js';
 import { PermissionCatalogue } from './core/permission-catalogue.js';
 import { listPermissions } from './db/permissions.js';
 import type { Pool } from './db/pool.js';
-import { HEARTBEAT_SECONDS, removeInstance, touchInstance, type ServerInstance } from './db/server-instances.js';
+import { HEARTBEAT_SECONDS, removeInstance, type ServerInstance, touchInstance } from './db/server-instances.js';
 import { errorsPlugin, isDatabaseUnavailable } from './plugins/errors.js';
+import type { AccessTokenInfo } from './plugins/resource-server.js';
 import { securityPlugin } from './plugins/security.js';
 import { createEta, pageRenderer, viewsDir, viewsPlugin } from './plugins/views.js';
 import { createProvider, resourceIndicators } from './provider/create-provider.js';
 import { loadServerSecret, loadSigningKeys } from './provider/keys.js';
+import { createLocalKeyResolver } from './provider/local-jwks.js';
 import { protocolServerFactory } from './provider/protocol-server.js';
-import { healthRoutes } from './routes/health.js';
-import { dataApiRoutes } from './routes/data-api.js';
 import { adminApiRoutes } from './routes/admin-api.js';
-import { EnterpriseApps } from './services/enterprise-apps.js';
+import { adminCentreRoutes } from './routes/admin-centre.js';
+import { adminConsentRoutes } from './routes/admin-consent.js';
+import { dataApiRoutes } from './routes/data-api.js';
+import { healthRoutes } from './routes/health.js';
 import { interactionRoutes } from './routes/interaction.js';
+import { myAppsRoutes } from './routes/my-apps.js';
 // Portal sign-in, admin consent and My apps (first-party pages on the provider's SSO session).
 import { PortalSession, portalSessionRoutes } from './routes/portal-session.js';
-import { adminConsentRoutes } from './routes/admin-consent.js';
-import { myAppsRoutes } from './routes/my-apps.js';
-import { adminCentreRoutes } from './routes/admin-centre.js';
+import { ConsentRequests } from './services/consent-requests.js';
+import { ConsentService } from './services/consent-service.js';
+import { Directory } from './services/directory.js';
+import { EnterpriseApps } from './services/enterprise-apps.js';
+import { GrantLiveness } from './services/grant-liveness.js';
 import { IntegratedAppsPreview } from './services/integrated-apps-preview.js';
 import { MyAppsService } from './services/my-apps.js';
-import { ConsentService } from './services/consent-service.js';
-import { ConsentRequests } from './services/consent-requests.js';
-import { Directory } from './services/directory.js';
-import { createLocalKeyResolver } from './provider/local-jwks.js';
-import type { AccessTokenInfo } from './plugins/resource-server.js';
 import { rememberDpopProof } from './services/revocation.js';
-import { GrantLiveness } from './services/grant-liveness.js';
 
 export interface AppDeps {
   pool: Pool;
@@ -104,7 +105,11 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Accord> {
     if (isDatabaseUnavailable(error)) {
       ctx.status = 503;
       ctx.set('retry-after', '5');
-      if (typeof ctx.body === 'object') ctx.body = { error: 'temporarily_unavailable', error_description: 'The service is temporarily unavailable. Try again shortly.' };
+      if (typeof ctx.body === 'object')
+        ctx.body = {
+          error: 'temporarily_unavailable',
+          error_description: 'The service is temporarily unavailable. Try again shortly.',
+        };
       app.log.warn({ err: error }, 'database unavailable');
       return;
     }
@@ -126,11 +131,15 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Accord> {
   app.addHook('onReady', () => grantLiveness.start());
   app.addHook('onClose', () => grantLiveness.close());
   const heartbeat = setInterval(() => {
-    touchInstance(pool, instance.id).catch((error: unknown) => app.log.warn({ err: error }, 'could not record this server as alive'));
+    touchInstance(pool, instance.id).catch((error: unknown) =>
+      app.log.warn({ err: error }, 'could not record this server as alive'),
+    );
   }, HEARTBEAT_SECONDS * 1000).unref();
   app.addHook('onClose', async () => {
     clearInterval(heartbeat);
-    await removeInstance(pool, instance.id).catch((error: unknown) => app.log.warn({ err: error }, 'could not record this server as stopped'));
+    await removeInstance(pool, instance.id).catch((error: unknown) =>
+      app.log.warn({ err: error }, 'could not record this server as stopped'),
+    );
   });
   const tokenOptions = (audience: string) => ({
     issuer: config.issuer,
@@ -157,7 +166,14 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Accord> {
     pages.get('/assets/accord.css', async (_request, reply) =>
       reply.type('text/css; charset=utf-8').header('cache-control', 'public, max-age=3600').send(stylesheet),
     );
-    await pages.register(interactionRoutes, { pool, provider, consent, consentRequests, catalogue, signInRateLimit: config.signInRateLimit });
+    await pages.register(interactionRoutes, {
+      pool,
+      provider,
+      consent,
+      consentRequests,
+      catalogue,
+      signInRateLimit: config.signInRateLimit,
+    });
     await pages.register(adminApiRoutes, {
       prefix: '/api/v1',
       pool,

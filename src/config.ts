@@ -1,7 +1,8 @@
 // Environment → one frozen, typed Config. A bad value stops the process at boot with a message
 // naming the variable and what is wrong (STYLE.md §6).
-import { envSchema } from 'env-schema';
+
 import path from 'node:path';
+import { envSchema } from 'env-schema';
 
 export interface Config {
   readonly port: number;
@@ -109,7 +110,8 @@ function checkIssuer(issuer: string): void {
   } catch {
     throw new ConfigError('ISSUER must be an absolute http(s) URL');
   }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new ConfigError('ISSUER must be an absolute http(s) URL');
+  if (url.protocol !== 'https:' && url.protocol !== 'http:')
+    throw new ConfigError('ISSUER must be an absolute http(s) URL');
   if (url.search || url.hash) throw new ConfigError('ISSUER must not have a query or fragment');
   if (url.pathname !== '/' && url.pathname !== '') throw new ConfigError('ISSUER must be an origin without a path');
   const loopback = ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname);

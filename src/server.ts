@@ -1,14 +1,14 @@
 // The only file that listens: configuration, database (embedded when DATABASE_URL is unset),
 // migrations, then the app; graceful shutdown on SIGTERM/SIGINT.
 import { buildApp } from './app.js';
-import { ConfigError, loadConfig, type Config } from './config.js';
-import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded-postgres.js';
+import { type Config, ConfigError, loadConfig } from './config.js';
+import { type EmbeddedDatabase, startEmbeddedPostgres } from './db/embedded-postgres.js';
 import { migrate } from './db/migrate.js';
 import { createPool, type Pool } from './db/pool.js';
-import { purgeExpiredModels } from './provider/postgres-adapter.js';
-import { purgeExpiredDpopProofs } from './services/revocation.js';
 import { purgeEndedRateLimitWindows } from './db/rate-limits.js';
+import { purgeExpiredModels } from './provider/postgres-adapter.js';
 import { seedDemoIfEmpty } from './services/demo-seed.js';
+import { purgeExpiredDpopProofs } from './services/revocation.js';
 
 const PURGE_INTERVAL_MS = 10 * 60 * 1000;
 
@@ -30,7 +30,9 @@ async function main(): Promise<void> {
     embedded = await startEmbeddedPostgres({ dataDir: config.dataDir });
     databaseUrl = embedded.url; // stopped last by the shutdown below, after in-flight requests
   }
-  const pool: Pool = createPool(databaseUrl, (error) => process.stderr.write(`accord: idle database client error: ${error.message}\n`));
+  const pool: Pool = createPool(databaseUrl, (error) =>
+    process.stderr.write(`accord: idle database client error: ${error.message}\n`),
+  );
   await migrate(pool);
   if (config.seedDemo || embedded) {
     const seeded = await seedDemoIfEmpty(pool, config);
@@ -39,8 +41,8 @@ async function main(): Promise<void> {
 
   const { app } = await buildApp(config, { pool });
   const purge = setInterval(() => {
-    Promise.all([purgeExpiredModels(pool), purgeExpiredDpopProofs(pool), purgeEndedRateLimitWindows(pool)]).catch((error: unknown) =>
-      app.log.warn({ err: error }, 'purging expired rows failed'),
+    Promise.all([purgeExpiredModels(pool), purgeExpiredDpopProofs(pool), purgeEndedRateLimitWindows(pool)]).catch(
+      (error: unknown) => app.log.warn({ err: error }, 'purging expired rows failed'),
     );
   }, PURGE_INTERVAL_MS);
   purge.unref();
@@ -70,7 +72,10 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void shutdown('SIGINT'));
 
   await app.listen({ port: config.port, host: config.host });
-  app.log.info({ issuer: config.issuer, database: embedded ? `embedded (${config.dataDir})` : 'DATABASE_URL' }, 'Accord is ready');
+  app.log.info(
+    { issuer: config.issuer, database: embedded ? `embedded (${config.dataDir})` : 'DATABASE_URL' },
+    'Accord is ready',
+  );
 }
 
 main().catch((error: unknown) => {

@@ -22,10 +22,14 @@ const accords = services.filter(([, service]) => service.build !== undefined);
 
 t.test('dclint finds no problem', async (t) => {
   // The file must come before the flags.
-  const lint = spawnSync('npx', ['dclint', 'docker-compose.yml', '-q', '--disable-rule', 'no-unbound-port-interfaces'], {
-    cwd: root,
-    encoding: 'utf8',
-  });
+  const lint = spawnSync(
+    'npx',
+    ['dclint', 'docker-compose.yml', '-q', '--disable-rule', 'no-unbound-port-interfaces'],
+    {
+      cwd: root,
+      encoding: 'utf8',
+    },
+  );
   t.equal(lint.status, 0, `dclint output:\n${lint.stdout}${lint.stderr}`);
 });
 

@@ -1,8 +1,8 @@
-import t from 'tap';
-import { uncoveredChildEnv } from './support/child-env.js';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
+import t from 'tap';
 import { ConfigError, loadConfig } from '../src/config.js';
+import { uncoveredChildEnv } from './support/child-env.js';
 import { repoRoot } from './support/database.js';
 
 t.test('an empty environment gives the documented defaults', async (t) => {
@@ -97,7 +97,11 @@ for (const [variable, value, reason] of badValues) {
 
 t.test('the server exits 78 on a bad variable, naming it, without a stack trace', async (t) => {
   const env: Record<string, string> = { PATH: process.env.PATH ?? '', PORT: 'abc' };
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], { cwd: repoRoot, env: uncoveredChildEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+    cwd: repoRoot,
+    env: uncoveredChildEnv(env),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stderr = '';
   let stdout = '';
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));

@@ -1,11 +1,11 @@
-import t, { type Test } from 'tap';
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import t, { type Test } from 'tap';
 import { PermissionCatalogue } from '../src/core/permission-catalogue.js';
 import { listPermissions } from '../src/db/permissions.js';
 import { Directory } from '../src/services/directory.js';
 import { createTestDatabase } from './support/database.js';
-import { startServerProcess, type ServerProcess } from './support/server.js';
+import { type ServerProcess, startServerProcess } from './support/server.js';
 
 // The real server process (src/server.ts), as an operator starts it, on a fresh database.
 const database = await createTestDatabase();
@@ -126,7 +126,14 @@ t.test('SIGTERM: no new connections, the in-flight request completes, idle conne
   const directory = new Directory(database.pool, new PermissionCatalogue(await listPermissions(database.pool)));
   await directory.createTenant({ id: 'contoso', name: 'Contoso' }, 'operator');
   const { app, clientSecret } = await directory.createApp(
-    { publisherTenantId: 'contoso', name: 'Daemon', multiTenant: false, public: false, redirectUris: ['https://daemon.example.test/cb'], scopes: ['User.Read'] },
+    {
+      publisherTenantId: 'contoso',
+      name: 'Daemon',
+      multiTenant: false,
+      public: false,
+      redirectUris: ['https://daemon.example.test/cb'],
+      scopes: ['User.Read'],
+    },
     'operator',
   );
 

@@ -2,10 +2,21 @@
 // secret; mark a publisher verified. Commands that change an app act for the app's publisher
 // tenant, read from the app itself; `--tenant <publisher>`, when given, must name that tenant.
 import { InvalidRequest, NotFound } from '../core/errors.js';
-import { findApp, listApps, listAppsPublishedBy, type AppChanges } from '../db/apps.js';
+import { type AppChanges, findApp, listApps, listAppsPublishedBy } from '../db/apps.js';
 import { findTenant } from '../db/tenants.js';
-import { arg, defineCommand, flag, listOption, onOff, requiredOption, scopesOf, stringOption, UsageError, type Parsed } from './command.js';
-import { OPERATOR, type Context } from './context.js';
+import {
+  arg,
+  defineCommand,
+  flag,
+  listOption,
+  onOff,
+  type Parsed,
+  requiredOption,
+  scopesOf,
+  stringOption,
+  UsageError,
+} from './command.js';
+import { type Context, OPERATOR } from './context.js';
 import { appJson, appText, fields, table } from './output.js';
 
 const URL_OPTIONS = ['homepage-url', 'privacy-url', 'terms-url', 'logo-url'] as const;
@@ -18,7 +29,8 @@ or a reverse-DNS private-use scheme for native apps (com.example.app:/cb); no fr
 async function publisherOf(ctx: Context, clientId: string, tenant: string | undefined): Promise<string> {
   const app = await findApp(ctx.pool, clientId);
   if (!app) throw NotFound(`app "${clientId}" not found`);
-  if (tenant !== undefined && tenant !== app.publisherTenantId) throw NotFound(`app "${clientId}" is not published by tenant "${tenant}"`);
+  if (tenant !== undefined && tenant !== app.publisherTenantId)
+    throw NotFound(`app "${clientId}" is not published by tenant "${tenant}"`);
   return app.publisherTenantId;
 }
 
@@ -30,7 +42,8 @@ function secretText(clientId: string, secret: string | undefined): string {
 // The Directory falls back to the tenant's name when a new app has none; a name given must be usable.
 function publisherNameOption(parsed: Parsed): string | undefined {
   const value = stringOption(parsed, 'publisher-name')?.trim();
-  if (value !== undefined && (!value || value.length > 200)) throw InvalidRequest('publisher name must be 1–200 characters', { field: 'publisher_name' });
+  if (value !== undefined && (!value || value.length > 200))
+    throw InvalidRequest('publisher name must be 1–200 characters', { field: 'publisher_name' });
   return value;
 }
 
@@ -49,7 +62,12 @@ function appChanges(parsed: Parsed): AppChanges {
   if (postLogout) changes.postLogoutRedirectUris = postLogout.filter(Boolean);
   const permissions = listOption(parsed, 'permissions');
   if (permissions) changes.scopes = scopesOf(permissions);
-  const urls = { 'homepage-url': 'homepageUrl', 'privacy-url': 'privacyUrl', 'terms-url': 'termsUrl', 'logo-url': 'logoUrl' } as const;
+  const urls = {
+    'homepage-url': 'homepageUrl',
+    'privacy-url': 'privacyUrl',
+    'terms-url': 'termsUrl',
+    'logo-url': 'logoUrl',
+  } as const;
   for (const option of URL_OPTIONS) {
     const value = stringOption(parsed, option);
     if (value !== undefined) changes[urls[option]] = value || null; // "" clears it
@@ -132,7 +150,14 @@ JSON: {"client_id": "…", "client_secret": "…" (absent for --public), "name":
         json: { value: apps.map(appJson) },
         text: table(
           ['CLIENT_ID', 'PUBLISHER', 'VERIFIED', 'TENANCY', 'TYPE', 'NAME'],
-          apps.map((app) => [app.clientId, app.publisherTenantId, app.publisherVerified ? 'yes' : 'no', app.multiTenant ? 'multi' : 'single', app.clientType, app.name]),
+          apps.map((app) => [
+            app.clientId,
+            app.publisherTenantId,
+            app.publisherVerified ? 'yes' : 'no',
+            app.multiTenant ? 'multi' : 'single',
+            app.clientType,
+            app.name,
+          ]),
           'no apps',
         ),
       };
@@ -172,7 +197,11 @@ ${REDIRECT_HELP}`,
       'multi-tenant': { type: 'string' },
       ...urlOptions,
     },
-    prepare: (parsed) => ({ clientId: arg(parsed, 0), tenant: stringOption(parsed, 'tenant'), changes: appChanges(parsed) }),
+    prepare: (parsed) => ({
+      clientId: arg(parsed, 0),
+      tenant: stringOption(parsed, 'tenant'),
+      changes: appChanges(parsed),
+    }),
     run: async (ctx, input) => {
       const publisher = await publisherOf(ctx, input.clientId, input.tenant);
       const directory = await ctx.directory();
@@ -192,7 +221,10 @@ ${REDIRECT_HELP}`,
       const publisher = await publisherOf(ctx, input.clientId, input.tenant);
       const directory = await ctx.directory();
       const secret = await directory.rotateAppSecret(publisher, input.clientId, OPERATOR);
-      return { json: { client_id: input.clientId, client_secret: secret }, text: `new client secret for ${input.clientId}\n${secretText(input.clientId, secret)}` };
+      return {
+        json: { client_id: input.clientId, client_secret: secret },
+        text: `new client secret for ${input.clientId}\n${secretText(input.clientId, secret)}`,
+      };
     },
   }),
 
@@ -222,7 +254,10 @@ ${REDIRECT_HELP}`,
       const app = await directory.setPublisherVerified(input.clientId, input.verified, OPERATOR);
       return {
         json: appJson(app),
-        text: fields([['client_id', app.clientId], ['publisher', `${app.publisherName} (${app.publisherVerified ? 'verified' : 'not verified'})`]]),
+        text: fields([
+          ['client_id', app.clientId],
+          ['publisher', `${app.publisherName} (${app.publisherVerified ? 'verified' : 'not verified'})`],
+        ]),
       };
     },
   }),

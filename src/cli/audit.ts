@@ -21,9 +21,11 @@ export const auditCommands = [
     prepare: (parsed) => {
       const limitText = stringOption(parsed, 'limit') ?? String(DEFAULT_LIMIT);
       const limit = /^\d{1,4}$/.test(limitText) ? Number(limitText) : Number.NaN;
-      if (!(limit >= 1 && limit <= MAX_LIMIT)) throw new UsageError(`--limit must be a whole number from 1 to ${MAX_LIMIT}`);
+      if (!(limit >= 1 && limit <= MAX_LIMIT))
+        throw new UsageError(`--limit must be a whole number from 1 to ${MAX_LIMIT}`);
       const before = stringOption(parsed, 'before');
-      if (before !== undefined && !/^[1-9]\d{0,17}$/.test(before)) throw new UsageError('--before must be an audit event id (a positive whole number)');
+      if (before !== undefined && !/^[1-9]\d{0,17}$/.test(before))
+        throw new UsageError('--before must be an audit event id (a positive whole number)');
       return { tenant: arg(parsed, 0), limit, before };
     },
     run: async (ctx, input) => {
@@ -34,7 +36,14 @@ export const auditCommands = [
         json: { value: events.map(auditEventJson), next_before: nextBefore },
         text: table(
           ['ID', 'AT', 'ACTOR', 'ACTION', 'TARGET', 'DETAILS'],
-          events.map((event) => [event.id, event.at.toISOString(), event.actor, event.action, event.target ?? '', JSON.stringify(event.details)]),
+          events.map((event) => [
+            event.id,
+            event.at.toISOString(),
+            event.actor,
+            event.action,
+            event.target ?? '',
+            JSON.stringify(event.details),
+          ]),
           `no audit events for tenant ${input.tenant}`,
         ),
       };

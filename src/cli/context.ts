@@ -1,8 +1,8 @@
 // What every command works on: the database chosen exactly as the server chooses it (DATABASE_URL,
 // else the embedded PostgreSQL in DATA_DIR), migrated, and the Directory over it.
-import { loadConfig, type Config } from '../config.js';
+import { type Config, loadConfig } from '../config.js';
 import { PermissionCatalogue } from '../core/permission-catalogue.js';
-import { findRunningEmbeddedPostgres, startEmbeddedPostgres, type EmbeddedDatabase } from '../db/embedded-postgres.js';
+import { type EmbeddedDatabase, findRunningEmbeddedPostgres, startEmbeddedPostgres } from '../db/embedded-postgres.js';
 import { migrate } from '../db/migrate.js';
 import { listPermissions } from '../db/permissions.js';
 import { createPool, type Pool } from '../db/pool.js';
@@ -45,7 +45,9 @@ export async function openContext(): Promise<OpenContext> {
   };
   try {
     const appliedMigrations = await migrate(pool).catch((error: unknown) => {
-      throw new Error(`cannot use ${where}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+      throw new Error(`cannot use ${where}: ${error instanceof Error ? error.message : String(error)}`, {
+        cause: error,
+      });
     });
     const catalogue = new PermissionCatalogue(await listPermissions(pool));
     let directory: Promise<Directory> | undefined;

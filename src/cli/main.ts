@@ -10,7 +10,7 @@ import { ConfigError } from '../config.js';
 import { AccordError } from '../core/errors.js';
 import { appCommands } from './app.js';
 import { auditCommands } from './audit.js';
-import { Cancelled, UsageError, type Command, type Options, type Output, type Parsed } from './command.js';
+import { Cancelled, type Command, type Options, type Output, type Parsed, UsageError } from './command.js';
 import { keysCommands } from './keys.js';
 import { migrateCommands } from './migrate.js';
 import { seedCommands } from './seed.js';
@@ -39,7 +39,9 @@ export const commands: readonly Command[] = [
   ...auditCommands,
 ];
 
-const groups = [...new Set(commands.filter((command) => command.name.includes(' ')).map((command) => command.name.split(' ')[0]!))];
+const groups = [
+  ...new Set(commands.filter((command) => command.name.includes(' ')).map((command) => command.name.split(' ')[0]!)),
+];
 
 const usageLine = (command: Command) => `accord ${command.name}${command.usage ? ` ${command.usage}` : ''} [--json]`;
 
@@ -98,7 +100,9 @@ function dispatch(argv: string[]): Dispatch {
     throw new UsageError(`unknown command "${argv.slice(1).join(' ')}"`);
   }
 
-  const command = commands.find((candidate) => candidate.name === `${first} ${second}`) ?? commands.find((candidate) => candidate.name === first);
+  const command =
+    commands.find((candidate) => candidate.name === `${first} ${second}`) ??
+    commands.find((candidate) => candidate.name === first);
   if (command) {
     const rest = argv.slice(command.name.split(' ').length);
     if (wantsHelp(rest)) return { kind: 'text', text: commandHelp(command), exitCode: EXIT.ok };
@@ -107,9 +111,19 @@ function dispatch(argv: string[]): Dispatch {
   if (groups.includes(first)) {
     if (second === undefined || second.startsWith('-')) {
       if (wantsHelp(argv.slice(1))) return { kind: 'text', text: groupHelp(first), exitCode: EXIT.ok };
-      return { kind: 'text', text: `accord: "${first}" needs a command\n${groupHelp(first)}`, exitCode: EXIT.usage, toStderr: true };
+      return {
+        kind: 'text',
+        text: `accord: "${first}" needs a command\n${groupHelp(first)}`,
+        exitCode: EXIT.usage,
+        toStderr: true,
+      };
     }
-    return { kind: 'text', text: `accord: unknown command "${first} ${second}"\n${groupHelp(first)}`, exitCode: EXIT.usage, toStderr: true };
+    return {
+      kind: 'text',
+      text: `accord: unknown command "${first} ${second}"\n${groupHelp(first)}`,
+      exitCode: EXIT.usage,
+      toStderr: true,
+    };
   }
   throw new UsageError(`unknown command "${first}"; run "accord --help" for the list`);
 }
@@ -150,7 +164,9 @@ function parseCommandLine(command: Command, rest: string[]): { parsed: Parsed; j
     const message = error instanceof Error ? error.message : String(error);
     const unknown = /^Unknown option '([^']+)'/.exec(message)?.[1];
     if (unknown && /^--password(=|$)/.test(unknown)) {
-      throw new UsageError('a password is never taken on the command line: use --password-stdin, or run in a terminal to be prompted');
+      throw new UsageError(
+        'a password is never taken on the command line: use --password-stdin, or run in a terminal to be prompted',
+      );
     }
     if (unknown) throw new UsageError(`unknown option ${unknown}`);
     const flagWithValue = /^Option '(--[\w-]+)' does not take an argument/.exec(message)?.[1];
@@ -217,7 +233,8 @@ async function report(error: unknown, command: Command | undefined): Promise<num
     await write(process.stderr, `accord: configuration error: ${error.message}\n`);
     return EXIT.config;
   }
-  const message = error instanceof AccordError ? error.description : error instanceof Error ? error.message : String(error);
+  const message =
+    error instanceof AccordError ? error.description : error instanceof Error ? error.message : String(error);
   await write(process.stderr, `accord: ${message}\n`);
   return EXIT.failed;
 }

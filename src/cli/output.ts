@@ -66,22 +66,31 @@ export const onOffText = (enabled: boolean) => (enabled ? 'on' : 'off');
 /** Aligned `label: value` lines. */
 export function fields(pairs: [string, string | null | undefined][]): string {
   const width = Math.max(...pairs.map(([label]) => label.length)) + 2;
-  return pairs.map(([label, value]) => `${`${label}:`.padEnd(width)}${value ?? '-'}`.trimEnd()).join('\n') + '\n';
+  return `${pairs.map(([label, value]) => `${`${label}:`.padEnd(width)}${value ?? '-'}`.trimEnd()).join('\n')}\n`;
 }
 
 /** Columns separated by two spaces; `empty` when there are no rows. */
 export function table(header: string[], rows: string[][], empty: string): string {
   if (rows.length === 0) return `${empty}\n`;
-  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)));
-  const line = (cells: string[]) => cells.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd();
-  return [line(header), ...rows.map(line)].join('\n') + '\n';
+  const widths = header.map((title, column) =>
+    Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)),
+  );
+  const line = (cells: string[]) =>
+    cells
+      .map((cell, column) => cell.padEnd(widths[column]!))
+      .join('  ')
+      .trimEnd();
+  return `${[line(header), ...rows.map(line)].join('\n')}\n`;
 }
 
 export function appText(app: AppRecord): string {
   return fields([
     ['client_id', app.clientId],
     ['name', app.name],
-    ['publisher', `${app.publisherName} (tenant ${app.publisherTenantId}, ${app.publisherVerified ? 'verified' : 'not verified'})`],
+    [
+      'publisher',
+      `${app.publisherName} (tenant ${app.publisherTenantId}, ${app.publisherVerified ? 'verified' : 'not verified'})`,
+    ],
     ['tenancy', app.multiTenant ? 'multi-tenant' : 'single-tenant'],
     ['client type', app.clientType],
     ['redirect URIs', app.redirectUris.join(' ')],

@@ -21,7 +21,10 @@ JSON: {"tenants": [{"id", "name"}], "users": [{"id", "tenant", "username", "sign
     run: async (ctx) => {
       // Checked first so that a second run changes nothing rather than stopping half-way.
       for (const id of DEMO_TENANTS) {
-        if (await findTenant(ctx.pool, id)) throw Conflict(`tenant "${id}" already exists; the demo needs a database without ${DEMO_TENANTS.join(' and ')}`);
+        if (await findTenant(ctx.pool, id))
+          throw Conflict(
+            `tenant "${id}" already exists; the demo needs a database without ${DEMO_TENANTS.join(' and ')}`,
+          );
       }
       // Loaded here, not at the top: it brings the Directory and with it oidc-provider.
       const { describeSeed, seedDemo } = await import('../services/demo-seed.js');
@@ -29,7 +32,14 @@ JSON: {"tenants": [{"id", "name"}], "users": [{"id", "tenant", "username", "sign
       return {
         json: {
           tenants: seed.tenants.map((tenant) => ({ id: tenant.id, name: tenant.name })),
-          users: seed.users.map((user) => ({ id: user.id, tenant: user.tenant, username: user.username, sign_in: user.signIn, role: user.role, password: user.password })),
+          users: seed.users.map((user) => ({
+            id: user.id,
+            tenant: user.tenant,
+            username: user.username,
+            sign_in: user.signIn,
+            role: user.role,
+            password: user.password,
+          })),
           app: {
             client_id: seed.app.client_id,
             client_secret: seed.app.client_secret,

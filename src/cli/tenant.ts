@@ -39,7 +39,10 @@ path names (api, admin, data, …). Its users sign in as username@<id>.`,
     run: async (ctx, input) => {
       const directory = await ctx.directory();
       const tenant = await directory.createTenant(input, OPERATOR);
-      return { json: tenantJson(tenant), text: `created tenant ${tenant.id} (Integrated Apps ${onOffText(tenant.integratedAppsEnabled)})\n` };
+      return {
+        json: tenantJson(tenant),
+        text: `created tenant ${tenant.id} (Integrated Apps ${onOffText(tenant.integratedAppsEnabled)})\n`,
+      };
     },
   }),
 
@@ -85,7 +88,10 @@ made keep working, and admins can still consent for the whole organisation.`,
     run: async (ctx, input) => {
       const directory = await ctx.directory();
       const tenant = await directory.setIntegratedApps(input.id, input.enabled, OPERATOR);
-      return { json: tenantJson(tenant), text: `Integrated Apps is ${onOffText(tenant.integratedAppsEnabled)} for tenant ${tenant.id}\n` };
+      return {
+        json: tenantJson(tenant),
+        text: `Integrated Apps is ${onOffText(tenant.integratedAppsEnabled)} for tenant ${tenant.id}\n`,
+      };
     },
   }),
 ];

@@ -5,7 +5,7 @@ import type { Role } from '../core/types.js';
 import { findTenant } from '../db/tenants.js';
 import { findUserByUsername, listUsers, type UserRecord } from '../db/users.js';
 import { arg, defineCommand, flag, stringOption, UsageError } from './command.js';
-import { OPERATOR, type Context } from './context.js';
+import { type Context, OPERATOR } from './context.js';
 import { table, userJson } from './output.js';
 import { readPassword } from './password.js';
 
@@ -45,7 +45,10 @@ function setDisabled(disabled: boolean) {
       const directory = await ctx.directory();
       await directory.setUserDisabled(user.tenantId, user.id, disabled, OPERATOR);
       const after = (await findUserByUsername(ctx.pool, user.tenantId, user.username)) ?? { ...user, disabled };
-      return { json: userJson(after), text: `${disabled ? 'disabled' : 'enabled'} ${user.username}@${user.tenantId}\n` };
+      return {
+        json: userJson(after),
+        text: `${disabled ? 'disabled' : 'enabled'} ${user.username}@${user.tenantId}\n`,
+      };
     },
   });
 }
@@ -60,7 +63,12 @@ export const userCommands = [
 ${PASSWORD_HELP}
 JSON: {"id": "…", "tenant": "…", "username": "…", "role": "user|admin"}; the id is the user's sub in tokens.`,
     ...userAddress,
-    options: { admin: { type: 'boolean' }, email: { type: 'string' }, name: { type: 'string' }, 'password-stdin': { type: 'boolean' } },
+    options: {
+      admin: { type: 'boolean' },
+      email: { type: 'string' },
+      name: { type: 'string' },
+      'password-stdin': { type: 'boolean' },
+    },
     prepare: async (parsed) => ({
       tenantId: arg(parsed, 0),
       username: arg(parsed, 1),
@@ -92,7 +100,14 @@ JSON: {"id": "…", "tenant": "…", "username": "…", "role": "user|admin"}; t
         json: { value: users.map(userJson) },
         text: table(
           ['USERNAME', 'ROLE', 'STATUS', 'ID', 'NAME', 'EMAIL'],
-          users.map((user) => [user.username, user.role, user.disabled ? 'disabled' : 'active', user.id, user.displayName, user.email ?? '']),
+          users.map((user) => [
+            user.username,
+            user.role,
+            user.disabled ? 'disabled' : 'active',
+            user.id,
+            user.displayName,
+            user.email ?? '',
+          ]),
           `no users in tenant ${tenantId}`,
         ),
       };
@@ -102,14 +117,17 @@ JSON: {"id": "…", "tenant": "…", "username": "…", "role": "user|admin"}; t
   defineCommand({
     name: 'user set-role',
     usage: '<tenant> <username> user|admin',
-    summary: "Make a user an admin of their tenant, or a plain user again.",
+    summary: 'Make a user an admin of their tenant, or a plain user again.',
     args: ['tenant', 'username', 'user|admin'],
     prepare: (parsed) => ({ tenant: arg(parsed, 0), username: arg(parsed, 1), role: role(arg(parsed, 2)) }),
     run: async (ctx, input) => {
       const user = await findUser(ctx, input.tenant, input.username);
       const directory = await ctx.directory();
       const after = await directory.setUserRole(user.tenantId, user.id, input.role, OPERATOR);
-      return { json: userJson(after), text: `${after.username}@${after.tenantId} is now ${after.role === 'admin' ? 'an admin' : 'a user'}\n` };
+      return {
+        json: userJson(after),
+        text: `${after.username}@${after.tenantId} is now ${after.role === 'admin' ? 'an admin' : 'a user'}\n`,
+      };
     },
   }),
 

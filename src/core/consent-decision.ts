@@ -48,10 +48,7 @@ export type ConsentDecision =
   | { outcome: 'refused'; reason: 'app_blocked' | 'app_not_in_tenant' };
 
 /** The requested scopes that none of the grants covers, in request order, without duplicates. */
-export function missingScopes(
-  requested: readonly string[],
-  ...granted: ReadonlyArray<readonly string[]>
-): string[] {
+export function missingScopes(requested: readonly string[], ...granted: ReadonlyArray<readonly string[]>): string[] {
   const covered = new Set(granted.flat());
   return [...new Set(requested)].filter((scope) => !covered.has(scope));
 }

@@ -16,7 +16,8 @@ export class AccordError extends Error {
 }
 
 function accordError(status: number, code: string) {
-  return (description: string, details?: Record<string, unknown>) => new AccordError(status, code, description, details);
+  return (description: string, details?: Record<string, unknown>) =>
+    new AccordError(status, code, description, details);
 }
 
 export const InvalidRequest = accordError(400, 'invalid_request');

@@ -26,7 +26,9 @@ export class PermissionCatalogue {
   }
 
   scopesOf(resource: ResourceName): string[] {
-    return this.permissions.filter((permission) => permission.resource === resource).map((permission) => permission.scope);
+    return this.permissions
+      .filter((permission) => permission.resource === resource)
+      .map((permission) => permission.scope);
   }
 
   /** Scopes not in the catalogue, in the order given. */

@@ -2,9 +2,35 @@
 
 /** Top-level path names of the server; a tenant id may not shadow them (`/{tenant}/adminconsent`). */
 export const RESERVED_TENANT_IDS = new Set([
-  'api', 'admin', 'data', 'my', 'interaction', 'oidc', 'healthz', 'readyz', 'assets', 'auth', 'token', 'jwks',
-  'me', 'session', 'request', 'reg', 'device', 'backchannel', 'well-known', '.well-known', 'static', 'login',
-  'logout', 'consent', 'adminconsent', 'portal', 'docs', 'favicon.ico', 'robots.txt',
+  'api',
+  'admin',
+  'data',
+  'my',
+  'interaction',
+  'oidc',
+  'healthz',
+  'readyz',
+  'assets',
+  'auth',
+  'token',
+  'jwks',
+  'me',
+  'session',
+  'request',
+  'reg',
+  'device',
+  'backchannel',
+  'well-known',
+  '.well-known',
+  'static',
+  'login',
+  'logout',
+  'consent',
+  'adminconsent',
+  'portal',
+  'docs',
+  'favicon.ico',
+  'robots.txt',
 ]);
 
 const TENANT_ID = /^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$/;
@@ -12,13 +38,15 @@ const USERNAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
 /** Returns a reason when the tenant id is not acceptable. */
 export function tenantIdProblem(id: string): string | undefined {
-  if (!TENANT_ID.test(id)) return 'tenant id must be 1–40 lowercase letters, digits or hyphens, not starting or ending with a hyphen';
+  if (!TENANT_ID.test(id))
+    return 'tenant id must be 1–40 lowercase letters, digits or hyphens, not starting or ending with a hyphen';
   if (RESERVED_TENANT_IDS.has(id)) return `tenant id "${id}" is reserved`;
   return undefined;
 }
 
 export function usernameProblem(username: string): string | undefined {
-  if (!USERNAME.test(username)) return 'username must be 1–64 lowercase letters, digits, dots, hyphens or underscores, starting with a letter or digit';
+  if (!USERNAME.test(username))
+    return 'username must be 1–64 lowercase letters, digits, dots, hyphens or underscores, starting with a letter or digit';
   return undefined;
 }
 
@@ -40,10 +68,14 @@ export function redirectUriProblem(value: string): string | undefined {
   }
   if (value.includes('#')) return `redirect URI must not contain a fragment: ${value}`;
   const scheme = url.protocol.slice(0, -1);
-  if (['javascript', 'data', 'vbscript', 'file', 'blob', 'about'].includes(scheme)) return `redirect URI scheme "${scheme}" is not allowed: ${value}`;
+  if (['javascript', 'data', 'vbscript', 'file', 'blob', 'about'].includes(scheme))
+    return `redirect URI scheme "${scheme}" is not allowed: ${value}`;
   if (url.username || url.password) return `redirect URI must not contain credentials: ${value}`;
   if (scheme === 'https') return undefined;
-  if (scheme === 'http') return LOOPBACK_HOSTS.has(url.hostname) ? undefined : `redirect URI must use https unless the host is loopback: ${value}`;
+  if (scheme === 'http')
+    return LOOPBACK_HOSTS.has(url.hostname)
+      ? undefined
+      : `redirect URI must use https unless the host is loopback: ${value}`;
   // Private-use URI scheme of a native app: reverse-DNS with a dot (RFC 8252 §7.1).
   if (/^[a-z][a-z0-9+.-]*\.[a-z0-9+.-]+$/.test(scheme)) return undefined;
   return `redirect URI must use https (or http on loopback, or a reverse-DNS private-use scheme): ${value}`;

@@ -33,7 +33,11 @@ const COLUMNS = `client_id AS "clientId", publisher_tenant_id AS "publisherTenan
 
 export async function findApp(db: Queryable, clientId: string): Promise<AppRecord | undefined> {
   // Named, so each connection prepares it once: every protocol request looks its app up.
-  const { rows } = await db.query<AppRecord>({ name: 'find-app', text: `SELECT ${COLUMNS} FROM apps WHERE client_id = $1::text`, values: [clientId] });
+  const { rows } = await db.query<AppRecord>({
+    name: 'find-app',
+    text: `SELECT ${COLUMNS} FROM apps WHERE client_id = $1::text`,
+    values: [clientId],
+  });
   return rows[0];
 }
 
@@ -56,16 +60,40 @@ export async function insertApp(db: Queryable, app: NewApp): Promise<AppRecord> 
              $10::text[], $11::text, $12::text, $13::text, $14::text, $15::text[])
      RETURNING ${COLUMNS}`,
     [
-      app.clientId, app.publisherTenantId, app.name, app.publisherName, app.publisherVerified, app.multiTenant,
-      app.clientType, app.secretHash, app.redirectUris, app.postLogoutRedirectUris, app.homepageUrl,
-      app.privacyUrl, app.termsUrl, app.logoUrl, app.scopes,
+      app.clientId,
+      app.publisherTenantId,
+      app.name,
+      app.publisherName,
+      app.publisherVerified,
+      app.multiTenant,
+      app.clientType,
+      app.secretHash,
+      app.redirectUris,
+      app.postLogoutRedirectUris,
+      app.homepageUrl,
+      app.privacyUrl,
+      app.termsUrl,
+      app.logoUrl,
+      app.scopes,
     ],
   );
   return rows[0]!;
 }
 
 export type AppChanges = Partial<
-  Pick<AppRecord, 'name' | 'publisherName' | 'multiTenant' | 'redirectUris' | 'postLogoutRedirectUris' | 'homepageUrl' | 'privacyUrl' | 'termsUrl' | 'logoUrl' | 'scopes'>
+  Pick<
+    AppRecord,
+    | 'name'
+    | 'publisherName'
+    | 'multiTenant'
+    | 'redirectUris'
+    | 'postLogoutRedirectUris'
+    | 'homepageUrl'
+    | 'privacyUrl'
+    | 'termsUrl'
+    | 'logoUrl'
+    | 'scopes'
+  >
 >;
 
 export async function updateApp(db: Queryable, clientId: string, changes: AppChanges): Promise<AppRecord | undefined> {
@@ -85,12 +113,20 @@ export async function updateApp(db: Queryable, clientId: string, changes: AppCha
       WHERE client_id = $1::text
       RETURNING ${COLUMNS}`,
     [
-      clientId, changes.name ?? null, changes.publisherName ?? null, changes.multiTenant ?? null,
-      changes.redirectUris ?? null, changes.postLogoutRedirectUris ?? null,
-      'homepageUrl' in changes, changes.homepageUrl ?? null,
-      'privacyUrl' in changes, changes.privacyUrl ?? null,
-      'termsUrl' in changes, changes.termsUrl ?? null,
-      'logoUrl' in changes, changes.logoUrl ?? null,
+      clientId,
+      changes.name ?? null,
+      changes.publisherName ?? null,
+      changes.multiTenant ?? null,
+      changes.redirectUris ?? null,
+      changes.postLogoutRedirectUris ?? null,
+      'homepageUrl' in changes,
+      changes.homepageUrl ?? null,
+      'privacyUrl' in changes,
+      changes.privacyUrl ?? null,
+      'termsUrl' in changes,
+      changes.termsUrl ?? null,
+      'logoUrl' in changes,
+      changes.logoUrl ?? null,
       changes.scopes ?? null,
     ],
   );
@@ -105,7 +141,11 @@ export async function setAppSecretHash(db: Queryable, clientId: string, secretHa
   return rowCount === 1;
 }
 
-export async function setPublisherVerified(db: Queryable, clientId: string, verified: boolean): Promise<AppRecord | undefined> {
+export async function setPublisherVerified(
+  db: Queryable,
+  clientId: string,
+  verified: boolean,
+): Promise<AppRecord | undefined> {
   const { rows } = await db.query<AppRecord>(
     `UPDATE apps SET publisher_verified = $2::boolean, updated_at = now() WHERE client_id = $1::text RETURNING ${COLUMNS}`,
     [clientId, verified],
@@ -131,7 +171,9 @@ export function clientMetadataOf(app: AppRecord): Record<string, unknown> {
     client_name: app.name,
     redirect_uris: app.redirectUris,
     post_logout_redirect_uris: app.postLogoutRedirectUris,
-    grant_types: confidential ? ['authorization_code', 'refresh_token', 'client_credentials'] : ['authorization_code', 'refresh_token'],
+    grant_types: confidential
+      ? ['authorization_code', 'refresh_token', 'client_credentials']
+      : ['authorization_code', 'refresh_token'],
     response_types: ['code'],
     token_endpoint_auth_method: confidential ? 'client_secret_basic' : 'none',
     // oidc-provider accepts only its own (OpenID) scopes here; resource scopes are limited to the
@@ -146,6 +188,8 @@ export function clientMetadataOf(app: AppRecord): Record<string, unknown> {
 
 /** Every registration, grouped by publisher (the operator's view). */
 export async function listApps(db: Queryable): Promise<AppRecord[]> {
-  const { rows } = await db.query<AppRecord>(`SELECT ${COLUMNS} FROM apps ORDER BY publisher_tenant_id, created_at, client_id`);
+  const { rows } = await db.query<AppRecord>(
+    `SELECT ${COLUMNS} FROM apps ORDER BY publisher_tenant_id, created_at, client_id`,
+  );
   return rows;
 }

@@ -23,7 +23,11 @@ export async function recordAuditEvent(
 }
 
 /** Newest first; `before` is the id of the last event of the previous page (keyset pagination). */
-export async function listAuditEvents(db: Queryable, tenantId: string, page: { limit: number; before?: string }): Promise<AuditEvent[]> {
+export async function listAuditEvents(
+  db: Queryable,
+  tenantId: string,
+  page: { limit: number; before?: string },
+): Promise<AuditEvent[]> {
   const { rows } = await db.query<AuditEvent>(
     `SELECT id::text, tenant_id AS "tenantId", at, actor, action, target, details
        FROM audit_events

@@ -29,7 +29,12 @@ export async function listCalendarEvents(
   return rows;
 }
 
-export async function findCalendarEvent(db: Queryable, tenantId: string, userId: string, id: string): Promise<CalendarEventRecord | undefined> {
+export async function findCalendarEvent(
+  db: Queryable,
+  tenantId: string,
+  userId: string,
+  id: string,
+): Promise<CalendarEventRecord | undefined> {
   const { rows } = await db.query<CalendarEventRecord>(
     `SELECT ${COLUMNS} FROM calendar_events WHERE tenant_id = $1::text AND user_id = $2::text AND id = $3::text`,
     [tenantId, userId, id],
@@ -51,11 +56,15 @@ export async function insertCalendarEvent(
   return rows[0]!;
 }
 
-export async function deleteCalendarEvent(db: Queryable, tenantId: string, userId: string, id: string): Promise<boolean> {
-  const { rowCount } = await db.query('DELETE FROM calendar_events WHERE tenant_id = $1::text AND user_id = $2::text AND id = $3::text', [
-    tenantId,
-    userId,
-    id,
-  ]);
+export async function deleteCalendarEvent(
+  db: Queryable,
+  tenantId: string,
+  userId: string,
+  id: string,
+): Promise<boolean> {
+  const { rowCount } = await db.query(
+    'DELETE FROM calendar_events WHERE tenant_id = $1::text AND user_id = $2::text AND id = $3::text',
+    [tenantId, userId, id],
+  );
   return rowCount === 1;
 }

@@ -38,7 +38,15 @@ export async function expireConsentRequests(db: Queryable, tenantId: string): Pr
  */
 export async function upsertOpenConsentRequest(
   db: Queryable,
-  request: { tenantId: string; id: string; userId: string; clientId: string; scopes: string[]; reason: string; ttlDays: number },
+  request: {
+    tenantId: string;
+    id: string;
+    userId: string;
+    clientId: string;
+    scopes: string[];
+    reason: string;
+    ttlDays: number;
+  },
 ): Promise<ConsentRequestRecord> {
   const { rows } = await db.query<ConsentRequestRecord>(
     `INSERT INTO consent_requests AS cr (tenant_id, id, user_id, client_id, scopes, reason, expires_at)
@@ -53,7 +61,11 @@ export async function upsertOpenConsentRequest(
   return rows[0]!;
 }
 
-export async function findConsentRequestForUpdate(db: Queryable, tenantId: string, id: string): Promise<ConsentRequestRecord | undefined> {
+export async function findConsentRequestForUpdate(
+  db: Queryable,
+  tenantId: string,
+  id: string,
+): Promise<ConsentRequestRecord | undefined> {
   const { rows } = await db.query<ConsentRequestRecord>(
     `SELECT ${COLUMNS} FROM consent_requests WHERE tenant_id = $1::text AND id = $2::text FOR UPDATE`,
     [tenantId, id],
@@ -79,7 +91,12 @@ export async function listConsentRequests(
 export async function decideConsentRequest(
   db: Queryable,
   key: { tenantId: string; id: string },
-  decision: { status: 'approved' | 'denied'; approvedScopes: string[] | null; decidedBy: string; reason: string | null },
+  decision: {
+    status: 'approved' | 'denied';
+    approvedScopes: string[] | null;
+    decidedBy: string;
+    reason: string | null;
+  },
 ): Promise<ConsentRequestRecord> {
   const { rows } = await db.query<ConsentRequestRecord>(
     `UPDATE consent_requests

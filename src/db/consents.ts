@@ -51,7 +51,11 @@ export async function loadAccess(db: Queryable, userId: string, clientId: string
   return rows[0];
 }
 
-export async function findAdminConsent(db: Queryable, tenantId: string, clientId: string): Promise<AdminConsentRecord | undefined> {
+export async function findAdminConsent(
+  db: Queryable,
+  tenantId: string,
+  clientId: string,
+): Promise<AdminConsentRecord | undefined> {
   const { rows } = await db.query<AdminConsentRecord>(
     `SELECT tenant_id AS "tenantId", client_id AS "clientId", scopes, granted_by AS "grantedBy", granted_at AS "grantedAt"
        FROM admin_consents WHERE tenant_id = $1::text AND client_id = $2::text`,
@@ -74,7 +78,10 @@ export async function upsertAdminConsent(
 }
 
 export async function deleteAdminConsent(db: Queryable, tenantId: string, clientId: string): Promise<boolean> {
-  const { rowCount } = await db.query('DELETE FROM admin_consents WHERE tenant_id = $1::text AND client_id = $2::text', [tenantId, clientId]);
+  const { rowCount } = await db.query(
+    'DELETE FROM admin_consents WHERE tenant_id = $1::text AND client_id = $2::text',
+    [tenantId, clientId],
+  );
   return rowCount === 1;
 }
 
@@ -86,7 +93,12 @@ const USER_CONSENT_COLUMNS = `tenant_id AS "tenantId", user_id AS "userId", clie
  * separate insert and select would find nothing when a concurrent revocation deletes the row
  * between them. (DO UPDATE, unlike DO NOTHING, locks and returns an existing row.)
  */
-export async function lockUserConsent(db: Queryable, tenantId: string, userId: string, clientId: string): Promise<UserConsentRecord> {
+export async function lockUserConsent(
+  db: Queryable,
+  tenantId: string,
+  userId: string,
+  clientId: string,
+): Promise<UserConsentRecord> {
   const { rows } = await db.query<UserConsentRecord>(
     `INSERT INTO user_consents AS uc (tenant_id, user_id, client_id) VALUES ($1::text, $2::text, $3::text)
      ON CONFLICT (tenant_id, user_id, client_id) DO UPDATE SET tenant_id = uc.tenant_id
@@ -97,7 +109,12 @@ export async function lockUserConsent(db: Queryable, tenantId: string, userId: s
 }
 
 /** The row, locked for the rest of the transaction; undefined (nothing created) when absent. */
-export async function findUserConsentForUpdate(db: Queryable, tenantId: string, userId: string, clientId: string): Promise<UserConsentRecord | undefined> {
+export async function findUserConsentForUpdate(
+  db: Queryable,
+  tenantId: string,
+  userId: string,
+  clientId: string,
+): Promise<UserConsentRecord | undefined> {
   const { rows } = await db.query<UserConsentRecord>(
     `SELECT ${USER_CONSENT_COLUMNS} FROM user_consents
       WHERE tenant_id = $1::text AND user_id = $2::text AND client_id = $3::text FOR UPDATE`,
@@ -129,7 +146,11 @@ export async function claimGrantId(
 }
 
 /** Removes a row that holds nothing but the given (destroyed) grant: nothing consented, nothing in use. */
-export async function forgetEmptyConsent(db: Queryable, key: { tenantId: string; userId: string; clientId: string }, grantId: string): Promise<void> {
+export async function forgetEmptyConsent(
+  db: Queryable,
+  key: { tenantId: string; userId: string; clientId: string },
+  grantId: string,
+): Promise<void> {
   await db.query(
     `DELETE FROM user_consents
       WHERE tenant_id = $1::text AND user_id = $2::text AND client_id = $3::text AND grant_id = $4::text AND cardinality(scopes) = 0`,
@@ -149,7 +170,12 @@ export async function updateUserConsent(
   );
 }
 
-export async function findUserConsent(db: Queryable, tenantId: string, userId: string, clientId: string): Promise<UserConsentRecord | undefined> {
+export async function findUserConsent(
+  db: Queryable,
+  tenantId: string,
+  userId: string,
+  clientId: string,
+): Promise<UserConsentRecord | undefined> {
   const { rows } = await db.query<UserConsentRecord>(
     `SELECT ${USER_CONSENT_COLUMNS} FROM user_consents WHERE tenant_id = $1::text AND user_id = $2::text AND client_id = $3::text`,
     [tenantId, userId, clientId],
@@ -157,7 +183,11 @@ export async function findUserConsent(db: Queryable, tenantId: string, userId: s
   return rows[0];
 }
 
-export async function listUserConsentsOfUser(db: Queryable, tenantId: string, userId: string): Promise<UserConsentRecord[]> {
+export async function listUserConsentsOfUser(
+  db: Queryable,
+  tenantId: string,
+  userId: string,
+): Promise<UserConsentRecord[]> {
   const { rows } = await db.query<UserConsentRecord>(
     `SELECT ${USER_CONSENT_COLUMNS} FROM user_consents WHERE tenant_id = $1::text AND user_id = $2::text ORDER BY granted_at`,
     [tenantId, userId],
@@ -181,7 +211,13 @@ export async function deleteUserConsents(
   return rows;
 }
 
-export async function setAppBlocked(db: Queryable, tenantId: string, clientId: string, blocked: boolean, by: string): Promise<void> {
+export async function setAppBlocked(
+  db: Queryable,
+  tenantId: string,
+  clientId: string,
+  blocked: boolean,
+  by: string,
+): Promise<void> {
   await db.query(
     `INSERT INTO tenant_apps (tenant_id, client_id, blocked, updated_by) VALUES ($1::text, $2::text, $3::boolean, $4::text)
      ON CONFLICT (tenant_id, client_id) DO UPDATE SET blocked = EXCLUDED.blocked, updated_by = EXCLUDED.updated_by, updated_at = now()`,
@@ -237,7 +273,11 @@ export async function listTenantApps(db: Queryable, tenantId: string): Promise<T
 }
 
 /** The app's summary in the tenant, or undefined when the app is not in use there. */
-export async function findTenantApp(db: Queryable, tenantId: string, clientId: string): Promise<TenantAppSummary | undefined> {
+export async function findTenantApp(
+  db: Queryable,
+  tenantId: string,
+  clientId: string,
+): Promise<TenantAppSummary | undefined> {
   const { rows } = await db.query<TenantAppSummary>(
     `WITH used AS (
        SELECT client_id FROM tenant_apps WHERE tenant_id = $1::text AND client_id = $2::text
@@ -256,7 +296,10 @@ export async function findTenantApp(db: Queryable, tenantId: string, clientId: s
  * the previous holder committed.
  */
 export async function lockTenantAppChanges(db: Queryable, tenantId: string, clientId: string): Promise<void> {
-  await db.query(`SELECT pg_advisory_xact_lock(hashtextextended('tenant_app ' || $1::text || ' ' || $2::text, 0))`, [tenantId, clientId]);
+  await db.query(`SELECT pg_advisory_xact_lock(hashtextextended('tenant_app ' || $1::text || ' ' || $2::text, 0))`, [
+    tenantId,
+    clientId,
+  ]);
 }
 
 export async function deleteTenantApp(db: Queryable, tenantId: string, clientId: string): Promise<void> {

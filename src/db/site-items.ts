@@ -10,7 +10,12 @@ export interface SiteItemRecord {
 
 const COLUMNS = `id, title, content, created_at AS "createdAt"`;
 
-export async function insertSiteItem(db: Queryable, tenantId: string, siteId: string, item: { title: string; content: string }): Promise<SiteItemRecord> {
+export async function insertSiteItem(
+  db: Queryable,
+  tenantId: string,
+  siteId: string,
+  item: { title: string; content: string },
+): Promise<SiteItemRecord> {
   const { rows } = await db.query<SiteItemRecord>(
     `INSERT INTO site_items (tenant_id, site_id, title, content) VALUES ($1::text, $2::text, $3::text, $4::text) RETURNING ${COLUMNS}`,
     [tenantId, siteId, item.title, item.content],

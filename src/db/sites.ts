@@ -7,7 +7,11 @@ export interface SiteRecord {
   createdAt: Date;
 }
 
-export async function insertSite(db: Queryable, tenantId: string, site: { id: string; name: string }): Promise<SiteRecord> {
+export async function insertSite(
+  db: Queryable,
+  tenantId: string,
+  site: { id: string; name: string },
+): Promise<SiteRecord> {
   const { rows } = await db.query<SiteRecord>(
     `INSERT INTO sites (tenant_id, id, name) VALUES ($1::text, $2::text, $3::text) RETURNING id, name, created_at AS "createdAt"`,
     [tenantId, site.id, site.name],

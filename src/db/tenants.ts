@@ -10,7 +10,10 @@ export interface TenantRecord {
 
 const COLUMNS = `id, name, integrated_apps_enabled AS "integratedAppsEnabled", created_at AS "createdAt"`;
 
-export async function insertTenant(db: Queryable, tenant: { id: string; name: string; integratedAppsEnabled: boolean }): Promise<TenantRecord> {
+export async function insertTenant(
+  db: Queryable,
+  tenant: { id: string; name: string; integratedAppsEnabled: boolean },
+): Promise<TenantRecord> {
   const { rows } = await db.query<TenantRecord>(
     `INSERT INTO tenants (id, name, integrated_apps_enabled) VALUES ($1::text, $2::text, $3::boolean) RETURNING ${COLUMNS}`,
     [tenant.id, tenant.name, tenant.integratedAppsEnabled],

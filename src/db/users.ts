@@ -1,6 +1,7 @@
 // users: people of a tenant, with argon2id password hashes and a role.
-import type { Queryable } from './pool.js';
+
 import type { Role } from '../core/types.js';
+import type { Queryable } from './pool.js';
 
 export interface UserRecord {
   tenantId: string;
@@ -18,7 +19,15 @@ const COLUMNS = `tenant_id AS "tenantId", id, username, email, display_name AS "
 
 export async function insertUser(
   db: Queryable,
-  user: { tenantId: string; id: string; username: string; email: string | null; displayName: string; role: Role; passwordHash: string },
+  user: {
+    tenantId: string;
+    id: string;
+    username: string;
+    email: string | null;
+    displayName: string;
+    role: Role;
+    passwordHash: string;
+  },
 ): Promise<UserRecord> {
   const { rows } = await db.query<UserRecord>(
     `INSERT INTO users (tenant_id, id, username, email, display_name, role, password_hash)
@@ -31,12 +40,19 @@ export async function insertUser(
 /** By `sub`: tokens and sessions carry only the user's id. */
 export async function findUserById(db: Queryable, id: string): Promise<UserRecord | undefined> {
   // Named, so each connection prepares it once: every signed-in protocol request reads the user.
-  const { rows } = await db.query<UserRecord>({ name: 'find-user', text: `SELECT ${COLUMNS} FROM users WHERE id = $1::text`, values: [id] });
+  const { rows } = await db.query<UserRecord>({
+    name: 'find-user',
+    text: `SELECT ${COLUMNS} FROM users WHERE id = $1::text`,
+    values: [id],
+  });
   return rows[0];
 }
 
 export async function findUserInTenant(db: Queryable, tenantId: string, id: string): Promise<UserRecord | undefined> {
-  const { rows } = await db.query<UserRecord>(`SELECT ${COLUMNS} FROM users WHERE tenant_id = $1::text AND id = $2::text`, [tenantId, id]);
+  const { rows } = await db.query<UserRecord>(
+    `SELECT ${COLUMNS} FROM users WHERE tenant_id = $1::text AND id = $2::text`,
+    [tenantId, id],
+  );
   return rows[0];
 }
 
@@ -53,11 +69,19 @@ export async function findCredentials(
 }
 
 export async function listUsers(db: Queryable, tenantId: string): Promise<UserRecord[]> {
-  const { rows } = await db.query<UserRecord>(`SELECT ${COLUMNS} FROM users WHERE tenant_id = $1::text ORDER BY username`, [tenantId]);
+  const { rows } = await db.query<UserRecord>(
+    `SELECT ${COLUMNS} FROM users WHERE tenant_id = $1::text ORDER BY username`,
+    [tenantId],
+  );
   return rows;
 }
 
-export async function setUserRole(db: Queryable, tenantId: string, id: string, role: Role): Promise<UserRecord | undefined> {
+export async function setUserRole(
+  db: Queryable,
+  tenantId: string,
+  id: string,
+  role: Role,
+): Promise<UserRecord | undefined> {
   const { rows } = await db.query<UserRecord>(
     `UPDATE users SET role = $3::text, updated_at = now() WHERE tenant_id = $1::text AND id = $2::text RETURNING ${COLUMNS}`,
     [tenantId, id, role],
@@ -65,7 +89,12 @@ export async function setUserRole(db: Queryable, tenantId: string, id: string, r
   return rows[0];
 }
 
-export async function setUserDisabled(db: Queryable, tenantId: string, id: string, disabled: boolean): Promise<UserRecord | undefined> {
+export async function setUserDisabled(
+  db: Queryable,
+  tenantId: string,
+  id: string,
+  disabled: boolean,
+): Promise<UserRecord | undefined> {
   const { rows } = await db.query<UserRecord>(
     `UPDATE users SET disabled = $3::boolean, updated_at = now() WHERE tenant_id = $1::text AND id = $2::text RETURNING ${COLUMNS}`,
     [tenantId, id, disabled],
@@ -73,7 +102,12 @@ export async function setUserDisabled(db: Queryable, tenantId: string, id: strin
   return rows[0];
 }
 
-export async function setUserPasswordHash(db: Queryable, tenantId: string, id: string, passwordHash: string): Promise<boolean> {
+export async function setUserPasswordHash(
+  db: Queryable,
+  tenantId: string,
+  id: string,
+  passwordHash: string,
+): Promise<boolean> {
   const { rowCount } = await db.query(
     'UPDATE users SET password_hash = $3::text, updated_at = now() WHERE tenant_id = $1::text AND id = $2::text',
     [tenantId, id, passwordHash],
@@ -82,10 +116,14 @@ export async function setUserPasswordHash(db: Queryable, tenantId: string, id: s
 }
 
 /** By sign-in name within the tenant (the CLI addresses users as `<tenant> <username>`). */
-export async function findUserByUsername(db: Queryable, tenantId: string, username: string): Promise<UserRecord | undefined> {
-  const { rows } = await db.query<UserRecord>(`SELECT ${COLUMNS} FROM users WHERE tenant_id = $1::text AND username = $2::text`, [
-    tenantId,
-    username,
-  ]);
+export async function findUserByUsername(
+  db: Queryable,
+  tenantId: string,
+  username: string,
+): Promise<UserRecord | undefined> {
+  const { rows } = await db.query<UserRecord>(
+    `SELECT ${COLUMNS} FROM users WHERE tenant_id = $1::text AND username = $2::text`,
+    [tenantId, username],
+  );
   return rows[0];
 }

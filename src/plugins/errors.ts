@@ -16,21 +16,43 @@ interface WireError {
 function toWireError(error: FastifyError | AccordError | Error): WireError {
   if (error instanceof AccordError) {
     const field = typeof error.details.field === 'string' ? error.details.field : undefined;
-    return { status: error.status, error: error.code, description: error.description, headers: error.headers, ...(field ? { field } : {}) };
+    return {
+      status: error.status,
+      error: error.code,
+      description: error.description,
+      headers: error.headers,
+      ...(field ? { field } : {}),
+    };
   }
   const fastifyError = error as FastifyError;
   if (fastifyError.validation) {
     return { status: 400, error: 'invalid_request', description: fastifyError.message };
   }
   if (isUnstorableText(error)) {
-    return { status: 400, error: 'invalid_request', description: 'The request contains a character that cannot be stored (U+0000 or an unpaired surrogate).' };
+    return {
+      status: 400,
+      error: 'invalid_request',
+      description: 'The request contains a character that cannot be stored (U+0000 or an unpaired surrogate).',
+    };
   }
   if (isDatabaseUnavailable(error)) {
-    return { status: 503, error: 'temporarily_unavailable', description: 'The service is temporarily unavailable. Try again shortly.', headers: { 'retry-after': '5' } };
+    return {
+      status: 503,
+      error: 'temporarily_unavailable',
+      description: 'The service is temporarily unavailable. Try again shortly.',
+      headers: { 'retry-after': '5' },
+    };
   }
   const status = fastifyError.statusCode;
   if (status && status >= 400 && status < 500) {
-    const code = status === 413 ? 'request_too_large' : status === 415 ? 'unsupported_media_type' : status === 429 ? 'too_many_requests' : 'invalid_request';
+    const code =
+      status === 413
+        ? 'request_too_large'
+        : status === 415
+          ? 'unsupported_media_type'
+          : status === 429
+            ? 'too_many_requests'
+            : 'invalid_request';
     return { status, error: code, description: fastifyError.message };
   }
   return { status: 500, error: 'server_error', description: 'An unexpected error occurred.' };
@@ -45,7 +67,18 @@ function isUnstorableText(error: Error): boolean {
 
 // Connection failures and PostgreSQL's "server shutting down / cannot connect now" classes: the
 // database is away for a moment, so answer 503 (retryable) rather than 500.
-const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '57P01', '57P02', '57P03', '08000', '08003', '08006']);
+const UNAVAILABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  '57P01',
+  '57P02',
+  '57P03',
+  '08000',
+  '08003',
+  '08006',
+]);
 
 export function isDatabaseUnavailable(error: Error): boolean {
   const code = (error as { code?: unknown }).code;
@@ -66,7 +99,11 @@ export async function sendError(request: FastifyRequest, reply: FastifyReply, wi
   if (wantsPage(request)) {
     return reply.view('error', { title: 'Something went wrong', error: wire.error, description: wire.description });
   }
-  return reply.send({ error: wire.error, error_description: wire.description, ...(wire.field ? { field: wire.field } : {}) });
+  return reply.send({
+    error: wire.error,
+    error_description: wire.description,
+    ...(wire.field ? { field: wire.field } : {}),
+  });
 }
 
 export const errorsPlugin = fp(async (app: FastifyInstance) => {
@@ -77,6 +114,10 @@ export const errorsPlugin = fp(async (app: FastifyInstance) => {
     return sendError(request, reply, wire);
   });
   app.setNotFoundHandler(async (request, reply) =>
-    sendError(request, reply, { status: 404, error: 'not_found', description: `No route ${request.method} ${request.url.split('?')[0]}` }),
+    sendError(request, reply, {
+      status: 404,
+      error: 'not_found',
+      description: `No route ${request.method} ${request.url.split('?')[0]}`,
+    }),
   );
 });

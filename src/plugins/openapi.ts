@@ -31,7 +31,9 @@ export const openapiPlugin = fp(async (app: FastifyInstance, options: OpenapiOpt
       ...(options.tags ? { tags: options.tags } : {}),
     },
     // Shared schemas (`addSchema({ $id: 'App' })`) appear as #/components/schemas/App.
-    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
+    refResolver: {
+      buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`),
+    },
   });
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());

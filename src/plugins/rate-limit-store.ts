@@ -2,8 +2,8 @@
 // behind the load balancer, where the plugin's default (memory) store would let each process
 // count on its own and multiply the limit by the number of processes.
 import type { FastifyRateLimitStore, FastifyRateLimitStoreCtor } from '@fastify/rate-limit';
-import { countHit } from '../db/rate-limits.js';
 import type { Pool } from '../db/pool.js';
+import { countHit } from '../db/rate-limits.js';
 
 /** What the plugin passes to `new Store()` and to `child()`: its options and, per route, the route. */
 interface StoreOptions {
@@ -20,7 +20,11 @@ export function postgresRateLimitStore(pool: Pool): FastifyRateLimitStoreCtor {
       this.scope = route?.url ? `${[route.method ?? ''].flat().join(',')} ${route.url}` : '*';
     }
 
-    incr(key: string, callback: (error: Error | null, result?: { current: number; ttl: number }) => void, timeWindow: number): void {
+    incr(
+      key: string,
+      callback: (error: Error | null, result?: { current: number; ttl: number }) => void,
+      timeWindow: number,
+    ): void {
       countHit(pool, `${this.scope} ${key}`, timeWindow).then(
         (count) => callback(null, count),
         (error: Error) => callback(error),

@@ -9,9 +9,16 @@
 // an unknown `kid`) or, as Accord itself does, a local key set.
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
-import { AccordError } from '../core/errors.js';
 import fp from 'fastify-plugin';
-import { calculateJwkThumbprint, decodeProtectedHeader, jwtVerify, EmbeddedJWK, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import {
+  calculateJwkThumbprint,
+  decodeProtectedHeader,
+  EmbeddedJWK,
+  type JWTPayload,
+  type JWTVerifyGetKey,
+  jwtVerify,
+} from 'jose';
+import { AccordError } from '../core/errors.js';
 
 export interface AccessTokenInfo {
   /** The user; absent for an app's own (client credentials) token. */
@@ -127,7 +134,9 @@ export function createResourceServer(options: ResourceServerOptions): ResourceSe
       jti: String(payload.jti),
       ...(typeof payload.gid === 'string' ? { grantId: payload.gid } : {}),
       exp: payload.exp!,
-      ...(typeof (payload.cnf as { jkt?: unknown })?.jkt === 'string' ? { jkt: (payload.cnf as { jkt: string }).jkt } : {}),
+      ...(typeof (payload.cnf as { jkt?: unknown })?.jkt === 'string'
+        ? { jkt: (payload.cnf as { jkt: string }).jkt }
+        : {}),
     });
     if (verifiedCacheSize > 0) {
       verified.set(token, info);
@@ -141,11 +150,20 @@ export function createResourceServer(options: ResourceServerOptions): ResourceSe
     if (!header) throw new BearerError(401, undefined, 'An access token is required.');
     const [scheme, token, ...rest] = header.split(' ');
     if (!token || rest.length > 0 || !/^(Bearer|DPoP)$/i.test(scheme ?? '')) {
-      throw new BearerError(400, 'invalid_request', 'The Authorization header must be "Bearer <token>" or "DPoP <token>".');
+      throw new BearerError(
+        400,
+        'invalid_request',
+        'The Authorization header must be "Bearer <token>" or "DPoP <token>".',
+      );
     }
     const info = await verifyAccessToken(token);
     if (info.jkt) {
-      if (!/^DPoP$/i.test(scheme!)) throw new BearerError(401, 'invalid_token', 'This token is DPoP-bound: send it as "DPoP <token>" with a DPoP proof.');
+      if (!/^DPoP$/i.test(scheme!))
+        throw new BearerError(
+          401,
+          'invalid_token',
+          'This token is DPoP-bound: send it as "DPoP <token>" with a DPoP proof.',
+        );
       await checkDpopProof(request, token, info.jkt);
     } else if (/^DPoP$/i.test(scheme!)) {
       throw new BearerError(401, 'invalid_token', 'This token is not DPoP-bound: send it as "Bearer <token>".');
@@ -191,14 +209,20 @@ export function createResourceServer(options: ResourceServerOptions): ResourceSe
 
   return {
     authenticate,
-    requireToken: async function (request) {
+    requireToken: async (request) => {
       request.accessToken = await authenticate(request);
     },
-    requireScope: (...anyOf) =>
-      async function (request) {
+    requireScope:
+      (...anyOf) =>
+      async (request) => {
         request.accessToken ??= await authenticate(request);
         if (!anyOf.some((scope) => request.accessToken!.scopes.has(scope))) {
-          throw new BearerError(403, 'insufficient_scope', `This call needs one of these scopes: ${anyOf.join(' ')}.`, anyOf.join(' '));
+          throw new BearerError(
+            403,
+            'insufficient_scope',
+            `This call needs one of these scopes: ${anyOf.join(' ')}.`,
+            anyOf.join(' '),
+          );
         }
       },
   };

@@ -17,7 +17,8 @@ const COMMON: AjvOptions = {
 };
 
 // ajv-formats is CommonJS: its default export arrives wrapped under ESM.
-const addFormats = ((addFormatsModule as unknown as { default?: typeof addFormatsModule }).default ?? addFormatsModule) as unknown as (ajv: Ajv) => Ajv;
+const addFormats = ((addFormatsModule as unknown as { default?: typeof addFormatsModule }).default ??
+  addFormatsModule) as unknown as (ajv: Ajv) => Ajv;
 
 /** Bodies: exactly the JSON types the schema says. */
 const bodyAjv = addFormats(new Ajv({ ...COMMON, coerceTypes: false }));
@@ -26,7 +27,10 @@ const textAjv = addFormats(new Ajv({ ...COMMON, coerceTypes: true }));
 
 /** `body.redirectUris.0` for instancePath `/redirectUris/0` of the body. */
 export function fieldOf(error: FastifySchemaValidationError, dataVar: SchemaErrorDataVar): string {
-  const path = error.instancePath.split('/').filter(Boolean).map((part) => part.replace(/~1/g, '/').replace(/~0/g, '~'));
+  const path = error.instancePath
+    .split('/')
+    .filter(Boolean)
+    .map((part) => part.replace(/~1/g, '/').replace(/~0/g, '~'));
   const missing = error.params.missingProperty ?? error.params.additionalProperty;
   if (typeof missing === 'string') path.push(missing);
   return [dataVar, ...path].join('.');
@@ -50,6 +54,10 @@ export function describeValidationError(error: FastifySchemaValidationError, dat
 
 /** Applies strict validation to every route registered in `app`'s scope after this call. */
 export function useStrictValidation(app: FastifyInstance): void {
-  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodyAjv : textAjv).compile(schema as object));
-  app.setSchemaErrorFormatter((errors, dataVar) => new Error(errors[0] ? describeValidationError(errors[0], dataVar) : `${dataVar} is invalid`));
+  app.setValidatorCompiler(({ schema, httpPart }) =>
+    (httpPart === 'body' ? bodyAjv : textAjv).compile(schema as object),
+  );
+  app.setSchemaErrorFormatter(
+    (errors, dataVar) => new Error(errors[0] ? describeValidationError(errors[0], dataVar) : `${dataVar} is invalid`),
+  );
 }

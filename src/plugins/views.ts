@@ -1,11 +1,12 @@
 // Server-rendered pages: one Eta instance shared by Fastify (@fastify/view) and by the pages
 // oidc-provider renders itself (errors, logout).
+
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import view from '@fastify/view';
 import { Eta } from 'eta';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 
 export const viewsDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../views');
 

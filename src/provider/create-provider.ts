@@ -2,16 +2,16 @@
 // refresh tokens, RFC 9207 `iss`, RFC 8707 resource indicators with RFC 9068 JWT access tokens,
 // client credentials, DPoP, PAR, introspection and revocation, no development interactions.
 import type { JWK } from 'jose';
-import Provider, { errors, interactionPolicy, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import Provider, { type Configuration, errors, interactionPolicy, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Config } from '../config.js';
 import type { PermissionCatalogue } from '../core/permission-catalogue.js';
 import type { Pool } from '../db/pool.js';
-import { FIRST_PARTY_CLIENT_ID, type ConsentService, type GrantModel } from '../services/consent-service.js';
+import type { RenderPage } from '../plugins/views.js';
 import { portalClientMetadata } from '../routes/portal-session.js';
+import { clientSecretMatches } from '../services/client-secrets.js';
+import { type ConsentService, FIRST_PARTY_CLIENT_ID, type GrantModel } from '../services/consent-service.js';
 import { postgresAdapterFactory } from './postgres-adapter.js';
 import { findAppOnce, findUserOnce, loadAccessOnce } from './request-memo.js';
-import { clientSecretMatches } from '../services/client-secrets.js';
-import type { RenderPage } from '../plugins/views.js';
 
 export const ACCESS_TOKEN_TTL_SECONDS = 10 * 60;
 /** oidc-provider's routes that run loadExistingGrant: /auth, and its resumption after an interaction. */
@@ -87,11 +87,15 @@ export function createProvider(config: Config, deps: ProviderDeps): Provider {
       clientCredentials: { enabled: true },
       // RFC 7662 §4: an app learns about its own tokens only (Accord has no separate resource
       // servers that introspect others' tokens); revocation likewise (RFC 7009 §2.1).
-      introspection: { enabled: true, allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId },
+      introspection: {
+        enabled: true,
+        allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId,
+      },
       revocation: {
         enabled: true,
         allowedPolicy: async (_ctx, client, token) => {
-          if (token.clientId !== client.clientId) throw new errors.InvalidRequest('client is not authorized to revoke the presented token');
+          if (token.clientId !== client.clientId)
+            throw new errors.InvalidRequest('client is not authorized to revoke the presented token');
           return true;
         },
       },
@@ -116,7 +120,8 @@ export function createProvider(config: Config, deps: ProviderDeps): Provider {
           if (client?.clientId === FIRST_PARTY_CLIENT_ID) return undefined;
           if (oneOf) return oneOf.includes(resources.data) ? resources.data : oneOf;
           const scopes = String(ctx.oidc.params?.scope ?? '').split(' ');
-          return scopes.some((scope) => catalogue.resourceOf(scope) === 'admin') && !scopes.some((scope) => catalogue.resourceOf(scope) === 'data')
+          return scopes.some((scope) => catalogue.resourceOf(scope) === 'admin') &&
+            !scopes.some((scope) => catalogue.resourceOf(scope) === 'data')
             ? resources.admin
             : resources.data;
         },
@@ -127,17 +132,25 @@ export function createProvider(config: Config, deps: ProviderDeps): Provider {
           const app = await findAppOnce(pool, client.clientId);
           if (!app) throw new errors.InvalidClient();
           // Only scopes in the catalogue and in the app's registration may be asked for.
-          const requested = String(ctx.oidc.params?.scope ?? '').split(' ').filter(Boolean);
+          const requested = String(ctx.oidc.params?.scope ?? '')
+            .split(' ')
+            .filter(Boolean);
           const notAllowed = requested.filter((scope) => !catalogue.has(scope) || !app.scopes.includes(scope));
           if (notAllowed.length > 0) {
-            throw new errors.InvalidScope(`scope not registered for this app: ${notAllowed.join(' ')}`, notAllowed.join(' '));
+            throw new errors.InvalidScope(
+              `scope not registered for this app: ${notAllowed.join(' ')}`,
+              notAllowed.join(' '),
+            );
           }
           // An app's own token (client credentials) has no user and no admin behind it: it may
           // never carry an admin permission, which only an admin's consent can grant.
           const appOnly = ctx.oidc.params?.grant_type === 'client_credentials';
           const adminOnly = requested.filter((scope) => catalogue.adminConsentRequired(scope));
           if (appOnly && adminOnly.length > 0) {
-            throw new errors.InvalidScope(`an app cannot grant itself admin permissions: ${adminOnly.join(' ')}`, adminOnly.join(' '));
+            throw new errors.InvalidScope(
+              `an app cannot grant itself admin permissions: ${adminOnly.join(' ')}`,
+              adminOnly.join(' '),
+            );
           }
           const registered = catalogue
             .scopesOf(name)
@@ -166,7 +179,8 @@ export function createProvider(config: Config, deps: ProviderDeps): Provider {
       // then the consent decision), which needs what the user and their admin granted: start that
       // read now, so it runs alongside the user's row instead of after it.
       const clientId = ctx.oidc?.client?.clientId;
-      if (clientId && ROUTES_THAT_LOAD_A_GRANT.has(ctx.oidc.route)) void loadAccessOnce(pool, sub, clientId).catch(() => undefined);
+      if (clientId && ROUTES_THAT_LOAD_A_GRANT.has(ctx.oidc.route))
+        void loadAccessOnce(pool, sub, clientId).catch(() => undefined);
       const user = await findUserOnce(pool, sub);
       // A disabled user is no account: their sessions and refresh tokens stop working.
       if (!user || user.disabled) return undefined;
@@ -198,7 +212,11 @@ export function createProvider(config: Config, deps: ProviderDeps): Provider {
       }),
     renderError: async (ctx, out) => {
       ctx.type = 'html';
-      ctx.body = await deps.renderPage('error', { title: 'Something went wrong', error: out.error, description: out.error_description });
+      ctx.body = await deps.renderPage('error', {
+        title: 'Something went wrong',
+        error: out.error,
+        description: out.error_description,
+      });
     },
   };
 
@@ -206,7 +224,9 @@ export function createProvider(config: Config, deps: ProviderDeps): Provider {
   provider.proxy = config.trustProxy;
 
   // Client secrets are stored as keyed hashes: hash what was presented, then compare in constant time.
-  const Client = provider.Client as unknown as { prototype: { compareClientSecret(actual: string): boolean; clientSecret?: string } };
+  const Client = provider.Client as unknown as {
+    prototype: { compareClientSecret(actual: string): boolean; clientSecret?: string };
+  };
   Client.prototype.compareClientSecret = function compareClientSecret(this: { clientSecret?: string }, actual: string) {
     return clientSecretMatches(actual, this.clientSecret, deps.clientSecretKey);
   };

@@ -17,7 +17,10 @@ export const RETIRED_KEY_GRACE_SECONDS = 24 * 60 * 60;
 const KEY_CREATION_LOCK = 7_242_022;
 
 async function newPrivateJwk(alg: SigningAlgorithm): Promise<JWK & { kid: string }> {
-  const { privateKey } = await generateKeyPair(alg, { extractable: true, ...(alg === 'RS256' ? { modulusLength: 2048 } : {}) });
+  const { privateKey } = await generateKeyPair(alg, {
+    extractable: true,
+    ...(alg === 'RS256' ? { modulusLength: 2048 } : {}),
+  });
   const jwk = await exportJWK(privateKey);
   const kid = await calculateJwkThumbprint(jwk);
   return { ...jwk, kid, alg, use: 'sig' };
@@ -69,7 +72,12 @@ export async function loadSigningKeys(pool: Pool, instance?: ServerInstance): Pr
                  created_at DESC, kid`,
     );
     const keys = rows.map((row) => row.private_jwk);
-    if (instance) await registerInstance(tx, instance, keys.map((key) => key.kid!));
+    if (instance)
+      await registerInstance(
+        tx,
+        instance,
+        keys.map((key) => key.kid!),
+      );
     return keys;
   });
 }
@@ -93,10 +101,17 @@ export async function rotateSigningKeys(pool: Pool, options: { force?: boolean }
   return inTransaction(pool, async (db) => {
     await db.query('SELECT pg_advisory_xact_lock($1::bigint)', [KEY_CREATION_LOCK]);
     if (!options.force) {
-      const { rows: next } = await db.query<{ kid: string }>('SELECT kid FROM signing_keys WHERE retire_after IS NULL AND activated_at IS NULL');
-      const behind = await instancesMissingKeys(db, next.map((row) => row.kid));
+      const { rows: next } = await db.query<{ kid: string }>(
+        'SELECT kid FROM signing_keys WHERE retire_after IS NULL AND activated_at IS NULL',
+      );
+      const behind = await instancesMissingKeys(
+        db,
+        next.map((row) => row.kid),
+      );
       if (behind.length > 0) {
-        const servers = behind.map((instance) => `${instance.description} (started ${instance.startedAt.toISOString()})`).join(', ');
+        const servers = behind
+          .map((instance) => `${instance.description} (started ${instance.startedAt.toISOString()})`)
+          .join(', ');
         throw Conflict(
           `not rotated: ${behind.length === 1 ? 'a running server does' : `${behind.length} running servers do`} not publish the keys this rotation ` +
             `would activate, having started before the previous rotation: ${servers}. A server restarted after this rotation would sign ` +

@@ -1,9 +1,9 @@
 // oidc-provider's storage adapter over one table, oidc_models, with payloads as opaque jsonb
 // (the library says its field list is not exhaustive). Clients are the exception: they are read
 // from the `apps` table so that a registration change applies at once.
-import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
-import type { Pool } from '../db/pool.js';
+import { type Adapter, type AdapterPayload, errors } from 'oidc-provider';
 import { clientMetadataOf } from '../db/apps.js';
+import type { Pool } from '../db/pool.js';
 import { findAppOnce } from './request-memo.js';
 
 /**
@@ -11,11 +11,13 @@ import { findAppOnce } from './request-memo.js';
  * value comes from a request (a parameter, a token or id), so it names no stored row, and a payload
  * holding one is refused as an invalid request rather than failing the query (a 500).
  */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: NUL is exactly what this looks for
 const UNSTORABLE_TEXT = /\u0000/;
 const UNSTORABLE_JSON = /\\u0000|\\ud[89a-f][0-9a-f]{2}/i;
 
 function assertStorable(payload: AdapterPayload): void {
-  if (UNSTORABLE_JSON.test(JSON.stringify(payload))) throw new errors.InvalidRequest('request parameters must not contain NUL characters or unpaired surrogates');
+  if (UNSTORABLE_JSON.test(JSON.stringify(payload)))
+    throw new errors.InvalidRequest('request parameters must not contain NUL characters or unpaired surrogates');
 }
 
 export function postgresAdapterFactory(pool: Pool): (model: string) => Adapter {
@@ -38,7 +40,15 @@ export class PostgresAdapter implements Adapter {
        ON CONFLICT (model, id) DO UPDATE
           SET payload = EXCLUDED.payload, grant_id = EXCLUDED.grant_id, user_code = EXCLUDED.user_code,
               uid = EXCLUDED.uid, expires_at = EXCLUDED.expires_at`,
-      values: [this.model, id, payload, payload.grantId ?? null, payload.userCode ?? null, payload.uid ?? null, expiresIn ?? 0],
+      values: [
+        this.model,
+        id,
+        payload,
+        payload.grantId ?? null,
+        payload.userCode ?? null,
+        payload.uid ?? null,
+        expiresIn ?? 0,
+      ],
     });
   }
 

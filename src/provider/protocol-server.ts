@@ -3,8 +3,9 @@
 // The provider routes, parses and answers those requests itself, so taking them through Fastify's
 // router and hooks only to hijack the reply cost ~10 % of POST /token's throughput
 // (bench/README.md, "wrapper overhead"). Unknown paths stay Fastify's 404.
-import type { FastifyBaseLogger, FastifyServerFactory } from 'fastify';
+
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { FastifyBaseLogger, FastifyServerFactory } from 'fastify';
 import type Provider from 'oidc-provider';
 
 /** oidc-provider's default routes (configuration `routes`), plus discovery and the logout steps. */
@@ -73,7 +74,12 @@ export function protocolServerFactory(provider: Provider, log: () => FastifyBase
   };
 }
 
-function logCompletion(logger: FastifyBaseLogger, request: IncomingMessage, response: ServerResponse, path: string): void {
+function logCompletion(
+  logger: FastifyBaseLogger,
+  request: IncomingMessage,
+  response: ServerResponse,
+  path: string,
+): void {
   const started = performance.now();
   response.once('close', () => {
     logger.info(

@@ -4,8 +4,8 @@
 // holds its Koa context (`Provider.ctx`); reads memoised here are done once per such request.
 // Outside a provider request (Fastify's own routes, the CLI) the read is simply done.
 import Provider from 'oidc-provider';
-import { findApp, type AppRecord } from '../db/apps.js';
-import { loadAccess, type AccessRecord } from '../db/consents.js';
+import { type AppRecord, findApp } from '../db/apps.js';
+import { type AccessRecord, loadAccess } from '../db/consents.js';
 import type { Pool } from '../db/pool.js';
 import { findUserById, type UserRecord } from '../db/users.js';
 

@@ -6,21 +6,21 @@
 import type { FastifyInstance } from 'fastify';
 import type { Pool } from '../db/pool.js';
 import { openapiPlugin } from '../plugins/openapi.js';
-import { resourceServerPlugin, type ResourceServerOptions } from '../plugins/resource-server.js';
+import { type ResourceServerOptions, resourceServerPlugin } from '../plugins/resource-server.js';
+import { useStrictValidation } from '../plugins/strict-validation.js';
+import type { ConsentRequests } from '../services/consent-requests.js';
 import type { Directory } from '../services/directory.js';
+import type { EnterpriseApps } from '../services/enterprise-apps.js';
+import type { MyAppsService } from '../services/my-apps.js';
 import { appsRoutes } from './admin-api/apps.js';
 import { auditEventsRoutes } from './admin-api/audit-events.js';
+import { consentRequestsRoutes } from './admin-api/consent-requests.js';
+import { enterpriseAppsRoutes } from './admin-api/enterprise-apps.js';
+import { meRoutes } from './admin-api/me.js';
 import { requireTenantAdmin } from './admin-api/require-tenant-admin.js';
 import { ADMIN_SCOPE, sharedSchemas } from './admin-api/schemas.js';
 import { settingsRoutes } from './admin-api/settings.js';
-import { useStrictValidation } from '../plugins/strict-validation.js';
 import { usersRoutes } from './admin-api/users.js';
-import { enterpriseAppsRoutes } from './admin-api/enterprise-apps.js';
-import { consentRequestsRoutes } from './admin-api/consent-requests.js';
-import type { EnterpriseApps } from '../services/enterprise-apps.js';
-import type { ConsentRequests } from '../services/consent-requests.js';
-import type { MyAppsService } from '../services/my-apps.js';
-import { meRoutes } from './admin-api/me.js';
 
 export interface AdminApiDeps {
   pool: Pool;
@@ -72,10 +72,16 @@ export async function adminApiRoutes(app: FastifyInstance, options: AdminApiOpti
       { name: 'Settings', description: 'The tenant and its Integrated Apps setting.' },
       { name: 'Users', description: 'The tenant’s people and their roles.' },
       { name: 'Apps', description: 'Apps (OAuth clients) registered by the tenant.' },
-      { name: 'Enterprise apps', description: 'Apps in use in the tenant, whoever published them: grants, block, remove.' },
+      {
+        name: 'Enterprise apps',
+        description: 'Apps in use in the tenant, whoever published them: grants, block, remove.',
+      },
       { name: 'Consent requests', description: 'Users’ requests for admin approval of an app.' },
       { name: 'Audit events', description: 'Who changed what, newest first.' },
-      { name: 'My apps', description: 'The signed-in user’s own apps and consents (permission AppConsents.ReadWrite).' },
+      {
+        name: 'My apps',
+        description: 'The signed-in user’s own apps and consents (permission AppConsents.ReadWrite).',
+      },
     ],
   });
   await app.register(resourceServerPlugin, options.resourceServer);

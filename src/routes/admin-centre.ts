@@ -3,13 +3,14 @@
 // setting (with a preview of its effect), the apps the tenant registers, the apps in use in the
 // tenant (Enterprise apps), users' consent requests and the audit log. Every page is no-store,
 // every form is CSRF-protected, and the tenant is always the signed-in admin's own.
-import type { FastifyInstance } from 'fastify';
+
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { viewsDir } from '../plugins/views.js';
+import type { FastifyInstance } from 'fastify';
 import type { PermissionCatalogue } from '../core/permission-catalogue.js';
 import type { Pool } from '../db/pool.js';
 import { findTenant } from '../db/tenants.js';
+import { viewsDir } from '../plugins/views.js';
 import type { ConsentRequests } from '../services/consent-requests.js';
 import type { Directory } from '../services/directory.js';
 import type { EnterpriseApps } from '../services/enterprise-apps.js';
@@ -18,7 +19,7 @@ import { appsPages } from './admin-centre/apps.js';
 import { auditPages } from './admin-centre/audit.js';
 import { consentRequestsPages } from './admin-centre/consent-requests.js';
 import { enterpriseAppsPages } from './admin-centre/enterprise-apps.js';
-import { pageData, requireAdmin, type AdminNavItem } from './admin-centre/guard.js';
+import { type AdminNavItem, pageData, requireAdmin } from './admin-centre/guard.js';
 import { integratedAppsPages } from './admin-centre/integrated-apps.js';
 import type { PortalSession } from './portal-session.js';
 
@@ -66,7 +67,11 @@ export async function adminCentreRoutes(app: FastifyInstance, deps: AdminCentreD
       findTenant(pool, user.tenantId),
       deps.consentRequests.list(user.tenantId, { status: 'pending' }).then((rows) => rows.length),
     ]);
-    return reply.view('admin/home', { ...pageData(reply, user, 'home', 'Admin centre', NAV), tenant, pendingRequests: pending });
+    return reply.view('admin/home', {
+      ...pageData(reply, user, 'home', 'Admin centre', NAV),
+      tenant,
+      pendingRequests: pending,
+    });
   });
 
   await app.register(integratedAppsPages, context);
@@ -75,4 +80,3 @@ export async function adminCentreRoutes(app: FastifyInstance, deps: AdminCentreD
   await app.register(consentRequestsPages, context);
   await app.register(auditPages, context);
 }
-

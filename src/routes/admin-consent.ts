@@ -5,7 +5,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AccordError, InvalidRequest, NotFound } from '../core/errors.js';
 import type { PermissionCatalogue } from '../core/permission-catalogue.js';
-import { findApp, type AppRecord } from '../db/apps.js';
+import { type AppRecord, findApp } from '../db/apps.js';
 import type { Pool } from '../db/pool.js';
 import { findTenant, type TenantRecord } from '../db/tenants.js';
 import type { UserRecord } from '../db/users.js';
@@ -74,9 +74,16 @@ export async function adminConsentRoutes(app: FastifyInstance, deps: AdminConsen
     if (!appRecord) throw InvalidRequest('The app in this request is not registered.');
     if (!redirectUri) throw InvalidRequest('The request has no redirect_uri.');
     // Exact string comparison with a registered URI (RFC 9700 §2.1).
-    if (!appRecord.redirectUris.includes(redirectUri)) throw InvalidRequest('The redirect_uri is not registered for this app.');
+    if (!appRecord.redirectUris.includes(redirectUri))
+      throw InvalidRequest('The redirect_uri is not registered for this app.');
     const asked = scope === undefined ? appRecord.scopes : scope.split(' ').filter(Boolean);
-    return { tenant, app: appRecord, redirectUri, state, scopes: catalogue.sort(consent.requestable(appRecord, asked)) };
+    return {
+      tenant,
+      app: appRecord,
+      redirectUri,
+      state,
+      scopes: catalogue.sort(consent.requestable(appRecord, asked)),
+    };
   }
 
   /** Sends the browser back to the app's (validated) redirect URI with these parameters. */
@@ -96,7 +103,12 @@ export async function adminConsentRoutes(app: FastifyInstance, deps: AdminConsen
   }
 
   /** An admin of the tenant in the path, or a 403 "refused" page. */
-  async function checkAdmin(request: AdminConsentRequest, reply: FastifyReply, validated: ValidatedRequest, user: UserRecord) {
+  async function checkAdmin(
+    request: AdminConsentRequest,
+    reply: FastifyReply,
+    validated: ValidatedRequest,
+    user: UserRecord,
+  ) {
     if (user.tenantId === validated.tenant.id && user.role === 'admin') return true;
     await reply.status(403).view('admin-consent', {
       title: "You can't grant this",
@@ -123,12 +135,21 @@ export async function adminConsentRoutes(app: FastifyInstance, deps: AdminConsen
       if (!user) return reply;
       if (!(await checkAdmin(request, reply, validated, user))) return reply;
       if (outsidePublisherTenant(validated)) {
-        return backToApp(reply, validated, { error: 'access_denied', error_description: "The app can only be used in its publisher's organisation." });
+        return backToApp(reply, validated, {
+          error: 'access_denied',
+          error_description: "The app can only be used in its publisher's organisation.",
+        });
       }
       if (validated.scopes.length === 0) {
-        return backToApp(reply, validated, { error: 'invalid_scope', error_description: 'The app asks for no permission it registered.' });
+        return backToApp(reply, validated, {
+          error: 'invalid_scope',
+          error_description: 'The app asks for no permission it registered.',
+        });
       }
-      const publisher = validated.app.publisherTenantId === validated.tenant.id ? undefined : await findTenant(pool, validated.app.publisherTenantId);
+      const publisher =
+        validated.app.publisherTenantId === validated.tenant.id
+          ? undefined
+          : await findTenant(pool, validated.app.publisherTenantId);
       return reply.view('admin-consent', {
         title: 'Grant permissions for your organisation',
         refused: false,
@@ -164,13 +185,26 @@ export async function adminConsentRoutes(app: FastifyInstance, deps: AdminConsen
       if (!user) return reply;
       if (!(await checkAdmin(request, reply, validated, user))) return reply;
       if (request.body.decision === 'deny') {
-        return backToApp(reply, validated, { error: 'access_denied', error_description: 'The admin declined to grant the app access.' });
+        return backToApp(reply, validated, {
+          error: 'access_denied',
+          error_description: 'The admin declined to grant the app access.',
+        });
       }
       if (outsidePublisherTenant(validated) || validated.scopes.length === 0) {
         throw new AccordError(400, 'invalid_request', 'This app cannot be granted access in this organisation.');
       }
-      const granted = await consent.grantAdminConsent(validated.tenant.id, user.id, validated.app.clientId, validated.scopes, 'adminconsent');
-      return backToApp(reply, validated, { admin_consent: 'True', tenant: validated.tenant.id, scope: granted.join(' ') });
+      const granted = await consent.grantAdminConsent(
+        validated.tenant.id,
+        user.id,
+        validated.app.clientId,
+        validated.scopes,
+        'adminconsent',
+      );
+      return backToApp(reply, validated, {
+        admin_consent: 'True',
+        tenant: validated.tenant.id,
+        scope: granted.join(' '),
+      });
     },
   );
 }

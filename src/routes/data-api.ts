@@ -12,7 +12,12 @@ import { insertSentMail } from '../db/sent-mail.js';
 import { listSiteItems } from '../db/site-items.js';
 import { findSite } from '../db/sites.js';
 import { findUserInTenant, type UserRecord } from '../db/users.js';
-import { BearerError, requireOwner, resourceServerPlugin, type ResourceServerOptions } from '../plugins/resource-server.js';
+import {
+  BearerError,
+  type ResourceServerOptions,
+  requireOwner,
+  resourceServerPlugin,
+} from '../plugins/resource-server.js';
 import { useStrictValidation } from '../plugins/strict-validation.js';
 
 export interface DataApiOptions {
@@ -48,7 +53,11 @@ const errorBody = {
 
 /** `{"value": [ … ]}`, with `@odata.nextLink` when another page follows. */
 function collectionOf(item: object) {
-  return { type: 'object', required: ['value'], properties: { value: { type: 'array', items: item }, '@odata.nextLink': { type: 'string' } } };
+  return {
+    type: 'object',
+    required: ['value'],
+    properties: { value: { type: 'array', items: item }, '@odata.nextLink': { type: 'string' } },
+  };
 }
 
 /** The success reply plus the error replies every route can give. */
@@ -59,13 +68,27 @@ function replies(status: number, body: object) {
 const profile = {
   type: 'object',
   required: ['id', 'tenant', 'username', 'displayName', 'email'],
-  properties: { id: { type: 'string' }, tenant: { type: 'string' }, username: { type: 'string' }, displayName: { type: 'string' }, email: { type: ['string', 'null'] } },
+  properties: {
+    id: { type: 'string' },
+    tenant: { type: 'string' },
+    username: { type: 'string' },
+    displayName: { type: 'string' },
+    email: { type: ['string', 'null'] },
+  },
 } as const;
 
 const calendarEvent = {
   type: 'object',
   required: ['id', 'subject', 'body', 'location', 'start', 'end', 'createdAt'],
-  properties: { id, subject: { type: 'string' }, body: { type: 'string' }, location: { type: ['string', 'null'] }, start: dateTime, end: dateTime, createdAt: dateTime },
+  properties: {
+    id,
+    subject: { type: 'string' },
+    body: { type: 'string' },
+    location: { type: ['string', 'null'] },
+    start: dateTime,
+    end: dateTime,
+    createdAt: dateTime,
+  },
 } as const;
 const newCalendarEvent = {
   type: 'object',
@@ -90,16 +113,31 @@ interface NewCalendarEvent {
 const driveFile = {
   type: 'object',
   required: ['id', 'name', 'contentType', 'size', 'createdAt'],
-  properties: { id, name: { type: 'string' }, contentType: { type: 'string' }, size: { type: 'integer' }, createdAt: dateTime },
+  properties: {
+    id,
+    name: { type: 'string' },
+    contentType: { type: 'string' },
+    size: { type: 'integer' },
+    createdAt: dateTime,
+  },
 } as const;
-const driveFileWithContent = { ...driveFile, required: [...driveFile.required, 'content'], properties: { ...driveFile.properties, content: { type: 'string' } } };
+const driveFileWithContent = {
+  ...driveFile,
+  required: [...driveFile.required, 'content'],
+  properties: { ...driveFile.properties, content: { type: 'string' } },
+};
 const newDriveFile = {
   type: 'object',
   required: ['name', 'content'],
   additionalProperties: false,
   properties: {
     name: { type: 'string', minLength: 1, maxLength: 255, pattern: '^[^/\\\\\\u0000-\\u001f]+$' },
-    contentType: { type: 'string', maxLength: 100, pattern: '^[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+$', default: 'text/plain' },
+    contentType: {
+      type: 'string',
+      maxLength: 100,
+      pattern: '^[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+$',
+      default: 'text/plain',
+    },
     content: { type: 'string', maxLength: 32_768 },
   },
 } as const;
@@ -144,13 +182,20 @@ const siteItem = {
  */
 function tokenUser(request: FastifyRequest): { tenantId: string; userId: string } {
   const token = request.accessToken!;
-  if (!token.sub || !token.tid) throw new BearerError(403, 'insufficient_scope', "A token without a signed-in user reaches no user's data.");
+  if (!token.sub || !token.tid)
+    throw new BearerError(403, 'insufficient_scope', "A token without a signed-in user reaches no user's data.");
   return { tenantId: token.tid, userId: token.sub };
 }
 
 function toProfile(user: UserRecord | undefined) {
   if (!user) throw NotFound('user not found');
-  return { id: user.id, tenant: user.tenantId, username: user.username, displayName: user.displayName, email: user.email };
+  return {
+    id: user.id,
+    tenant: user.tenantId,
+    username: user.username,
+    displayName: user.displayName,
+    email: user.email,
+  };
 }
 
 // ---- routes --------------------------------------------------------------------------------
@@ -167,7 +212,11 @@ export async function dataApiRoutes(app: FastifyInstance, options: DataApiOption
   const resourceUrl = options.resourceServer.audience;
 
   /** One page of a collection: `$top` items from `$skip`, and a link to the next page if any. */
-  async function page<T>(request: FastifyRequest, query: PageQuery, load: (page: { limit: number; offset: number }) => Promise<T[]>) {
+  async function page<T>(
+    request: FastifyRequest,
+    query: PageQuery,
+    load: (page: { limit: number; offset: number }) => Promise<T[]>,
+  ) {
     const rows = await load({ limit: query.$top + 1, offset: query.$skip });
     if (rows.length <= query.$top) return { value: rows };
     const next = new URL(request.url, options.resourceServer.issuer);
@@ -178,10 +227,14 @@ export async function dataApiRoutes(app: FastifyInstance, options: DataApiOption
 
   // -- profiles
 
-  app.get('/me', { onRequest: scope('User.Read', 'User.Read.All'), schema: { response: replies(200, profile) } }, async (request) => {
-    const { tenantId, userId } = tokenUser(request);
-    return toProfile(await findUserInTenant(pool, tenantId, userId));
-  });
+  app.get(
+    '/me',
+    { onRequest: scope('User.Read', 'User.Read.All'), schema: { response: replies(200, profile) } },
+    async (request) => {
+      const { tenantId, userId } = tokenUser(request);
+      return toProfile(await findUserInTenant(pool, tenantId, userId));
+    },
+  );
 
   app.get<{ Params: { id: string } }>(
     '/users/:id',
@@ -200,10 +253,14 @@ export async function dataApiRoutes(app: FastifyInstance, options: DataApiOption
   const readCalendar = scope('Calendars.Read', 'Calendars.ReadWrite');
   const listEvents = { querystring: pageQuery, response: replies(200, collectionOf(calendarEvent)) };
 
-  app.get<{ Querystring: PageQuery }>('/me/calendar/events', { onRequest: readCalendar, schema: listEvents }, async (request) => {
-    const { tenantId, userId } = tokenUser(request);
-    return page(request, request.query, (rows) => calendarEvents.listCalendarEvents(pool, tenantId, userId, rows));
-  });
+  app.get<{ Querystring: PageQuery }>(
+    '/me/calendar/events',
+    { onRequest: readCalendar, schema: listEvents },
+    async (request) => {
+      const { tenantId, userId } = tokenUser(request);
+      return page(request, request.query, (rows) => calendarEvents.listCalendarEvents(pool, tenantId, userId, rows));
+    },
+  );
 
   // There is no Calendars.Read.All: another user's calendar is never reachable.
   app.get<{ Params: { id: string }; Querystring: PageQuery }>(
@@ -229,10 +286,14 @@ export async function dataApiRoutes(app: FastifyInstance, options: DataApiOption
 
   app.post<{ Body: NewCalendarEvent }>(
     '/me/calendar/events',
-    { onRequest: scope('Calendars.ReadWrite'), schema: { body: newCalendarEvent, response: replies(201, calendarEvent) } },
+    {
+      onRequest: scope('Calendars.ReadWrite'),
+      schema: { body: newCalendarEvent, response: replies(201, calendarEvent) },
+    },
     async (request, reply) => {
       const { tenantId, userId } = tokenUser(request);
-      if (Date.parse(request.body.end) < Date.parse(request.body.start)) throw InvalidRequest('body.end must not be before body.start', { field: 'body.end' });
+      if (Date.parse(request.body.end) < Date.parse(request.body.start))
+        throw InvalidRequest('body.end must not be before body.start', { field: 'body.end' });
       const event = await calendarEvents.insertCalendarEvent(pool, tenantId, userId, request.body);
       return reply.code(201).header('location', `${resourceUrl}/me/calendar/events/${event.id}`).send(event);
     },
@@ -243,7 +304,8 @@ export async function dataApiRoutes(app: FastifyInstance, options: DataApiOption
     { onRequest: scope('Calendars.ReadWrite'), schema: { params: idParams, response: replies(204, { type: 'null' }) } },
     async (request, reply) => {
       const { tenantId, userId } = tokenUser(request);
-      if (!(await calendarEvents.deleteCalendarEvent(pool, tenantId, userId, request.params.id))) throw NotFound('event not found');
+      if (!(await calendarEvents.deleteCalendarEvent(pool, tenantId, userId, request.params.id)))
+        throw NotFound('event not found');
       return reply.code(204).send();
     },
   );
@@ -274,7 +336,10 @@ export async function dataApiRoutes(app: FastifyInstance, options: DataApiOption
 
   app.post<{ Body: NewDriveFile }>(
     '/me/drive/files',
-    { onRequest: scope('Files.ReadWrite'), schema: { body: newDriveFile, response: replies(201, driveFileWithContent) } },
+    {
+      onRequest: scope('Files.ReadWrite'),
+      schema: { body: newDriveFile, response: replies(201, driveFileWithContent) },
+    },
     async (request, reply) => {
       const { tenantId, userId } = tokenUser(request);
       const file = await driveFiles.insertDriveFile(pool, tenantId, userId, request.body);
@@ -287,7 +352,8 @@ export async function dataApiRoutes(app: FastifyInstance, options: DataApiOption
     { onRequest: scope('Files.ReadWrite'), schema: { params: idParams, response: replies(204, { type: 'null' }) } },
     async (request, reply) => {
       const { tenantId, userId } = tokenUser(request);
-      if (!(await driveFiles.deleteDriveFile(pool, tenantId, userId, request.params.id))) throw NotFound('file not found');
+      if (!(await driveFiles.deleteDriveFile(pool, tenantId, userId, request.params.id)))
+        throw NotFound('file not found');
       return reply.code(204).send();
     },
   );
@@ -300,7 +366,12 @@ export async function dataApiRoutes(app: FastifyInstance, options: DataApiOption
     async (request, reply) => {
       const { tenantId, userId } = tokenUser(request);
       const { to, subject, body } = request.body;
-      await insertSentMail(pool, tenantId, userId, { clientId: request.accessToken!.clientId, recipients: to, subject, body });
+      await insertSentMail(pool, tenantId, userId, {
+        clientId: request.accessToken!.clientId,
+        recipients: to,
+        subject,
+        body,
+      });
       return reply.code(202).send();
     },
   );
@@ -309,7 +380,10 @@ export async function dataApiRoutes(app: FastifyInstance, options: DataApiOption
 
   app.get<{ Params: { site: string }; Querystring: PageQuery }>(
     '/sites/:site/items',
-    { onRequest: scope('Sites.Read.All'), schema: { params: siteParams, querystring: pageQuery, response: replies(200, collectionOf(siteItem)) } },
+    {
+      onRequest: scope('Sites.Read.All'),
+      schema: { params: siteParams, querystring: pageQuery, response: replies(200, collectionOf(siteItem)) },
+    },
     async (request) => {
       const { tenantId } = tokenUser(request);
       if (!(await findSite(pool, tenantId, request.params.site))) throw NotFound('site not found');

@@ -13,7 +13,9 @@ export async function healthRoutes(app: FastifyInstance, deps: { pool: Pool }): 
       return { status: 'ready' };
     } catch (error) {
       request.log.warn({ err: error }, 'database not reachable');
-      return reply.status(503).send({ error: 'temporarily_unavailable', error_description: 'The database is not reachable.' });
+      return reply
+        .status(503)
+        .send({ error: 'temporarily_unavailable', error_description: 'The database is not reachable.' });
     }
   });
 }

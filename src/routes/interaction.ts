@@ -3,17 +3,17 @@
 // assert the expected prompt on every POST, no-store, a real page when it has expired).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type Provider from 'oidc-provider';
-import { errors as oidcErrors, type InteractionResults } from 'oidc-provider';
+import { type InteractionResults, errors as oidcErrors } from 'oidc-provider';
 import { AccordError, InteractionExpired, InvalidRequest } from '../core/errors.js';
 import type { PermissionCatalogue } from '../core/permission-catalogue.js';
+import type { AppRecord } from '../db/apps.js';
+import { listConsentRequests } from '../db/consent-requests.js';
 import type { Pool } from '../db/pool.js';
 import { findTenant } from '../db/tenants.js';
 import { findUserById } from '../db/users.js';
+import type { ConsentRequests } from '../services/consent-requests.js';
 import type { ConsentEvaluation, ConsentService } from '../services/consent-service.js';
 import { signIn } from '../services/sign-in.js';
-import type { ConsentRequests } from '../services/consent-requests.js';
-import { listConsentRequests } from '../db/consent-requests.js';
-import type { AppRecord } from '../db/apps.js';
 
 export interface InteractionRouteDeps {
   pool: Pool;
@@ -47,18 +47,26 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionR
       details = await provider.interactionDetails(request.raw, reply.raw);
     } catch (error) {
       if (error instanceof oidcErrors.SessionNotFound || error instanceof oidcErrors.InvalidRequest) {
-        throw InteractionExpired('This sign-in page has expired or was opened in another browser. Go back to the app and start again.');
+        throw InteractionExpired(
+          'This sign-in page has expired or was opened in another browser. Go back to the app and start again.',
+        );
       }
       throw error;
     }
-    if (details.uid !== request.params.uid) throw InteractionExpired('This sign-in page does not belong to this browser session. Go back to the app and start again.');
-    if (expectedPrompt && details.prompt.name !== expectedPrompt) throw InvalidRequest('This form was already submitted or does not match the current step.');
+    if (details.uid !== request.params.uid)
+      throw InteractionExpired(
+        'This sign-in page does not belong to this browser session. Go back to the app and start again.',
+      );
+    if (expectedPrompt && details.prompt.name !== expectedPrompt)
+      throw InvalidRequest('This form was already submitted or does not match the current step.');
     if (request.method === 'POST' && details.result) throw InvalidRequest('This form was already submitted.');
     return details;
   }
 
   async function finish(request: FastifyRequest, reply: FastifyReply, result: InteractionResults) {
-    const redirectTo = await provider.interactionResult(request.raw, reply.raw, result, { mergeWithLastSubmission: false });
+    const redirectTo = await provider.interactionResult(request.raw, reply.raw, result, {
+      mergeWithLastSubmission: false,
+    });
     return reply.redirect(redirectTo, 303);
   }
 
@@ -80,8 +88,12 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionR
     return {
       accountId,
       clientId: String(details.params.client_id),
-      requested: String(details.params.scope ?? '').split(' ').filter(Boolean),
-      promptConsent: String(details.params.prompt ?? '').split(' ').includes('consent'),
+      requested: String(details.params.scope ?? '')
+        .split(' ')
+        .filter(Boolean),
+      promptConsent: String(details.params.prompt ?? '')
+        .split(' ')
+        .includes('consent'),
     };
   }
 
@@ -102,7 +114,10 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionR
       case 'refused':
         return reply.view('refused', { ...common, title: "You can't use this app", reason: decision.reason });
       case 'needs_admin_approval': {
-        const open = await listConsentRequests(pool, evaluation.access.tenantId, { userId: accountId, status: 'pending' });
+        const open = await listConsentRequests(pool, evaluation.access.tenantId, {
+          userId: accountId,
+          status: 'pending',
+        });
         return reply.view('needs-admin-approval', {
           ...common,
           title: 'Need admin approval',
@@ -120,27 +135,33 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionR
           title: 'Permissions requested',
           isAdmin: evaluation.access.role === 'admin',
           missing: describe(decision.outcome === 'consent' ? decision.missingScopes : []),
-          granted: describe(decision.outcome === 'consent' ? decision.alreadyGrantedScopes : evaluation.requestedScopes),
+          granted: describe(
+            decision.outcome === 'consent' ? decision.alreadyGrantedScopes : evaluation.requestedScopes,
+          ),
           offerOrgConsent: decision.outcome === 'consent' && decision.offerOrgConsent,
         });
     }
   }
 
-  app.get<{ Params: { uid: string } }>('/interaction/:uid', { schema: { params: uidParams } }, async (request, reply) => {
-    const details = await loadInteraction(request, reply);
-    if (details.prompt.name === 'login') {
-      const client = await provider.Client.find(String(details.params.client_id));
-      return reply.view('login', {
-        title: 'Sign in',
-        uid: details.uid,
-        csrfToken: reply.generateCsrf(),
-        clientName: client?.clientName,
-        username: typeof details.params.login_hint === 'string' ? details.params.login_hint : '',
-      });
-    }
-    if (details.prompt.name === 'consent') return renderConsentStep(reply, details);
-    throw InvalidRequest(`Unsupported interaction step: ${details.prompt.name}`);
-  });
+  app.get<{ Params: { uid: string } }>(
+    '/interaction/:uid',
+    { schema: { params: uidParams } },
+    async (request, reply) => {
+      const details = await loadInteraction(request, reply);
+      if (details.prompt.name === 'login') {
+        const client = await provider.Client.find(String(details.params.client_id));
+        return reply.view('login', {
+          title: 'Sign in',
+          uid: details.uid,
+          csrfToken: reply.generateCsrf(),
+          clientName: client?.clientName,
+          username: typeof details.params.login_hint === 'string' ? details.params.login_hint : '',
+        });
+      }
+      if (details.prompt.name === 'consent') return renderConsentStep(reply, details);
+      throw InvalidRequest(`Unsupported interaction step: ${details.prompt.name}`);
+    },
+  );
 
   app.post<{ Params: { uid: string }; Body: { username: string; password: string } }>(
     '/interaction/:uid/login',
@@ -171,7 +192,10 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionR
           csrfToken: reply.generateCsrf(),
           clientName: client?.clientName,
           username: request.body.username,
-          message: result.reason === 'throttled' ? 'Too many failed attempts. Try again in a few minutes.' : 'The username or password is incorrect.',
+          message:
+            result.reason === 'throttled'
+              ? 'Too many failed attempts. Try again in a few minutes.'
+              : 'The username or password is incorrect.',
         });
       }
       return finish(request, reply, { login: { accountId: result.user.id } });
@@ -198,21 +222,39 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionR
     async (request, reply) => {
       const details = await loadInteraction(request, reply, 'consent');
       if (request.body.decision === 'deny') {
-        return finish(request, reply, { error: 'access_denied', error_description: 'The user declined to grant the app access.' });
+        return finish(request, reply, {
+          error: 'access_denied',
+          error_description: 'The user declined to grant the app access.',
+        });
       }
       const { accountId, clientId, requested, promptConsent } = requestOf(details);
       // Decide again from the database as it is now; nothing in the form says what to grant.
-      const evaluation: ConsentEvaluation | undefined = await consent.evaluate(accountId, clientId, requested, promptConsent);
+      const evaluation: ConsentEvaluation | undefined = await consent.evaluate(
+        accountId,
+        clientId,
+        requested,
+        promptConsent,
+      );
       if (!evaluation) throw InteractionExpired('This app or account no longer exists.');
       const { decision } = evaluation;
       if (decision.outcome === 'refused' || decision.outcome === 'needs_admin_approval') {
-        return finish(request, reply, { error: 'access_denied', error_description: 'The app needs approval from an admin of your organisation.' });
+        return finish(request, reply, {
+          error: 'access_denied',
+          error_description: 'The app needs approval from an admin of your organisation.',
+        });
       }
       if (decision.outcome === 'consent') {
         const onBehalfOfOrg = request.body.on_behalf_of_org !== undefined;
-        if (onBehalfOfOrg && !decision.offerOrgConsent) throw new AccordError(403, 'access_denied', 'Only an admin can consent on behalf of the organisation.');
+        if (onBehalfOfOrg && !decision.offerOrgConsent)
+          throw new AccordError(403, 'access_denied', 'Only an admin can consent on behalf of the organisation.');
         if (onBehalfOfOrg) {
-          await consent.grantAdminConsent(evaluation.access.tenantId, accountId, clientId, [...decision.missingScopes, ...decision.alreadyGrantedScopes], 'consent_page');
+          await consent.grantAdminConsent(
+            evaluation.access.tenantId,
+            accountId,
+            clientId,
+            [...decision.missingScopes, ...decision.alreadyGrantedScopes],
+            'consent_page',
+          );
         } else if (decision.missingScopes.length > 0) {
           await consent.grantUserConsent(accountId, clientId, decision.missingScopes);
         }
@@ -241,10 +283,18 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionR
       const details = await loadInteraction(request, reply, 'consent');
       const { accountId, clientId, requested } = requestOf(details);
       const evaluation = await consent.evaluate(accountId, clientId, requested, false);
-      if (!evaluation || evaluation.decision.outcome !== 'needs_admin_approval') {
-        throw InvalidRequest('This app does not need admin approval for you any more. Go back to the app and sign in again.');
+      if (evaluation?.decision.outcome !== 'needs_admin_approval') {
+        throw InvalidRequest(
+          'This app does not need admin approval for you any more. Go back to the app and sign in again.',
+        );
       }
-      await consentRequests.request(evaluation.access.tenantId, accountId, clientId, evaluation.decision.missingScopes, request.body.reason ?? '');
+      await consentRequests.request(
+        evaluation.access.tenantId,
+        accountId,
+        clientId,
+        evaluation.decision.missingScopes,
+        request.body.reason ?? '',
+      );
       return renderConsentStep(reply, details, true);
     },
   );

@@ -4,9 +4,9 @@
 import type { FastifyInstance } from 'fastify';
 import { AccordError } from '../core/errors.js';
 import type { PermissionCatalogue } from '../core/permission-catalogue.js';
-import type { MyAppsService } from '../services/my-apps.js';
-import type { ConsentRequests } from '../services/consent-requests.js';
 import { findApp } from '../db/apps.js';
+import type { ConsentRequests } from '../services/consent-requests.js';
+import type { MyAppsService } from '../services/my-apps.js';
 import type { PortalSession } from './portal-session.js';
 
 export interface MyAppsRouteDeps {
@@ -35,8 +35,17 @@ export async function myAppsRoutes(app: FastifyInstance, deps: MyAppsRouteDeps):
     async (request, reply) => {
       const user = await portal.requireSignedIn(request, reply, '/my/apps');
       if (!user) return reply;
-      const [apps, requests] = await Promise.all([myApps.list(user.tenantId, user.id), consentRequests.list(user.tenantId, { userId: user.id })]);
-      const requestedApps = new Map(await Promise.all([...new Set(requests.map((r) => r.clientId))].map(async (id) => [id, await findApp(myApps.pool, id)] as const)));
+      const [apps, requests] = await Promise.all([
+        myApps.list(user.tenantId, user.id),
+        consentRequests.list(user.tenantId, { userId: user.id }),
+      ]);
+      const requestedApps = new Map(
+        await Promise.all(
+          [...new Set(requests.map((r) => r.clientId))].map(
+            async (id) => [id, await findApp(myApps.pool, id)] as const,
+          ),
+        ),
+      );
       const describe = (scopes: string[]) => scopes.map((scope) => catalogue.get(scope)!).filter(Boolean);
       return reply.view('my-apps', {
         title: 'My apps',
@@ -50,7 +59,11 @@ export async function myAppsRoutes(app: FastifyInstance, deps: MyAppsRouteDeps):
           revokeAction: `/my/apps/${encodeURIComponent(entry.app.clientId)}/revoke`,
         })),
         // Their requests for admin approval, and what the admins decided.
-        requests: requests.map((record) => ({ ...record, appName: requestedApps.get(record.clientId)?.name ?? record.clientId, permissions: describe(record.scopes) })),
+        requests: requests.map((record) => ({
+          ...record,
+          appName: requestedApps.get(record.clientId)?.name ?? record.clientId,
+          permissions: describe(record.scopes),
+        })),
       });
     },
   );

@@ -3,7 +3,7 @@
 // `accord-portal`, and the pages then read the provider's SSO session — never a separate password.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { jwtVerify, type JWTVerifyGetKey } from 'jose';
+import { type JWTVerifyGetKey, jwtVerify } from 'jose';
 import { inject } from 'light-my-request';
 import type Provider from 'oidc-provider';
 import { AccordError, InvalidRequest } from '../core/errors.js';
@@ -53,6 +53,7 @@ export function safeReturnTo(value: unknown): string | undefined {
   if (typeof value !== 'string' || value.length === 0 || value.length > 2000) return undefined;
   if (!value.startsWith('/') || value.startsWith('//') || value.includes('\\')) return undefined;
   // Control characters (tab, newline) are dropped by URL parsers and could rebuild `//`.
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what this refuses
   if (/[\u0000-\u001f\u007f]/.test(value)) return undefined;
   try {
     const base = 'http://accord.invalid';
@@ -79,7 +80,10 @@ export class PortalSession {
   }
 
   /** The session's account id (if any) and its user, when that user still exists and is enabled. */
-  private async readSession(request: FastifyRequest, reply: FastifyReply): Promise<{ accountId?: string; user?: UserRecord }> {
+  private async readSession(
+    request: FastifyRequest,
+    reply: FastifyReply,
+  ): Promise<{ accountId?: string; user?: UserRecord }> {
     const { provider, pool } = this.options;
     const ctx = provider.createContext(request.raw, reply.raw);
     const session = await provider.Session.get(ctx);
@@ -92,7 +96,11 @@ export class PortalSession {
    * The signed-in user, or undefined after sending the browser to sign in (303 to /auth) and back
    * to this page. Only a GET can be resumed, so a POST without a session goes back to `returnTo`.
    */
-  requireSignedIn = async (request: FastifyRequest, reply: FastifyReply, returnTo = request.url): Promise<UserRecord | undefined> => {
+  requireSignedIn = async (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    returnTo = request.url,
+  ): Promise<UserRecord | undefined> => {
     const { accountId, user } = await this.readSession(request, reply);
     if (user) return user;
     // A session whose account was disabled or removed must not be resumed: ask for a fresh sign-in.
@@ -137,7 +145,8 @@ export class PortalSession {
     if (!unsigned.valid || unsigned.value === null) return undefined;
     try {
       const value = JSON.parse(unsigned.value) as Partial<PendingSignIn>;
-      if (typeof value.state !== 'string' || typeof value.verifier !== 'string' || typeof value.returnTo !== 'string') return undefined;
+      if (typeof value.state !== 'string' || typeof value.verifier !== 'string' || typeof value.returnTo !== 'string')
+        return undefined;
       return { state: value.state, verifier: value.verifier, returnTo: value.returnTo };
     } catch {
       return undefined;
@@ -175,7 +184,8 @@ export class PortalSession {
     if (typeof idToken !== 'string') throw new AccordError(400, 'invalid_grant', 'The sign-in returned no ID token.');
     // OIDC Core §3.1.3.7: issuer, audience, signature and expiry.
     const { payload } = await jwtVerify(idToken, keys, { issuer, audience: FIRST_PARTY_CLIENT_ID });
-    if (typeof payload.sub !== 'string') throw new AccordError(400, 'invalid_grant', 'The sign-in returned no subject.');
+    if (typeof payload.sub !== 'string')
+      throw new AccordError(400, 'invalid_grant', 'The sign-in returned no subject.');
     if (codeRecord?.grantId) await revokeGrants(pool, [codeRecord.grantId]);
     return payload.sub;
   }
@@ -197,7 +207,10 @@ const callbackQuery = {
   },
 } as const;
 
-export async function portalSessionRoutes(app: FastifyInstance, deps: { portal: PortalSession; issuer: string }): Promise<void> {
+export async function portalSessionRoutes(
+  app: FastifyInstance,
+  deps: { portal: PortalSession; issuer: string },
+): Promise<void> {
   const { portal, issuer } = deps;
 
   app.addHook('onSend', async (_request, reply) => {
@@ -205,8 +218,11 @@ export async function portalSessionRoutes(app: FastifyInstance, deps: { portal: 
   });
 
   // Explicit sign-in (or "use another account" with prompt=login).
-  app.get<{ Querystring: { returnTo?: string; prompt?: 'login' } }>('/portal/sign-in', { schema: { querystring: returnToQuery } }, async (request, reply) =>
-    portal.startSignIn(reply, safeReturnTo(request.query.returnTo) ?? '/my/apps', request.query.prompt === 'login'),
+  app.get<{ Querystring: { returnTo?: string; prompt?: 'login' } }>(
+    '/portal/sign-in',
+    { schema: { querystring: returnToQuery } },
+    async (request, reply) =>
+      portal.startSignIn(reply, safeReturnTo(request.query.returnTo) ?? '/my/apps', request.query.prompt === 'login'),
   );
 
   app.get<{ Querystring: { code?: string; state?: string; iss?: string; error?: string; error_description?: string } }>(
@@ -221,11 +237,17 @@ export async function portalSessionRoutes(app: FastifyInstance, deps: { portal: 
       }
       // RFC 9207: the response names the issuer it came from.
       if (iss !== undefined && iss !== issuer) throw InvalidRequest('The sign-in response came from another issuer.');
-      if (error) throw new AccordError(400, error === 'access_denied' ? 'access_denied' : 'sign_in_failed', 'You were not signed in.');
+      if (error)
+        throw new AccordError(
+          400,
+          error === 'access_denied' ? 'access_denied' : 'sign_in_failed',
+          'You were not signed in.',
+        );
       if (!code) throw InvalidRequest('The sign-in response carries no code.');
       const sub = await portal.redeem(code, pending.verifier);
       const user = await portal.currentUser(request, reply);
-      if (!user || user.id !== sub) throw InvalidRequest('The sign-in does not match this browser session. Start again.');
+      if (!user || user.id !== sub)
+        throw InvalidRequest('The sign-in does not match this browser session. Start again.');
       // Checked again here: the cookie is signed, but the check must not depend on who wrote it.
       return reply.redirect(safeReturnTo(pending.returnTo) ?? '/my/apps', 303);
     },

@@ -4,8 +4,8 @@
 // request per user and app; requests expire after CONSENT_REQUEST_TTL_DAYS.
 import { Conflict, InvalidRequest, NotFound } from '../core/errors.js';
 import type { PermissionCatalogue } from '../core/permission-catalogue.js';
-import * as requests from '../db/consent-requests.js';
 import { recordAuditEvent } from '../db/audit-events.js';
+import * as requests from '../db/consent-requests.js';
 import { inTransaction, type Pool, type Queryable } from '../db/pool.js';
 import type { ConsentService } from './consent-service.js';
 import { newId } from './directory.js';
@@ -23,8 +23,10 @@ export class ConsentRequests {
   /** Opens (or refreshes) the user's request for the permissions the app still needs. */
   async request(tenantId: string, userId: string, clientId: string, scopes: readonly string[], reason: string) {
     const trimmed = reason.trim();
-    if (trimmed.length > MAX_REASON_LENGTH) throw InvalidRequest(`reason must be at most ${MAX_REASON_LENGTH} characters`, { field: 'reason' });
-    if (scopes.length === 0) throw InvalidRequest('nothing to request: the app already has every permission it asked for');
+    if (trimmed.length > MAX_REASON_LENGTH)
+      throw InvalidRequest(`reason must be at most ${MAX_REASON_LENGTH} characters`, { field: 'reason' });
+    if (scopes.length === 0)
+      throw InvalidRequest('nothing to request: the app already has every permission it asked for');
     return inTransaction(this.pool, async (tx) => {
       await requests.expireConsentRequests(tx, tenantId);
       const record = await requests.upsertOpenConsentRequest(tx, {
@@ -36,7 +38,13 @@ export class ConsentRequests {
         reason: trimmed,
         ttlDays: this.ttlDays,
       });
-      await recordAuditEvent(tx, { tenantId, actor: userId, action: 'consent_request.opened', target: clientId, details: { request: record.id, scopes: record.scopes } });
+      await recordAuditEvent(tx, {
+        tenantId,
+        actor: userId,
+        action: 'consent_request.opened',
+        target: clientId,
+        details: { request: record.id, scopes: record.scopes },
+      });
       return record;
     });
   }
@@ -56,23 +64,53 @@ export class ConsentRequests {
       const request = await this.openRequest(tx, tenantId, requestId);
       const approved = scopes === undefined ? request.scopes : [...new Set(scopes)];
       const outside = approved.filter((scope) => !request.scopes.includes(scope));
-      if (outside.length > 0) throw InvalidRequest(`not part of the request: ${outside.join(' ')}`, { field: 'scopes' });
-      if (approved.length === 0) throw InvalidRequest('approve at least one permission, or deny the request', { field: 'scopes' });
-      await this.consent.grantAdminConsent(tenantId, adminId, request.clientId, approved, `consent_request:${request.id}`, tx);
-      const decided = await requests.decideConsentRequest(tx, { tenantId, id: requestId }, { status: 'approved', approvedScopes: this.catalogue.sort(approved), decidedBy: adminId, reason: null });
-      await recordAuditEvent(tx, { tenantId, actor: adminId, action: 'consent_request.approved', target: request.clientId, details: { request: request.id, scopes: decided.approvedScopes } });
+      if (outside.length > 0)
+        throw InvalidRequest(`not part of the request: ${outside.join(' ')}`, { field: 'scopes' });
+      if (approved.length === 0)
+        throw InvalidRequest('approve at least one permission, or deny the request', { field: 'scopes' });
+      await this.consent.grantAdminConsent(
+        tenantId,
+        adminId,
+        request.clientId,
+        approved,
+        `consent_request:${request.id}`,
+        tx,
+      );
+      const decided = await requests.decideConsentRequest(
+        tx,
+        { tenantId, id: requestId },
+        { status: 'approved', approvedScopes: this.catalogue.sort(approved), decidedBy: adminId, reason: null },
+      );
+      await recordAuditEvent(tx, {
+        tenantId,
+        actor: adminId,
+        action: 'consent_request.approved',
+        target: request.clientId,
+        details: { request: request.id, scopes: decided.approvedScopes },
+      });
       return decided;
     });
   }
 
   async deny(tenantId: string, requestId: string, adminId: string, reason: string) {
     const trimmed = reason.trim();
-    if (trimmed.length > MAX_REASON_LENGTH) throw InvalidRequest(`reason must be at most ${MAX_REASON_LENGTH} characters`, { field: 'reason' });
+    if (trimmed.length > MAX_REASON_LENGTH)
+      throw InvalidRequest(`reason must be at most ${MAX_REASON_LENGTH} characters`, { field: 'reason' });
     return inTransaction(this.pool, async (tx) => {
       await requests.expireConsentRequests(tx, tenantId);
       const request = await this.openRequest(tx, tenantId, requestId);
-      const decided = await requests.decideConsentRequest(tx, { tenantId, id: requestId }, { status: 'denied', approvedScopes: null, decidedBy: adminId, reason: trimmed || null });
-      await recordAuditEvent(tx, { tenantId, actor: adminId, action: 'consent_request.denied', target: request.clientId, details: { request: request.id, reason: trimmed } });
+      const decided = await requests.decideConsentRequest(
+        tx,
+        { tenantId, id: requestId },
+        { status: 'denied', approvedScopes: null, decidedBy: adminId, reason: trimmed || null },
+      );
+      await recordAuditEvent(tx, {
+        tenantId,
+        actor: adminId,
+        action: 'consent_request.denied',
+        target: request.clientId,
+        details: { request: request.id, reason: trimmed },
+      });
       return decided;
     });
   }

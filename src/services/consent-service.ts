@@ -2,11 +2,20 @@
 // the user's oidc-provider Grant in step with what the user and their admin granted, and records
 // new consent. Every change is one transaction with its audit event.
 import type { Grant as GrantInstance } from 'oidc-provider';
-import { decideConsent, type ConsentDecision } from '../core/consent-decision.js';
+import { type ConsentDecision, decideConsent } from '../core/consent-decision.js';
 import type { PermissionCatalogue, ResourceName } from '../core/permission-catalogue.js';
 import type { AppRecord } from '../db/apps.js';
 import { recordAuditEvent } from '../db/audit-events.js';
-import { claimGrantId, forgetEmptyConsent, loadAccess, lockTenantAppChanges, lockUserConsent, updateUserConsent, upsertAdminConsent, type AccessRecord } from '../db/consents.js';
+import {
+  type AccessRecord,
+  claimGrantId,
+  forgetEmptyConsent,
+  loadAccess,
+  lockTenantAppChanges,
+  lockUserConsent,
+  updateUserConsent,
+  upsertAdminConsent,
+} from '../db/consents.js';
 import { inTransaction, type Pool, type Queryable } from '../db/pool.js';
 import { findAppOnce, loadAccessOnce } from '../provider/request-memo.js';
 
@@ -42,7 +51,12 @@ export class ConsentService {
   ) {}
 
   /** The decision for this user, app and request, from the database as it is now. */
-  async evaluate(userId: string, clientId: string, requested: Iterable<string>, promptConsent: boolean): Promise<ConsentEvaluation | undefined> {
+  async evaluate(
+    userId: string,
+    clientId: string,
+    requested: Iterable<string>,
+    promptConsent: boolean,
+  ): Promise<ConsentEvaluation | undefined> {
     // First-party portal: no consent decision, the flow goes straight on (and grants only openid).
     if (clientId === FIRST_PARTY_CLIENT_ID) {
       const access = await loadAccessOnce(this.pool, userId, clientId);
@@ -50,7 +64,10 @@ export class ConsentService {
       const requestedScopes = [...new Set(requested)].filter((scope) => scope === 'openid');
       return { app: firstPartyApp(access.tenantId), access, requestedScopes, decision: { outcome: 'proceed' } };
     }
-    const [app, access] = await Promise.all([findAppOnce(this.pool, clientId), loadAccessOnce(this.pool, userId, clientId)]);
+    const [app, access] = await Promise.all([
+      findAppOnce(this.pool, clientId),
+      loadAccessOnce(this.pool, userId, clientId),
+    ]);
     if (!app || !access || access.disabled) return undefined;
     const requestedScopes = this.requestable(app, requested);
     const decision = decideAccess(this.catalogue, app, access, requestedScopes, promptConsent);
@@ -74,7 +91,10 @@ export class ConsentService {
       await grant.save();
       return grant;
     }
-    const [app, access] = await Promise.all([findAppOnce(this.pool, clientId), loadAccessOnce(this.pool, userId, clientId)]);
+    const [app, access] = await Promise.all([
+      findAppOnce(this.pool, clientId),
+      loadAccessOnce(this.pool, userId, clientId),
+    ]);
     if (!app || !access || access.disabled || access.blocked) return undefined;
     if (!app.multiTenant && app.publisherTenantId !== access.tenantId) return undefined;
     const granted = this.requestable(app, [...access.adminScopes, ...access.userScopes]);
@@ -98,7 +118,12 @@ export class ConsentService {
       const created = new Grant({ accountId: userId, clientId });
       this.applyScopes(created, granted);
       const createdId = await created.save();
-      const winnerId = await claimGrantId(this.pool, { tenantId: access.tenantId, userId, clientId }, createdId, access.grantId);
+      const winnerId = await claimGrantId(
+        this.pool,
+        { tenantId: access.tenantId, userId, clientId },
+        createdId,
+        access.grantId,
+      );
       if (winnerId === createdId) {
         grant = created;
       } else {
@@ -117,10 +142,14 @@ export class ConsentService {
    */
   private async confirmGrant(grant: GrantInstance, app: AppRecord, userId: string): Promise<GrantInstance | undefined> {
     const access = await loadAccess(this.pool, userId, app.clientId);
-    const granted = access && !access.disabled && !access.blocked ? this.requestable(app, [...access.adminScopes, ...access.userScopes]) : [];
+    const granted =
+      access && !access.disabled && !access.blocked
+        ? this.requestable(app, [...access.adminScopes, ...access.userScopes])
+        : [];
     if (!access || access.grantId !== grant.jti || granted.length === 0) {
       await grant.destroy();
-      if (access) await forgetEmptyConsent(this.pool, { tenantId: access.tenantId, userId, clientId: app.clientId }, grant.jti);
+      if (access)
+        await forgetEmptyConsent(this.pool, { tenantId: access.tenantId, userId, clientId: app.clientId }, grant.jti);
       return undefined;
     }
     if (this.applyScopes(grant, granted)) await grant.save();
@@ -136,7 +165,11 @@ export class ConsentService {
       const added = scopes.filter((scope) => !row.scopes.includes(scope));
       if (added.length === 0) return;
       const next = this.catalogue.sort([...row.scopes, ...added]);
-      await updateUserConsent(tx, { tenantId: access.tenantId, userId, clientId }, { scopes: next, grantId: row.grantId });
+      await updateUserConsent(
+        tx,
+        { tenantId: access.tenantId, userId, clientId },
+        { scopes: next, grantId: row.grantId },
+      );
       await recordAuditEvent(tx, {
         tenantId: access.tenantId,
         actor: userId,
@@ -151,7 +184,14 @@ export class ConsentService {
    * Records a tenant-wide admin consent: the union of what was granted before and `scopes`.
    * Runs in `tx` when given (a caller's larger transaction), else in its own.
    */
-  async grantAdminConsent(tenantId: string, adminId: string, clientId: string, scopes: readonly string[], via: string, tx?: Queryable): Promise<string[]> {
+  async grantAdminConsent(
+    tenantId: string,
+    adminId: string,
+    clientId: string,
+    scopes: readonly string[],
+    via: string,
+    tx?: Queryable,
+  ): Promise<string[]> {
     const record = async (tx: Queryable) => {
       // FOR UPDATE below locks nothing while the app has no admin consent yet: two first consents
       // would both start from nothing and the later upsert would drop the other's scopes.
@@ -164,11 +204,10 @@ export class ConsentService {
       const next = this.catalogue.sort([...before, ...scopes]);
       await upsertAdminConsent(tx, { tenantId, clientId, scopes: next, grantedBy: adminId });
       // Re-consenting lifts an earlier block: the admin has just said the app is trusted.
-      await tx.query('UPDATE tenant_apps SET blocked = false, updated_by = $3::text, updated_at = now() WHERE tenant_id = $1::text AND client_id = $2::text AND blocked', [
-        tenantId,
-        clientId,
-        adminId,
-      ]);
+      await tx.query(
+        'UPDATE tenant_apps SET blocked = false, updated_by = $3::text, updated_at = now() WHERE tenant_id = $1::text AND client_id = $2::text AND blocked',
+        [tenantId, clientId, adminId],
+      );
       await recordAuditEvent(tx, {
         tenantId,
         actor: adminId,
@@ -208,7 +247,11 @@ export class ConsentService {
 }
 
 /** The scopes of `requested` that are in the catalogue and registered by the app, deduplicated. */
-export function requestableScopes(catalogue: PermissionCatalogue, appScopes: readonly string[], requested: Iterable<string>): string[] {
+export function requestableScopes(
+  catalogue: PermissionCatalogue,
+  appScopes: readonly string[],
+  requested: Iterable<string>,
+): string[] {
   const registered = new Set(appScopes);
   return [...new Set(requested)].filter((scope) => registered.has(scope) && catalogue.has(scope));
 }

@@ -14,7 +14,14 @@ export const DEMO_APP_SCOPES = ['openid', 'profile', 'User.Read', 'Calendars.Rea
 export interface DemoSeed {
   tenants: { id: string; name: string }[];
   users: { tenant: string; username: string; signIn: string; password: string; role: 'user' | 'admin'; id: string }[];
-  app: { client_id: string; client_secret: string; name: string; publisher: string; redirect_uris: string[]; permissions: string[] };
+  app: {
+    client_id: string;
+    client_secret: string;
+    name: string;
+    publisher: string;
+    redirect_uris: string[];
+    permissions: string[];
+  };
 }
 
 export async function seedDemo(pool: Pool): Promise<DemoSeed> {
@@ -22,15 +29,29 @@ export async function seedDemo(pool: Pool): Promise<DemoSeed> {
   const actor = 'operator';
   const seed: DemoSeed = { tenants: [], users: [], app: undefined as never };
   const people: Record<string, [string, string, 'user' | 'admin'][]> = {
-    contoso: [['admin', 'Contoso Admin', 'admin'], ['alice', 'Alice Example', 'user'], ['bob', 'Bob Example', 'user']],
-    fabrikam: [['admin', 'Fabrikam Admin', 'admin'], ['carol', 'Carol Example', 'user'], ['dave', 'Dave Example', 'user']],
+    contoso: [
+      ['admin', 'Contoso Admin', 'admin'],
+      ['alice', 'Alice Example', 'user'],
+      ['bob', 'Bob Example', 'user'],
+    ],
+    fabrikam: [
+      ['admin', 'Fabrikam Admin', 'admin'],
+      ['carol', 'Carol Example', 'user'],
+      ['dave', 'Dave Example', 'user'],
+    ],
   };
-  for (const [id, name] of [['contoso', 'Contoso Ltd'], ['fabrikam', 'Fabrikam Inc']] as const) {
+  for (const [id, name] of [
+    ['contoso', 'Contoso Ltd'],
+    ['fabrikam', 'Fabrikam Inc'],
+  ] as const) {
     await directory.createTenant({ id, name }, actor);
     seed.tenants.push({ id, name });
     for (const [username, displayName, role] of people[id]!) {
       const password = randomBytes(9).toString('base64url');
-      const user = await directory.createUser({ tenantId: id, username, password, role, displayName, email: `${username}@${id}.example` }, actor);
+      const user = await directory.createUser(
+        { tenantId: id, username, password, role, displayName, email: `${username}@${id}.example` },
+        actor,
+      );
       seed.users.push({ tenant: id, username, signIn: `${username}@${id}`, password, role, id: user.id });
     }
   }

@@ -10,8 +10,8 @@ import { recordAuditEvent } from '../db/audit-events.js';
 import { inTransaction, isPgError, PgError, type Pool } from '../db/pool.js';
 import * as tenants from '../db/tenants.js';
 import * as users from '../db/users.js';
-import { hashClientSecret, newClientSecret } from './client-secrets.js';
 import { loadServerSecret } from '../provider/keys.js';
+import { hashClientSecret, newClientSecret } from './client-secrets.js';
 import { hashPassword } from './passwords.js';
 import { revokeGrants } from './revocation.js';
 
@@ -46,14 +46,26 @@ export class Directory {
   async createTenant(input: { id: string; name: string; integratedAppsEnabled?: boolean }, actor: Actor) {
     const problem = tenantIdProblem(input.id);
     if (problem) throw InvalidRequest(problem, { field: 'id' });
-    if (!input.name.trim() || input.name.length > 200) throw InvalidRequest('name must be 1–200 characters', { field: 'name' });
+    if (!input.name.trim() || input.name.length > 200)
+      throw InvalidRequest('name must be 1–200 characters', { field: 'name' });
     return inTransaction(this.pool, async (tx) => {
       try {
-        const tenant = await tenants.insertTenant(tx, { id: input.id, name: input.name.trim(), integratedAppsEnabled: input.integratedAppsEnabled ?? true });
-        await recordAuditEvent(tx, { tenantId: tenant.id, actor, action: 'tenant.created', target: tenant.id, details: { integratedAppsEnabled: tenant.integratedAppsEnabled } });
+        const tenant = await tenants.insertTenant(tx, {
+          id: input.id,
+          name: input.name.trim(),
+          integratedAppsEnabled: input.integratedAppsEnabled ?? true,
+        });
+        await recordAuditEvent(tx, {
+          tenantId: tenant.id,
+          actor,
+          action: 'tenant.created',
+          target: tenant.id,
+          details: { integratedAppsEnabled: tenant.integratedAppsEnabled },
+        });
         return tenant;
       } catch (error) {
-        if (isPgError(error, PgError.uniqueViolation)) throw Conflict(`tenant "${input.id}" already exists`, { field: 'id' });
+        if (isPgError(error, PgError.uniqueViolation))
+          throw Conflict(`tenant "${input.id}" already exists`, { field: 'id' });
         throw error;
       }
     });
@@ -78,15 +90,24 @@ export class Directory {
   }
 
   async createUser(
-    input: { tenantId: string; username: string; password: string; role: Role; email?: string | null; displayName?: string | null },
+    input: {
+      tenantId: string;
+      username: string;
+      password: string;
+      role: Role;
+      email?: string | null;
+      displayName?: string | null;
+    },
     actor: Actor,
   ) {
     const username = input.username.toLowerCase();
     const problem = usernameProblem(username);
     if (problem) throw InvalidRequest(problem, { field: 'username' });
-    if (input.email && (input.email.length > 254 || !/^[^\s@]+@[^\s@]+$/.test(input.email))) throw InvalidRequest('email is not a valid address', { field: 'email' });
+    if (input.email && (input.email.length > 254 || !/^[^\s@]+@[^\s@]+$/.test(input.email)))
+      throw InvalidRequest('email is not a valid address', { field: 'email' });
     const displayName = (input.displayName ?? username).trim();
-    if (!displayName || displayName.length > 200) throw InvalidRequest('name must be 1–200 characters', { field: 'name' });
+    if (!displayName || displayName.length > 200)
+      throw InvalidRequest('name must be 1–200 characters', { field: 'name' });
     const passwordHash = await hashPassword(input.password);
     return inTransaction(this.pool, async (tx) => {
       if (!(await tenants.findTenant(tx, input.tenantId))) throw NotFound(`tenant "${input.tenantId}" not found`);
@@ -100,10 +121,17 @@ export class Directory {
           role: input.role,
           passwordHash,
         });
-        await recordAuditEvent(tx, { tenantId: input.tenantId, actor, action: 'user.created', target: user.id, details: { username, role: input.role } });
+        await recordAuditEvent(tx, {
+          tenantId: input.tenantId,
+          actor,
+          action: 'user.created',
+          target: user.id,
+          details: { username, role: input.role },
+        });
         return user;
       } catch (error) {
-        if (isPgError(error, PgError.uniqueViolation)) throw Conflict(`user "${username}" already exists in tenant "${input.tenantId}"`, { field: 'username' });
+        if (isPgError(error, PgError.uniqueViolation))
+          throw Conflict(`user "${username}" already exists in tenant "${input.tenantId}"`, { field: 'username' });
         throw error;
       }
     });
@@ -114,7 +142,13 @@ export class Directory {
       const before = await users.findUserInTenant(tx, tenantId, userId);
       if (!before) throw NotFound('user not found');
       const user = await users.setUserRole(tx, tenantId, userId, role);
-      await recordAuditEvent(tx, { tenantId, actor, action: 'user.role.changed', target: userId, details: { from: before.role, to: role } });
+      await recordAuditEvent(tx, {
+        tenantId,
+        actor,
+        action: 'user.role.changed',
+        target: userId,
+        details: { from: before.role, to: role },
+      });
       return user!;
     });
   }
@@ -132,7 +166,12 @@ export class Directory {
     const grantIds = await inTransaction(this.pool, async (tx) => {
       const user = await users.setUserDisabled(tx, tenantId, userId, disabled);
       if (!user) throw NotFound('user not found');
-      await recordAuditEvent(tx, { tenantId, actor, action: disabled ? 'user.disabled' : 'user.enabled', target: userId });
+      await recordAuditEvent(tx, {
+        tenantId,
+        actor,
+        action: disabled ? 'user.disabled' : 'user.enabled',
+        target: userId,
+      });
       if (!disabled) return [];
       // Their grants go; the consent records stay, so re-enabling restores access without asking again.
       const { rows } = await tx.query<{ grant_id: string }>(
@@ -172,7 +211,13 @@ export class Directory {
         logoUrl: input.logoUrl ?? null,
         scopes: checked.scopes,
       });
-      await recordAuditEvent(tx, { tenantId: publisher.id, actor, action: 'app.registered', target: app.clientId, details: { name: app.name, scopes: app.scopes } });
+      await recordAuditEvent(tx, {
+        tenantId: publisher.id,
+        actor,
+        action: 'app.registered',
+        target: app.clientId,
+        details: { name: app.name, scopes: app.scopes },
+      });
       return clientSecret ? { app, clientSecret } : { app };
     });
   }
@@ -186,8 +231,17 @@ export class Directory {
     };
     const checked = this.checkAppInput({ ...merged, public: current.clientType === 'public', publisherTenantId });
     return inTransaction(this.pool, async (tx) => {
-      const app = await apps.updateApp(tx, clientId, { ...changes, ...(changes.scopes ? { scopes: checked.scopes } : {}) });
-      await recordAuditEvent(tx, { tenantId: publisherTenantId, actor, action: 'app.updated', target: clientId, details: { changed: Object.keys(changes) } });
+      const app = await apps.updateApp(tx, clientId, {
+        ...changes,
+        ...(changes.scopes ? { scopes: checked.scopes } : {}),
+      });
+      await recordAuditEvent(tx, {
+        tenantId: publisherTenantId,
+        actor,
+        action: 'app.updated',
+        target: clientId,
+        details: { changed: Object.keys(changes) },
+      });
       return app!;
     });
   }
@@ -200,7 +254,12 @@ export class Directory {
     const secretKey = await loadServerSecret(this.pool, 'client_secret_key');
     await inTransaction(this.pool, async (tx) => {
       await apps.setAppSecretHash(tx, clientId, hashClientSecret(clientSecret, secretKey));
-      await recordAuditEvent(tx, { tenantId: publisherTenantId, actor, action: 'app.secret.rotated', target: clientId });
+      await recordAuditEvent(tx, {
+        tenantId: publisherTenantId,
+        actor,
+        action: 'app.secret.rotated',
+        target: clientId,
+      });
     });
     return clientSecret;
   }
@@ -210,9 +269,18 @@ export class Directory {
     const grantIds = await inTransaction(this.pool, async (tx) => {
       const current = await apps.findApp(tx, clientId);
       if (!current || current.publisherTenantId !== publisherTenantId) throw NotFound('app not found');
-      const { rows } = await tx.query<{ grant_id: string }>('SELECT grant_id FROM user_consents WHERE client_id = $1::text AND grant_id IS NOT NULL', [clientId]);
+      const { rows } = await tx.query<{ grant_id: string }>(
+        'SELECT grant_id FROM user_consents WHERE client_id = $1::text AND grant_id IS NOT NULL',
+        [clientId],
+      );
       await apps.deleteApp(tx, clientId);
-      await recordAuditEvent(tx, { tenantId: publisherTenantId, actor, action: 'app.deleted', target: clientId, details: { name: current.name } });
+      await recordAuditEvent(tx, {
+        tenantId: publisherTenantId,
+        actor,
+        action: 'app.deleted',
+        target: clientId,
+        details: { name: current.name },
+      });
       return rows.map((row) => row.grant_id);
     });
     await revokeGrants(this.pool, grantIds);
@@ -222,7 +290,12 @@ export class Directory {
     return inTransaction(this.pool, async (tx) => {
       const app = await apps.setPublisherVerified(tx, clientId, verified);
       if (!app) throw NotFound(`app "${clientId}" not found`);
-      await recordAuditEvent(tx, { tenantId: app.publisherTenantId, actor, action: verified ? 'app.publisher.verified' : 'app.publisher.unverified', target: clientId });
+      await recordAuditEvent(tx, {
+        tenantId: app.publisherTenantId,
+        actor,
+        action: verified ? 'app.publisher.verified' : 'app.publisher.unverified',
+        target: clientId,
+      });
       return app;
     });
   }
@@ -233,13 +306,19 @@ export class Directory {
     if (input.publisherName !== undefined && (!input.publisherName.trim() || input.publisherName.length > 200)) {
       throw InvalidRequest('publisher name must be 1–200 characters', { field: 'publisher_name' });
     }
-    if (input.redirectUris.length === 0) throw InvalidRequest('at least one redirect URI is required', { field: 'redirect_uris' });
+    if (input.redirectUris.length === 0)
+      throw InvalidRequest('at least one redirect URI is required', { field: 'redirect_uris' });
     if (input.redirectUris.length > 20) throw InvalidRequest('at most 20 redirect URIs', { field: 'redirect_uris' });
     for (const uri of [...input.redirectUris, ...(input.postLogoutRedirectUris ?? [])]) {
       const problem = redirectUriProblem(uri);
       if (problem) throw InvalidRequest(problem, { field: 'redirect_uris' });
     }
-    for (const [field, value] of [['homepage_url', input.homepageUrl], ['privacy_url', input.privacyUrl], ['terms_url', input.termsUrl], ['logo_url', input.logoUrl]] as const) {
+    for (const [field, value] of [
+      ['homepage_url', input.homepageUrl],
+      ['privacy_url', input.privacyUrl],
+      ['terms_url', input.termsUrl],
+      ['logo_url', input.logoUrl],
+    ] as const) {
       if (value) {
         const problem = webUrlProblem(field, value);
         if (problem) throw InvalidRequest(problem, { field });
@@ -247,8 +326,10 @@ export class Directory {
     }
     const scopes = [...new Set(input.scopes)];
     const unknown = this.catalogue.unknown(scopes);
-    if (unknown.length > 0) throw InvalidScope(`permissions not in the catalogue: ${unknown.join(' ')}`, { field: 'permissions' });
-    if (scopes.length === 0) throw InvalidScope('an app must ask for at least one permission', { field: 'permissions' });
+    if (unknown.length > 0)
+      throw InvalidScope(`permissions not in the catalogue: ${unknown.join(' ')}`, { field: 'permissions' });
+    if (scopes.length === 0)
+      throw InvalidScope('an app must ask for at least one permission', { field: 'permissions' });
     return {
       name,
       redirectUris: [...new Set(input.redirectUris)],

@@ -78,8 +78,17 @@ export class EnterpriseApps {
       scopes.map((scope) => ({ scope, grantedAt: timeOf.get(`${who} ${scope}`) ?? fallback }));
     return {
       ...summary,
-      adminConsent: admin ? { grantedBy: admin.grantedBy, grantedAt: admin.grantedAt, permissions: permissions('', admin.scopes, admin.grantedAt) } : null,
-      users: users.map(({ scopes, ...user }) => ({ ...user, permissions: permissions(user.userId, scopes, user.grantedAt) })),
+      adminConsent: admin
+        ? {
+            grantedBy: admin.grantedBy,
+            grantedAt: admin.grantedAt,
+            permissions: permissions('', admin.scopes, admin.grantedAt),
+          }
+        : null,
+      users: users.map(({ scopes, ...user }) => ({
+        ...user,
+        permissions: permissions(user.userId, scopes, user.grantedAt),
+      })),
     };
   }
 
@@ -96,7 +105,13 @@ export class EnterpriseApps {
       await setAppBlocked(tx, tenantId, clientId, true, actor);
       const grantIds = await detachGrantsOfApp(tx, tenantId, clientId);
       await revokeGrants(tx, grantIds);
-      await recordAuditEvent(tx, { tenantId, actor, action: 'app.blocked', target: clientId, details: { revokedGrants: grantIds.length } });
+      await recordAuditEvent(tx, {
+        tenantId,
+        actor,
+        action: 'app.blocked',
+        target: clientId,
+        details: { revokedGrants: grantIds.length },
+      });
       return { clientId, changed: true, revokedGrants: grantIds.length };
     });
   }
@@ -130,7 +145,12 @@ export class EnterpriseApps {
         actor,
         action: 'app.removed',
         target: clientId,
-        details: { adminScopes: state.adminScopes, users: removed.map((row) => row.userId), wasBlocked: state.blocked, revokedGrants: grantIds.length },
+        details: {
+          adminScopes: state.adminScopes,
+          users: removed.map((row) => row.userId),
+          wasBlocked: state.blocked,
+          revokedGrants: grantIds.length,
+        },
       });
       return { clientId, changed: true, revokedGrants: grantIds.length };
     });
@@ -140,7 +160,12 @@ export class EnterpriseApps {
    * Withdraws one user's consent to the app and revokes that user's tokens for it. A tenant-wide
    * admin consent, if any, still applies to them: at their next sign-in they get what it grants.
    */
-  async revokeUserConsent(tenantId: string, clientId: string, userId: string, actor: Actor): Promise<EnterpriseAppChange> {
+  async revokeUserConsent(
+    tenantId: string,
+    clientId: string,
+    userId: string,
+    actor: Actor,
+  ): Promise<EnterpriseAppChange> {
     return inTransaction(this.pool, async (tx) => {
       const [removed] = await deleteUserConsents(tx, { tenantId, userId, clientId });
       if (!removed) throw NotFound('this user has no consent to the app in the tenant');

@@ -106,7 +106,9 @@ export class GrantLiveness {
     // A user token without a grant id was not issued by Accord's flows: refuse it.
     if (token.sub) return true;
     const clientId = token.clientId;
-    return !(await this.isAlive(`a:${clientId}`, async () => ((await appExists(this.pool, clientId)) ? Infinity : undefined)));
+    return !(await this.isAlive(`a:${clientId}`, async () =>
+      (await appExists(this.pool, clientId)) ? Infinity : undefined,
+    ));
   }
 
   async close(): Promise<void> {
@@ -129,7 +131,8 @@ export class GrantLiveness {
     const readAt = performance.now(); // monotonic: a wall-clock step cannot stretch an entry
     const lifetimeMs = await read();
     if (lifetimeMs === undefined) return false;
-    if (this.listening && generation === this.generation) this.remember(key, readAt + Math.min(lifetimeMs, this.maxAgeMs));
+    if (this.listening && generation === this.generation)
+      this.remember(key, readAt + Math.min(lifetimeMs, this.maxAgeMs));
     return true;
   }
 
@@ -168,7 +171,8 @@ export class GrantLiveness {
     if (this.client !== client) return; // lost or closed meanwhile
     this.listening = true;
     this.generation++; // reads that began before LISTEN took effect are not cached
-    if (this.failures > 0) this.log?.info({ attempts: this.failures }, 'revocation listener connected again; caching grant checks');
+    if (this.failures > 0)
+      this.log?.info({ attempts: this.failures }, 'revocation listener connected again; caching grant checks');
     this.failures = 0;
     this.scheduleHeartbeat(client);
   }
@@ -191,7 +195,11 @@ export class GrantLiveness {
     this.stopCaching();
     void endWithin(client, 2_000);
     if (this.closed) return;
-    if (this.failures === 0) this.log?.warn({ err: error }, 'revocation listener lost; checking every token against the database until it reconnects');
+    if (this.failures === 0)
+      this.log?.warn(
+        { err: error },
+        'revocation listener lost; checking every token against the database until it reconnects',
+      );
     const [first, longest] = this.reconnectDelayMs;
     const delay = Math.min(longest, first * 2 ** this.failures);
     this.failures++;

@@ -1,12 +1,13 @@
 // What turning Integrated Apps on or off would do in one tenant, counted before the admin saves:
 // the user consents that are kept either way, and the sign-ins and requests whose outcome the
 // change affects. Everything is read for the given tenant only; nothing is written.
-import { decideAccess, requestableScopes } from './consent-service.js';
+
+import { NotFound } from '../core/errors.js';
 import type { PermissionCatalogue } from '../core/permission-catalogue.js';
 import type { Role } from '../core/types.js';
 import type { Pool } from '../db/pool.js';
 import { findTenant } from '../db/tenants.js';
-import { NotFound } from '../core/errors.js';
+import { decideAccess, requestableScopes } from './consent-service.js';
 
 export interface IntegratedAppsPreviewResult {
   tenantId: string;
@@ -109,14 +110,24 @@ export class IntegratedAppsPreview {
       signInsNowNeedingApproval: nowNeeding,
       signInsNoLongerNeedingApproval: noLongerNeeding,
       openRequests: requests.rows.length,
-      openRequestsForUserPermissionsOnly: requests.rows.filter((row) => !row.scopes.some(this.catalogue.adminConsentRequired)).length,
+      openRequestsForUserPermissionsOnly: requests.rows.filter(
+        (row) => !row.scopes.some(this.catalogue.adminConsentRequired),
+      ).length,
     };
   }
 
   /** The consent decision for the paused sign-in under the given setting (the one rule set, core/consent-decision). */
   private outcome(row: WaitingInteraction, integratedAppsEnabled: boolean) {
-    const access = { integratedAppsEnabled, blocked: row.blocked, adminScopes: row.adminScopes, userScopes: row.userScopes, tenantId: row.userTenantId, role: row.role };
+    const access = {
+      integratedAppsEnabled,
+      blocked: row.blocked,
+      adminScopes: row.adminScopes,
+      userScopes: row.userScopes,
+      tenantId: row.userTenantId,
+      role: row.role,
+    };
     const requestedScopes = requestableScopes(this.catalogue, row.appScopes, row.requested.split(' '));
-    return decideAccess(this.catalogue, row, access, requestedScopes, row.prompt.split(' ').includes('consent')).outcome;
+    return decideAccess(this.catalogue, row, access, requestedScopes, row.prompt.split(' ').includes('consent'))
+      .outcome;
   }
 }

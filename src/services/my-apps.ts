@@ -2,9 +2,15 @@
 // permissions, since when, and whether access comes from their own consent or their
 // organisation's admin consent; and withdrawing their own consent.
 import type { PermissionCatalogue } from '../core/permission-catalogue.js';
-import { findApp, type AppRecord } from '../db/apps.js';
+import { type AppRecord, findApp } from '../db/apps.js';
 import { recordAuditEvent } from '../db/audit-events.js';
-import { deleteUserConsents, findAdminConsent, findUserConsentForUpdate, listUserConsentsOfUser, updateUserConsent } from '../db/consents.js';
+import {
+  deleteUserConsents,
+  findAdminConsent,
+  findUserConsentForUpdate,
+  listUserConsentsOfUser,
+  updateUserConsent,
+} from '../db/consents.js';
 import { inTransaction, type Pool } from '../db/pool.js';
 import { findTenant } from '../db/tenants.js';
 import { revokeGrants } from './revocation.js';
@@ -39,16 +45,22 @@ export class MyAppsService {
     const rows = await listUserConsentsOfUser(this.pool, tenantId, userId);
     const result: MyApp[] = [];
     for (const row of rows) {
-      const [app, adminConsent] = await Promise.all([findApp(this.pool, row.clientId), findAdminConsent(this.pool, tenantId, row.clientId)]);
+      const [app, adminConsent] = await Promise.all([
+        findApp(this.pool, row.clientId),
+        findAdminConsent(this.pool, tenantId, row.clientId),
+      ]);
       if (!app) continue;
       const registered = new Set(app.scopes);
       const ownScopes = this.catalogue.sort(row.scopes.filter((scope) => registered.has(scope)));
-      const organisationScopes = this.catalogue.sort((adminConsent?.scopes ?? []).filter((scope) => registered.has(scope)));
+      const organisationScopes = this.catalogue.sort(
+        (adminConsent?.scopes ?? []).filter((scope) => registered.has(scope)),
+      );
       // The row exists only once the user used the app (consent or a grant built from the admin's).
       const usedThroughOrganisation = organisationScopes.length > 0;
       if (ownScopes.length === 0 && !usedThroughOrganisation) continue;
       const origin: AccessOrigin = ownScopes.length > 0 ? (usedThroughOrganisation ? 'both' : 'own') : 'organisation';
-      const publisher = app.publisherTenantId === tenantId ? undefined : await findTenant(this.pool, app.publisherTenantId);
+      const publisher =
+        app.publisherTenantId === tenantId ? undefined : await findTenant(this.pool, app.publisherTenantId);
       result.push({
         app,
         fromTenantName: publisher?.name,

@@ -1,7 +1,8 @@
 // Password hashing: argon2id at OWASP's parameters (m=19 MiB, t=2, p=1) on libuv's thread pool,
 // so hashing never blocks the event loop for other requests.
-import { hash, verify, type Algorithm } from '@node-rs/argon2';
+
 import { availableParallelism } from 'node:os';
+import { type Algorithm, hash, verify } from '@node-rs/argon2';
 import pLimit from 'p-limit';
 import { InvalidRequest } from '../core/errors.js';
 
@@ -25,8 +26,10 @@ export const MAX_PASSWORD_BYTES = 1024;
 export const MIN_PASSWORD_LENGTH = 8;
 
 export function checkPasswordAcceptable(password: string): void {
-  if (Buffer.byteLength(password) > MAX_PASSWORD_BYTES) throw InvalidRequest(`password must be at most ${MAX_PASSWORD_BYTES} bytes`);
-  if (password.length < MIN_PASSWORD_LENGTH) throw InvalidRequest(`password must be at least ${MIN_PASSWORD_LENGTH} characters`);
+  if (Buffer.byteLength(password) > MAX_PASSWORD_BYTES)
+    throw InvalidRequest(`password must be at most ${MAX_PASSWORD_BYTES} bytes`);
+  if (password.length < MIN_PASSWORD_LENGTH)
+    throw InvalidRequest(`password must be at least ${MIN_PASSWORD_LENGTH} characters`);
 }
 
 export async function hashPassword(password: string): Promise<string> {

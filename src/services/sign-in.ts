@@ -13,7 +13,13 @@ export type SignInResult = { ok: true; user: UserRecord } | { ok: false; reason:
 export function parseSignInName(value: string): { username: string; tenantId: string } | undefined {
   const at = value.lastIndexOf('@');
   if (at <= 0 || at === value.length - 1) return undefined;
-  return { username: value.slice(0, at).trim().toLowerCase(), tenantId: value.slice(at + 1).trim().toLowerCase() };
+  return {
+    username: value.slice(0, at).trim().toLowerCase(),
+    tenantId: value
+      .slice(at + 1)
+      .trim()
+      .toLowerCase(),
+  };
 }
 
 export async function signIn(pool: Pool, signInName: string, password: string): Promise<SignInResult> {
@@ -30,7 +36,10 @@ export async function signIn(pool: Pool, signInName: string, password: string): 
     await recordFailure(pool, parsed.tenantId, parsed.username);
     return { ok: false, reason: 'invalid' };
   }
-  await pool.query('DELETE FROM sign_in_failures WHERE tenant_id = $1::text AND username = $2::text', [parsed.tenantId, parsed.username]);
+  await pool.query('DELETE FROM sign_in_failures WHERE tenant_id = $1::text AND username = $2::text', [
+    parsed.tenantId,
+    parsed.username,
+  ]);
   const { passwordHash: _omit, ...record } = user;
   return { ok: true, user: record };
 }

@@ -1,13 +1,30 @@
 // Who may use the admin API: a token from this issuer for /api/v1 with Organization.ReadWrite.All,
 // whose user is an admin of {tenant} at the time of each call. Everyone else gets 401 or 403, and
 // another tenant's objects can be neither seen nor changed.
-import t from 'tap';
+
 import * as oidc from 'openid-client';
+import t from 'tap';
 import { refusedWithin } from '../support/api.js';
 import { Browser, pageName } from '../support/browser.js';
-import { exchangeCode, fullFlow, registerApp, relyingParty, signInOnPage, startAuthorization } from '../support/flows.js';
+import {
+  exchangeCode,
+  fullFlow,
+  registerApp,
+  relyingParty,
+  signInOnPage,
+  startAuthorization,
+} from '../support/flows.js';
 import { startTestServer } from '../support/server.js';
-import { ADMIN_SCOPE, DOCUMENTED_OPERATIONS, PASSWORD, adminApiToken, apiOperations, callApi, claimsOf, registerAdminClient } from './support.js';
+import {
+  ADMIN_SCOPE,
+  adminApiToken,
+  apiOperations,
+  callApi,
+  claimsOf,
+  DOCUMENTED_OPERATIONS,
+  PASSWORD,
+  registerAdminClient,
+} from './support.js';
 
 const server = await startTestServer({ SIGN_IN_RATE_LIMIT: '1000' });
 t.teardown(() => server.close());
@@ -15,7 +32,8 @@ const { directory, pool } = server;
 
 await directory.createTenant({ id: 'contoso', name: 'Contoso' }, 'operator');
 await directory.createTenant({ id: 'fabrikam', name: 'Fabrikam' }, 'operator');
-const newUser = (tenantId: string, username: string, role: 'user' | 'admin') => directory.createUser({ tenantId, username, password: PASSWORD, role }, 'operator');
+const newUser = (tenantId: string, username: string, role: 'user' | 'admin') =>
+  directory.createUser({ tenantId, username, password: PASSWORD, role }, 'operator');
 const carol = await newUser('contoso', 'carol', 'admin');
 const dave = await newUser('contoso', 'dave', 'user');
 const erin = await newUser('contoso', 'erin', 'admin');
@@ -24,7 +42,11 @@ const frank = await newUser('fabrikam', 'frank', 'admin');
 const fiona = await newUser('fabrikam', 'fiona', 'user');
 
 const adminClient = await registerAdminClient(server, 'contoso');
-const fabrikamApp = await registerApp(server, { tenant: 'fabrikam', name: 'Fabrikam Portal', scopes: ['openid', 'User.Read'] });
+const fabrikamApp = await registerApp(server, {
+  tenant: 'fabrikam',
+  name: 'Fabrikam Portal',
+  scopes: ['openid', 'User.Read'],
+});
 
 const carolLogin = await adminApiToken(server, adminClient, 'carol@contoso');
 const carolToken = carolLogin.accessToken;
@@ -50,52 +72,82 @@ t.test('an admin gets the permission through the consent page and a JWT access t
 
 t.test('a user cannot get Organization.ReadWrite.All: it needs admin approval', async (t) => {
   const browser = new Browser(server.url);
-  const auth = await startAuthorization(browser, adminClient, { scope: `openid ${ADMIN_SCOPE}`, resource: `${server.url}/api/v1` });
+  const auth = await startAuthorization(browser, adminClient, {
+    scope: `openid ${ADMIN_SCOPE}`,
+    resource: `${server.url}/api/v1`,
+  });
   const page = await signInOnPage(browser, auth.page, 'dave@contoso', PASSWORD);
   t.equal(pageName(page.body), 'needs-admin-approval');
 });
 
-t.test('without a valid token for this API the answer is 401 (400 for a malformed header), before any input is read', async (t) => {
-  const dataApp = await registerApp(server, { tenant: 'contoso', scopes: ['openid', 'User.Read'] });
-  const flow = await fullFlow(server, dataApp, { signIn: 'carol@contoso', password: PASSWORD }, { scope: 'openid User.Read' });
-  const dataTokens = await exchangeCode(dataApp, flow.callback, flow.auth);
-  t.equal(claimsOf(dataTokens.access_token).aud, `${server.url}/data/v1`);
-  const [head, , signature] = carolToken.split('.');
-  const tampered = `${head}.${Buffer.from(JSON.stringify({ ...claimsOf(carolToken), tid: 'fabrikam' })).toString('base64url')}.${signature}`;
-  const cases: { name: string; authorization?: string; status: number; error?: string }[] = [
-    { name: 'no token', status: 401 },
-    { name: 'garbage', authorization: 'Bearer not-a-token', status: 401, error: 'invalid_token' },
-    { name: 'a token for the data API (wrong audience)', authorization: `Bearer ${dataTokens.access_token}`, status: 401, error: 'invalid_token' },
-    { name: 'an ID token', authorization: `Bearer ${dataTokens.id_token}`, status: 401, error: 'invalid_token' },
-    { name: 'a tampered admin token', authorization: `Bearer ${tampered}`, status: 401, error: 'invalid_token' },
-    { name: 'Basic credentials', authorization: `Basic ${Buffer.from('carol@contoso:x').toString('base64')}`, status: 400, error: 'invalid_request' },
-  ];
-  for (const { name, authorization, status, error } of cases) {
-    for (const { method, path, body } of [
-      { method: 'GET', path: '/tenants/contoso/settings', body: undefined },
-      { method: 'POST', path: '/tenants/contoso/users', body: { not: 'valid' } },
-      { method: 'GET', path: '/tenants/NOT A TENANT/users/%00', body: undefined },
-    ]) {
-      const response = await callApi(server, undefined, path, { method, body, headers: authorization ? { authorization } : {} });
-      t.equal(response.status, status, `${name}: ${method} ${path}`);
-      t.match(response.headers.get('www-authenticate'), /^Bearer realm="accord"/, `${name}: RFC 6750 challenge`);
-      if (error) t.equal(response.body.error, error, name);
+t.test(
+  'without a valid token for this API the answer is 401 (400 for a malformed header), before any input is read',
+  async (t) => {
+    const dataApp = await registerApp(server, { tenant: 'contoso', scopes: ['openid', 'User.Read'] });
+    const flow = await fullFlow(
+      server,
+      dataApp,
+      { signIn: 'carol@contoso', password: PASSWORD },
+      { scope: 'openid User.Read' },
+    );
+    const dataTokens = await exchangeCode(dataApp, flow.callback, flow.auth);
+    t.equal(claimsOf(dataTokens.access_token).aud, `${server.url}/data/v1`);
+    const [head, , signature] = carolToken.split('.');
+    const tampered = `${head}.${Buffer.from(JSON.stringify({ ...claimsOf(carolToken), tid: 'fabrikam' })).toString('base64url')}.${signature}`;
+    const cases: { name: string; authorization?: string; status: number; error?: string }[] = [
+      { name: 'no token', status: 401 },
+      { name: 'garbage', authorization: 'Bearer not-a-token', status: 401, error: 'invalid_token' },
+      {
+        name: 'a token for the data API (wrong audience)',
+        authorization: `Bearer ${dataTokens.access_token}`,
+        status: 401,
+        error: 'invalid_token',
+      },
+      { name: 'an ID token', authorization: `Bearer ${dataTokens.id_token}`, status: 401, error: 'invalid_token' },
+      { name: 'a tampered admin token', authorization: `Bearer ${tampered}`, status: 401, error: 'invalid_token' },
+      {
+        name: 'Basic credentials',
+        authorization: `Basic ${Buffer.from('carol@contoso:x').toString('base64')}`,
+        status: 400,
+        error: 'invalid_request',
+      },
+    ];
+    for (const { name, authorization, status, error } of cases) {
+      for (const { method, path, body } of [
+        { method: 'GET', path: '/tenants/contoso/settings', body: undefined },
+        { method: 'POST', path: '/tenants/contoso/users', body: { not: 'valid' } },
+        { method: 'GET', path: '/tenants/NOT A TENANT/users/%00', body: undefined },
+      ]) {
+        const response = await callApi(server, undefined, path, {
+          method,
+          body,
+          headers: authorization ? { authorization } : {},
+        });
+        t.equal(response.status, status, `${name}: ${method} ${path}`);
+        t.match(response.headers.get('www-authenticate'), /^Bearer realm="accord"/, `${name}: RFC 6750 challenge`);
+        if (error) t.equal(response.body.error, error, name);
+      }
     }
-  }
-});
+  },
+);
 
 t.test('an app cannot get an admin permission for itself (client credentials): no admin is behind it', async (t) => {
   const app = await relyingParty(server, adminClient.clientId, adminClient.clientSecret);
-  const refused = await oidc.clientCredentialsGrant(app.config, { scope: ADMIN_SCOPE, resource: `${server.url}/api/v1` }).then(
-    () => undefined,
-    (error: { error?: string }) => error,
-  );
+  const refused = await oidc
+    .clientCredentialsGrant(app.config, { scope: ADMIN_SCOPE, resource: `${server.url}/api/v1` })
+    .then(
+      () => undefined,
+      (error: { error?: string }) => error,
+    );
   t.equal(refused?.error, 'invalid_scope', 'the token endpoint refuses to issue it');
   // Without the scope the app's own token carries no permission for the admin API at all.
   const token = (await oidc.clientCredentialsGrant(app.config, { resource: `${server.url}/api/v1` })).access_token;
   t.equal(claimsOf(token).sub, adminClient.clientId, 'RFC 9068 §2.2: an app token names the app as sub');
   t.notOk(claimsOf(token).gid);
-  for (const { method, path, ...rest } of apiOperations('contoso', { userId: carol.id, clientId: adminClient.clientId })) {
+  for (const { method, path, ...rest } of apiOperations('contoso', {
+    userId: carol.id,
+    clientId: adminClient.clientId,
+  })) {
     const response = await callApi(server, token, path, { method, ...('body' in rest ? { body: rest.body } : {}) });
     t.equal(response.status, 403, `${method} ${path}`);
     t.match(response.body.error, /^(access_denied|insufficient_scope)$/);
@@ -114,7 +166,11 @@ t.test("a non-admin's token is refused with 403, even with the organisation's co
     t.equal(response.status, 403, path);
     t.equal(response.body.error, 'access_denied');
   }
-  t.equal((await callApi(server, erinLogin.accessToken, '/tenants/contoso/users')).status, 200, 'the admin who consented gets in');
+  t.equal(
+    (await callApi(server, erinLogin.accessToken, '/tenants/contoso/users')).status,
+    200,
+    'the admin who consented gets in',
+  );
 });
 
 t.test('a demoted admin loses access at their next call (directory and API), a disabled one too', async (t) => {
@@ -128,14 +184,28 @@ t.test('a demoted admin loses access at their next call (directory and API), a d
   t.equal(demoted.status, 403, 'demoted by the operator: refused at once, with the same token');
   t.equal(demoted.body.error, 'access_denied');
 
-  const byApi = await callApi(server, carolToken, `/tenants/contoso/users/${grace.id}`, { method: 'PATCH', body: { role: 'user' } });
+  const byApi = await callApi(server, carolToken, `/tenants/contoso/users/${grace.id}`, {
+    method: 'PATCH',
+    body: { role: 'user' },
+  });
   t.equal(byApi.status, 200);
   t.equal(byApi.body.role, 'user');
-  t.equal((await callApi(server, graceToken, '/tenants/contoso/users')).status, 403, 'demoted through the API: refused at once');
+  t.equal(
+    (await callApi(server, graceToken, '/tenants/contoso/users')).status,
+    403,
+    'demoted through the API: refused at once',
+  );
 
   await directory.setUserRole('contoso', erin.id, 'admin', 'operator');
-  t.equal((await callApi(server, erinToken, '/tenants/contoso/settings')).status, 200, 'promoted again: the token works again');
-  const disabled = await callApi(server, carolToken, `/tenants/contoso/users/${erin.id}`, { method: 'PATCH', body: { disabled: true } });
+  t.equal(
+    (await callApi(server, erinToken, '/tenants/contoso/settings')).status,
+    200,
+    'promoted again: the token works again',
+  );
+  const disabled = await callApi(server, carolToken, `/tenants/contoso/users/${erin.id}`, {
+    method: 'PATCH',
+    body: { disabled: true },
+  });
   t.equal(disabled.status, 200);
   const refused = await refusedWithin(() => callApi(server, erinToken, '/tenants/contoso/settings'));
   t.equal(refused.status, 401, "disabling revokes the admin's grants, so the token itself is dead");
@@ -150,7 +220,11 @@ async function snapshot(tenant: string) {
     users: await rows('SELECT * FROM users WHERE tenant_id = $1::text ORDER BY id'),
     apps: await rows('SELECT * FROM apps WHERE publisher_tenant_id = $1::text ORDER BY client_id'),
     audit: await rows('SELECT * FROM audit_events WHERE tenant_id = $1::text ORDER BY id'),
-    counts: (await pool.query('SELECT (SELECT count(*) FROM users) AS users, (SELECT count(*) FROM apps) AS apps, (SELECT count(*) FROM tenants) AS tenants')).rows,
+    counts: (
+      await pool.query(
+        'SELECT (SELECT count(*) FROM users) AS users, (SELECT count(*) FROM apps) AS apps, (SELECT count(*) FROM tenants) AS tenants',
+      )
+    ).rows,
   };
 }
 
@@ -159,38 +233,58 @@ t.test('an admin of contoso gets 403 on every route of fabrikam, and nothing of 
   const operations = apiOperations('fabrikam', { userId: fiona.id, clientId: fabrikamApp.clientId });
   t.equal(operations.length, DOCUMENTED_OPERATIONS.length, 'every operation of the API');
   for (const { method, path, ...rest } of operations) {
-    const response = await callApi(server, carolToken, path, { method, ...('body' in rest ? { body: rest.body } : {}) });
+    const response = await callApi(server, carolToken, path, {
+      method,
+      ...('body' in rest ? { body: rest.body } : {}),
+    });
     t.equal(response.status, 403, `${method} ${path}`);
     t.equal(response.body.error, 'access_denied', `${method} ${path}`);
     t.notMatch(JSON.stringify(response.body), /fiona|Fabrikam Portal/, 'nothing of fabrikam leaks');
   }
   t.same(await snapshot('fabrikam'), before, 'fabrikam is unchanged');
   const secret = fabrikamApp.clientSecret!;
-  const stillWorks = await oidc.clientCredentialsGrant((await relyingParty(server, fabrikamApp.clientId, secret)).config, { scope: 'User.Read' }).then(
-    () => true,
-    () => false,
-  );
+  const stillWorks = await oidc
+    .clientCredentialsGrant((await relyingParty(server, fabrikamApp.clientId, secret)).config, { scope: 'User.Read' })
+    .then(
+      () => true,
+      () => false,
+    );
   t.ok(stillWorks, "fabrikam's app secret still works");
 });
 
-t.test('an unknown tenant answers exactly like another tenant (no enumeration), and fabrikam cannot reach contoso', async (t) => {
-  const other = await callApi(server, carolToken, '/tenants/fabrikam/users');
-  for (const tenant of ['nowhere', 'NOT-A-SLUG', 'api']) {
-    const before = await snapshot('contoso');
-    for (const { method, path, ...rest } of apiOperations(tenant, { userId: carol.id, clientId: adminClient.clientId })) {
-      const response = await callApi(server, carolToken, path, { method, ...('body' in rest ? { body: rest.body } : {}) });
-      t.equal(response.status, 403, `${method} ${path}`);
-      t.same(response.body, other.body, 'the same answer as for an existing tenant');
+t.test(
+  'an unknown tenant answers exactly like another tenant (no enumeration), and fabrikam cannot reach contoso',
+  async (t) => {
+    const other = await callApi(server, carolToken, '/tenants/fabrikam/users');
+    for (const tenant of ['nowhere', 'NOT-A-SLUG', 'api']) {
+      const before = await snapshot('contoso');
+      for (const { method, path, ...rest } of apiOperations(tenant, {
+        userId: carol.id,
+        clientId: adminClient.clientId,
+      })) {
+        const response = await callApi(server, carolToken, path, {
+          method,
+          ...('body' in rest ? { body: rest.body } : {}),
+        });
+        t.equal(response.status, 403, `${method} ${path}`);
+        t.same(response.body, other.body, 'the same answer as for an existing tenant');
+      }
+      t.same(await snapshot('contoso'), before);
     }
-    t.same(await snapshot('contoso'), before);
-  }
-  const before = await snapshot('contoso');
-  for (const { method, path, ...rest } of apiOperations('contoso', { userId: carol.id, clientId: adminClient.clientId })) {
-    const response = await callApi(server, frankToken, path, { method, ...('body' in rest ? { body: rest.body } : {}) });
-    t.equal(response.status, 403, `fabrikam's admin: ${method} ${path}`);
-  }
-  t.same(await snapshot('contoso'), before, 'contoso is unchanged');
-});
+    const before = await snapshot('contoso');
+    for (const { method, path, ...rest } of apiOperations('contoso', {
+      userId: carol.id,
+      clientId: adminClient.clientId,
+    })) {
+      const response = await callApi(server, frankToken, path, {
+        method,
+        ...('body' in rest ? { body: rest.body } : {}),
+      });
+      t.equal(response.status, 403, `fabrikam's admin: ${method} ${path}`);
+    }
+    t.same(await snapshot('contoso'), before, 'contoso is unchanged');
+  },
+);
 
 t.test("another tenant's users and apps are not found under one's own tenant (404), and stay unchanged", async (t) => {
   const before = await snapshot('fabrikam');

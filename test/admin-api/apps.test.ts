@@ -3,21 +3,31 @@
 // RFC 9700; only the operator verifies a publisher.
 import t from 'tap';
 import { startTestServer } from '../support/server.js';
-import { PASSWORD, adminApiToken, callApi, registerAdminClient } from './support.js';
+import { adminApiToken, callApi, PASSWORD, registerAdminClient } from './support.js';
 
 const server = await startTestServer({ SIGN_IN_RATE_LIMIT: '1000' });
 t.teardown(() => server.close());
 const { directory, pool } = server;
 
 await directory.createTenant({ id: 'contoso', name: 'Contoso' }, 'operator');
-const carol = await directory.createUser({ tenantId: 'contoso', username: 'carol', password: PASSWORD, role: 'admin' }, 'operator');
+const carol = await directory.createUser(
+  { tenantId: 'contoso', username: 'carol', password: PASSWORD, role: 'admin' },
+  'operator',
+);
 const adminClient = await registerAdminClient(server, 'contoso');
 const token = (await adminApiToken(server, adminClient, 'carol@contoso')).accessToken;
 const apps = '/tenants/contoso/apps';
-const validApp = { name: 'Planner', redirectUris: ['https://planner.example/callback'], permissions: ['openid', 'User.Read'] };
+const validApp = {
+  name: 'Planner',
+  redirectUris: ['https://planner.example/callback'],
+  permissions: ['openid', 'User.Read'],
+};
 
 /** Client credentials at /token with this secret (RFC 6749 §4.4, client_secret_basic): ok, or the OAuth error. */
-async function tokenWithSecret(clientId: string, secret: string): Promise<{ ok: true } | { ok: false; error: string; status: number }> {
+async function tokenWithSecret(
+  clientId: string,
+  secret: string,
+): Promise<{ ok: true } | { ok: false; error: string; status: number }> {
   const basic = Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(secret)}`).toString('base64');
   const response = await fetch(`${server.url}/token`, {
     method: 'POST',
@@ -25,7 +35,9 @@ async function tokenWithSecret(clientId: string, secret: string): Promise<{ ok: 
     body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'User.Read' }),
   });
   const body = (await response.json()) as { access_token?: string; error?: string };
-  return response.ok && body.access_token ? { ok: true } : { ok: false, error: String(body.error), status: response.status };
+  return response.ok && body.access_token
+    ? { ok: true }
+    : { ok: false, error: String(body.error), status: response.status };
 }
 
 async function appCount(): Promise<number> {
@@ -40,7 +52,12 @@ async function storedApp(clientId: string) {
 
 t.test('registering an app returns its secret once; reading it never shows the secret', async (t) => {
   const created = await callApi(server, token, apps, {
-    body: { ...validApp, permissions: ['User.Read', 'openid', 'offline_access'], multiTenant: true, homepageUrl: 'https://planner.example' },
+    body: {
+      ...validApp,
+      permissions: ['User.Read', 'openid', 'offline_access'],
+      multiTenant: true,
+      homepageUrl: 'https://planner.example',
+    },
   });
   t.equal(created.status, 201);
   t.match(created.body, {
@@ -68,13 +85,21 @@ t.test('registering an app returns its secret once; reading it never shows the s
   const { clientSecret: _shown, ...withoutSecret } = created.body;
   t.same(read.body, withoutSecret);
   const list = await callApi(server, token, apps);
-  t.same(list.body.value.map((app: { clientId: string }) => app.clientId), [adminClient.clientId, clientId]);
+  t.same(
+    list.body.value.map((app: { clientId: string }) => app.clientId),
+    [adminClient.clientId, clientId],
+  );
   for (const body of [read.body, list.body]) {
     t.notOk(JSON.stringify(body).includes(clientSecret), 'the secret is not shown again');
     t.notMatch(JSON.stringify(body), /secret/i, 'nor its hash');
   }
   const audit = await callApi(server, token, '/tenants/contoso/audit-events?limit=200');
-  t.match(audit.body.value.find((event: { action: string; target: string }) => event.action === 'app.registered' && event.target === clientId), { actor: carol.id });
+  t.match(
+    audit.body.value.find(
+      (event: { action: string; target: string }) => event.action === 'app.registered' && event.target === clientId,
+    ),
+    { actor: carol.id },
+  );
   t.notOk(JSON.stringify(audit.body).includes(clientSecret), 'nor in the audit trail');
 });
 
@@ -87,15 +112,29 @@ t.test('rotating the secret returns a new one once; the old one stops working at
   t.not(rotated.body.clientSecret, first);
   t.equal(rotated.headers.get('cache-control'), 'no-store');
 
-  t.same(await tokenWithSecret(clientId, first), { ok: false, error: 'invalid_client', status: 401 }, 'the old secret is refused');
+  t.same(
+    await tokenWithSecret(clientId, first),
+    { ok: false, error: 'invalid_client', status: 401 },
+    'the old secret is refused',
+  );
   t.same(await tokenWithSecret(clientId, rotated.body.clientSecret), { ok: true }, 'the new secret works');
-  t.notOk(JSON.stringify((await callApi(server, token, `${apps}/${clientId}`)).body).includes(rotated.body.clientSecret), 'and is not shown again');
+  t.notOk(
+    JSON.stringify((await callApi(server, token, `${apps}/${clientId}`)).body).includes(rotated.body.clientSecret),
+    'and is not shown again',
+  );
   const audit = await callApi(server, token, '/tenants/contoso/audit-events?limit=200');
-  t.match(audit.body.value.find((event: { action: string; target: string }) => event.action === 'app.secret.rotated' && event.target === clientId), { actor: carol.id });
+  t.match(
+    audit.body.value.find(
+      (event: { action: string; target: string }) => event.action === 'app.secret.rotated' && event.target === clientId,
+    ),
+    { actor: carol.id },
+  );
 });
 
 t.test('a public app has no secret, and none can be rotated', async (t) => {
-  const created = await callApi(server, token, apps, { body: { ...validApp, name: 'Phone app', public: true, redirectUris: ['com.example.phone:/callback'] } });
+  const created = await callApi(server, token, apps, {
+    body: { ...validApp, name: 'Phone app', public: true, redirectUris: ['com.example.phone:/callback'] },
+  });
   t.equal(created.status, 201);
   t.notOk('clientSecret' in created.body);
   t.equal(created.body.public, true);
@@ -145,15 +184,35 @@ t.test('other bad app input is refused with 400 naming the field', async (t) => 
     ['no name', { redirectUris: validApp.redirectUris, permissions: ['openid'] }, /^body\.name is required$/],
     ['no redirect URIs', { name: 'x', permissions: ['openid'] }, /^body\.redirectUris is required$/],
     ['empty redirect URIs', { ...validApp, redirectUris: [] }, /^body\.redirectUris must NOT have fewer than 1 items$/],
-    ['21 redirect URIs', { ...validApp, redirectUris: Array.from({ length: 21 }, (_, i) => `https://planner.example/${i}`) }, /^body\.redirectUris must NOT have more than 20 items$/],
-    ['a very long redirect URI', { ...validApp, redirectUris: [`https://planner.example/${'a'.repeat(2000)}`] }, /^body\.redirectUris\.0 must NOT have more than 2000 characters$/],
+    [
+      '21 redirect URIs',
+      { ...validApp, redirectUris: Array.from({ length: 21 }, (_, i) => `https://planner.example/${i}`) },
+      /^body\.redirectUris must NOT have more than 20 items$/,
+    ],
+    [
+      'a very long redirect URI',
+      { ...validApp, redirectUris: [`https://planner.example/${'a'.repeat(2000)}`] },
+      /^body\.redirectUris\.0 must NOT have more than 2000 characters$/,
+    ],
     ['name too long', { ...validApp, name: 'N'.repeat(201) }, /^body\.name must NOT have more than 200 characters$/],
     ['blank name', { ...validApp, name: '  ' }, /^name must be 1–200 characters$/],
-    ['unknown permission', { ...validApp, permissions: ['openid', 'Mail.ReadAll'] }, /^permissions not in the catalogue: Mail.ReadAll$/],
+    [
+      'unknown permission',
+      { ...validApp, permissions: ['openid', 'Mail.ReadAll'] },
+      /^permissions not in the catalogue: Mail.ReadAll$/,
+    ],
     ['no permission', { ...validApp, permissions: [] }, /^body\.permissions must NOT have fewer than 1 items$/],
-    ['duplicate permission', { ...validApp, permissions: ['openid', 'openid'] }, /^body\.permissions must NOT have duplicate items/],
+    [
+      'duplicate permission',
+      { ...validApp, permissions: ['openid', 'openid'] },
+      /^body\.permissions must NOT have duplicate items/,
+    ],
     ['http homepage', { ...validApp, homepageUrl: 'http://planner.example' }, /^homepageUrl must be an https URL$/],
-    ['publisher verification', { ...validApp, publisherVerified: true }, /^body\.publisherVerified is not a known field$/],
+    [
+      'publisher verification',
+      { ...validApp, publisherVerified: true },
+      /^body\.publisherVerified is not a known field$/,
+    ],
     ['publisher name', { ...validApp, publisherName: 'Microsoft' }, /^body\.publisherName is not a known field$/],
     ['client secret', { ...validApp, clientSecret: 'chosen-by-me' }, /^body\.clientSecret is not a known field$/],
     ['multiTenant as a string', { ...validApp, multiTenant: 'true' }, /^body\.multiTenant must be boolean$/],
@@ -166,36 +225,51 @@ t.test('other bad app input is refused with 400 naming the field', async (t) => 
   t.equal(await appCount(), count, 'no app was created');
 });
 
-t.test('an admin changes an app, but cannot verify its publisher or make it public; the operator verifies it', async (t) => {
-  const { clientId } = (await callApi(server, token, apps, { body: validApp })).body;
-  const path = `${apps}/${clientId}`;
-  const changed = await callApi(server, token, path, {
-    method: 'PATCH',
-    body: { name: 'Planner 2', multiTenant: true, redirectUris: ['https://planner.example/cb2'], permissions: ['openid', 'Calendars.Read'], privacyUrl: 'https://planner.example/privacy' },
-  });
-  t.equal(changed.status, 200);
-  t.match(changed.body, { name: 'Planner 2', multiTenant: true, redirectUris: ['https://planner.example/cb2'], permissions: ['openid', 'Calendars.Read'], privacyUrl: 'https://planner.example/privacy' });
-  const cleared = await callApi(server, token, path, { method: 'PATCH', body: { privacyUrl: null } });
-  t.match(cleared.body, { name: 'Planner 2', privacyUrl: null });
+t.test(
+  'an admin changes an app, but cannot verify its publisher or make it public; the operator verifies it',
+  async (t) => {
+    const { clientId } = (await callApi(server, token, apps, { body: validApp })).body;
+    const path = `${apps}/${clientId}`;
+    const changed = await callApi(server, token, path, {
+      method: 'PATCH',
+      body: {
+        name: 'Planner 2',
+        multiTenant: true,
+        redirectUris: ['https://planner.example/cb2'],
+        permissions: ['openid', 'Calendars.Read'],
+        privacyUrl: 'https://planner.example/privacy',
+      },
+    });
+    t.equal(changed.status, 200);
+    t.match(changed.body, {
+      name: 'Planner 2',
+      multiTenant: true,
+      redirectUris: ['https://planner.example/cb2'],
+      permissions: ['openid', 'Calendars.Read'],
+      privacyUrl: 'https://planner.example/privacy',
+    });
+    const cleared = await callApi(server, token, path, { method: 'PATCH', body: { privacyUrl: null } });
+    t.match(cleared.body, { name: 'Planner 2', privacyUrl: null });
 
-  const before = await storedApp(clientId);
-  for (const [body, field] of [
-    [{ publisherVerified: true }, 'publisherVerified'],
-    [{ name: 'Planner 3', publisherVerified: true }, 'publisherVerified'],
-    [{ public: true }, 'public'],
-    [{ clientId: 'other' }, 'clientId'],
-    [{ publisherTenant: 'fabrikam' }, 'publisherTenant'],
-  ] as const) {
-    const response = await callApi(server, token, path, { method: 'PATCH', body });
-    t.equal(response.status, 400, JSON.stringify(body));
-    t.equal(response.body.error_description, `body.${field} is not a known field`);
-  }
-  t.equal((await callApi(server, token, path, { method: 'PATCH', body: {} })).status, 400, 'an empty change');
-  t.same(await storedApp(clientId), before, 'unchanged');
+    const before = await storedApp(clientId);
+    for (const [body, field] of [
+      [{ publisherVerified: true }, 'publisherVerified'],
+      [{ name: 'Planner 3', publisherVerified: true }, 'publisherVerified'],
+      [{ public: true }, 'public'],
+      [{ clientId: 'other' }, 'clientId'],
+      [{ publisherTenant: 'fabrikam' }, 'publisherTenant'],
+    ] as const) {
+      const response = await callApi(server, token, path, { method: 'PATCH', body });
+      t.equal(response.status, 400, JSON.stringify(body));
+      t.equal(response.body.error_description, `body.${field} is not a known field`);
+    }
+    t.equal((await callApi(server, token, path, { method: 'PATCH', body: {} })).status, 400, 'an empty change');
+    t.same(await storedApp(clientId), before, 'unchanged');
 
-  await directory.setPublisherVerified(clientId, true, 'operator');
-  t.equal((await callApi(server, token, path)).body.publisherVerified, true, 'the operator verified it');
-});
+    await directory.setPublisherVerified(clientId, true, 'operator');
+    t.equal((await callApi(server, token, path)).body.publisherVerified, true, 'the operator verified it');
+  },
+);
 
 t.test('deleting an app removes it: 204, then 404, and its secret no longer works', async (t) => {
   const { clientId, clientSecret } = (await callApi(server, token, apps, { body: validApp })).body;
@@ -206,5 +280,10 @@ t.test('deleting an app removes it: 204, then 404, and its secret no longer work
   t.equal((await callApi(server, token, `${apps}/${clientId}`, { method: 'DELETE' })).status, 404, 'deleting twice');
   t.match(await tokenWithSecret(clientId, clientSecret), { ok: false, error: 'invalid_client' });
   const audit = await callApi(server, token, '/tenants/contoso/audit-events?limit=200');
-  t.match(audit.body.value.find((event: { action: string; target: string }) => event.action === 'app.deleted' && event.target === clientId), { actor: carol.id });
+  t.match(
+    audit.body.value.find(
+      (event: { action: string; target: string }) => event.action === 'app.deleted' && event.target === clientId,
+    ),
+    { actor: carol.id },
+  );
 });

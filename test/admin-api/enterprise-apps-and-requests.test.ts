@@ -1,12 +1,13 @@
 // Enterprise apps and consent requests through the admin API: an admin governs the apps in use in
 // their tenant and answers users' requests; every change reaches tokens and sign-ins at once.
-import t from 'tap';
+
 import * as oidc from 'openid-client';
+import t from 'tap';
 import { callJsonApi, refusedWithin } from '../support/api.js';
 import { Browser, pageName } from '../support/browser.js';
 import { exchangeCode, fullFlow, registerApp, signInOnPage, startAuthorization } from '../support/flows.js';
 import { startTestServer } from '../support/server.js';
-import { PASSWORD, adminApiToken, callApi, registerAdminClient } from './support.js';
+import { adminApiToken, callApi, PASSWORD, registerAdminClient } from './support.js';
 
 const server = await startTestServer({ SIGN_IN_RATE_LIMIT: '1000' });
 t.teardown(() => server.close());
@@ -14,11 +15,18 @@ const { directory, pool } = server;
 await directory.createTenant({ id: 'contoso', name: 'Contoso' }, 'operator');
 await directory.createTenant({ id: 'fabrikam', name: 'Fabrikam' }, 'operator');
 await directory.createUser({ tenantId: 'contoso', username: 'admin', password: PASSWORD, role: 'admin' }, 'operator');
-const alice = await directory.createUser({ tenantId: 'contoso', username: 'alice', password: PASSWORD, role: 'user' }, 'operator');
+const alice = await directory.createUser(
+  { tenantId: 'contoso', username: 'alice', password: PASSWORD, role: 'user' },
+  'operator',
+);
 await directory.createUser({ tenantId: 'contoso', username: 'bob', password: PASSWORD, role: 'user' }, 'operator');
 await directory.createUser({ tenantId: 'fabrikam', username: 'carol', password: PASSWORD, role: 'user' }, 'operator');
 const token = (await adminApiToken(server, await registerAdminClient(server, 'contoso'), 'admin@contoso')).accessToken;
-const vendor = await registerApp(server, { tenant: 'fabrikam', name: 'Vendor Notes', scopes: ['openid', 'offline_access', 'User.Read', 'Files.Read', 'User.Read.All'] });
+const vendor = await registerApp(server, {
+  tenant: 'fabrikam',
+  name: 'Vendor Notes',
+  scopes: ['openid', 'offline_access', 'User.Read', 'Files.Read', 'User.Read.All'],
+});
 const base = `/tenants/contoso/enterprise-apps`;
 
 async function consentAndTokens(user: string, scope = 'openid offline_access User.Read') {
@@ -32,12 +40,23 @@ t.test('the list and detail show who uses the app and with which permissions', a
   const list = await callApi(server, token, base);
   t.equal(list.status, 200);
   const entry = (list.body.value as Record<string, unknown>[]).find((app) => app.clientId === vendor.clientId)!;
-  t.match(entry, { name: 'Vendor Notes', publisherTenant: 'fabrikam', publisherVerified: false, blocked: false, userCount: 1, adminPermissions: [] });
+  t.match(entry, {
+    name: 'Vendor Notes',
+    publisherTenant: 'fabrikam',
+    publisherVerified: false,
+    blocked: false,
+    userCount: 1,
+    adminPermissions: [],
+  });
   t.same(entry.userPermissions, ['openid', 'offline_access', 'User.Read']);
   const detail = await callApi(server, token, `${base}/${vendor.clientId}`);
   t.equal(detail.status, 200);
   const users = detail.body.users as { userId: string; permissions: { scope: string }[] }[];
-  t.same(users.map((user) => user.userId), [alice.id], "fabrikam's user does not appear in contoso's view");
+  t.same(
+    users.map((user) => user.userId),
+    [alice.id],
+    "fabrikam's user does not appear in contoso's view",
+  );
   t.same(users[0]!.permissions.map((p) => p.scope).sort(), ['User.Read', 'offline_access', 'openid'].sort());
 });
 
@@ -56,11 +75,24 @@ t.test('block stops sign-ins and tokens at once; unblock restores them; both aud
   const carol = await consentAndTokens('carol@fabrikam');
   t.ok(carol.access_token, "another tenant's users are not affected");
 
-  t.match((await callApi(server, token, `${base}/${vendor.clientId}/block`, { method: 'POST' })).body, { changed: false }, 'blocking twice changes nothing');
-  t.match((await callApi(server, token, `${base}/${vendor.clientId}/unblock`, { method: 'POST' })).body, { changed: true });
-  const back = await fullFlow(server, vendor, { signIn: 'alice@contoso', password: PASSWORD }, { scope: 'openid User.Read' });
+  t.match(
+    (await callApi(server, token, `${base}/${vendor.clientId}/block`, { method: 'POST' })).body,
+    { changed: false },
+    'blocking twice changes nothing',
+  );
+  t.match((await callApi(server, token, `${base}/${vendor.clientId}/unblock`, { method: 'POST' })).body, {
+    changed: true,
+  });
+  const back = await fullFlow(
+    server,
+    vendor,
+    { signIn: 'alice@contoso', password: PASSWORD },
+    { scope: 'openid User.Read' },
+  );
   t.notOk(back.consentShown, 'consent records were kept');
-  const { rows } = await pool.query(`SELECT action FROM audit_events WHERE tenant_id = 'contoso' AND action IN ('app.blocked', 'app.unblocked')`);
+  const { rows } = await pool.query(
+    `SELECT action FROM audit_events WHERE tenant_id = 'contoso' AND action IN ('app.blocked', 'app.unblocked')`,
+  );
   t.same(rows.map((row) => row.action).sort(), ['app.blocked', 'app.unblocked']);
 });
 
@@ -72,11 +104,22 @@ t.test('revoking one user, then removing the app, asks users again', async (t) =
   await t.rejects(oidc.refreshTokenGrant(vendor.config, aliceTokens.refresh_token!));
   const bobRefresh = await oidc.refreshTokenGrant(vendor.config, bobTokens.refresh_token!);
   t.ok(bobRefresh.access_token, "only alice's tokens died");
-  t.equal((await callApi(server, token, `${base}/${vendor.clientId}/users/${alice.id}`, { method: 'DELETE' })).status, 404);
+  t.equal(
+    (await callApi(server, token, `${base}/${vendor.clientId}/users/${alice.id}`, { method: 'DELETE' })).status,
+    404,
+  );
 
   t.equal((await callApi(server, token, `${base}/${vendor.clientId}/remove`, { method: 'POST' })).status, 200);
-  await t.rejects(oidc.refreshTokenGrant(vendor.config, bobRefresh.refresh_token!), "bob's tokens died with the removal");
-  const again = await fullFlow(server, vendor, { signIn: 'bob@contoso', password: PASSWORD }, { scope: 'openid User.Read' });
+  await t.rejects(
+    oidc.refreshTokenGrant(vendor.config, bobRefresh.refresh_token!),
+    "bob's tokens died with the removal",
+  );
+  const again = await fullFlow(
+    server,
+    vendor,
+    { signIn: 'bob@contoso', password: PASSWORD },
+    { scope: 'openid User.Read' },
+  );
   t.ok(again.consentShown, 'bob is asked again');
   t.equal((await callApi(server, token, `${base}/unknownClient`)).status, 404);
 });
@@ -98,17 +141,39 @@ t.test('consent requests: list, approve some, deny, conflicts', async (t) => {
   const aliceRequest = pending.find((request) => request.userId === alice.id)!;
   const bobRequest = pending.find((request) => request.userId !== alice.id)!;
 
-  const outside = await callApi(server, token, `/tenants/contoso/consent-requests/${aliceRequest.id}/approve`, { method: 'POST', body: { permissions: ['Mail.Send'] } });
+  const outside = await callApi(server, token, `/tenants/contoso/consent-requests/${aliceRequest.id}/approve`, {
+    method: 'POST',
+    body: { permissions: ['Mail.Send'] },
+  });
   t.equal(outside.status, 400);
-  const approved = await callApi(server, token, `/tenants/contoso/consent-requests/${aliceRequest.id}/approve`, { method: 'POST', body: { permissions: ['openid', 'User.Read'] } });
+  const approved = await callApi(server, token, `/tenants/contoso/consent-requests/${aliceRequest.id}/approve`, {
+    method: 'POST',
+    body: { permissions: ['openid', 'User.Read'] },
+  });
   t.equal(approved.status, 200);
   t.match(approved.body, { status: 'approved', approvedPermissions: ['openid', 'User.Read'] });
-  t.equal((await callApi(server, token, `/tenants/contoso/consent-requests/${aliceRequest.id}/approve`, { method: 'POST', body: {} })).status, 409);
+  t.equal(
+    (
+      await callApi(server, token, `/tenants/contoso/consent-requests/${aliceRequest.id}/approve`, {
+        method: 'POST',
+        body: {},
+      })
+    ).status,
+    409,
+  );
 
-  const denied = await callApi(server, token, `/tenants/contoso/consent-requests/${bobRequest.id}/deny`, { method: 'POST', body: { reason: 'Use the approved app' } });
+  const denied = await callApi(server, token, `/tenants/contoso/consent-requests/${bobRequest.id}/deny`, {
+    method: 'POST',
+    body: { reason: 'Use the approved app' },
+  });
   t.match(denied.body, { status: 'denied', decisionReason: 'Use the approved app' });
 
-  const silent = await fullFlow(server, vendor, { signIn: 'bob@contoso', password: PASSWORD }, { scope: 'openid User.Read' });
+  const silent = await fullFlow(
+    server,
+    vendor,
+    { signIn: 'bob@contoso', password: PASSWORD },
+    { scope: 'openid User.Read' },
+  );
   t.notOk(silent.consentShown, 'what was approved needs no page, for everyone');
   const browser = new Browser(server.url);
   const auth = await startAuthorization(browser, vendor, { scope: 'openid Files.Read' });

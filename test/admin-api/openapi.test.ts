@@ -1,10 +1,18 @@
 // The admin API's OpenAPI document (/api/v1/openapi.json) and its browsable page (/api/v1/docs):
 // a valid OpenAPI 3.1 document listing exactly the API's operations, whose schemas are valid JSON
 // Schema 2020-12 and describe what the API really answers.
-import t from 'tap';
+
 import { Ajv2020 } from 'ajv/dist/2020.js';
+import t from 'tap';
 import { startTestServer } from '../support/server.js';
-import { DOCUMENTED_OPERATIONS, ME_OPERATIONS, PASSWORD, adminApiToken, callApi, registerAdminClient } from './support.js';
+import {
+  adminApiToken,
+  callApi,
+  DOCUMENTED_OPERATIONS,
+  ME_OPERATIONS,
+  PASSWORD,
+  registerAdminClient,
+} from './support.js';
 
 const server = await startTestServer({ SIGN_IN_RATE_LIMIT: '1000' });
 t.teardown(() => server.close());
@@ -17,8 +25,9 @@ const doc: Json = await response.json();
 
 /** Every `$ref` in the document. */
 function refsOf(value: Json, found: string[] = []): string[] {
-  if (Array.isArray(value)) value.forEach((item) => refsOf(item, found));
-  else if (value && typeof value === 'object') {
+  if (Array.isArray(value)) {
+    for (const item of value) refsOf(item, found);
+  } else if (value && typeof value === 'object') {
     for (const [key, inner] of Object.entries(value)) {
       if (key === '$ref' && typeof inner === 'string') found.push(inner);
       else refsOf(inner, found);
@@ -35,22 +44,28 @@ function operationsOf(document: Json): { key: string; path: string; method: stri
   );
 }
 
-t.test('the document is served without a token as OpenAPI 3.1 JSON, with the bearer scheme and the issuer as server', async (t) => {
-  t.equal(response.status, 200);
-  t.match(response.headers.get('content-type'), /^application\/json/);
-  t.match(doc.openapi, /^3\.1\.\d+$/);
-  t.match(doc.info, { title: 'Accord admin API', version: String, description: /Organization\.ReadWrite\.All/ });
-  t.same(doc.servers, [{ url: server.url }]);
-  t.match(doc.components.securitySchemes.bearerAuth, { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' });
-  t.same(doc.security, [{ bearerAuth: [] }], 'every operation needs the bearer token');
-});
+t.test(
+  'the document is served without a token as OpenAPI 3.1 JSON, with the bearer scheme and the issuer as server',
+  async (t) => {
+    t.equal(response.status, 200);
+    t.match(response.headers.get('content-type'), /^application\/json/);
+    t.match(doc.openapi, /^3\.1\.\d+$/);
+    t.match(doc.info, { title: 'Accord admin API', version: String, description: /Organization\.ReadWrite\.All/ });
+    t.same(doc.servers, [{ url: server.url }]);
+    t.match(doc.components.securitySchemes.bearerAuth, { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' });
+    t.same(doc.security, [{ bearerAuth: [] }], 'every operation needs the bearer token');
+  },
+);
 
 t.test('it lists exactly the admin API operations, nothing else of the server', async (t) => {
   const operations = operationsOf(doc);
   t.same(operations.map(({ key }) => key).sort(), [...DOCUMENTED_OPERATIONS, ...ME_OPERATIONS].sort());
   for (const path of Object.keys(doc.paths)) t.match(path, /^\/api\/v1\/(tenants\/\{tenant\}|me)\//, path);
   t.notOk(JSON.stringify(doc.paths).includes('/data/v1'), 'not the data API');
-  t.notOk(Object.keys(doc.paths).some((path) => /openapi\.json|\/docs/.test(path)), 'not the document or its page');
+  t.notOk(
+    Object.keys(doc.paths).some((path) => /openapi\.json|\/docs/.test(path)),
+    'not the document or its page',
+  );
 });
 
 t.test('every operation is fully described', async (t) => {
@@ -66,10 +81,16 @@ t.test('every operation is fully described', async (t) => {
     const pathParams = [...path.matchAll(/\{([^}]+)\}/g)].map((match) => match[1]);
     const declared = (operation.parameters ?? []).filter((parameter: Json) => parameter.in === 'path');
     t.same(declared.map((parameter: Json) => parameter.name).sort(), [...pathParams].sort(), `${key}: path parameters`);
-    t.ok(declared.every((parameter: Json) => parameter.required === true && parameter.schema?.type === 'string'), `${key}: path parameters required`);
+    t.ok(
+      declared.every((parameter: Json) => parameter.required === true && parameter.schema?.type === 'string'),
+      `${key}: path parameters required`,
+    );
 
     const statuses = Object.keys(operation.responses);
-    t.ok(statuses.some((status) => /^2\d\d$/.test(status)), `${key}: a success answer`);
+    t.ok(
+      statuses.some((status) => /^2\d\d$/.test(status)),
+      `${key}: a success answer`,
+    );
     for (const status of ['400', '401', '403']) t.ok(statuses.includes(status), `${key}: documents ${status}`);
     if (/\{(id|clientId)\}/.test(path)) t.ok(statuses.includes('404'), `${key}: documents 404`);
     for (const [status, answer] of Object.entries(operation.responses as Record<string, Json>)) {
@@ -89,9 +110,14 @@ t.test('every operation is fully described', async (t) => {
 });
 
 const ajv = new Ajv2020({ strict: false, allErrors: true });
-ajv.addFormat('date-time', (value: string) => /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/.test(value) && !Number.isNaN(Date.parse(value)));
+ajv.addFormat(
+  'date-time',
+  (value: string) =>
+    /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/.test(value) && !Number.isNaN(Date.parse(value)),
+);
 /** Rewrites `#/components/schemas/X` to `urn:accord:X` so each schema can be compiled alone. */
-const toUrn = (schema: Json): Json => JSON.parse(JSON.stringify(schema).replaceAll('"#/components/schemas/', '"urn:accord:'));
+const toUrn = (schema: Json): Json =>
+  JSON.parse(JSON.stringify(schema).replaceAll('"#/components/schemas/', '"urn:accord:'));
 
 t.test('every $ref resolves and every schema is valid JSON Schema 2020-12', async (t) => {
   for (const ref of refsOf(doc)) {
@@ -104,7 +130,9 @@ t.test('every $ref resolves and every schema is valid JSON Schema 2020-12', asyn
   for (const { key, operation } of operationsOf(doc)) {
     const schemas = [
       operation.requestBody?.content?.['application/json']?.schema,
-      ...Object.values(operation.responses as Record<string, Json>).map((answer) => answer.content?.['application/json']?.schema),
+      ...Object.values(operation.responses as Record<string, Json>).map(
+        (answer) => answer.content?.['application/json']?.schema,
+      ),
       ...(operation.parameters ?? []).map((parameter: Json) => parameter.schema),
     ].filter(Boolean);
     for (const schema of schemas) t.doesNotThrow(() => ajv.compile(toUrn(schema)), `${key}: schema compiles`);
@@ -113,8 +141,12 @@ t.test('every $ref resolves and every schema is valid JSON Schema 2020-12', asyn
 
 t.test('the documented answers describe what the API really answers', async (t) => {
   await server.directory.createTenant({ id: 'contoso', name: 'Contoso' }, 'operator');
-  await server.directory.createUser({ tenantId: 'contoso', username: 'carol', password: PASSWORD, role: 'admin' }, 'operator');
-  const token = (await adminApiToken(server, await registerAdminClient(server, 'contoso'), 'carol@contoso')).accessToken;
+  await server.directory.createUser(
+    { tenantId: 'contoso', username: 'carol', password: PASSWORD, role: 'admin' },
+    'operator',
+  );
+  const token = (await adminApiToken(server, await registerAdminClient(server, 'contoso'), 'carol@contoso'))
+    .accessToken;
 
   const schemaFor = (key: string, status: number) => {
     const [method, path] = key.split(' ');
@@ -130,24 +162,74 @@ t.test('the documented answers describe what the API really answers', async (t) 
 
   const base = '/api/v1/tenants/{tenant}';
   const userSchema = ajv.compile(toUrn(schemaFor(`GET ${base}/users/{id}`, 200)));
-  t.notOk(userSchema({ id: 'x', tenant: 'contoso' }), 'a negative control: the schema does refuse what it does not describe');
+  t.notOk(
+    userSchema({ id: 'x', tenant: 'contoso' }),
+    'a negative control: the schema does refuse what it does not describe',
+  );
   await check(`GET ${base}/settings`, '/tenants/contoso/settings', {}, 200);
-  await check(`PATCH ${base}/settings`, '/tenants/contoso/settings', { method: 'PATCH', body: { integratedAppsEnabled: false } }, 200);
-  await check(`PATCH ${base}/settings`, '/tenants/contoso/settings', { method: 'PATCH', body: { integratedAppsEnabled: 'no' } }, 400);
-  const user = await check(`POST ${base}/users`, '/tenants/contoso/users', { body: { username: 'dave', password: PASSWORD, email: 'dave@contoso.example' } }, 201);
+  await check(
+    `PATCH ${base}/settings`,
+    '/tenants/contoso/settings',
+    { method: 'PATCH', body: { integratedAppsEnabled: false } },
+    200,
+  );
+  await check(
+    `PATCH ${base}/settings`,
+    '/tenants/contoso/settings',
+    { method: 'PATCH', body: { integratedAppsEnabled: 'no' } },
+    400,
+  );
+  const user = await check(
+    `POST ${base}/users`,
+    '/tenants/contoso/users',
+    { body: { username: 'dave', password: PASSWORD, email: 'dave@contoso.example' } },
+    201,
+  );
   await check(`POST ${base}/users`, '/tenants/contoso/users', { body: { username: 'dave', password: PASSWORD } }, 409);
   await check(`GET ${base}/users`, '/tenants/contoso/users', {}, 200);
   await check(`GET ${base}/users/{id}`, `/tenants/contoso/users/${user.id}`, {}, 200);
   await check(`GET ${base}/users/{id}`, '/tenants/contoso/users/nobody', {}, 404);
-  await check(`PATCH ${base}/users/{id}`, `/tenants/contoso/users/${user.id}`, { method: 'PATCH', body: { role: 'admin' } }, 200);
-  const app = await check(`POST ${base}/apps`, '/tenants/contoso/apps', { body: { name: 'Planner', redirectUris: ['https://planner.example/cb'], permissions: ['openid', 'User.Read'], logoUrl: 'https://planner.example/logo.png' } }, 201);
+  await check(
+    `PATCH ${base}/users/{id}`,
+    `/tenants/contoso/users/${user.id}`,
+    { method: 'PATCH', body: { role: 'admin' } },
+    200,
+  );
+  const app = await check(
+    `POST ${base}/apps`,
+    '/tenants/contoso/apps',
+    {
+      body: {
+        name: 'Planner',
+        redirectUris: ['https://planner.example/cb'],
+        permissions: ['openid', 'User.Read'],
+        logoUrl: 'https://planner.example/logo.png',
+      },
+    },
+    201,
+  );
   t.type(app.clientSecret, 'string');
-  const publicApp = await check(`POST ${base}/apps`, '/tenants/contoso/apps', { body: { name: 'Phone', public: true, redirectUris: ['com.example.phone:/cb'], permissions: ['openid'] } }, 201);
+  const publicApp = await check(
+    `POST ${base}/apps`,
+    '/tenants/contoso/apps',
+    { body: { name: 'Phone', public: true, redirectUris: ['com.example.phone:/cb'], permissions: ['openid'] } },
+    201,
+  );
   t.notOk('clientSecret' in publicApp);
   await check(`GET ${base}/apps`, '/tenants/contoso/apps', {}, 200);
   await check(`GET ${base}/apps/{clientId}`, `/tenants/contoso/apps/${app.clientId}`, {}, 200);
-  await check(`PATCH ${base}/apps/{clientId}`, `/tenants/contoso/apps/${app.clientId}`, { method: 'PATCH', body: { homepageUrl: 'https://planner.example' } }, 200);
-  await check(`POST ${base}/apps/{clientId}/secret`, `/tenants/contoso/apps/${app.clientId}/secret`, { method: 'POST' }, 200);
+  await check(
+    `PATCH ${base}/apps/{clientId}`,
+    `/tenants/contoso/apps/${app.clientId}`,
+    { method: 'PATCH', body: { homepageUrl: 'https://planner.example' } },
+    200,
+  );
+  await check(
+    `POST ${base}/apps/{clientId}/secret`,
+    `/tenants/contoso/apps/${app.clientId}/secret`,
+    { method: 'POST' },
+    200,
+  );
   await check(`GET ${base}/audit-events`, '/tenants/contoso/audit-events?limit=2', {}, 200);
   await check(`GET ${base}/audit-events`, '/tenants/contoso/audit-events', {}, 200);
   await check(`GET ${base}/settings`, '/tenants/fabrikam/settings', {}, 403);

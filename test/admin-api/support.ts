@@ -1,9 +1,16 @@
 // Helpers for the admin API tests: admin tokens through the real flow (sign-in, consent, code
 // exchange with the API's resource indicator), calls to the API, and the list of its routes.
 import * as oidc from 'openid-client';
+import { type ApiCall, callJsonApi } from '../support/api.js';
 import { Browser, pageName } from '../support/browser.js';
-import { answerConsent, appRedirect, registerApp, signInOnPage, startAuthorization, type TestApp } from '../support/flows.js';
-import { callJsonApi, type ApiCall } from '../support/api.js';
+import {
+  answerConsent,
+  appRedirect,
+  registerApp,
+  signInOnPage,
+  startAuthorization,
+  type TestApp,
+} from '../support/flows.js';
 import type { TestServer } from '../support/server.js';
 
 export type { ApiResponse } from '../support/api.js';
@@ -12,7 +19,8 @@ export const PASSWORD = 'correct horse battery';
 export const ADMIN_SCOPE = 'Organization.ReadWrite.All';
 
 /** Calls the admin API (`path` under /api/v1) as an app would. */
-export const callApi = (server: TestServer, token: string | undefined, path: string, init?: ApiCall) => callJsonApi(server, '/api/v1', token, path, init);
+export const callApi = (server: TestServer, token: string | undefined, path: string, init?: ApiCall) =>
+  callJsonApi(server, '/api/v1', token, path, init);
 
 /** An app that may ask for the admin API (as the admin centre or an admin's script would be). */
 export async function registerAdminClient(server: TestServer, tenant: string): Promise<TestApp> {
@@ -36,12 +44,20 @@ export async function adminApiToken(
   let page = auth.page;
   if (pageName(page.body) === 'login') page = await signInOnPage(browser, page, signIn, options.password ?? PASSWORD);
   const consentShown = pageName(page.body) === 'consent';
-  if (consentShown) page = await answerConsent(browser, page, 'accept', options.onBehalfOfOrg ? { on_behalf_of_org: 'true' } : {});
+  if (consentShown)
+    page = await answerConsent(browser, page, 'accept', options.onBehalfOfOrg ? { on_behalf_of_org: 'true' } : {});
   const callback = appRedirect(page);
   if (callback.searchParams.has('error')) {
-    throw new Error(`authorization refused: ${callback.searchParams.get('error')} ${callback.searchParams.get('error_description') ?? ''}`);
+    throw new Error(
+      `authorization refused: ${callback.searchParams.get('error')} ${callback.searchParams.get('error_description') ?? ''}`,
+    );
   }
-  const tokens = await oidc.authorizationCodeGrant(app.config, callback, { pkceCodeVerifier: auth.verifier, expectedState: auth.state }, { resource });
+  const tokens = await oidc.authorizationCodeGrant(
+    app.config,
+    callback,
+    { pkceCodeVerifier: auth.verifier, expectedState: auth.state },
+    { resource },
+  );
   return { accessToken: tokens.access_token, consentShown };
 }
 
@@ -58,9 +74,17 @@ export function apiOperations(tenant: string, ids: { userId: string; clientId: s
     { method: 'GET', path: `${base}/users` },
     { method: 'POST', path: `${base}/users`, body: { username: 'intruder', password: PASSWORD, role: 'admin' } },
     { method: 'GET', path: `${base}/users/${ids.userId}` },
-    { method: 'PATCH', path: `${base}/users/${ids.userId}`, body: { role: 'user', disabled: true, password: 'taken over by someone' } },
+    {
+      method: 'PATCH',
+      path: `${base}/users/${ids.userId}`,
+      body: { role: 'user', disabled: true, password: 'taken over by someone' },
+    },
     { method: 'GET', path: `${base}/apps` },
-    { method: 'POST', path: `${base}/apps`, body: { name: 'Intruder', redirectUris: ['https://evil.example/cb'], permissions: ['openid'] } },
+    {
+      method: 'POST',
+      path: `${base}/apps`,
+      body: { name: 'Intruder', redirectUris: ['https://evil.example/cb'], permissions: ['openid'] },
+    },
     { method: 'GET', path: `${base}/apps/${ids.clientId}` },
     { method: 'PATCH', path: `${base}/apps/${ids.clientId}`, body: { redirectUris: ['https://evil.example/cb'] } },
     { method: 'DELETE', path: `${base}/apps/${ids.clientId}` },

@@ -2,8 +2,15 @@
 // portal, switches Integrated apps off with the keyboard-operable radio buttons, reviews the
 // preview and confirms. Every page on the way is checked with axe-core.
 import t from 'tap';
-import { checkPage, chromiumSkipReason, newUserContext, signInWithKeyboard, startServerAndBrowser, waitForPage } from '../support/chromium.js';
 import { Browser as HttpBrowser } from '../support/browser.js';
+import {
+  checkPage,
+  chromiumSkipReason,
+  newUserContext,
+  signInWithKeyboard,
+  startServerAndBrowser,
+  waitForPage,
+} from '../support/chromium.js';
 import { fullFlow, registerApp } from '../support/flows.js';
 
 const skip = chromiumSkipReason();
@@ -21,11 +28,24 @@ async function main() {
   await directory.createUser({ tenantId: 'contoso', username: 'alice', password: PASSWORD, role: 'user' }, 'operator');
   // One consent of alice's own, for the preview to count (through the HTTP client: faster, and the
   // browser part of this file is the admin's).
-  const notes = await registerApp(server, { tenant: 'contoso', name: 'Contoso Notes', scopes: ['openid', 'User.Read'] });
-  const flow = await fullFlow(server, notes, { signIn: 'alice@contoso', password: PASSWORD }, { scope: 'openid User.Read' }, new HttpBrowser(serverUrl));
+  const notes = await registerApp(server, {
+    tenant: 'contoso',
+    name: 'Contoso Notes',
+    scopes: ['openid', 'User.Read'],
+  });
+  const flow = await fullFlow(
+    server,
+    notes,
+    { signIn: 'alice@contoso', password: PASSWORD },
+    { scope: 'openid User.Read' },
+    new HttpBrowser(serverUrl),
+  );
 
   async function integratedApps(): Promise<boolean> {
-    const { rows } = await pool.query<{ integrated_apps_enabled: boolean }>('SELECT integrated_apps_enabled FROM tenants WHERE id = $1', ['contoso']);
+    const { rows } = await pool.query<{ integrated_apps_enabled: boolean }>(
+      'SELECT integrated_apps_enabled FROM tenants WHERE id = $1',
+      ['contoso'],
+    );
     return rows[0]!.integrated_apps_enabled;
   }
 
@@ -57,14 +77,18 @@ async function main() {
     await page.locator('[data-step="preview"]').waitFor();
     await waitForPage(page, 'admin-integrated-apps');
     t.equal(await page.locator('[data-step="preview"]').getAttribute('data-desired'), 'off');
-    t.equal(await page.locator('[data-figure="kept-consents"]').getAttribute('data-users'), '1', "alice's consent is counted as kept");
+    t.equal(
+      await page.locator('[data-figure="kept-consents"]').getAttribute('data-users'),
+      '1',
+      "alice's consent is counted as kept",
+    );
     t.equal(await integratedApps(), true, 'the preview saves nothing');
     await checkPage(t, page, 'admin-integrated-apps', 'Integrated apps preview');
 
     await page.getByRole('button', { name: 'Confirm: turn off' }).click();
     await page.waitForURL(`${serverUrl}/admin/settings/integrated-apps?saved=off`);
     await waitForPage(page, 'admin-integrated-apps');
-    t.match(await page.getByRole('status').innerText(), /Integrated apps is now off/);
+    t.match(await page.getByRole('status').textContent(), /Integrated apps is now off/);
     t.equal(await page.locator('[data-current]').getAttribute('data-current'), 'off');
     t.equal(await integratedApps(), false, 'Confirm saves the setting');
     await checkPage(t, page, 'admin-integrated-apps', 'Integrated apps after saving');

@@ -1,9 +1,10 @@
 // My apps in headless Chromium against the real server: after using two apps (one by her own
 // consent, one through her organisation's admin consent), a user sees both on an accessible page
 // and removes her consent with the button; the app leaves the list and loses its tokens.
-import t from 'tap';
+
 import * as oidc from 'openid-client';
 import type { Page } from 'playwright-core';
+import t from 'tap';
 import {
   appCallback,
   authorizationUrl,
@@ -33,9 +34,23 @@ async function main() {
     ['contoso', 'alice', 'user'],
   ]);
   const admin = as('admin@contoso');
-  const notesApp = await registerApp(server, { tenant: 'fabrikam', name: 'Vendor Notes', scopes: ['openid', 'offline_access', 'User.Read', 'Calendars.Read'] });
-  const directoryApp = await registerApp(server, { tenant: 'fabrikam', name: 'Org Directory', scopes: ['openid', 'User.Read', 'User.Read.All'] });
-  await consent.grantAdminConsent('contoso', admin.id, directoryApp.clientId, ['openid', 'User.Read', 'User.Read.All'], 'test');
+  const notesApp = await registerApp(server, {
+    tenant: 'fabrikam',
+    name: 'Vendor Notes',
+    scopes: ['openid', 'offline_access', 'User.Read', 'Calendars.Read'],
+  });
+  const directoryApp = await registerApp(server, {
+    tenant: 'fabrikam',
+    name: 'Org Directory',
+    scopes: ['openid', 'User.Read', 'User.Read.All'],
+  });
+  await consent.grantAdminConsent(
+    'contoso',
+    admin.id,
+    directoryApp.clientId,
+    ['openid', 'User.Read', 'User.Read.All'],
+    'test',
+  );
 
   const context = await newUserContext(browser);
   const page = await context.newPage();
@@ -54,7 +69,10 @@ async function main() {
     await waitForPage(page, 'consent');
     let callback = appCallback(page);
     await page.getByRole('button', { name: 'Accept', exact: true }).click();
-    notesTokens = await oidc.authorizationCodeGrant(notesApp.config, await callback, { pkceCodeVerifier: notes.verifier, expectedState: notes.state });
+    notesTokens = await oidc.authorizationCodeGrant(notesApp.config, await callback, {
+      pkceCodeVerifier: notes.verifier,
+      expectedState: notes.state,
+    });
     t.ok(notesTokens.refresh_token, 'Vendor Notes holds a refresh token');
 
     const org = await authorizationUrl(directoryApp, { scope: 'openid User.Read' });
@@ -62,7 +80,10 @@ async function main() {
     await gotoMayReachApp(page, org.url.href);
     const url = await callback;
     t.ok(url.searchParams.get('code'), 'Org Directory: straight back to the app, no page shown');
-    await oidc.authorizationCodeGrant(directoryApp.config, url, { pkceCodeVerifier: org.verifier, expectedState: org.state });
+    await oidc.authorizationCodeGrant(directoryApp.config, url, {
+      pkceCodeVerifier: org.verifier,
+      expectedState: org.state,
+    });
   });
 
   t.test('My apps lists both apps on an accessible page; only her own consent has a remove button', async (t) => {
@@ -87,7 +108,7 @@ async function main() {
     ]);
     await waitForPage(page, 'my-apps');
     await t.resolves(page.getByRole('status').waitFor(), 'a status message says the access was removed');
-    t.match(await page.getByRole('status').innerText(), /access was removed/);
+    t.match(await page.getByRole('status').textContent(), /access was removed/);
     t.equal(await appSection(page, 'Vendor Notes').count(), 0, 'the app is no longer listed');
     t.equal(await appSection(page, 'Org Directory').count(), 1, 'the other app is untouched');
     await checkPage(t, page, 'my-apps', 'My apps after removal');

@@ -3,8 +3,8 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import t from 'tap';
-import { hashClientSecret } from '../../src/services/client-secrets.js';
 import { loadServerSecret } from '../../src/provider/keys.js';
+import { hashClientSecret } from '../../src/services/client-secrets.js';
 import { verifyPassword } from '../../src/services/passwords.js';
 import { createTestDatabase, repoRoot, type TestDatabase } from '../support/database.js';
 import { startTestServer } from '../support/server.js';
@@ -22,7 +22,10 @@ function accord(db: TestDatabase, args: string[], stdin = '', env: Record<string
     // As an operator runs it: without the test runner's NODE_OPTIONS hooks (they cost a quarter
     // second per run), and with stdin a pipe, never a terminal, so it must not wait for a prompt.
     const { NODE_OPTIONS: _runnerHooks, ...inherited } = process.env;
-    const child = spawn(process.execPath, [bin, ...args], { cwd: repoRoot, env: { ...inherited, DATABASE_URL: db.url, ...env } });
+    const child = spawn(process.execPath, [bin, ...args], {
+      cwd: repoRoot,
+      env: { ...inherited, DATABASE_URL: db.url, ...env },
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
@@ -58,9 +61,26 @@ t.test('--help lists every command of the interface, without touching the databa
   ]);
   t.equal(help.code, 0);
   for (const command of [
-    'migrate', 'seed --demo', 'tenant create', 'tenant list', 'tenant show', 'tenant set-integrated-apps',
-    'user create', 'user list', 'user set-role', 'user set-password', 'user disable', 'app create', 'app list',
-    'app show', 'app update', 'app rotate-secret', 'app delete', 'app verify-publisher', 'keys rotate', 'audit list',
+    'migrate',
+    'seed --demo',
+    'tenant create',
+    'tenant list',
+    'tenant show',
+    'tenant set-integrated-apps',
+    'user create',
+    'user list',
+    'user set-role',
+    'user set-password',
+    'user disable',
+    'app create',
+    'app list',
+    'app show',
+    'app update',
+    'app rotate-secret',
+    'app delete',
+    'app verify-publisher',
+    'keys rotate',
+    'audit list',
   ]) {
     t.match(help.stdout, `accord ${command}`, `lists ${command}`);
   }
@@ -87,16 +107,28 @@ t.test('tenants: create, list, show, set Integrated Apps, with audit events', as
     run(['tenant', 'set-integrated-apps', 'contoso', 'maybe']),
   ]);
   t.equal(json(off).integrated_apps_enabled, false);
-  t.ok(json<{ value: { id: string }[] }>(list).value.some((tenant) => tenant.id === 'contoso'), 'list is {"value": [...]}');
+  t.ok(
+    json<{ value: { id: string }[] }>(list).value.some((tenant) => tenant.id === 'contoso'),
+    'list is {"value": [...]}',
+  );
   t.equal(show.code, 0);
   t.match(show.stdout, /integrated apps:\s+on/);
   t.equal(missing.code, 1);
   t.equal(missing.stderr, 'accord: tenant "nowhere" not found\n');
   t.equal(badSetting.code, 2, 'on|off is checked as usage');
 
-  t.match(json(await run(['tenant', 'set-integrated-apps', 'contoso', 'off', '--json'])), { id: 'contoso', integrated_apps_enabled: false });
-  t.equal((await db.pool.query(`SELECT integrated_apps_enabled FROM tenants WHERE id = 'contoso'`)).rows[0].integrated_apps_enabled, false);
-  const { rows } = await db.pool.query(`SELECT actor, action, details FROM audit_events WHERE tenant_id = 'contoso' ORDER BY id`);
+  t.match(json(await run(['tenant', 'set-integrated-apps', 'contoso', 'off', '--json'])), {
+    id: 'contoso',
+    integrated_apps_enabled: false,
+  });
+  t.equal(
+    (await db.pool.query(`SELECT integrated_apps_enabled FROM tenants WHERE id = 'contoso'`)).rows[0]
+      .integrated_apps_enabled,
+    false,
+  );
+  const { rows } = await db.pool.query(
+    `SELECT actor, action, details FROM audit_events WHERE tenant_id = 'contoso' ORDER BY id`,
+  );
   t.same(rows, [
     { actor: 'operator', action: 'tenant.created', details: { integratedAppsEnabled: true } },
     { actor: 'operator', action: 'tenant.integrated_apps.changed', details: { from: true, to: false } },
@@ -125,11 +157,30 @@ t.test('a duplicate or reserved tenant id is refused and nothing is written', as
 });
 
 t.test('users: create with --password-stdin, refuse duplicates, set role, password, disable', async (t) => {
-  const alice = json(await run(['user', 'create', 'contoso', 'alice', '--email', 'alice@contoso.example', '--name', 'Alice', '--password-stdin', '--json'], 'correct horse battery\nignored\n'));
+  const alice = json(
+    await run(
+      [
+        'user',
+        'create',
+        'contoso',
+        'alice',
+        '--email',
+        'alice@contoso.example',
+        '--name',
+        'Alice',
+        '--password-stdin',
+        '--json',
+      ],
+      'correct horse battery\nignored\n',
+    ),
+  );
   t.same(Object.keys(alice).sort(), ['id', 'role', 'tenant', 'username'], 'exactly the DESIGN.md shape');
   t.match(alice, { id: String, tenant: 'contoso', username: 'alice', role: 'user' });
   const stored = await db.pool.query(`SELECT password_hash, display_name, email FROM users WHERE id = $1`, [alice.id]);
-  t.ok(await verifyPassword(stored.rows[0].password_hash, 'correct horse battery'), 'the first line of stdin is the password');
+  t.ok(
+    await verifyPassword(stored.rows[0].password_hash, 'correct horse battery'),
+    'the first line of stdin is the password',
+  );
   t.match(stored.rows[0], { display_name: 'Alice', email: 'alice@contoso.example' });
 
   const usersBefore = await count(db, 'SELECT 1 FROM users');
@@ -166,15 +217,45 @@ t.test('users: create with --password-stdin, refuse duplicates, set role, passwo
   const after = await db.pool.query(`SELECT role, disabled, password_hash FROM users WHERE id = $1`, [alice.id]);
   t.match(after.rows[0], { role: 'admin', disabled: true });
   t.ok(await verifyPassword(after.rows[0].password_hash, 'a new passphrase'));
-  const users = json<{ value: { username: string; disabled: boolean }[] }>(await run(['user', 'list', 'contoso', '--json'])).value;
-  t.same(users.map((user) => [user.username, user.disabled]), [['alice', true]]);
-  const { rows } = await db.pool.query(`SELECT action FROM audit_events WHERE tenant_id = 'contoso' AND target = $1 ORDER BY id`, [alice.id]);
-  t.same(rows.map((row) => row.action), ['user.created', 'user.role.changed', 'user.password.changed', 'user.disabled']);
+  const users = json<{ value: { username: string; disabled: boolean }[] }>(
+    await run(['user', 'list', 'contoso', '--json']),
+  ).value;
+  t.same(
+    users.map((user) => [user.username, user.disabled]),
+    [['alice', true]],
+  );
+  const { rows } = await db.pool.query(
+    `SELECT action FROM audit_events WHERE tenant_id = 'contoso' AND target = $1 ORDER BY id`,
+    [alice.id],
+  );
+  t.same(
+    rows.map((row) => row.action),
+    ['user.created', 'user.role.changed', 'user.password.changed', 'user.disabled'],
+  );
 });
 
 t.test('apps: create, show without the secret, refuse bad input, verify, rotate, delete', async (t) => {
-  const create = ['app', 'create', '--tenant', 'fabrikam', '--name', 'Planner', '--redirect-uri', 'https://planner.example/cb'];
-  const created = json(await run([...create, '--redirect-uri', 'http://localhost:8080/cb', '--multi-tenant', '--permissions', 'openid profile User.Read', '--json']));
+  const create = [
+    'app',
+    'create',
+    '--tenant',
+    'fabrikam',
+    '--name',
+    'Planner',
+    '--redirect-uri',
+    'https://planner.example/cb',
+  ];
+  const created = json(
+    await run([
+      ...create,
+      '--redirect-uri',
+      'http://localhost:8080/cb',
+      '--multi-tenant',
+      '--permissions',
+      'openid profile User.Read',
+      '--json',
+    ]),
+  );
   t.match(created, {
     client_id: String,
     client_secret: String,
@@ -187,14 +268,32 @@ t.test('apps: create, show without the secret, refuse bad input, verify, rotate,
     permissions: ['openid', 'profile', 'User.Read'],
   });
   const secretKey = await loadServerSecret(db.pool, 'client_secret_key');
-  const hashOf = async (clientId: string) => (await db.pool.query('SELECT secret_hash FROM apps WHERE client_id = $1', [clientId])).rows[0].secret_hash;
-  t.equal(await hashOf(created.client_id), hashClientSecret(created.client_secret, secretKey), 'the printed secret is the registered one');
+  const hashOf = async (clientId: string) =>
+    (await db.pool.query('SELECT secret_hash FROM apps WHERE client_id = $1', [clientId])).rows[0].secret_hash;
+  t.equal(
+    await hashOf(created.client_id),
+    hashClientSecret(created.client_secret, secretKey),
+    'the printed secret is the registered one',
+  );
 
   const appsBefore = await count(db, 'SELECT 1 FROM apps');
   const [showJson, showText, publicApp, javascript, fragment, plainHttp, wildcard, unknownScope] = await Promise.all([
     run(['app', 'show', created.client_id, '--json']),
     run(['app', 'show', created.client_id]),
-    run(['app', 'create', '--tenant', 'fabrikam', '--name', 'Mobile', '--redirect-uri', 'com.example.mobile:/cb', '--public', '--permissions', 'openid', '--json']),
+    run([
+      'app',
+      'create',
+      '--tenant',
+      'fabrikam',
+      '--name',
+      'Mobile',
+      '--redirect-uri',
+      'com.example.mobile:/cb',
+      '--public',
+      '--permissions',
+      'openid',
+      '--json',
+    ]),
     run([...create.slice(0, -1), 'javascript:alert(1)', '--permissions', 'openid']),
     run([...create.slice(0, -1), 'https://planner.example/cb#frag', '--permissions', 'openid']),
     run([...create.slice(0, -1), 'http://planner.example/cb', '--permissions', 'openid']),
@@ -206,7 +305,12 @@ t.test('apps: create, show without the secret, refuse bad input, verify, rotate,
   const mobile = json(publicApp);
   t.notOk('client_secret' in mobile, 'a public client has no secret');
   t.equal(mobile.client_type, 'public');
-  for (const [refused, why] of [[javascript, 'scheme "javascript"'], [fragment, 'fragment'], [plainHttp, 'https unless the host is loopback'], [wildcard, 'wildcard']] as const) {
+  for (const [refused, why] of [
+    [javascript, 'scheme "javascript"'],
+    [fragment, 'fragment'],
+    [plainHttp, 'https unless the host is loopback'],
+    [wildcard, 'wildcard'],
+  ] as const) {
     t.equal(refused.code, 1, `refused: ${why}`);
     t.match(refused.stderr, why);
   }
@@ -216,7 +320,18 @@ t.test('apps: create, show without the secret, refuse bad input, verify, rotate,
 
   const [verified, updated, wrongPublisher, nothing] = await Promise.all([
     run(['app', 'verify-publisher', created.client_id, 'on', '--json']),
-    run(['app', 'update', created.client_id, '--name', 'Planner 2', '--multi-tenant', 'off', '--homepage-url', 'https://planner.example', '--json']),
+    run([
+      'app',
+      'update',
+      created.client_id,
+      '--name',
+      'Planner 2',
+      '--multi-tenant',
+      'off',
+      '--homepage-url',
+      'https://planner.example',
+      '--json',
+    ]),
     run(['app', 'update', created.client_id, '--tenant', 'contoso', '--name', 'Stolen']),
     run(['app', 'update', created.client_id]),
   ]);
@@ -229,7 +344,11 @@ t.test('apps: create, show without the secret, refuse bad input, verify, rotate,
   const rotated = json(await run(['app', 'rotate-secret', created.client_id, '--json']));
   t.equal(rotated.client_id, created.client_id);
   t.not(rotated.client_secret, created.client_secret);
-  t.equal(await hashOf(created.client_id), hashClientSecret(rotated.client_secret, secretKey), 'the new secret replaced the old');
+  t.equal(
+    await hashOf(created.client_id),
+    hashClientSecret(rotated.client_secret, secretKey),
+    'the new secret replaced the old',
+  );
   const publicRotate = await run(['app', 'rotate-secret', mobile.client_id]);
   t.equal(publicRotate.code, 1);
   t.match(publicRotate.stderr, 'a public app has no secret');
@@ -238,9 +357,16 @@ t.test('apps: create, show without the secret, refuse bad input, verify, rotate,
   const gone = await run(['app', 'show', created.client_id]);
   t.equal(gone.code, 1);
   t.equal(gone.stderr, `accord: app "${created.client_id}" not found\n`);
-  const listed = json<{ value: { client_id: string }[] }>(await run(['app', 'list', '--tenant', 'fabrikam', '--json'])).value;
-  t.same(listed.map((app) => app.client_id), [mobile.client_id]);
-  const { rows } = await db.pool.query(`SELECT actor, action FROM audit_events WHERE target = $1 ORDER BY id`, [created.client_id]);
+  const listed = json<{ value: { client_id: string }[] }>(
+    await run(['app', 'list', '--tenant', 'fabrikam', '--json']),
+  ).value;
+  t.same(
+    listed.map((app) => app.client_id),
+    [mobile.client_id],
+  );
+  const { rows } = await db.pool.query(`SELECT actor, action FROM audit_events WHERE target = $1 ORDER BY id`, [
+    created.client_id,
+  ]);
   const actions = rows.map((row) => row.action);
   t.equal(actions[0], 'app.registered');
   t.equal(actions.at(-1), 'app.deleted');
@@ -251,19 +377,43 @@ t.test('apps: create, show without the secret, refuse bad input, verify, rotate,
 
 t.test('keys rotate activates a key per algorithm, makes the next ones and retires the previous ones', async (t) => {
   const kidsWhere = async (condition: string) =>
-    (await db.pool.query<{ kid: string }>(`SELECT kid FROM signing_keys WHERE ${condition} ORDER BY alg DESC`)).rows.map((row) => row.kid);
+    (
+      await db.pool.query<{ kid: string }>(`SELECT kid FROM signing_keys WHERE ${condition} ORDER BY alg DESC`)
+    ).rows.map((row) => row.kid);
   const before = await kidsWhere('retire_after IS NULL AND activated_at IS NOT NULL');
   const rotated = json(await run(['keys', 'rotate', '--json']));
-  t.same(rotated.keys.map((key: { alg: string }) => key.alg), ['RS256', 'ES256']);
-  t.same(rotated.next_keys.map((key: { alg: string }) => key.alg), ['RS256', 'ES256']);
-  t.same(await kidsWhere('retire_after IS NULL AND activated_at IS NOT NULL'), rotated.keys.map((key: { kid: string }) => key.kid), 'the keys that sign');
-  t.same(await kidsWhere('activated_at IS NULL'), rotated.next_keys.map((key: { kid: string }) => key.kid), 'the keys published ahead');
-  if (before.length > 0) t.equal(await count(db, 'SELECT 1 FROM signing_keys WHERE kid = ANY($1) AND retire_after > now()', [before]), before.length);
+  t.same(
+    rotated.keys.map((key: { alg: string }) => key.alg),
+    ['RS256', 'ES256'],
+  );
+  t.same(
+    rotated.next_keys.map((key: { alg: string }) => key.alg),
+    ['RS256', 'ES256'],
+  );
+  t.same(
+    await kidsWhere('retire_after IS NULL AND activated_at IS NOT NULL'),
+    rotated.keys.map((key: { kid: string }) => key.kid),
+    'the keys that sign',
+  );
+  t.same(
+    await kidsWhere('activated_at IS NULL'),
+    rotated.next_keys.map((key: { kid: string }) => key.kid),
+    'the keys published ahead',
+  );
+  if (before.length > 0)
+    t.equal(
+      await count(db, 'SELECT 1 FROM signing_keys WHERE kid = ANY($1) AND retire_after > now()', [before]),
+      before.length,
+    );
 });
 
 t.test('keys rotate refuses while a running server does not publish the keys it would activate', async (t) => {
   const activeKids = async () =>
-    (await db.pool.query<{ kid: string }>('SELECT kid FROM signing_keys WHERE retire_after IS NULL AND activated_at IS NOT NULL ORDER BY kid')).rows.map((row) => row.kid);
+    (
+      await db.pool.query<{ kid: string }>(
+        'SELECT kid FROM signing_keys WHERE retire_after IS NULL AND activated_at IS NOT NULL ORDER BY kid',
+      )
+    ).rows.map((row) => row.kid);
   // The server loads (and publishes) the current next keys: the first rotation may activate them.
   const server = await startTestServer({}, db);
   let running = true;
@@ -278,7 +428,12 @@ t.test('keys rotate refuses while a running server does not publish the keys it 
   const before = await activeKids();
   const refused = await run(['keys', 'rotate']);
   t.equal(refused.code, 1, 'refused');
-  t.match(refused.stderr, new RegExp(`^accord: not rotated: a running server does not publish the keys this rotation would activate, having started before the previous rotation: \\S+ pid ${process.pid} \\(started `));
+  t.match(
+    refused.stderr,
+    new RegExp(
+      `^accord: not rotated: a running server does not publish the keys this rotation would activate, having started before the previous rotation: \\S+ pid ${process.pid} \\(started `,
+    ),
+  );
   t.match(refused.stderr, /Restart them first \(or rotate with --force\)/);
   t.same(await activeKids(), before, 'no key changed');
 
@@ -298,7 +453,11 @@ t.test('audit list pages newest first', async (t) => {
   const all = json(await run(['audit', 'list', 'contoso', '--json']));
   const ids = all.value.map((event: { id: string }) => Number(event.id));
   t.ok(ids.length >= 6);
-  t.same(ids, [...ids].sort((a, b) => b - a), 'newest first');
+  t.same(
+    ids,
+    [...ids].sort((a, b) => b - a),
+    'newest first',
+  );
   t.equal(all.value.at(-1).action, 'tenant.created');
   t.equal(all.next_before, null, 'one page holds them all');
   const [page, badLimit, unknown, dashedId] = await Promise.all([
@@ -308,10 +467,16 @@ t.test('audit list pages newest first', async (t) => {
     run(['app', 'show', '-Starts-with-a-dash']),
   ]);
   const first = json(page);
-  t.same(first.value.map((event: { id: string }) => Number(event.id)), ids.slice(0, 2));
+  t.same(
+    first.value.map((event: { id: string }) => Number(event.id)),
+    ids.slice(0, 2),
+  );
   t.equal(first.next_before, String(ids[1]));
   const second = json(await run(['audit', 'list', 'contoso', '--limit', '2', '--before', first.next_before, '--json']));
-  t.same(second.value.map((event: { id: string }) => Number(event.id)), ids.slice(2, 4));
+  t.same(
+    second.value.map((event: { id: string }) => Number(event.id)),
+    ids.slice(2, 4),
+  );
   t.equal(badLimit.code, 2);
   t.equal(unknown.code, 1);
   t.equal(dashedId.stderr, 'accord: app "-Starts-with-a-dash" not found\n', 'a base64url id may start with "-"');
@@ -321,20 +486,32 @@ t.test('seed --demo creates the demo and prints its credentials; a second run ch
   const fresh = await createTestDatabase();
   t.teardown(() => fresh.drop());
   const seed = json(await accord(fresh, ['seed', '--demo', '--json']));
-  t.same(seed.tenants.map((tenant: { id: string }) => tenant.id), ['contoso', 'fabrikam']);
+  t.same(
+    seed.tenants.map((tenant: { id: string }) => tenant.id),
+    ['contoso', 'fabrikam'],
+  );
   t.equal(seed.users.length, 6);
   for (const tenant of ['contoso', 'fabrikam']) {
     const people = seed.users.filter((user: { tenant: string }) => user.tenant === tenant);
-    t.same(people.map((user: { role: string }) => user.role).sort(), ['admin', 'user', 'user'], `an admin and two users in ${tenant}`);
+    t.same(
+      people.map((user: { role: string }) => user.role).sort(),
+      ['admin', 'user', 'user'],
+      `an admin and two users in ${tenant}`,
+    );
   }
   for (const user of seed.users) {
     t.match(user, { id: String, username: String, sign_in: `${user.username}@${user.tenant}`, password: String });
     const { rows } = await fresh.pool.query('SELECT password_hash FROM users WHERE id = $1', [user.id]);
-    t.ok(await verifyPassword(rows[0].password_hash, user.password), `${user.sign_in} signs in with the printed password`);
+    t.ok(
+      await verifyPassword(rows[0].password_hash, user.password),
+      `${user.sign_in} signs in with the printed password`,
+    );
   }
   t.match(seed.app, { client_id: String, client_secret: String, publisher: String });
   t.same(seed.app.permissions, ['openid', 'profile', 'User.Read', 'Calendars.Read', 'Files.ReadWrite', 'Mail.Send']);
-  const { rows } = await fresh.pool.query('SELECT publisher_tenant_id, multi_tenant FROM apps WHERE client_id = $1', [seed.app.client_id]);
+  const { rows } = await fresh.pool.query('SELECT publisher_tenant_id, multi_tenant FROM apps WHERE client_id = $1', [
+    seed.app.client_id,
+  ]);
   t.same(rows, [{ publisher_tenant_id: 'fabrikam', multi_tenant: true }]);
 
   const users = await count(fresh, 'SELECT 1 FROM users');

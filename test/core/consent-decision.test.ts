@@ -2,10 +2,10 @@
 
 import t from 'tap';
 import {
-  decideConsent,
-  missingScopes,
   type ConsentDecision,
   type ConsentInput,
+  decideConsent,
+  missingScopes,
 } from '../../src/core/consent-decision.js';
 
 const ADMIN_PERMISSIONS = new Set(['Sites.Read.All', 'User.Read.All', 'Organization.ReadWrite.All']);
@@ -78,7 +78,7 @@ const cases: Case[] = [
     expected: { outcome: 'refused', reason: 'app_not_in_tenant' },
   },
   {
-    name: 'a single-tenant app asks its own tenant\'s users for consent',
+    name: "a single-tenant app asks its own tenant's users for consent",
     input: { app: { multiTenant: false, publisherTenantId: 'contoso' } },
     expected: {
       outcome: 'consent',
@@ -104,7 +104,7 @@ const cases: Case[] = [
     expected: { outcome: 'proceed' },
   },
   {
-    name: 'a user\'s own grant keeps working after Integrated Apps is turned off',
+    name: "a user's own grant keeps working after Integrated Apps is turned off",
     input: { integratedAppsEnabled: false, userGrantedScopes: ['openid', 'profile'] },
     expected: { outcome: 'proceed' },
   },
@@ -445,7 +445,7 @@ t.test('every case has a distinct name', async (t) => {
   t.equal(new Set(cases.map((c) => c.name)).size, cases.length);
 });
 
-t.test('the decision does not hand back the caller\'s arrays', async (t) => {
+t.test("the decision does not hand back the caller's arrays", async (t) => {
   const requestedScopes = ['openid', 'profile'];
   const decision = decideConsent({ ...base, requestedScopes });
   t.match(decision, { outcome: 'consent' });

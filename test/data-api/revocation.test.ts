@@ -5,23 +5,27 @@
 // To see whether an answer came from the cache, the last test deletes a grant *unannounced*
 // (session_replication_role = replica skips the NOTIFY triggers): the database says "gone", so a
 // 200 can only have come from the cache.
-import t, { type Test } from 'tap';
+
 import { setTimeout as sleep } from 'node:timers/promises';
 import { decodeJwt } from 'jose';
 import * as oidc from 'openid-client';
+import t, { type Test } from 'tap';
 import { createPool, inTransaction } from '../../src/db/pool.js';
 import { LISTENER_APPLICATION_NAME } from '../../src/services/grant-liveness.js';
 import { MyAppsService } from '../../src/services/my-apps.js';
+import { refusedWithin } from '../support/api.js';
 import { registerApp, relyingParty } from '../support/flows.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { callApi, userTokens } from './support.js';
-import { refusedWithin } from '../support/api.js';
 
 const first = await startTestServer();
 t.teardown(() => first.close());
 // The second instance: the same issuer and database, a pool of its own, its own port.
 const secondPool = createPool(first.database.url, () => undefined);
-const secondServer = await startTestServer({ ISSUER: first.url }, { url: first.database.url, pool: secondPool, drop: () => secondPool.end() });
+const secondServer = await startTestServer(
+  { ISSUER: first.url },
+  { url: first.database.url, pool: secondPool, drop: () => secondPool.end() },
+);
 t.teardown(async () => {
   await secondServer.close();
   await secondPool.end();
@@ -34,15 +38,21 @@ const password = 'correct horse battery';
 await directory.createTenant({ id: 'contoso', name: 'Contoso' }, 'operator');
 const users: Record<string, string> = {};
 for (const username of ['alice', 'bob', 'carol']) {
-  users[username] = (await directory.createUser({ tenantId: 'contoso', username, password, role: 'user' }, 'operator')).id;
+  users[username] = (
+    await directory.createUser({ tenantId: 'contoso', username, password, role: 'user' }, 'operator')
+  ).id;
 }
 const app = await registerApp(first, { tenant: 'contoso', scopes: ['openid', 'User.Read'] });
-const signIn = (username: string) => userTokens(first, app, { signIn: `${username}@contoso`, password }, 'openid User.Read');
+const signIn = (username: string) =>
+  userTokens(first, app, { signIn: `${username}@contoso`, password }, 'openid User.Read');
 
 async function expectRefusedOnBoth(t: Test, token: string, what: string): Promise<void> {
   for (const [i, server] of instances.entries()) {
     const response = await refusedWithin(() => callApi(server, token, '/me'), 1_000);
-    t.ok(response.afterMs !== undefined, `${what}: instance ${i + 1} refuses it ${response.afterMs ?? '(never)'} ms later`);
+    t.ok(
+      response.afterMs !== undefined,
+      `${what}: instance ${i + 1} refuses it ${response.afterMs ?? '(never)'} ms later`,
+    );
     t.equal(response.body?.error, 'invalid_token');
     t.match(response.body?.error_description, /revoked/);
   }
@@ -60,18 +70,29 @@ t.test('each instance listens on a connection of its own', async (t) => {
   t.equal((await listenerPids()).length, 2);
 });
 
-t.test('withdrawing consent on My apps refuses the accepted token on this instance and on the other within a second', async (t) => {
-  const tokens = await signIn('alice');
-  // Twice each: the second answer comes from the caches.
-  for (const server of [...instances, ...instances]) t.equal((await callApi(server, tokens.access_token, '/me')).status, 200);
-  const myApps = new MyAppsService(pool, first.accord.services.catalogue);
-  t.equal(await myApps.revokeOwnConsent('contoso', users.alice!, app.clientId), true);
-  await expectRefusedOnBoth(t, tokens.access_token, 'consent withdrawn');
-});
+t.test(
+  'withdrawing consent on My apps refuses the accepted token on this instance and on the other within a second',
+  async (t) => {
+    const tokens = await signIn('alice');
+    // Twice each: the second answer comes from the caches.
+    for (const server of [...instances, ...instances])
+      t.equal((await callApi(server, tokens.access_token, '/me')).status, 200);
+    const myApps = new MyAppsService(pool, first.accord.services.catalogue);
+    t.equal(await myApps.revokeOwnConsent('contoso', users.alice!, app.clientId), true);
+    await expectRefusedOnBoth(t, tokens.access_token, 'consent withdrawn');
+  },
+);
 
-t.test("deleting an app refuses its own (client credentials) token on both instances within a second", async (t) => {
+t.test('deleting an app refuses its own (client credentials) token on both instances within a second', async (t) => {
   const { app: daemon, clientSecret } = await directory.createApp(
-    { publisherTenantId: 'contoso', name: 'Daemon', multiTenant: false, public: false, redirectUris: ['https://daemon.example.test/cb'], scopes: ['User.Read'] },
+    {
+      publisherTenantId: 'contoso',
+      name: 'Daemon',
+      multiTenant: false,
+      public: false,
+      redirectUris: ['https://daemon.example.test/cb'],
+      scopes: ['User.Read'],
+    },
     'operator',
   );
   const rp = await relyingParty(first, daemon.clientId, clientSecret);
@@ -86,38 +107,53 @@ t.test("deleting an app refuses its own (client credentials) token on both insta
   await expectRefusedOnBoth(t, token, 'app deleted');
 });
 
-t.test('a lost listener empties the cache, so a revocation nobody heard is honoured; caching resumes once it listens again', async (t) => {
-  const bob = await signIn('bob');
-  const carol = await signIn('carol');
-  for (const server of [...instances, ...instances]) t.equal((await callApi(server, bob.access_token, '/me')).status, 200);
+t.test(
+  'a lost listener empties the cache, so a revocation nobody heard is honoured; caching resumes once it listens again',
+  async (t) => {
+    const bob = await signIn('bob');
+    const carol = await signIn('carol');
+    for (const server of [...instances, ...instances])
+      t.equal((await callApi(server, bob.access_token, '/me')).status, 200);
 
-  const before = await listenerPids();
-  await pool.query('SELECT pg_terminate_backend(pid) FROM unnest($1::integer[]) AS pid', [before]);
-  // Both instances have noticed and listen again on new connections.
-  const deadline = Date.now() + 5_000;
-  let after: number[] = [];
-  while (Date.now() < deadline) {
-    after = await listenerPids();
-    if (after.length === 2 && !after.some((pid) => before.includes(pid))) break;
-    await sleep(20);
-  }
-  t.equal(after.length, 2, 'both listen again');
-  t.notOk(after.some((pid) => before.includes(pid)), 'on new connections');
+    const before = await listenerPids();
+    await pool.query('SELECT pg_terminate_backend(pid) FROM unnest($1::integer[]) AS pid', [before]);
+    // Both instances have noticed and listen again on new connections.
+    const deadline = Date.now() + 5_000;
+    let after: number[] = [];
+    while (Date.now() < deadline) {
+      after = await listenerPids();
+      if (after.length === 2 && !after.some((pid) => before.includes(pid))) break;
+      await sleep(20);
+    }
+    t.equal(after.length, 2, 'both listen again');
+    t.notOk(
+      after.some((pid) => before.includes(pid)),
+      'on new connections',
+    );
 
-  // bob's grant was cached before the loss; it goes now without a notification.
-  await deleteGrantUnannounced(String(decodeJwt(bob.access_token).gid));
-  for (const [i, server] of instances.entries()) {
-    t.equal((await callApi(server, bob.access_token, '/me')).status, 401, `instance ${i + 1}: refused at the very next request (read from the database)`);
-  }
+    // bob's grant was cached before the loss; it goes now without a notification.
+    await deleteGrantUnannounced(String(decodeJwt(bob.access_token).gid));
+    for (const [i, server] of instances.entries()) {
+      t.equal(
+        (await callApi(server, bob.access_token, '/me')).status,
+        401,
+        `instance ${i + 1}: refused at the very next request (read from the database)`,
+      );
+    }
 
-  // LISTEN has returned; the instances set their flag a moment later.
-  await sleep(200);
-  for (const server of instances) t.equal((await callApi(server, carol.access_token, '/me')).status, 200);
-  await deleteGrantUnannounced(String(decodeJwt(carol.access_token).gid));
-  for (const [i, server] of instances.entries()) {
-    t.equal((await callApi(server, carol.access_token, '/me')).status, 200, `instance ${i + 1}: answered from its cache again`);
-  }
-});
+    // LISTEN has returned; the instances set their flag a moment later.
+    await sleep(200);
+    for (const server of instances) t.equal((await callApi(server, carol.access_token, '/me')).status, 200);
+    await deleteGrantUnannounced(String(decodeJwt(carol.access_token).gid));
+    for (const [i, server] of instances.entries()) {
+      t.equal(
+        (await callApi(server, carol.access_token, '/me')).status,
+        200,
+        `instance ${i + 1}: answered from its cache again`,
+      );
+    }
+  },
+);
 
 async function deleteGrantUnannounced(grantId: string): Promise<void> {
   await inTransaction(pool, async (tx) => {

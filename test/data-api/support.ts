@@ -1,13 +1,15 @@
 // Helpers for the data API tests: a user's tokens through the real flow, and calls to the API.
+
+import { type ApiCall, callJsonApi } from '../support/api.js';
 import { Browser } from '../support/browser.js';
 import { exchangeCode, fullFlow, type TestApp } from '../support/flows.js';
-import { callJsonApi, type ApiCall } from '../support/api.js';
 import type { TestServer } from '../support/server.js';
 
 export type { ApiResponse } from '../support/api.js';
 
 /** Calls the data API (`path` under /data/v1) with a Bearer token, as an app would. */
-export const callApi = (server: TestServer, token: string | undefined, path: string, init?: ApiCall) => callJsonApi(server, '/data/v1', token, path, init);
+export const callApi = (server: TestServer, token: string | undefined, path: string, init?: ApiCall) =>
+  callJsonApi(server, '/data/v1', token, path, init);
 
 /** The user signs in (and consents when asked) in a fresh browser; the app redeems the code. */
 export async function userTokens(

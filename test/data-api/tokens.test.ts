@@ -1,37 +1,50 @@
 // The data API as a resource server: it accepts only unexpired, untampered RFC 9068 access tokens
 // of this issuer for this audience, refuses tokens whose grant was revoked, and holds DPoP-bound
 // tokens to their key (RFC 9449).
-import t, { type Test } from 'tap';
+
+import { decodeJwt, exportSPKI, generateKeyPair, importJWK, type JWK, type JWTPayload, SignJWT } from 'jose';
 import * as oidc from 'openid-client';
-import { exportSPKI, generateKeyPair, importJWK, SignJWT, decodeJwt, type JWK, type JWTPayload } from 'jose';
+import t, { type Test } from 'tap';
+import { findUserConsent } from '../../src/db/consents.js';
+import { revokeGrants } from '../../src/services/revocation.js';
+import { refusedWithin } from '../support/api.js';
 import { Browser } from '../support/browser.js';
 import { fullFlow, registerApp, relyingParty } from '../support/flows.js';
 import { startTestServer } from '../support/server.js';
-import { revokeGrants } from '../../src/services/revocation.js';
-import { findUserConsent } from '../../src/db/consents.js';
 import { callApi, userTokens } from './support.js';
-import { refusedWithin } from '../support/api.js';
 
 const server = await startTestServer();
 t.teardown(() => server.close());
 
 const password = 'correct horse battery';
 await server.directory.createTenant({ id: 'contoso', name: 'Contoso' }, 'operator');
-const alice = await server.directory.createUser({ tenantId: 'contoso', username: 'alice', password, role: 'user', displayName: 'Alice' }, 'operator');
-const bob = await server.directory.createUser({ tenantId: 'contoso', username: 'bob', password, role: 'user', displayName: 'Bob' }, 'operator');
+const alice = await server.directory.createUser(
+  { tenantId: 'contoso', username: 'alice', password, role: 'user', displayName: 'Alice' },
+  'operator',
+);
+const bob = await server.directory.createUser(
+  { tenantId: 'contoso', username: 'bob', password, role: 'user', displayName: 'Bob' },
+  'operator',
+);
 const app = await registerApp(server, { tenant: 'contoso', scopes: ['openid', 'offline_access', 'User.Read'] });
 const dataApi = `${server.url}/data/v1`;
 
 function expectInvalidToken(t: Test, response: { status: number; headers: Headers; body: any }, what: string) {
   t.equal(response.status, 401, what);
   t.equal(response.body?.error, 'invalid_token', what);
-  t.match(response.headers.get('www-authenticate'), /^Bearer realm="accord", error="invalid_token", error_description="[^"]+"$/, what);
+  t.match(
+    response.headers.get('www-authenticate'),
+    /^Bearer realm="accord", error="invalid_token", error_description="[^"]+"$/,
+    what,
+  );
 }
 
 t.test('forged, altered, expired and misdirected tokens are refused with 401 invalid_token', async (t) => {
   const tokens = await userTokens(server, app, { signIn: 'alice@contoso', password }, 'openid User.Read');
   const claims = decodeJwt(tokens.access_token);
-  const { rows } = await server.pool.query<{ private_jwk: JWK }>(`SELECT private_jwk FROM signing_keys WHERE alg = 'ES256' AND retire_after IS NULL AND activated_at IS NOT NULL`);
+  const { rows } = await server.pool.query<{ private_jwk: JWK }>(
+    `SELECT private_jwk FROM signing_keys WHERE alg = 'ES256' AND retire_after IS NULL AND activated_at IS NOT NULL`,
+  );
   const serverJwk = rows[0]!.private_jwk;
   const serverKey = await importJWK(serverJwk, 'ES256');
   const sign = (payload: JWTPayload, key = serverKey, header: Record<string, unknown> = {}) =>
@@ -44,7 +57,7 @@ t.test('forged, altered, expired and misdirected tokens are refused with 401 inv
   t.equal((await callApi(server, await sign(claims), '/me')).status, 200, 're-signed genuine claims are accepted');
 
   const { d: _d, ...publicJwk } = serverJwk;
-  const publicPem = await exportSPKI(await importJWK(publicJwk, 'ES256') as CryptoKey);
+  const publicPem = await exportSPKI((await importJWK(publicJwk, 'ES256')) as CryptoKey);
   const [header, , signature] = tokens.access_token.split('.');
   const otherKey = (await generateKeyPair('ES256')).privateKey;
   const forged: [string, string][] = [
@@ -56,33 +69,63 @@ t.test('forged, altered, expired and misdirected tokens are refused with 401 inv
     ['typ JWT instead of at+jwt', await sign(claims, serverKey, { typ: 'JWT' })],
     ['signed by another key under the same kid', await sign(claims, otherKey)],
     ['alg none', `${b64({ alg: 'none', typ: 'at+jwt' })}.${b64(claims)}.`],
-    ['HS256 with the public key (PEM) as secret', await new SignJWT(claims).setProtectedHeader({ alg: 'HS256', typ: 'at+jwt', kid: serverJwk.kid }).sign(new TextEncoder().encode(publicPem))],
-    ['HS256 with the public JWK as secret', await new SignJWT(claims).setProtectedHeader({ alg: 'HS256', typ: 'at+jwt' }).sign(new TextEncoder().encode(JSON.stringify(publicJwk)))],
+    [
+      'HS256 with the public key (PEM) as secret',
+      await new SignJWT(claims)
+        .setProtectedHeader({ alg: 'HS256', typ: 'at+jwt', kid: serverJwk.kid })
+        .sign(new TextEncoder().encode(publicPem)),
+    ],
+    [
+      'HS256 with the public JWK as secret',
+      await new SignJWT(claims)
+        .setProtectedHeader({ alg: 'HS256', typ: 'at+jwt' })
+        .sign(new TextEncoder().encode(JSON.stringify(publicJwk))),
+    ],
     ['tampered payload (sub changed to another user)', `${header}.${b64({ ...claims, sub: bob.id })}.${signature}`],
-    ['tampered payload (scope widened)', `${header}.${b64({ ...claims, scope: 'User.Read User.Read.All' })}.${signature}`],
+    [
+      'tampered payload (scope widened)',
+      `${header}.${b64({ ...claims, scope: 'User.Read User.Read.All' })}.${signature}`,
+    ],
     ['an ID token', tokens.id_token!],
     ['not a JWT', 'abc.def'],
   ];
   for (const [what, token] of forged) expectInvalidToken(t, await callApi(server, token, '/me'), what);
 });
 
-t.test('withdrawing consent (deleting the grant) refuses the unexpired access token and deactivates the refresh token', async (t) => {
-  // oidc-provider issues a refresh token for offline_access only on a consent prompt.
-  const tokens = await userTokens(server, app, { signIn: 'alice@contoso', password }, 'openid offline_access User.Read', { prompt: 'consent' });
-  t.ok(tokens.refresh_token);
-  t.equal((await callApi(server, tokens.access_token, '/me')).status, 200);
-  t.equal((await oidc.tokenIntrospection(app.config, tokens.refresh_token!)).active, true, 'RFC 7662: the refresh token is active');
+t.test(
+  'withdrawing consent (deleting the grant) refuses the unexpired access token and deactivates the refresh token',
+  async (t) => {
+    // oidc-provider issues a refresh token for offline_access only on a consent prompt.
+    const tokens = await userTokens(
+      server,
+      app,
+      { signIn: 'alice@contoso', password },
+      'openid offline_access User.Read',
+      { prompt: 'consent' },
+    );
+    t.ok(tokens.refresh_token);
+    t.equal((await callApi(server, tokens.access_token, '/me')).status, 200);
+    t.equal(
+      (await oidc.tokenIntrospection(app.config, tokens.refresh_token!)).active,
+      true,
+      'RFC 7662: the refresh token is active',
+    );
 
-  const consent = await findUserConsent(server.pool, 'contoso', alice.id, app.clientId);
-  t.ok(consent?.grantId);
-  t.equal(decodeJwt(tokens.access_token).gid, consent!.grantId, 'the token names its grant');
-  await revokeGrants(server.pool, [consent!.grantId!]);
+    const consent = await findUserConsent(server.pool, 'contoso', alice.id, app.clientId);
+    t.ok(consent?.grantId);
+    t.equal(decodeJwt(tokens.access_token).gid, consent!.grantId, 'the token names its grant');
+    await revokeGrants(server.pool, [consent!.grantId!]);
 
-  const refused = await refusedWithin(() => callApi(server, tokens.access_token, '/me'));
-  expectInvalidToken(t, refused, 'revoked');
-  t.match(refused.body.error_description, /revoked/);
-  t.equal((await oidc.tokenIntrospection(app.config, tokens.refresh_token!)).active, false, 'the refresh token is inactive');
-});
+    const refused = await refusedWithin(() => callApi(server, tokens.access_token, '/me'));
+    expectInvalidToken(t, refused, 'revoked');
+    t.match(refused.body.error_description, /revoked/);
+    t.equal(
+      (await oidc.tokenIntrospection(app.config, tokens.refresh_token!)).active,
+      false,
+      'the refresh token is inactive',
+    );
+  },
+);
 
 t.test('a DPoP-bound token works only with a fresh proof from its key', async (t) => {
   // A separate RP configuration, so capturing its requests does not touch the other tests' app.
@@ -94,12 +137,32 @@ t.test('a DPoP-bound token works only with a fresh proof from its key', async (t
     return fetch(url, options as RequestInit);
   };
   const DPoP = oidc.getDPoPHandle(rp.config, await oidc.randomDPoPKeyPair('ES256'));
-  const { auth, callback } = await fullFlow(server, rp, { signIn: 'bob@contoso', password }, { scope: 'openid User.Read' }, new Browser(server.url));
-  const tokens = await oidc.authorizationCodeGrant(rp.config, callback, { pkceCodeVerifier: auth.verifier, expectedState: auth.state }, undefined, { DPoP });
+  const { auth, callback } = await fullFlow(
+    server,
+    rp,
+    { signIn: 'bob@contoso', password },
+    { scope: 'openid User.Read' },
+    new Browser(server.url),
+  );
+  const tokens = await oidc.authorizationCodeGrant(
+    rp.config,
+    callback,
+    { pkceCodeVerifier: auth.verifier, expectedState: auth.state },
+    undefined,
+    { DPoP },
+  );
   t.equal(tokens.token_type.toLowerCase(), 'dpop');
   t.ok((decodeJwt(tokens.access_token).cnf as { jkt?: string })?.jkt, 'the token is bound to a key thumbprint');
 
-  const response = await oidc.fetchProtectedResource(rp.config, tokens.access_token, new URL(`${dataApi}/me`), 'GET', undefined, undefined, { DPoP });
+  const response = await oidc.fetchProtectedResource(
+    rp.config,
+    tokens.access_token,
+    new URL(`${dataApi}/me`),
+    'GET',
+    undefined,
+    undefined,
+    { DPoP },
+  );
   t.equal(response.status, 200);
   t.equal(((await response.json()) as { id: string }).id, bob.id);
   t.match(lastRequest.authorization, /^DPoP /);
@@ -107,7 +170,9 @@ t.test('a DPoP-bound token works only with a fresh proof from its key', async (t
 
   expectInvalidToken(t, await callApi(server, tokens.access_token, '/me'), 'the DPoP-bound token sent as Bearer');
 
-  const replayed = await fetch(`${dataApi}/me`, { headers: { authorization: lastRequest.authorization!, dpop: lastRequest.dpop! } });
+  const replayed = await fetch(`${dataApi}/me`, {
+    headers: { authorization: lastRequest.authorization!, dpop: lastRequest.dpop! },
+  });
   t.equal(replayed.status, 401, 'a replayed proof is refused');
   t.match(replayed.headers.get('www-authenticate'), /^DPoP realm="accord", error="invalid_dpop_proof"/);
   t.equal(((await replayed.json()) as { error: string }).error, 'invalid_dpop_proof');

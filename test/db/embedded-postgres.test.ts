@@ -1,5 +1,5 @@
 // The embedded database keeps its data across restarts and recovers from a node process killed with SIGKILL.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -8,8 +8,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import t from 'tap';
+import { type EmbeddedDatabase, startEmbeddedPostgres } from '../../src/db/embedded-postgres.js';
 import { uncoveredChildEnv } from '../support/child-env.js';
-import { startEmbeddedPostgres, type EmbeddedDatabase } from '../../src/db/embedded-postgres.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const fixture = path.join(root, 'test/fixtures/embedded-postgres-child.ts');
@@ -78,18 +78,32 @@ t.test('data written before stop() is there after the next start', async (t) => 
   // Settings apply to that start only: the bench's scale comparison asks for a larger shared_buffers.
   const second = await start({ shared_buffers: '48MB', work_mem: '5MB' });
   t.same(await query(second.url, 'SELECT body FROM note'), [{ body: 'before restart' }]);
-  t.same(await query(second.url, "SELECT name, setting, unit FROM pg_settings WHERE name IN ('shared_buffers', 'work_mem') ORDER BY name"), [
-    { name: 'shared_buffers', setting: '6144', unit: '8kB' },
-    { name: 'work_mem', setting: '5120', unit: 'kB' },
-  ]);
+  t.same(
+    await query(
+      second.url,
+      "SELECT name, setting, unit FROM pg_settings WHERE name IN ('shared_buffers', 'work_mem') ORDER BY name",
+    ),
+    [
+      { name: 'shared_buffers', setting: '6144', unit: '8kB' },
+      { name: 'work_mem', setting: '5120', unit: 'kB' },
+    ],
+  );
   await second.stop();
   const third = await start();
-  t.same(await query(third.url, "SELECT setting FROM pg_settings WHERE name = 'work_mem'"), [{ setting: '4096' }], 'the next start without them has the default');
+  t.same(
+    await query(third.url, "SELECT setting FROM pg_settings WHERE name = 'work_mem'"),
+    [{ setting: '4096' }],
+    'the next start without them has the default',
+  );
   await third.stop();
 });
 
 t.test('a PostgreSQL orphaned by a SIGKILLed node process is stopped and its data kept', async (t) => {
-  const child = spawn(process.execPath, ['--import', 'tsx', fixture, dataDir], { cwd: root, env: uncoveredChildEnv(process.env), stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', fixture, dataDir], {
+    cwd: root,
+    env: uncoveredChildEnv(process.env),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let orphanPid: number | undefined;
   t.teardown(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
@@ -105,6 +119,9 @@ t.test('a PostgreSQL orphaned by a SIGKILLed node process is stopped and its dat
 
   const db = await start();
   t.notOk(isAlive(orphanPid), 'the orphan was stopped');
-  t.same(await query(db.url, 'SELECT body FROM note ORDER BY body'), [{ body: 'before restart' }, { body: 'from the killed process' }]);
+  t.same(await query(db.url, 'SELECT body FROM note ORDER BY body'), [
+    { body: 'before restart' },
+    { body: 'from the killed process' },
+  ]);
   await db.stop();
 });

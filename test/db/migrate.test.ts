@@ -1,9 +1,9 @@
-import t, { type Test } from 'tap';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import t, { type Test } from 'tap';
 import { loadMigrations, migrate } from '../../src/db/migrate.js';
 import { createPool, type Pool } from '../../src/db/pool.js';
 import { adminDatabaseUrl } from '../support/database.js';
@@ -60,7 +60,11 @@ async function migrationDir(t: Test, files: Record<string, string>): Promise<str
 
 t.test('on an empty database every migration is applied once; a second run applies none', async (t) => {
   t.ok(allVersions.length > 0, 'there are migrations');
-  t.same(allVersions, [...allVersions].sort((a, b) => a - b), 'versions are in order');
+  t.same(
+    allVersions,
+    [...allVersions].sort((a, b) => a - b),
+    'versions are in order',
+  );
   const pool = (await emptyDatabase(t)).pool();
 
   t.same(await migrate(pool), allVersions, 'first run applies all');
@@ -82,7 +86,11 @@ t.test('two processes migrating at once both succeed and each migration is appli
     'neither fails',
   );
   const applied = results.flatMap((result) => (result.status === 'fulfilled' ? result.value : []));
-  t.same([...applied].sort((a, b) => a - b), allVersions, 'between them every migration was applied exactly once');
+  t.same(
+    [...applied].sort((a, b) => a - b),
+    allVersions,
+    'between them every migration was applied exactly once',
+  );
   t.same(await recorded(first), allVersions);
 });
 
@@ -103,7 +111,8 @@ t.test('earlier migrations stay applied when a later one fails, and a fixed run 
   const pool = database.pool();
   const broken = await migrationDir(t, {
     '0001_first.sql': '-- Why: applies.\nCREATE TABLE first_table (id integer);\n',
-    '0002_second.sql': "-- Why: fails.\nCREATE TABLE second_table (id integer);\nINSERT INTO second_table VALUES ('x');\n",
+    '0002_second.sql':
+      "-- Why: fails.\nCREATE TABLE second_table (id integer);\nINSERT INTO second_table VALUES ('x');\n",
   });
   await t.rejects(migrate(pool, broken), /0002_second\.sql.*invalid input syntax/);
   t.same(await recorded(pool), [1], 'the first is recorded, the failed one is not');

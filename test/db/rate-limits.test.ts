@@ -1,6 +1,7 @@
 // The shared rate-limit counters: fixed windows, every concurrent hit counted once, keys apart.
-import t from 'tap';
+
 import { setTimeout as sleep } from 'node:timers/promises';
+import t from 'tap';
 import { countHit, purgeEndedRateLimitWindows } from '../../src/db/rate-limits.js';
 import { createTestDatabase } from '../support/database.js';
 
@@ -37,6 +38,12 @@ t.test('keys count apart, and ended windows are purged', async (t) => {
   await sleep(10);
   t.ok((await purgeEndedRateLimitWindows(pool)) >= 1);
   const { rows } = await pool.query<{ key: string }>('SELECT key FROM rate_limit_windows ORDER BY key');
-  t.notOk(rows.some((row) => row.key === 'POST /login 192.0.2.4'), 'the ended window is gone');
-  t.ok(rows.some((row) => row.key === 'POST /login 192.0.2.3'), 'a running one stays');
+  t.notOk(
+    rows.some((row) => row.key === 'POST /login 192.0.2.4'),
+    'the ended window is gone',
+  );
+  t.ok(
+    rows.some((row) => row.key === 'POST /login 192.0.2.3'),
+    'a running one stays',
+  );
 });

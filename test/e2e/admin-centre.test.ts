@@ -1,14 +1,25 @@
 // The admin centre (/admin), end to end: admins signed in through the portal govern only their
 // own tenant — Integrated apps with a preview before saving, app registrations with secrets shown
 // once, enterprise apps, consent requests and the audit log — through CSRF-protected forms.
-import t from 'tap';
-import { decodeJwt } from 'jose';
-import { Browser, pageName, type PageResponse } from '../support/browser.js';
-import { exchangeCode, fullFlow, registerApp, signInOnPage, startAuthorization, type TestApp } from '../support/flows.js';
-import { startTestServer } from '../support/server.js';
-import { PASSWORD, seedPeople } from '../support/people.js';
 
-const server = await startTestServer({ SIGN_IN_RATE_LIMIT: '1000', ...(process.env.TEST_LOG ? { LOG_LEVEL: 'error' } : {}) });
+import { decodeJwt } from 'jose';
+import t from 'tap';
+import { Browser, type PageResponse, pageName } from '../support/browser.js';
+import {
+  exchangeCode,
+  fullFlow,
+  registerApp,
+  signInOnPage,
+  startAuthorization,
+  type TestApp,
+} from '../support/flows.js';
+import { PASSWORD, seedPeople } from '../support/people.js';
+import { startTestServer } from '../support/server.js';
+
+const server = await startTestServer({
+  SIGN_IN_RATE_LIMIT: '1000',
+  ...(process.env.TEST_LOG ? { LOG_LEVEL: 'error' } : {}),
+});
 t.teardown(() => server.close());
 const { directory, pool } = server;
 const requests = server.accord.services.consentRequests;
@@ -25,10 +36,19 @@ const as = await seedPeople(directory, [
 ]);
 
 const USER_SCOPES = ['openid', 'profile', 'User.Read', 'Calendars.Read', 'Files.Read'];
-const planner = await registerApp(server, { tenant: 'fabrikam', name: 'Planner', scopes: [...USER_SCOPES, 'User.Read.All'] });
+const planner = await registerApp(server, {
+  tenant: 'fabrikam',
+  name: 'Planner',
+  scopes: [...USER_SCOPES, 'User.Read.All'],
+});
 const notes = await registerApp(server, { tenant: 'contoso', name: 'Contoso Notes', scopes: USER_SCOPES });
 // Single-tenant in Fabrikam: never listed in Contoso's admin centre.
-await registerApp(server, { tenant: 'fabrikam', name: 'Fabrikam Secret Tool', scopes: USER_SCOPES, multiTenant: false });
+await registerApp(server, {
+  tenant: 'fabrikam',
+  name: 'Fabrikam Secret Tool',
+  scopes: USER_SCOPES,
+  multiTenant: false,
+});
 
 /** A browser signed in through the portal, landing on `path`. */
 async function signedIn(user: string, path = '/admin'): Promise<{ browser: Browser; page: PageResponse }> {
@@ -50,10 +70,17 @@ async function post(browser: Browser, path: string, fields: Array<[string, strin
   const headers: Record<string, string> = { accept: 'text/html', 'content-type': 'application/x-www-form-urlencoded' };
   const cookie = await browser.jar.getCookieString(url);
   if (cookie) headers.cookie = cookie;
-  const response = await fetch(url, { method: 'POST', headers, body: new URLSearchParams(fields).toString(), redirect: 'manual' });
-  for (const setCookie of response.headers.getSetCookie()) await browser.jar.setCookie(setCookie, url, { ignoreError: true });
+  const response = await fetch(url, {
+    method: 'POST',
+    headers,
+    body: new URLSearchParams(fields).toString(),
+    redirect: 'manual',
+  });
+  for (const setCookie of response.headers.getSetCookie())
+    await browser.jar.setCookie(setCookie, url, { ignoreError: true });
   const page = { status: response.status, url, headers: response.headers, body: await response.text() };
-  if (page.status >= 300 && page.status < 400) return browser.visit(new URL(page.headers.get('location')!, url).toString());
+  if (page.status >= 300 && page.status < 400)
+    return browser.visit(new URL(page.headers.get('location')!, url).toString());
   return page;
 }
 
@@ -75,7 +102,10 @@ async function integratedApps(tenant: string): Promise<boolean> {
 }
 
 async function auditCount(action: string, tenant = 'contoso'): Promise<number> {
-  const { rows } = await pool.query('SELECT count(*)::int AS n FROM audit_events WHERE tenant_id = $1 AND action = $2', [tenant, action]);
+  const { rows } = await pool.query(
+    'SELECT count(*)::int AS n FROM audit_events WHERE tenant_id = $1 AND action = $2',
+    [tenant, action],
+  );
   return rows[0].n;
 }
 
@@ -130,8 +160,22 @@ t.test('a user who is not an admin is refused on every admin page and form', asy
   const forms: Array<[string, Array<[string, string]>]> = [
     ['/admin/settings/integrated-apps/preview', [['enabled', 'off']]],
     ['/admin/settings/integrated-apps', [['enabled', 'off']]],
-    ['/admin/apps', [['name', 'Sneaky'], ['redirect_uris', 'https://sneaky.example.test/cb'], ['permissions', 'openid']]],
-    [`/admin/apps/${notes.clientId}`, [['name', 'Renamed'], ['redirect_uris', 'https://x.example.test/cb'], ['permissions', 'openid']]],
+    [
+      '/admin/apps',
+      [
+        ['name', 'Sneaky'],
+        ['redirect_uris', 'https://sneaky.example.test/cb'],
+        ['permissions', 'openid'],
+      ],
+    ],
+    [
+      `/admin/apps/${notes.clientId}`,
+      [
+        ['name', 'Renamed'],
+        ['redirect_uris', 'https://x.example.test/cb'],
+        ['permissions', 'openid'],
+      ],
+    ],
     [`/admin/apps/${notes.clientId}/secret`, []],
     [`/admin/apps/${notes.clientId}/remove`, []],
     ['/admin/consent-requests/x/approve', [['scopes', 'openid']]],
@@ -148,89 +192,112 @@ t.test('a user who is not an admin is refused on every admin page and form', asy
   t.equal((await pool.query(`SELECT 1 FROM apps WHERE name = 'Sneaky'`)).rowCount, 0);
 });
 
-t.test('the Integrated apps preview counts what is kept and what changes, and nothing is saved until Confirm', async (t) => {
-  // 3 users with their own consents across 2 apps: alice → both (Notes in the test above), bob → Planner, cleo → Notes.
-  for (const [user, app] of [
-    ['alice@contoso', planner],
-    ['bob@contoso', planner],
-    ['cleo@contoso', notes],
-    ['frank@fabrikam', planner], // another tenant: never counted
-  ] as const) {
-    const flow = await fullFlow(server, app, as(user), { scope: 'openid User.Read' });
-    t.ok(flow.consentShown, `${user} consented`);
-  }
+t.test(
+  'the Integrated apps preview counts what is kept and what changes, and nothing is saved until Confirm',
+  async (t) => {
+    // 3 users with their own consents across 2 apps: alice → both (Notes in the test above), bob → Planner, cleo → Notes.
+    for (const [user, app] of [
+      ['alice@contoso', planner],
+      ['bob@contoso', planner],
+      ['cleo@contoso', notes],
+      ['frank@fabrikam', planner], // another tenant: never counted
+    ] as const) {
+      const flow = await fullFlow(server, app, as(user), { scope: 'openid User.Read' });
+      t.ok(flow.consentShown, `${user} consented`);
+    }
 
-  // Sign-ins paused at a decision: dave at a consent page (user permissions: would need approval
-  // when off), eve at needs-admin-approval (admin permission: needs it either way, and she asks),
-  // the admin at a consent page (admins can always consent), frank in fabrikam.
-  const dave = await pauseAtDecision(notes, 'dave@contoso', 'openid Calendars.Read');
-  t.equal(pageName(dave.page.body), 'consent');
-  const eve = await pauseAtDecision(planner, 'eve@contoso', 'openid User.Read.All');
-  t.equal(pageName(eve.page.body), 'needs-admin-approval');
-  await eve.browser.submit(eve.page, /\/request-approval$/, { reason: 'I need the directory' });
-  const adminPause = await pauseAtDecision(notes, 'admin@contoso', 'openid Files.Read');
-  t.equal(pageName(adminPause.page.body), 'consent');
-  const frank = await pauseAtDecision(notes, 'frank@fabrikam', 'openid Files.Read');
-  t.equal(pageName(frank.page.body), 'consent');
-  const fabrikamAsk = await pauseAtDecision(planner, 'frank@fabrikam', 'openid User.Read.All');
-  await fabrikamAsk.browser.submit(fabrikamAsk.page, /\/request-approval$/, { reason: 'fabrikam reason' });
+    // Sign-ins paused at a decision: dave at a consent page (user permissions: would need approval
+    // when off), eve at needs-admin-approval (admin permission: needs it either way, and she asks),
+    // the admin at a consent page (admins can always consent), frank in fabrikam.
+    const dave = await pauseAtDecision(notes, 'dave@contoso', 'openid Calendars.Read');
+    t.equal(pageName(dave.page.body), 'consent');
+    const eve = await pauseAtDecision(planner, 'eve@contoso', 'openid User.Read.All');
+    t.equal(pageName(eve.page.body), 'needs-admin-approval');
+    await eve.browser.submit(eve.page, /\/request-approval$/, { reason: 'I need the directory' });
+    const adminPause = await pauseAtDecision(notes, 'admin@contoso', 'openid Files.Read');
+    t.equal(pageName(adminPause.page.body), 'consent');
+    const frank = await pauseAtDecision(notes, 'frank@fabrikam', 'openid Files.Read');
+    t.equal(pageName(frank.page.body), 'consent');
+    const fabrikamAsk = await pauseAtDecision(planner, 'frank@fabrikam', 'openid User.Read.All');
+    await fabrikamAsk.browser.submit(fabrikamAsk.page, /\/request-approval$/, { reason: 'fabrikam reason' });
 
-  const page = await admin.browser.visit(`${server.url}/admin/settings/integrated-apps`);
-  t.equal(pageName(page.body), 'admin-integrated-apps');
-  t.match(page.body, /data-current="on"/);
-  t.match(page.body, /reach <em>their own<\/em> data/);
-  t.match(page.body, /never give an app access to anyone else's data/);
-  t.match(page.body, /nothing is uninstalled and no permission is removed/);
-  t.match(page.body, /Admins can still register apps and consent for everyone/);
+    const page = await admin.browser.visit(`${server.url}/admin/settings/integrated-apps`);
+    t.equal(pageName(page.body), 'admin-integrated-apps');
+    t.match(page.body, /data-current="on"/);
+    t.match(page.body, /reach <em>their own<\/em> data/);
+    t.match(page.body, /never give an app access to anyone else's data/);
+    t.match(page.body, /nothing is uninstalled and no permission is removed/);
+    t.match(page.body, /Admins can still register apps and consent for everyone/);
 
-  const preview = await admin.browser.submit(page, /\/preview$/, { enabled: 'off' });
-  t.equal(preview.status, 200);
-  t.equal(pageName(preview.body), 'admin-integrated-apps');
-  t.match(preview.body, /data-step="preview" data-desired="off"/);
-  t.match(preview.body, /data-figure="kept-consents" data-users="3" data-apps="2"/);
-  t.match(preview.body, /3 users, 2 apps/);
-  t.match(preview.body, /data-figure="now-need-approval" data-count="1"/, 'only dave\'s sign-in changes outcome');
-  t.match(preview.body, /<strong>1 of 3<\/strong> sign-ins waiting/, 'dave, eve and the admin are waiting; frank is in fabrikam');
-  t.match(preview.body, /data-figure="open-requests" data-count="1"/, "eve's request; fabrikam's is not counted");
-  t.match(preview.body, /How these are counted/);
-  t.equal(await integratedApps('contoso'), true, 'the preview saves nothing');
-  t.equal(await auditCount('tenant.integrated_apps.changed'), 0);
+    const preview = await admin.browser.submit(page, /\/preview$/, { enabled: 'off' });
+    t.equal(preview.status, 200);
+    t.equal(pageName(preview.body), 'admin-integrated-apps');
+    t.match(preview.body, /data-step="preview" data-desired="off"/);
+    t.match(preview.body, /data-figure="kept-consents" data-users="3" data-apps="2"/);
+    t.match(preview.body, /3 users, 2 apps/);
+    t.match(preview.body, /data-figure="now-need-approval" data-count="1"/, "only dave's sign-in changes outcome");
+    t.match(
+      preview.body,
+      /<strong>1 of 3<\/strong> sign-ins waiting/,
+      'dave, eve and the admin are waiting; frank is in fabrikam',
+    );
+    t.match(preview.body, /data-figure="open-requests" data-count="1"/, "eve's request; fabrikam's is not counted");
+    t.match(preview.body, /How these are counted/);
+    t.equal(await integratedApps('contoso'), true, 'the preview saves nothing');
+    t.equal(await auditCount('tenant.integrated_apps.changed'), 0);
 
-  const saved = await admin.browser.submit(preview, /\/admin\/settings\/integrated-apps$/, {});
-  t.equal(saved.status, 200);
-  t.match(saved.body, /role="status" data-saved="off"/);
-  t.match(saved.body, /data-current="off"/);
-  t.equal(await integratedApps('contoso'), false, 'Confirm flips the setting');
-  t.equal(await integratedApps('fabrikam'), true, 'only in the admin\'s own tenant');
-  const { rows } = await pool.query(`SELECT actor, details FROM audit_events WHERE action = 'tenant.integrated_apps.changed'`);
-  t.equal(rows.length, 1, 'one audit event');
-  t.equal(rows[0].actor, as('admin@contoso').id);
-  t.same(rows[0].details, { from: true, to: false });
+    const saved = await admin.browser.submit(preview, /\/admin\/settings\/integrated-apps$/, {});
+    t.equal(saved.status, 200);
+    t.match(saved.body, /role="status" data-saved="off"/);
+    t.match(saved.body, /data-current="off"/);
+    t.equal(await integratedApps('contoso'), false, 'Confirm flips the setting');
+    t.equal(await integratedApps('fabrikam'), true, "only in the admin's own tenant");
+    const { rows } = await pool.query(
+      `SELECT actor, details FROM audit_events WHERE action = 'tenant.integrated_apps.changed'`,
+    );
+    t.equal(rows.length, 1, 'one audit event');
+    t.equal(rows[0].actor, as('admin@contoso').id);
+    t.same(rows[0].details, { from: true, to: false });
 
-  const back = await admin.browser.submit(saved, /\/preview$/, { enabled: 'on' });
-  t.match(back.body, /data-figure="no-longer-need-approval" data-count="1"/, "dave's sign-in needs approval now only because of the setting");
-  t.match(back.body, /data-user-only="0"/, "eve's request is for an admin permission");
-  t.match(back.body, /data-figure="kept-consents" data-users="3" data-apps="2"/, 'turning it off kept every consent');
-  const cancelled = await admin.browser.visit(`${server.url}/admin/settings/integrated-apps`);
-  t.match(cancelled.body, /data-current="off"/, 'Cancel leaves it off');
-  t.equal(await auditCount('tenant.integrated_apps.changed'), 1);
+    const back = await admin.browser.submit(saved, /\/preview$/, { enabled: 'on' });
+    t.match(
+      back.body,
+      /data-figure="no-longer-need-approval" data-count="1"/,
+      "dave's sign-in needs approval now only because of the setting",
+    );
+    t.match(back.body, /data-user-only="0"/, "eve's request is for an admin permission");
+    t.match(back.body, /data-figure="kept-consents" data-users="3" data-apps="2"/, 'turning it off kept every consent');
+    const cancelled = await admin.browser.visit(`${server.url}/admin/settings/integrated-apps`);
+    t.match(cancelled.body, /data-current="off"/, 'Cancel leaves it off');
+    t.equal(await auditCount('tenant.integrated_apps.changed'), 1);
 
-  // Dave's paused consent is now refused for the setting; put the setting back for later tests.
-  await directory.setIntegratedApps('contoso', true, 'operator');
-});
+    // Dave's paused consent is now refused for the setting; put the setting back for later tests.
+    await directory.setIntegratedApps('contoso', true, 'operator');
+  },
+);
 
 t.test('forms without the CSRF token are refused and change nothing', async (t) => {
   for (const [path, fields] of [
     ['/admin/settings/integrated-apps', [['enabled', 'off']]],
     ['/admin/settings/integrated-apps/preview', [['enabled', 'off']]],
-    ['/admin/apps', [['name', 'No Token'], ['redirect_uris', 'https://nt.example.test/cb'], ['permissions', 'openid']]],
+    [
+      '/admin/apps',
+      [
+        ['name', 'No Token'],
+        ['redirect_uris', 'https://nt.example.test/cb'],
+        ['permissions', 'openid'],
+      ],
+    ],
     [`/admin/apps/${notes.clientId}/secret`, []],
     [`/admin/apps/${notes.clientId}/remove`, []],
   ] as Array<[string, Array<[string, string]>]>) {
     const response = await post(admin.browser, path, fields);
     t.equal(response.status, 403, path);
   }
-  const wrong = await post(admin.browser, '/admin/settings/integrated-apps', [['_csrf', 'forged'], ['enabled', 'off']]);
+  const wrong = await post(admin.browser, '/admin/settings/integrated-apps', [
+    ['_csrf', 'forged'],
+    ['enabled', 'off'],
+  ]);
   t.equal(wrong.status, 403, 'a forged token too');
   t.equal(await integratedApps('contoso'), true);
   t.equal((await pool.query(`SELECT 1 FROM apps WHERE name = 'No Token'`)).rowCount, 0);
@@ -241,7 +308,11 @@ t.test('registering an app shows its secret once; the detail page never shows it
   const form = await admin.browser.visit(`${server.url}/admin/apps/new`);
   t.equal(pageName(form.body), 'admin-app-new');
   t.match(form.body, /<legend>Permissions the app asks for<\/legend>/);
-  t.match(form.body, /value="User\.Read\.All"[^>]*>\s*<label for="perm-User-Read-All">[\s\S]*?Admin consent required/, 'admin permissions are marked');
+  t.match(
+    form.body,
+    /value="User\.Read\.All"[^>]*>\s*<label for="perm-User-Read-All">[\s\S]*?Admin consent required/,
+    'admin permissions are marked',
+  );
   t.match(form.body, /<label for="app-name">/);
 
   const before = (await pool.query('SELECT count(*)::int AS n FROM apps')).rows[0].n;
@@ -275,8 +346,11 @@ t.test('registering an app shows its secret once; the detail page never shows it
   const secret = /data-client-secret="([^"]+)"/.exec(created.body)![1]!;
   t.ok(secret.length >= 32, 'a secret is shown');
   t.match(created.body, /shown only on this page/);
-  const { rows } = await pool.query('SELECT publisher_tenant_id, redirect_uris, scopes, multi_tenant, client_type, secret_hash FROM apps WHERE client_id = $1', [clientId]);
-  t.equal(rows[0].publisher_tenant_id, 'contoso', 'published by the admin\'s tenant');
+  const { rows } = await pool.query(
+    'SELECT publisher_tenant_id, redirect_uris, scopes, multi_tenant, client_type, secret_hash FROM apps WHERE client_id = $1',
+    [clientId],
+  );
+  t.equal(rows[0].publisher_tenant_id, 'contoso', "published by the admin's tenant");
   t.same(rows[0].redirect_uris, ['https://reports.example.test/cb', 'https://reports.example.test/other']);
   t.same(rows[0].scopes, ['openid', 'User.Read', 'User.Read.All']);
   t.equal(rows[0].multi_tenant, true);
@@ -306,18 +380,33 @@ t.test('registering an app shows its secret once; the detail page never shows it
 
 t.test('an app is updated, its secret rotated (the old one stops working), and removed', async (t) => {
   const { app, clientSecret } = await directory.createApp(
-    { publisherTenantId: 'contoso', name: 'Rota', multiTenant: false, public: false, redirectUris: ['https://rota.example.test/cb'], scopes: ['openid', 'User.Read'] },
+    {
+      publisherTenantId: 'contoso',
+      name: 'Rota',
+      multiTenant: false,
+      public: false,
+      redirectUris: ['https://rota.example.test/cb'],
+      scopes: ['openid', 'User.Read'],
+    },
     as('admin@contoso').id,
   );
   const detail = await admin.browser.visit(`${server.url}/admin/apps/${app.clientId}`);
   t.match(detail.body, /value="User\.Read" checked/);
 
-  const bad = await post(admin.browser, `/admin/apps/${app.clientId}`, [['_csrf', csrfOf(detail)], ['name', 'Rota 2'], ['redirect_uris', 'https://rota.example.test/cb']]);
+  const bad = await post(admin.browser, `/admin/apps/${app.clientId}`, [
+    ['_csrf', csrfOf(detail)],
+    ['name', 'Rota 2'],
+    ['redirect_uris', 'https://rota.example.test/cb'],
+  ]);
   t.equal(bad.status, 400, 'no permission ticked');
   t.equal(pageName(bad.body), 'admin-app');
   t.match(bad.body, /at least one permission/);
   t.match(bad.body, /value="Rota 2"/, 'what was typed is kept');
-  t.equal((await pool.query('SELECT name FROM apps WHERE client_id = $1', [app.clientId])).rows[0].name, 'Rota', 'nothing written');
+  t.equal(
+    (await pool.query('SELECT name FROM apps WHERE client_id = $1', [app.clientId])).rows[0].name,
+    'Rota',
+    'nothing written',
+  );
 
   const updated = await post(admin.browser, `/admin/apps/${app.clientId}`, [
     ['_csrf', csrfOf(detail)],
@@ -329,8 +418,14 @@ t.test('an app is updated, its secret rotated (the old one stops working), and r
   t.equal(updated.status, 200);
   t.equal(pageName(updated.body), 'admin-app');
   t.match(updated.body, /role="status" data-updated="true"/);
-  const { rows } = await pool.query('SELECT name, redirect_uris, scopes FROM apps WHERE client_id = $1', [app.clientId]);
-  t.same(rows[0], { name: 'Rota 2', redirect_uris: ['https://rota.example.test/cb', 'https://rota.example.test/new'], scopes: ['openid', 'Calendars.Read'] });
+  const { rows } = await pool.query('SELECT name, redirect_uris, scopes FROM apps WHERE client_id = $1', [
+    app.clientId,
+  ]);
+  t.same(rows[0], {
+    name: 'Rota 2',
+    redirect_uris: ['https://rota.example.test/cb', 'https://rota.example.test/new'],
+    scopes: ['openid', 'Calendars.Read'],
+  });
 
   const rotated = await admin.browser.submit(updated, /\/secret$/, {});
   t.equal(pageName(rotated.body), 'admin-app-secret');
@@ -341,7 +436,10 @@ t.test('an app is updated, its secret rotated (the old one stops working), and r
   t.equal(old.body.error, 'invalid_client');
   const ok = await fetch(`${server.url}/token`, {
     method: 'POST',
-    headers: { authorization: `Basic ${Buffer.from(`${app.clientId}:${newSecret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+    headers: {
+      authorization: `Basic ${Buffer.from(`${app.clientId}:${newSecret}`).toString('base64')}`,
+      'content-type': 'application/x-www-form-urlencoded',
+    },
     body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'Calendars.Read' }).toString(),
   });
   t.equal(ok.status, 200, 'the new secret works');
@@ -351,7 +449,11 @@ t.test('an app is updated, its secret rotated (the old one stops working), and r
 
   const confirm = await admin.browser.visit(`${server.url}/admin/apps/${app.clientId}/remove`);
   t.equal(pageName(confirm.body), 'admin-app-remove');
-  t.equal((await pool.query('SELECT 1 FROM apps WHERE client_id = $1', [app.clientId])).rowCount, 1, 'the confirmation page removes nothing');
+  t.equal(
+    (await pool.query('SELECT 1 FROM apps WHERE client_id = $1', [app.clientId])).rowCount,
+    1,
+    'the confirmation page removes nothing',
+  );
   const removed = await admin.browser.submit(confirm, /\/remove$/, {});
   t.equal(pageName(removed.body), 'admin-apps');
   t.match(removed.body, /role="status" data-removed="Rota 2"/);
@@ -361,12 +463,21 @@ t.test('an app is updated, its secret rotated (the old one stops working), and r
 
 t.test("an admin of contoso sees only contoso's data and cannot touch fabrikam's", async (t) => {
   const fabrikamApp = await directory.createApp(
-    { publisherTenantId: 'fabrikam', name: 'Fabrikam Payroll', multiTenant: true, public: false, redirectUris: ['https://payroll.example.test/cb'], scopes: ['openid', 'User.Read'] },
+    {
+      publisherTenantId: 'fabrikam',
+      name: 'Fabrikam Payroll',
+      multiTenant: true,
+      public: false,
+      redirectUris: ['https://payroll.example.test/cb'],
+      scopes: ['openid', 'User.Read'],
+    },
     as('fadmin@fabrikam').id,
   );
   const fabrikamRequest = (await requests.list('fabrikam', { status: 'pending' }))[0]!;
   t.ok(fabrikamRequest, 'fabrikam has an open request');
-  const [hashBefore] = (await pool.query('SELECT secret_hash, name FROM apps WHERE client_id = $1', [fabrikamApp.app.clientId])).rows;
+  const [hashBefore] = (
+    await pool.query('SELECT secret_hash, name FROM apps WHERE client_id = $1', [fabrikamApp.app.clientId])
+  ).rows;
 
   const apps = await admin.browser.visit(`${server.url}/admin/apps`);
   t.notMatch(apps.body, /Fabrikam Payroll|Fabrikam Secret Tool|Planner/);
@@ -388,7 +499,15 @@ t.test("an admin of contoso sees only contoso's data and cannot touch fabrikam's
     ['GET', `/admin/apps/${id}`, []],
     ['GET', `/admin/apps/${id}/remove`, []],
     ['GET', `/admin/enterprise-apps/${id}`, []],
-    ['POST', `/admin/apps/${id}`, [['name', 'Hijacked'], ['redirect_uris', 'https://evil.example.test/cb'], ['permissions', 'openid']]],
+    [
+      'POST',
+      `/admin/apps/${id}`,
+      [
+        ['name', 'Hijacked'],
+        ['redirect_uris', 'https://evil.example.test/cb'],
+        ['permissions', 'openid'],
+      ],
+    ],
     ['POST', `/admin/apps/${id}/secret`, []],
     ['POST', `/admin/apps/${id}/remove`, []],
     ['POST', `/admin/enterprise-apps/${id}/block`, []],
@@ -396,7 +515,10 @@ t.test("an admin of contoso sees only contoso's data and cannot touch fabrikam's
     ['POST', `/admin/consent-requests/${fabrikamRequest.id}/approve`, [['scopes', 'openid']]],
     ['POST', `/admin/consent-requests/${fabrikamRequest.id}/deny`, [['reason', 'no']]],
   ] as Array<[string, string, Array<[string, string]>]>) {
-    const response = method === 'GET' ? await admin.browser.visit(`${server.url}${path}`) : await post(admin.browser, path, [['_csrf', csrf], ...fields]);
+    const response =
+      method === 'GET'
+        ? await admin.browser.visit(`${server.url}${path}`)
+        : await post(admin.browser, path, [['_csrf', csrf], ...fields]);
     t.equal(response.status, 404, `${method} ${path}`);
     t.equal(pageName(response.body), 'error');
   }
@@ -404,7 +526,11 @@ t.test("an admin of contoso sees only contoso's data and cannot touch fabrikam's
   t.same(hashAfter, hashBefore, "fabrikam's app is unchanged: same name, same secret");
   const [stillOpen] = await requests.list('fabrikam', { status: 'pending' });
   t.equal(stillOpen?.id, fabrikamRequest.id, "fabrikam's request is still pending");
-  t.equal((await pool.query(`SELECT 1 FROM tenant_apps WHERE client_id = $1`, [id])).rowCount, 0, 'nothing blocked anywhere');
+  t.equal(
+    (await pool.query(`SELECT 1 FROM tenant_apps WHERE client_id = $1`, [id])).rowCount,
+    0,
+    'nothing blocked anywhere',
+  );
   t.equal(await auditCount('app.updated', 'fabrikam'), 0);
 });
 
@@ -412,25 +538,41 @@ t.test('approving some permissions of a request lets the user sign in with exact
   const bob = await pauseAtDecision(planner, 'bob@contoso', 'openid User.Read Calendars.Read User.Read.All');
   t.equal(pageName(bob.page.body), 'needs-admin-approval');
   await bob.browser.submit(bob.page, /\/request-approval$/, { reason: 'Team planning <b>now</b>' });
-  const open = (await requests.list('contoso', { status: 'pending' })).find((request) => request.userId === as('bob@contoso').id)!;
-  t.same(open.scopes, ['Calendars.Read', 'User.Read.All'], 'what he still needs (he consented to openid and User.Read before)');
+  const open = (await requests.list('contoso', { status: 'pending' })).find(
+    (request) => request.userId === as('bob@contoso').id,
+  )!;
+  t.same(
+    open.scopes,
+    ['Calendars.Read', 'User.Read.All'],
+    'what he still needs (he consented to openid and User.Read before)',
+  );
 
   const page = await admin.browser.visit(`${server.url}/admin/consent-requests`);
   t.equal(pageName(page.body), 'admin-consent-requests');
-  const section = new RegExp(`<section class="request" data-request-id="${open.id}"[\\s\\S]*?</section>`).exec(page.body)?.[0];
+  const section = new RegExp(`<section class="request" data-request-id="${open.id}"[\\s\\S]*?</section>`).exec(
+    page.body,
+  )?.[0];
   t.ok(section, 'the request is listed');
   t.match(section!, /Planner/);
   t.match(section!, /bob@contoso/);
   t.match(section!, /Published by|Publisher/);
   t.match(section!, /data-verified="false"/);
   t.match(section!, /Team planning &lt;b&gt;now&lt;\/b&gt;/, 'the reason, escaped');
-  t.match(section!, /value="User\.Read\.All" checked>\s*<label[^>]*>[\s\S]*?Admin permission/, 'admin permissions are marked');
+  t.match(
+    section!,
+    /value="User\.Read\.All" checked>\s*<label[^>]*>[\s\S]*?Admin permission/,
+    'admin permissions are marked',
+  );
   t.match(section!, /<fieldset>\s*<legend>/);
 
   const none = await post(admin.browser, `/admin/consent-requests/${open.id}/approve`, [['_csrf', csrfOf(page)]]);
   t.equal(none.status, 400, 'no box ticked approves nothing');
   t.match(none.body, /approve at least one permission/);
-  t.equal((await requests.list('contoso', { status: 'pending' })).some((request) => request.id === open.id), true, 'still pending');
+  t.equal(
+    (await requests.list('contoso', { status: 'pending' })).some((request) => request.id === open.id),
+    true,
+    'still pending',
+  );
 
   const approved = await post(admin.browser, `/admin/consent-requests/${open.id}/approve`, [
     ['_csrf', csrfOf(page)],
@@ -438,16 +580,31 @@ t.test('approving some permissions of a request lets the user sign in with exact
   ]);
   t.equal(approved.status, 200);
   t.match(approved.body, /role="status" data-notice="approved"/);
-  t.match(approved.body, new RegExp(`data-request-id="${open.id}" data-status="approved"`), 'listed under recent decisions');
-  const { rows } = await pool.query(`SELECT scopes FROM admin_consents WHERE tenant_id = 'contoso' AND client_id = $1`, [planner.clientId]);
+  t.match(
+    approved.body,
+    new RegExp(`data-request-id="${open.id}" data-status="approved"`),
+    'listed under recent decisions',
+  );
+  const { rows } = await pool.query(
+    `SELECT scopes FROM admin_consents WHERE tenant_id = 'contoso' AND client_id = $1`,
+    [planner.clientId],
+  );
   t.same(rows[0].scopes, ['User.Read.All'], 'only the ticked permission, for everyone');
 
   const flow = await fullFlow(server, planner, as('bob@contoso'), { scope: 'openid User.Read User.Read.All' });
   t.notOk(flow.consentShown, 'no page');
   const tokens = await exchangeCode(planner, flow.callback, flow.auth);
-  t.same(String(decodeJwt(tokens.access_token).scope).split(' ').sort(), ['User.Read', 'User.Read.All'], 'exactly what he consented to and what was approved');
+  t.same(
+    String(decodeJwt(tokens.access_token).scope).split(' ').sort(),
+    ['User.Read', 'User.Read.All'],
+    'exactly what he consented to and what was approved',
+  );
   const rest = await pauseAtDecision(planner, 'bob@contoso', 'openid Calendars.Read');
-  t.equal(pageName(rest.page.body), 'consent', 'Calendars.Read was not approved: a user permission he may still consent to himself');
+  t.equal(
+    pageName(rest.page.body),
+    'consent',
+    'Calendars.Read was not approved: a user permission he may still consent to himself',
+  );
 });
 
 t.test('denying a request records the reason and the app still needs approval', async (t) => {
@@ -456,13 +613,17 @@ t.test('denying a request records the reason and the app still needs approval', 
   const asked = await pauseAtDecision(notes, 'cleo@contoso', 'openid Files.Read');
   t.equal(pageName(asked.page.body), 'needs-admin-approval');
   await asked.browser.submit(asked.page, /\/request-approval$/, { reason: 'for my files' });
-  const open = (await requests.list('contoso', { status: 'pending' })).find((request) => request.userId === as('cleo@contoso').id)!;
+  const open = (await requests.list('contoso', { status: 'pending' })).find(
+    (request) => request.userId === as('cleo@contoso').id,
+  )!;
   const settings = await admin.browser.visit(`${server.url}/admin/settings/integrated-apps`);
   const turnOn = await admin.browser.submit(settings, /\/preview$/, { enabled: 'on' });
   t.match(turnOn.body, /data-figure="open-requests" data-count="2"/, "eve's and cleo's requests");
   t.match(turnOn.body, /data-user-only="1"/, "cleo's asks only for a user permission she could then grant herself");
   const page = await admin.browser.visit(`${server.url}/admin/consent-requests`);
-  const denied = await admin.browser.submit(page, new RegExp(`/consent-requests/${open.id}/deny$`), { reason: 'We use another file app' });
+  const denied = await admin.browser.submit(page, new RegExp(`/consent-requests/${open.id}/deny$`), {
+    reason: 'We use another file app',
+  });
   t.equal(denied.status, 200);
   t.match(denied.body, /role="status" data-notice="denied"/);
   t.match(denied.body, /Denied: We use another file app/);
@@ -471,7 +632,10 @@ t.test('denying a request records the reason and the app still needs approval', 
   t.equal(record?.decidedBy, as('admin@contoso').id);
   const again = await pauseAtDecision(notes, 'cleo@contoso', 'openid Files.Read');
   t.equal(pageName(again.page.body), 'needs-admin-approval', 'still needs approval');
-  const decidedAgain = await post(admin.browser, `/admin/consent-requests/${open.id}/deny`, [['_csrf', csrfOf(page)], ['reason', 'twice']]);
+  const decidedAgain = await post(admin.browser, `/admin/consent-requests/${open.id}/deny`, [
+    ['_csrf', csrfOf(page)],
+    ['reason', 'twice'],
+  ]);
   t.equal(decidedAgain.status, 409, 'a decided request cannot be decided again');
   await directory.setIntegratedApps('contoso', true, 'operator');
 });
@@ -498,7 +662,15 @@ t.test('enterprise apps: list, detail, block, unblock, withdraw a user consent, 
 
   const revoked = await admin.browser.submit(unblocked, new RegExp(`/users/${as('alice@contoso').id}/revoke$`), {});
   t.match(revoked.body, /data-done="revoked"/);
-  t.equal((await pool.query('SELECT 1 FROM user_consents WHERE user_id = $1 AND client_id = $2', [as('alice@contoso').id, planner.clientId])).rowCount, 0);
+  t.equal(
+    (
+      await pool.query('SELECT 1 FROM user_consents WHERE user_id = $1 AND client_id = $2', [
+        as('alice@contoso').id,
+        planner.clientId,
+      ])
+    ).rowCount,
+    0,
+  );
 
   const confirm = await admin.browser.visit(`${server.url}/admin/enterprise-apps/${planner.clientId}/remove`);
   t.equal(pageName(confirm.body), 'admin-enterprise-app-remove');
@@ -506,7 +678,15 @@ t.test('enterprise apps: list, detail, block, unblock, withdraw a user consent, 
   t.equal(pageName(removed.body), 'admin-enterprise-apps');
   t.match(removed.body, /data-removed="Planner"/);
   t.notMatch(removed.body, new RegExp(`data-client-id="${planner.clientId}"`));
-  t.equal((await pool.query(`SELECT 1 FROM user_consents WHERE tenant_id = 'fabrikam' AND client_id = $1`, [planner.clientId])).rowCount, 1, "fabrikam's consent stays");
+  t.equal(
+    (
+      await pool.query(`SELECT 1 FROM user_consents WHERE tenant_id = 'fabrikam' AND client_id = $1`, [
+        planner.clientId,
+      ])
+    ).rowCount,
+    1,
+    "fabrikam's consent stays",
+  );
   t.equal(await auditCount('app.blocked'), 1);
   t.equal(await auditCount('app.removed'), 1);
 });
@@ -522,7 +702,9 @@ t.test('the audit log lists events newest first, 50 a page', async (t) => {
     `INSERT INTO audit_events (tenant_id, actor, action, target, details)
      SELECT 'contoso', 'operator', 'test.filler', 'n' || g, '{}'::jsonb FROM generate_series(1, 60) AS g`,
   );
-  await pool.query(`INSERT INTO audit_events (tenant_id, actor, action, target, details) VALUES ('fabrikam', 'operator', 'test.fabrikam', 'x', '{}')`);
+  await pool.query(
+    `INSERT INTO audit_events (tenant_id, actor, action, target, details) VALUES ('fabrikam', 'operator', 'test.fabrikam', 'x', '{}')`,
+  );
   const total = (await pool.query(`SELECT count(*)::int AS n FROM audit_events WHERE tenant_id = 'contoso'`)).rows[0].n;
 
   const seen: number[] = [];
@@ -537,7 +719,11 @@ t.test('the audit log lists events newest first, 50 a page', async (t) => {
     page = await admin.browser.visit(`${server.url}${older.replace(/&amp;/g, '&')}`);
   }
   t.equal(seen.length, total, 'every contoso event, once');
-  t.same(seen, [...seen].sort((a, b) => b - a), 'newest first across pages');
+  t.same(
+    seen,
+    [...seen].sort((a, b) => b - a),
+    'newest first across pages',
+  );
   t.equal(new Set(seen).size, seen.length, 'no overlap');
   const bad = await admin.browser.visit(`${server.url}/admin/audit?before=abc`);
   t.equal(bad.status, 400);

@@ -1,15 +1,36 @@
-import t from 'tap';
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
+import t from 'tap';
 import { Browser, pageName } from '../support/browser.js';
-import { exchangeCode, fullFlow, registerApp, startAuthorization, signInOnPage, answerConsent, appRedirect } from '../support/flows.js';
+import {
+  answerConsent,
+  appRedirect,
+  exchangeCode,
+  fullFlow,
+  registerApp,
+  signInOnPage,
+  startAuthorization,
+} from '../support/flows.js';
 import { startTestServer } from '../support/server.js';
 
 const server = await startTestServer();
 t.teardown(() => server.close());
 
 await server.directory.createTenant({ id: 'contoso', name: 'Contoso' }, 'operator');
-const alice = await server.directory.createUser({ tenantId: 'contoso', username: 'alice', password: 'correct horse battery', role: 'user', email: 'alice@contoso.example', displayName: 'Alice' }, 'operator');
-const app = await registerApp(server, { tenant: 'contoso', scopes: ['openid', 'profile', 'email', 'offline_access', 'User.Read', 'Calendars.Read'] });
+const alice = await server.directory.createUser(
+  {
+    tenantId: 'contoso',
+    username: 'alice',
+    password: 'correct horse battery',
+    role: 'user',
+    email: 'alice@contoso.example',
+    displayName: 'Alice',
+  },
+  'operator',
+);
+const app = await registerApp(server, {
+  tenant: 'contoso',
+  scopes: ['openid', 'profile', 'email', 'offline_access', 'User.Read', 'Calendars.Read'],
+});
 const credentials = { signIn: 'alice@contoso', password: 'correct horse battery' };
 
 t.test('discovery advertises only the code flow, PKCE S256 and RFC 9207 iss', async (t) => {
@@ -29,17 +50,23 @@ t.test('discovery advertises only the code flow, PKCE S256 and RFC 9207 iss', as
   t.ok((discovery.dpop_signing_alg_values_supported as string[]).includes('ES256'));
 });
 
-t.test('JWKS publishes RS256 and ES256 public keys (the signing and the next key of each) and no private parts', async (t) => {
-  const { keys } = (await (await fetch(`${server.url}/jwks`)).json()) as { keys: Record<string, unknown>[] };
-  t.same(keys.map((key) => key.alg).sort(), ['ES256', 'ES256', 'RS256', 'RS256']);
-  for (const key of keys) {
-    t.notOk('d' in key, 'no private exponent');
-    t.ok(key.kid);
-  }
-});
+t.test(
+  'JWKS publishes RS256 and ES256 public keys (the signing and the next key of each) and no private parts',
+  async (t) => {
+    const { keys } = (await (await fetch(`${server.url}/jwks`)).json()) as { keys: Record<string, unknown>[] };
+    t.same(keys.map((key) => key.alg).sort(), ['ES256', 'ES256', 'RS256', 'RS256']);
+    for (const key of keys) {
+      t.notOk('d' in key, 'no private exponent');
+      t.ok(key.kid);
+    }
+  },
+);
 
 t.test('a user signs in, consents, and the app gets tokens that verify against /jwks', async (t) => {
-  const { auth, callback, consentShown } = await fullFlow(server, app, credentials, { scope: 'openid profile email offline_access User.Read', prompt: 'consent' });
+  const { auth, callback, consentShown } = await fullFlow(server, app, credentials, {
+    scope: 'openid profile email offline_access User.Read',
+    prompt: 'consent',
+  });
   t.ok(consentShown, 'first sign-in asks for consent');
   t.equal(callback.searchParams.get('iss'), server.url, 'RFC 9207 iss in the authorization response');
   const tokens = await exchangeCode(app, callback, auth);
@@ -50,7 +77,11 @@ t.test('a user signs in, consents, and the app gets tokens that verify against /
 
   const jwks = createRemoteJWKSet(new URL(`${server.url}/jwks`));
   t.equal(decodeProtectedHeader(tokens.access_token).typ, 'at+jwt');
-  const { payload } = await jwtVerify(tokens.access_token, jwks, { issuer: server.url, audience: `${server.url}/data/v1`, typ: 'at+jwt' });
+  const { payload } = await jwtVerify(tokens.access_token, jwks, {
+    issuer: server.url,
+    audience: `${server.url}/data/v1`,
+    typ: 'at+jwt',
+  });
   t.equal(payload.sub, alice.id);
   t.equal(payload.tid, 'contoso');
   t.equal(payload.client_id, app.clientId);
@@ -59,7 +90,13 @@ t.test('a user signs in, consents, and the app gets tokens that verify against /
 });
 
 t.test('consent is remembered across browser sessions', async (t) => {
-  const { consentShown } = await fullFlow(server, app, credentials, { scope: 'openid profile User.Read' }, new Browser(server.url));
+  const { consentShown } = await fullFlow(
+    server,
+    app,
+    credentials,
+    { scope: 'openid profile User.Read' },
+    new Browser(server.url),
+  );
   t.notOk(consentShown, 'a new browser is not asked again for granted permissions');
 });
 

@@ -10,10 +10,20 @@ const { directory, pool } = server;
 const requests = server.accord.services.consentRequests;
 const PASSWORD = 'correct horse battery';
 await directory.createTenant({ id: 'contoso', name: 'Contoso', integratedAppsEnabled: false }, 'operator');
-const admin = await directory.createUser({ tenantId: 'contoso', username: 'admin', password: PASSWORD, role: 'admin' }, 'operator');
-const bob = await directory.createUser({ tenantId: 'contoso', username: 'bob', password: PASSWORD, role: 'user' }, 'operator');
+const admin = await directory.createUser(
+  { tenantId: 'contoso', username: 'admin', password: PASSWORD, role: 'admin' },
+  'operator',
+);
+const bob = await directory.createUser(
+  { tenantId: 'contoso', username: 'bob', password: PASSWORD, role: 'user' },
+  'operator',
+);
 await directory.createUser({ tenantId: 'contoso', username: 'cleo', password: PASSWORD, role: 'user' }, 'operator');
-const app = await registerApp(server, { tenant: 'contoso', scopes: ['openid', 'profile', 'User.Read', 'Calendars.Read', 'Files.Read'], name: 'Planner' });
+const app = await registerApp(server, {
+  tenant: 'contoso',
+  scopes: ['openid', 'profile', 'User.Read', 'Calendars.Read', 'Files.Read'],
+  name: 'Planner',
+});
 
 async function needsApproval(user: string, scope: string) {
   const browser = new Browser(server.url);
@@ -43,22 +53,41 @@ t.test('a user sends a request with a reason from the needs-admin-approval page'
 
 t.test('approving some permissions grants exactly those to everyone, with no page', async (t) => {
   const [open] = await requests.list('contoso', { status: 'pending' });
-  await t.rejects(requests.approve('contoso', open!.id, admin.id, ['Mail.Send']), { code: 'invalid_request' }, 'only requested permissions');
+  await t.rejects(
+    requests.approve('contoso', open!.id, admin.id, ['Mail.Send']),
+    { code: 'invalid_request' },
+    'only requested permissions',
+  );
   const approved = await requests.approve('contoso', open!.id, admin.id, ['openid', 'User.Read', 'Calendars.Read']);
   t.equal(approved.status, 'approved');
   await t.rejects(requests.approve('contoso', open!.id, admin.id), { code: 'conflict' }, 'decided once');
 
-  const flow = await fullFlow(server, app, { signIn: 'bob@contoso', password: PASSWORD }, { scope: 'openid User.Read Calendars.Read' });
+  const flow = await fullFlow(
+    server,
+    app,
+    { signIn: 'bob@contoso', password: PASSWORD },
+    { scope: 'openid User.Read Calendars.Read' },
+  );
   t.notOk(flow.consentShown, 'bob gets a code with no page');
   const tokens = await exchangeCode(app, flow.callback, flow.auth);
   t.ok(tokens.access_token);
-  const cleo = await fullFlow(server, app, { signIn: 'cleo@contoso', password: PASSWORD }, { scope: 'openid Calendars.Read' });
+  const cleo = await fullFlow(
+    server,
+    app,
+    { signIn: 'cleo@contoso', password: PASSWORD },
+    { scope: 'openid Calendars.Read' },
+  );
   t.notOk(cleo.consentShown, 'and so does everyone else in the tenant');
 
   const more = await needsApproval('bob', 'openid Files.Read');
   t.equal(pageName(more.page.body), 'needs-admin-approval', 'what was not approved still needs approval');
-  const audit = await pool.query(`SELECT action FROM audit_events WHERE tenant_id = 'contoso' AND action LIKE 'consent%' ORDER BY id`);
-  t.same(audit.rows.map((row) => row.action), ['consent_request.opened', 'consent_request.opened', 'consent.admin.granted', 'consent_request.approved']);
+  const audit = await pool.query(
+    `SELECT action FROM audit_events WHERE tenant_id = 'contoso' AND action LIKE 'consent%' ORDER BY id`,
+  );
+  t.same(
+    audit.rows.map((row) => row.action),
+    ['consent_request.opened', 'consent_request.opened', 'consent.admin.granted', 'consent_request.approved'],
+  );
 });
 
 t.test('a denied request leaves the app needing approval', async (t) => {

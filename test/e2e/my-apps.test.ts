@@ -1,13 +1,17 @@
 // My apps, end to end: a signed-in user sees the apps that can reach their data and on whose
 // say-so, and withdrawing their own consent revokes the app's tokens at once.
-import t from 'tap';
-import * as oidc from 'openid-client';
-import { Browser, findForm, pageName, type PageResponse } from '../support/browser.js';
-import { exchangeCode, fullFlow, registerApp, signInOnPage, startAuthorization } from '../support/flows.js';
-import { startTestServer } from '../support/server.js';
-import { PASSWORD, seedPeople } from '../support/people.js';
 
-const server = await startTestServer({ SIGN_IN_RATE_LIMIT: '1000', ...(process.env.TEST_LOG ? { LOG_LEVEL: 'error' } : {}) });
+import * as oidc from 'openid-client';
+import t from 'tap';
+import { Browser, findForm, type PageResponse, pageName } from '../support/browser.js';
+import { exchangeCode, fullFlow, registerApp, signInOnPage, startAuthorization } from '../support/flows.js';
+import { PASSWORD, seedPeople } from '../support/people.js';
+import { startTestServer } from '../support/server.js';
+
+const server = await startTestServer({
+  SIGN_IN_RATE_LIMIT: '1000',
+  ...(process.env.TEST_LOG ? { LOG_LEVEL: 'error' } : {}),
+});
 t.teardown(() => server.close());
 const { directory, pool } = server;
 const { consent } = server.accord.services;
@@ -18,19 +22,49 @@ const as = await seedPeople(directory, [
   ['contoso', 'bob', 'user'],
 ]);
 
-const ownApp = await registerApp(server, { tenant: 'fabrikam', name: 'Vendor Notes', scopes: ['openid', 'offline_access', 'User.Read', 'Calendars.Read'] });
-const orgApp = await registerApp(server, { tenant: 'fabrikam', name: 'Org Directory', scopes: ['openid', 'offline_access', 'User.Read', 'User.Read.All'] });
-const bothApp = await registerApp(server, { tenant: 'contoso', name: 'Team Calendar', scopes: ['openid', 'User.Read', 'Calendars.Read'] });
-await consent.grantAdminConsent('contoso', as('admin@contoso').id, orgApp.clientId, ['openid', 'offline_access', 'User.Read', 'User.Read.All'], 'test');
+const ownApp = await registerApp(server, {
+  tenant: 'fabrikam',
+  name: 'Vendor Notes',
+  scopes: ['openid', 'offline_access', 'User.Read', 'Calendars.Read'],
+});
+const orgApp = await registerApp(server, {
+  tenant: 'fabrikam',
+  name: 'Org Directory',
+  scopes: ['openid', 'offline_access', 'User.Read', 'User.Read.All'],
+});
+const bothApp = await registerApp(server, {
+  tenant: 'contoso',
+  name: 'Team Calendar',
+  scopes: ['openid', 'User.Read', 'Calendars.Read'],
+});
+await consent.grantAdminConsent(
+  'contoso',
+  as('admin@contoso').id,
+  orgApp.clientId,
+  ['openid', 'offline_access', 'User.Read', 'User.Read.All'],
+  'test',
+);
 await consent.grantAdminConsent('contoso', as('admin@contoso').id, bothApp.clientId, ['openid', 'User.Read'], 'test');
 
 /** alice's browser, signed in, after using the three apps. */
 const alice = new Browser(server.url);
 // offline_access is honoured only with prompt=consent (OIDC Core §11).
-const own = await fullFlow(server, ownApp, as('alice@contoso'), { scope: 'openid offline_access User.Read', prompt: 'consent' }, alice);
+const own = await fullFlow(
+  server,
+  ownApp,
+  as('alice@contoso'),
+  { scope: 'openid offline_access User.Read', prompt: 'consent' },
+  alice,
+);
 const ownTokens = await exchangeCode(ownApp, own.callback, own.auth);
 const orgFirst = await fullFlow(server, orgApp, as('alice@contoso'), { scope: 'openid User.Read.All' }, alice);
-const org = await fullFlow(server, orgApp, as('alice@contoso'), { scope: 'openid offline_access User.Read.All', prompt: 'consent' }, alice);
+const org = await fullFlow(
+  server,
+  orgApp,
+  as('alice@contoso'),
+  { scope: 'openid offline_access User.Read.All', prompt: 'consent' },
+  alice,
+);
 const orgTokens = await exchangeCode(orgApp, org.callback, org.auth);
 const both = await fullFlow(server, bothApp, as('alice@contoso'), { scope: 'openid User.Read Calendars.Read' }, alice);
 
@@ -66,43 +100,46 @@ t.test('My apps needs sign-in through the portal', async (t) => {
   t.match(response.headers.get('location') ?? '', /^\/auth\?client_id=accord-portal&/);
 });
 
-t.test('My apps lists each app with its permissions and whether access is the user\'s own or the organisation\'s', async (t) => {
-  const page = await alice.visit(`${server.url}/my/apps`);
-  t.equal(page.status, 200);
-  t.equal(pageName(page.body), 'my-apps', 'already signed in (SSO): straight to the page');
+t.test(
+  "My apps lists each app with its permissions and whether access is the user's own or the organisation's",
+  async (t) => {
+    const page = await alice.visit(`${server.url}/my/apps`);
+    t.equal(page.status, 200);
+    t.equal(pageName(page.body), 'my-apps', 'already signed in (SSO): straight to the page');
 
-  const ownEntry = entry(page, ownApp.clientId);
-  t.ok(ownEntry, 'the app she consented to is listed');
-  t.match(ownEntry!, /data-origin="own"/);
-  t.match(ownEntry!, /Vendor Notes/);
-  t.same(scopesOf(ownEntry!, 'own'), ['openid', 'offline_access', 'User.Read']);
-  t.match(ownEntry!, /<time datetime="\d{4}-/, 'says when');
-  t.ok(findForm(ownEntry!, new RegExp(`/my/apps/${ownApp.clientId}/revoke$`)), 'with a revoke form');
-  t.match(ownEntry!, /name="_csrf"/);
+    const ownEntry = entry(page, ownApp.clientId);
+    t.ok(ownEntry, 'the app she consented to is listed');
+    t.match(ownEntry!, /data-origin="own"/);
+    t.match(ownEntry!, /Vendor Notes/);
+    t.same(scopesOf(ownEntry!, 'own'), ['openid', 'offline_access', 'User.Read']);
+    t.match(ownEntry!, /<time datetime="\d{4}-/, 'says when');
+    t.ok(findForm(ownEntry!, new RegExp(`/my/apps/${ownApp.clientId}/revoke$`)), 'with a revoke form');
+    t.match(ownEntry!, /name="_csrf"/);
 
-  const orgEntry = entry(page, orgApp.clientId);
-  t.ok(orgEntry, 'the app she used through her organisation is listed');
-  t.match(orgEntry!, /data-origin="organisation"/);
-  t.same(scopesOf(orgEntry!, 'organisation'), ['openid', 'offline_access', 'User.Read', 'User.Read.All']);
-  t.notMatch(orgEntry!, /<form/, 'she cannot revoke an admin\'s grant');
-  t.match(orgEntry!, /Only an admin can remove it/);
+    const orgEntry = entry(page, orgApp.clientId);
+    t.ok(orgEntry, 'the app she used through her organisation is listed');
+    t.match(orgEntry!, /data-origin="organisation"/);
+    t.same(scopesOf(orgEntry!, 'organisation'), ['openid', 'offline_access', 'User.Read', 'User.Read.All']);
+    t.notMatch(orgEntry!, /<form/, "she cannot revoke an admin's grant");
+    t.match(orgEntry!, /Only an admin can remove it/);
 
-  const bothEntry = entry(page, bothApp.clientId);
-  t.match(bothEntry!, /data-origin="both"/);
-  t.same(scopesOf(bothEntry!, 'own'), ['Calendars.Read']);
-  t.same(scopesOf(bothEntry!, 'organisation'), ['openid', 'User.Read']);
+    const bothEntry = entry(page, bothApp.clientId);
+    t.match(bothEntry!, /data-origin="both"/);
+    t.same(scopesOf(bothEntry!, 'own'), ['Calendars.Read']);
+    t.same(scopesOf(bothEntry!, 'organisation'), ['openid', 'User.Read']);
 
-  t.notOk(
-    page.headers.getSetCookie().some((cookie) => cookie.startsWith('_session')),
-    'reading the SSO session writes no session cookie',
-  );
+    t.notOk(
+      page.headers.getSetCookie().some((cookie) => cookie.startsWith('_session')),
+      'reading the SSO session writes no session cookie',
+    );
 
-  const bob = new Browser(server.url);
-  let bobPage = await bob.visit(`${server.url}/my/apps`);
-  bobPage = await signInOnPage(bob, bobPage, as('bob@contoso').signIn, PASSWORD);
-  t.equal(pageName(bobPage.body), 'my-apps');
-  t.match(bobPage.body, /data-empty="true"/, "bob sees none of alice's apps");
-});
+    const bob = new Browser(server.url);
+    let bobPage = await bob.visit(`${server.url}/my/apps`);
+    bobPage = await signInOnPage(bob, bobPage, as('bob@contoso').signIn, PASSWORD);
+    t.equal(pageName(bobPage.body), 'my-apps');
+    t.match(bobPage.body, /data-empty="true"/, "bob sees none of alice's apps");
+  },
+);
 
 t.test('revoking needs the CSRF token, and an organisation grant cannot be revoked by the user', async (t) => {
   const missing = await alice.request(`${server.url}/my/apps/${ownApp.clientId}/revoke`, { form: {} });
@@ -116,11 +153,14 @@ t.test('revoking needs the CSRF token, and an organisation grant cannot be revok
   t.equal(unknown.status, 400, 'an unknown app: nothing to revoke');
   const refreshed = await oidc.refreshTokenGrant(orgApp.config, orgTokens.refresh_token!);
   t.ok(refreshed.access_token, 'the organisation-granted app keeps working');
-  const { rowCount } = await pool.query(`SELECT 1 FROM user_consents WHERE client_id = $1 AND cardinality(scopes) > 0`, [ownApp.clientId]);
+  const { rowCount } = await pool.query(
+    `SELECT 1 FROM user_consents WHERE client_id = $1 AND cardinality(scopes) > 0`,
+    [ownApp.clientId],
+  );
   t.equal(rowCount, 1, 'her own consent is still there');
 });
 
-t.test('revoking her consent ends the app\'s tokens at once and she is asked to consent again', async (t) => {
+t.test("revoking her consent ends the app's tokens at once and she is asked to consent again", async (t) => {
   const page = await alice.visit(`${server.url}/my/apps`);
   const after = await alice.submit(page, new RegExp(`/my/apps/${ownApp.clientId}/revoke$`), {});
   t.equal(after.status, 200);
@@ -130,7 +170,10 @@ t.test('revoking her consent ends the app\'s tokens at once and she is asked to 
   t.ok(entry(after, orgApp.clientId), 'other apps untouched');
 
   t.equal(await refreshFails(ownApp.config, ownTokens.refresh_token!), 'invalid_grant', 'the refresh token fails');
-  const { rows } = await pool.query(`SELECT actor, details FROM audit_events WHERE action = 'consent.user.revoked' AND target = $1`, [ownApp.clientId]);
+  const { rows } = await pool.query(
+    `SELECT actor, details FROM audit_events WHERE action = 'consent.user.revoked' AND target = $1`,
+    [ownApp.clientId],
+  );
   t.equal(rows.length, 1, 'audited');
   t.equal(rows[0].actor, as('alice@contoso').id);
   t.same(rows[0].details.scopes, ['openid', 'offline_access', 'User.Read']);

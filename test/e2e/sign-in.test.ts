@@ -1,19 +1,32 @@
 // Sign-in rules: username@tenant, generic failures, disabled users lose sessions and tokens.
-import t from 'tap';
+
 import * as oidc from 'openid-client';
-import { Browser, pageName, type PageResponse } from '../support/browser.js';
+import t from 'tap';
+import { Browser, type PageResponse, pageName } from '../support/browser.js';
 import { createTestDatabase } from '../support/database.js';
 import { exchangeCode, fullFlow, registerApp, signInOnPage, startAuthorization } from '../support/flows.js';
 import { startTestServer } from '../support/server.js';
 
-const server = await startTestServer({ SIGN_IN_RATE_LIMIT: '1000', ...(process.env.TEST_LOG ? { LOG_LEVEL: 'error' } : {}) });
+const server = await startTestServer({
+  SIGN_IN_RATE_LIMIT: '1000',
+  ...(process.env.TEST_LOG ? { LOG_LEVEL: 'error' } : {}),
+});
 t.teardown(() => server.close());
 const PASSWORD = 'correct horse battery';
 await server.directory.createTenant({ id: 'contoso', name: 'Contoso' }, 'operator');
 await server.directory.createTenant({ id: 'fabrikam', name: 'Fabrikam' }, 'operator');
-const dora = await server.directory.createUser({ tenantId: 'contoso', username: 'dora', password: PASSWORD, role: 'user' }, 'operator');
-await server.directory.createUser({ tenantId: 'fabrikam', username: 'dora', password: 'another password!', role: 'user' }, 'operator');
-const app = await registerApp(server, { tenant: 'contoso', scopes: ['openid', 'offline_access', 'profile', 'email', 'User.Read'] });
+const dora = await server.directory.createUser(
+  { tenantId: 'contoso', username: 'dora', password: PASSWORD, role: 'user' },
+  'operator',
+);
+await server.directory.createUser(
+  { tenantId: 'fabrikam', username: 'dora', password: 'another password!', role: 'user' },
+  'operator',
+);
+const app = await registerApp(server, {
+  tenant: 'contoso',
+  scopes: ['openid', 'offline_access', 'profile', 'email', 'User.Read'],
+});
 
 t.test('the tenant comes from the username; the same username in another tenant is another person', async (t) => {
   const browser = new Browser(server.url);
@@ -30,7 +43,12 @@ t.test('the tenant comes from the username; the same username in another tenant 
 });
 
 t.test('ID token claims: opaque sub, tid, preferred_username', async (t) => {
-  const flow = await fullFlow(server, app, { signIn: 'dora@contoso', password: PASSWORD }, { scope: 'openid profile email' });
+  const flow = await fullFlow(
+    server,
+    app,
+    { signIn: 'dora@contoso', password: PASSWORD },
+    { scope: 'openid profile email' },
+  );
   const tokens = await exchangeCode(app, flow.callback, flow.auth);
   const userinfo = await oidc.fetchUserInfo(app.config, tokens.access_token, dora.id).catch(() => undefined);
   const claims = tokens.claims()!;
@@ -41,7 +59,13 @@ t.test('ID token claims: opaque sub, tid, preferred_username', async (t) => {
 
 t.test('a disabled user cannot sign in, loses their session and their refresh tokens', async (t) => {
   const browser = new Browser(server.url);
-  const flow = await fullFlow(server, app, { signIn: 'dora@contoso', password: PASSWORD }, { scope: 'openid offline_access User.Read', prompt: 'consent' }, browser);
+  const flow = await fullFlow(
+    server,
+    app,
+    { signIn: 'dora@contoso', password: PASSWORD },
+    { scope: 'openid offline_access User.Read', prompt: 'consent' },
+    browser,
+  );
   const tokens = await exchangeCode(app, flow.callback, flow.auth);
   t.ok(tokens.refresh_token);
 
@@ -49,13 +73,22 @@ t.test('a disabled user cannot sign in, loses their session and their refresh to
 
   await t.rejects(oidc.refreshTokenGrant(app.config, tokens.refresh_token!), 'the refresh token no longer works');
   const again = await startAuthorization(browser, app, { scope: 'openid' });
-  t.equal(pageName(again.page.body), 'login', `the existing browser session no longer signs her in: ${again.page.status} ${/<p>(.*?)<\/p>/.exec(again.page.body)?.[1]} ${again.page.headers.get('location')}`);
+  t.equal(
+    pageName(again.page.body),
+    'login',
+    `the existing browser session no longer signs her in: ${again.page.status} ${/<p>(.*?)<\/p>/.exec(again.page.body)?.[1]} ${again.page.headers.get('location')}`,
+  );
   const refused = await signInOnPage(browser, again.page, 'dora@contoso', PASSWORD);
   t.equal(refused.status, 401);
   t.match(refused.body, /The username or password is incorrect/, 'the same generic message');
 
   await server.directory.setUserDisabled('contoso', dora.id, false, 'operator');
-  const back = await fullFlow(server, app, { signIn: 'dora@contoso', password: PASSWORD }, { scope: 'openid User.Read' });
+  const back = await fullFlow(
+    server,
+    app,
+    { signIn: 'dora@contoso', password: PASSWORD },
+    { scope: 'openid User.Read' },
+  );
   t.notOk(back.consentShown, 're-enabled: her consent was kept');
 });
 
@@ -79,10 +112,18 @@ t.test('sign-in attempts are limited per client IP, counted for every process al
   const statuses: number[] = [];
   for (const attempt of [0, 0, 1, 1]) {
     const { browser, page } = attempts[attempt]!;
-    const next = await browser.submit(page, /\/login$/, { username: `nobody${statuses.length}@contoso`, password: 'wrong password' });
+    const next = await browser.submit(page, /\/login$/, {
+      username: `nobody${statuses.length}@contoso`,
+      password: 'wrong password',
+    });
     statuses.push(next.status);
     if (next.status === 401) attempts[attempt]!.page = next;
-    else t.ok(Number(next.headers.get('retry-after')) > 0, `refused with Retry-After: ${next.headers.get('retry-after')}`);
+    else
+      t.ok(Number(next.headers.get('retry-after')) > 0, `refused with Retry-After: ${next.headers.get('retry-after')}`);
   }
-  t.same(statuses, [401, 401, 401, 429], 'the fourth attempt in a minute is refused, though it reached the other process');
+  t.same(
+    statuses,
+    [401, 401, 401, 429],
+    'the fourth attempt in a minute is refused, though it reached the other process',
+  );
 });

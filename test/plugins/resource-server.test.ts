@@ -2,10 +2,15 @@
 // signature check until its `exp` (checked against the clock on every request), a failed
 // verification is never remembered, the cache is bounded, and the revocation check still runs
 // on every request.
-import t from 'tap';
+
 import type { FastifyRequest } from 'fastify';
-import { generateKeyPair, SignJWT, type CryptoKey, type JWTPayload, type JWTVerifyGetKey } from 'jose';
-import { createResourceServer, type AccessTokenInfo, type ResourceServerOptions } from '../../src/plugins/resource-server.js';
+import { type CryptoKey, generateKeyPair, type JWTPayload, type JWTVerifyGetKey, SignJWT } from 'jose';
+import t from 'tap';
+import {
+  type AccessTokenInfo,
+  createResourceServer,
+  type ResourceServerOptions,
+} from '../../src/plugins/resource-server.js';
 
 const issuer = 'https://accord.example.test';
 const audience = `${issuer}/data/v1`;
@@ -13,7 +18,14 @@ const { privateKey, publicKey } = await generateKeyPair('ES256');
 
 function sign(claims: JWTPayload = {}, key: CryptoKey = privateKey): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
-  return new SignJWT({ client_id: 'app', scope: 'User.Read', sub: 'user-1', gid: 'grant-1', jti: crypto.randomUUID(), ...claims })
+  return new SignJWT({
+    client_id: 'app',
+    scope: 'User.Read',
+    sub: 'user-1',
+    gid: 'grant-1',
+    jti: crypto.randomUUID(),
+    ...claims,
+  })
     .setProtectedHeader({ alg: 'ES256', typ: 'at+jwt' })
     .setIssuer(issuer)
     .setAudience(audience)
@@ -22,7 +34,8 @@ function sign(claims: JWTPayload = {}, key: CryptoKey = privateKey): Promise<str
     .sign(key);
 }
 
-const request = (token: string) => ({ headers: { authorization: `Bearer ${token}` }, method: 'GET', url: '/me' }) as unknown as FastifyRequest;
+const request = (token: string) =>
+  ({ headers: { authorization: `Bearer ${token}` }, method: 'GET', url: '/me' }) as unknown as FastifyRequest;
 
 /** A resource server counting signature checks (key look-ups) and revocation checks. */
 function counting(options: Partial<ResourceServerOptions> & { keys?: JWTVerifyGetKey } = {}) {
@@ -78,7 +91,12 @@ t.test('a failed verification is not remembered', async (t) => {
   keyKnown = true;
   t.equal((await server.authenticate(request(token))).clientId, 'app', 'verified once the key is known');
   const forged = await sign({}, (await generateKeyPair('ES256')).privateKey);
-  for (let i = 0; i < 2; i++) await t.rejects(server.authenticate(request(forged)), { statusCode: 401, message: /invalid or expired/ }, 'a forged token, every time');
+  for (let i = 0; i < 2; i++)
+    await t.rejects(
+      server.authenticate(request(forged)),
+      { statusCode: 401, message: /invalid or expired/ },
+      'a forged token, every time',
+    );
 });
 
 t.test('the cache keeps verifiedTokenCacheSize tokens, dropping the oldest; 0 verifies every time', async (t) => {

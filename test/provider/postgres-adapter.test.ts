@@ -1,7 +1,7 @@
-import t, { type Test } from 'tap';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
+import { type Adapter, type AdapterPayload, errors } from 'oidc-provider';
+import t, { type Test } from 'tap';
 import { PermissionCatalogue } from '../../src/core/permission-catalogue.js';
 import { listPermissions } from '../../src/db/permissions.js';
 import { postgresAdapterFactory, purgeExpiredModels } from '../../src/provider/postgres-adapter.js';
@@ -184,13 +184,17 @@ t.test('purgeExpiredModels deletes expired rows only', async (t) => {
   for (const jti of expired) await tokens.upsert(jti, { jti }, 60);
   await tokens.upsert(live, { jti: live }, 60);
   await tokens.upsert(forever, { jti: forever }, 0);
-  await database.pool.query(`UPDATE oidc_models SET expires_at = now() - interval '1 second' WHERE id = ANY ($1::text[])`, [expired]);
+  await database.pool.query(
+    `UPDATE oidc_models SET expires_at = now() - interval '1 second' WHERE id = ANY ($1::text[])`,
+    [expired],
+  );
 
   const purged = await purgeExpiredModels(database.pool);
   t.ok(purged >= expired.length, 'reports the rows it deleted');
-  const { rows } = await database.pool.query<{ id: string }>('SELECT id FROM oidc_models WHERE id = ANY ($1::text[]) ORDER BY id', [
-    [...expired, live, forever],
-  ]);
+  const { rows } = await database.pool.query<{ id: string }>(
+    'SELECT id FROM oidc_models WHERE id = ANY ($1::text[]) ORDER BY id',
+    [[...expired, live, forever]],
+  );
   t.same(rows.map((row) => row.id).sort(), [live, forever].sort(), 'unexpired and non-expiring rows stay');
   const { rowCount } = await database.pool.query('SELECT 1 FROM oidc_models WHERE expires_at < now()');
   t.equal(rowCount, 0, 'no expired row is left');
@@ -201,7 +205,10 @@ t.test('purgeExpiredModels works in batches', async (t) => {
   const tokens = postgresAdapterFactory(database.pool)('AccessToken');
   const expired = Array.from({ length: 5 }, () => id('batch'));
   for (const jti of expired) await tokens.upsert(jti, { jti }, 60);
-  await database.pool.query(`UPDATE oidc_models SET expires_at = now() - interval '1 second' WHERE id = ANY ($1::text[])`, [expired]);
+  await database.pool.query(
+    `UPDATE oidc_models SET expires_at = now() - interval '1 second' WHERE id = ANY ($1::text[])`,
+    [expired],
+  );
   t.equal(await purgeExpiredModels(database.pool, 2), 2);
   t.equal(await purgeExpiredModels(database.pool, 2), 2);
   t.equal(await purgeExpiredModels(database.pool, 2), 1);
@@ -242,10 +249,19 @@ t.test('the Client model is read from the apps table', async (t) => {
   t.equal(await clients.find('no-such-client'), undefined);
 
   // A change to the registration applies at once: there is no cached copy.
-  await directory.updateApp('contoso', app.clientId, { redirectUris: ['https://calendar.example.test/new'] }, 'operator');
+  await directory.updateApp(
+    'contoso',
+    app.clientId,
+    { redirectUris: ['https://calendar.example.test/new'] },
+    'operator',
+  );
   t.same((await clients.find(app.clientId))?.redirect_uris, ['https://calendar.example.test/new']);
 
-  await t.rejects(clients.upsert(app.clientId, { client_id: app.clientId }, 0), /registered through Accord/, 'the provider cannot register clients');
+  await t.rejects(
+    clients.upsert(app.clientId, { client_id: app.clientId }, 0),
+    /registered through Accord/,
+    'the provider cannot register clients',
+  );
   const { rowCount } = await database.pool.query("SELECT 1 FROM oidc_models WHERE model = 'Client'");
   t.equal(rowCount, 0, 'nothing about clients is kept in oidc_models');
 });
@@ -254,7 +270,14 @@ t.test('a public app has no secret and authenticates with none', async (t) => {
   const directory = new Directory(database.pool, new PermissionCatalogue(await listPermissions(database.pool)));
   await directory.createTenant({ id: 'fabrikam', name: 'Fabrikam' }, 'operator');
   const { app, clientSecret } = await directory.createApp(
-    { publisherTenantId: 'fabrikam', name: 'Mobile', multiTenant: false, public: true, redirectUris: ['https://mobile.example.test/cb'], scopes: ['openid'] },
+    {
+      publisherTenantId: 'fabrikam',
+      name: 'Mobile',
+      multiTenant: false,
+      public: true,
+      redirectUris: ['https://mobile.example.test/cb'],
+      scopes: ['openid'],
+    },
     'operator',
   );
   t.equal(clientSecret, undefined);

@@ -1,19 +1,50 @@
 // The server that dispatches: protocol paths go to oidc-provider ahead of Fastify, everything
 // else to Fastify; protocol responses carry the framing and referrer headers and are logged by
 // path only.
-import t from 'tap';
-import type { AddressInfo } from 'node:net';
+
 import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyBaseLogger } from 'fastify';
 import Provider from 'oidc-provider';
+import t from 'tap';
 import { isProtocolPath, protocolServerFactory } from '../../src/provider/protocol-server.js';
 
 t.test('which request targets are the provider’s', async (t) => {
-  const theirs = ['/token', '/token?x=1', '/auth', '/auth?client_id=a&scope=openid', '/auth/abc123', '/auth/abc123?x', '/jwks', '/me',
-    '/.well-known/openid-configuration', '/token/introspection', '/token/revocation', '/session/end', '/session/end/confirm',
-    '/session/end/success', '/request'];
-  const ours = ['/', '/token/', '/tokens', '/Token', '/%74oken', '//token', '/auth/', '/auth/abc/def', '/interaction/abc',
-    '/data/v1/me', '/api/v1/openapi.json', '/healthz', '/.well-known/other', '/jwks/x', '/session/end/other', 'token'];
+  const theirs = [
+    '/token',
+    '/token?x=1',
+    '/auth',
+    '/auth?client_id=a&scope=openid',
+    '/auth/abc123',
+    '/auth/abc123?x',
+    '/jwks',
+    '/me',
+    '/.well-known/openid-configuration',
+    '/token/introspection',
+    '/token/revocation',
+    '/session/end',
+    '/session/end/confirm',
+    '/session/end/success',
+    '/request',
+  ];
+  const ours = [
+    '/',
+    '/token/',
+    '/tokens',
+    '/Token',
+    '/%74oken',
+    '//token',
+    '/auth/',
+    '/auth/abc/def',
+    '/interaction/abc',
+    '/data/v1/me',
+    '/api/v1/openapi.json',
+    '/healthz',
+    '/.well-known/other',
+    '/jwks/x',
+    '/session/end/other',
+    'token',
+  ];
   for (const target of theirs) t.equal(isProtocolPath(target), true, target);
   for (const target of ours) t.equal(isProtocolPath(target), false, target);
 });
@@ -41,7 +72,10 @@ t.test('a real provider and Fastify behind one server', async (t) => {
   t.equal(discovery.headers.get('referrer-policy'), 'no-referrer');
   t.equal(discovery.headers.get('x-content-type-options'), 'nosniff');
 
-  const token = await fetch(`${origin}/token`, { method: 'POST', body: new URLSearchParams({ grant_type: 'client_credentials' }) });
+  const token = await fetch(`${origin}/token`, {
+    method: 'POST',
+    body: new URLSearchParams({ grant_type: 'client_credentials' }),
+  });
   t.equal(token.status, 400, "the provider's own error for a bad token request");
   t.match(await token.json(), { error: 'invalid_request' });
 
@@ -50,7 +84,10 @@ t.test('a real provider and Fastify behind one server', async (t) => {
   t.equal(hello.headers.get('x-frame-options'), null, "and get none of the provider's headers from the dispatcher");
   t.equal((await fetch(`${origin}/token/`)).status, 404, "a near miss is Fastify's 404");
 
-  await t.resolveMatch(waitFor(() => lines.length >= 2), true);
+  await t.resolveMatch(
+    waitFor(() => lines.length >= 2),
+    true,
+  );
   t.same(
     lines.map(({ details, message }) => [message, details.req, details.res.statusCode]),
     [
@@ -68,7 +105,10 @@ t.test('a real provider and Fastify behind one server', async (t) => {
 
 t.test('while the server closes, a protocol response tells the client to go', async (t) => {
   const provider = new Provider('http://accord.test', { clients: [] });
-  const app = Fastify({ logger: false, serverFactory: protocolServerFactory(provider, () => ({ level: 'silent' }) as FastifyBaseLogger) });
+  const app = Fastify({
+    logger: false,
+    serverFactory: protocolServerFactory(provider, () => ({ level: 'silent' }) as FastifyBaseLogger),
+  });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const server = app.server as Server;
   const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

@@ -39,10 +39,17 @@ t.test('a silent /auth reads each row once, the consent record alongside the use
   t.ok(appRedirect(silent.page).searchParams.get('code'), 'a code, without a page');
 
   const sent = (name: string) => events.filter((event) => event === `sent ${name}`).length;
-  t.same({ app: sent('find-app'), user: sent('find-user'), consent: sent('load-access') }, { app: 1, user: 1, consent: 1 }, 'each read once');
+  t.same(
+    { app: sent('find-app'), user: sent('find-user'), consent: sent('load-access') },
+    { app: 1, user: 1, consent: 1 },
+    'each read once',
+  );
   t.ok(
     events.indexOf('sent load-access') < events.indexOf('answered find-user'),
     `the consent record is asked for before the user's row is back (${events.join(', ')})`,
   );
-  t.notOk(events.some((event) => event.startsWith('failed')), 'no read failed');
+  t.notOk(
+    events.some((event) => event.startsWith('failed')),
+    'no read failed',
+  );
 });

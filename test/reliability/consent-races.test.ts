@@ -3,9 +3,9 @@
 // and sign-ins building grants, all at once. The final state must be consistent, and the audit
 // trail must hold exactly one event per change, in an order that replays to that final state.
 import t from 'tap';
-import { MyAppsService } from '../../src/services/my-apps.js';
-import { EnterpriseApps } from '../../src/services/enterprise-apps.js';
 import type { GrantModel } from '../../src/services/consent-service.js';
+import { EnterpriseApps } from '../../src/services/enterprise-apps.js';
+import { MyAppsService } from '../../src/services/my-apps.js';
 import { registerApp } from '../support/flows.js';
 import { startTestServer } from '../support/server.js';
 
@@ -19,14 +19,32 @@ const enterpriseApps = new EnterpriseApps(pool);
 
 const TENANT = 'contoso';
 await directory.createTenant({ id: TENANT, name: 'Contoso' }, 'operator');
-const admin = await directory.createUser({ tenantId: TENANT, username: 'admin', password: 'correct horse battery', role: 'admin' }, 'operator');
+const admin = await directory.createUser(
+  { tenantId: TENANT, username: 'admin', password: 'correct horse battery', role: 'admin' },
+  'operator',
+);
 const users: string[] = [];
 for (let i = 0; i < 10; i++) {
-  users.push((await directory.createUser({ tenantId: TENANT, username: `user${i}`, password: 'correct horse battery', role: 'user' }, 'operator')).id);
+  users.push(
+    (
+      await directory.createUser(
+        { tenantId: TENANT, username: `user${i}`, password: 'correct horse battery', role: 'user' },
+        'operator',
+      )
+    ).id,
+  );
 }
 const USER_SCOPES = [['openid', 'User.Read'], ['Calendars.Read'], ['Files.Read', 'User.Read'], ['Mail.Send']];
 // One per admin consent below (20): the app registers every scope the catalogue has for data and sign-in.
-const ADMIN_SCOPES = ['User.Read.All', 'Calendars.ReadWrite', 'Sites.Read.All', 'profile', 'email', 'Files.ReadWrite', 'offline_access'];
+const ADMIN_SCOPES = [
+  'User.Read.All',
+  'Calendars.ReadWrite',
+  'Sites.Read.All',
+  'profile',
+  'email',
+  'Files.ReadWrite',
+  'offline_access',
+];
 const app = await registerApp(server, {
   tenant: TENANT,
   scopes: [...new Set([...USER_SCOPES.flat(), ...ADMIN_SCOPES])],
@@ -52,13 +70,27 @@ interface Operation {
 }
 // A fixed mix, so every run races the same operations: 40 user consents, 20 admin consents,
 // 10 + 10 revocations, 20 sign-ins, spread over the ten users.
-const CYCLE: Kind[] = ['user consent', 'admin consent', 'own revocation', 'user consent', 'sign-in', 'user consent', 'admin consent', 'admin revocation', 'user consent', 'sign-in'];
+const CYCLE: Kind[] = [
+  'user consent',
+  'admin consent',
+  'own revocation',
+  'user consent',
+  'sign-in',
+  'user consent',
+  'admin consent',
+  'admin revocation',
+  'user consent',
+  'sign-in',
+];
 // All hundred start at once; each user has ten, one or two of every kind, so a user's own
 // operations race one another. Each admin consent grants a single scope (seven scopes over
 // twenty consents), so a lost update shows in the audit trail's replay.
 const operations: Operation[] = Array.from({ length: 100 }, (_, i) => {
   const kind = CYCLE[i % CYCLE.length]!;
-  const scopes = kind === 'admin consent' ? [ADMIN_SCOPES[Math.floor(i / 5) % ADMIN_SCOPES.length]!] : USER_SCOPES[i % USER_SCOPES.length]!;
+  const scopes =
+    kind === 'admin consent'
+      ? [ADMIN_SCOPES[Math.floor(i / 5) % ADMIN_SCOPES.length]!]
+      : USER_SCOPES[i % USER_SCOPES.length]!;
   return { kind, user: users[Math.floor(i / CYCLE.length)]!, scopes };
 });
 
@@ -103,24 +135,35 @@ const { rows: userConsents } = await pool.query<{ user_id: string; scopes: strin
   `SELECT user_id, scopes, grant_id FROM user_consents WHERE tenant_id = $1::text AND client_id = $2::text`,
   [TENANT, clientId],
 );
-const { rows: adminConsents } = await pool.query<{ scopes: string[] }>(`SELECT scopes FROM admin_consents WHERE tenant_id = $1::text AND client_id = $2::text`, [
-  TENANT,
-  clientId,
-]);
-const { rows: grants } = await pool.query<{ id: string; account_id: string; openid: string | null; resources: Record<string, string> | null }>(
+const { rows: adminConsents } = await pool.query<{ scopes: string[] }>(
+  `SELECT scopes FROM admin_consents WHERE tenant_id = $1::text AND client_id = $2::text`,
+  [TENANT, clientId],
+);
+const { rows: grants } = await pool.query<{
+  id: string;
+  account_id: string;
+  openid: string | null;
+  resources: Record<string, string> | null;
+}>(
   `SELECT id, payload->>'accountId' AS account_id, payload->'openid'->>'scope' AS openid, payload->'resources' AS resources
      FROM oidc_models WHERE model = 'Grant' AND payload->>'clientId' = $1::text`,
   [clientId],
 );
 // A second app nobody has consented to yet: ten admin consents, one scope each, all at once —
 // the first consent for an app inserts its row, so there is no row to lock yet.
-const freshApp = await registerApp(server, { tenant: TENANT, name: 'Fresh App', scopes: ['openid', ...ADMIN_SCOPES, ...USER_SCOPES.flat()] });
+const freshApp = await registerApp(server, {
+  tenant: TENANT,
+  name: 'Fresh App',
+  scopes: ['openid', ...ADMIN_SCOPES, ...USER_SCOPES.flat()],
+});
 const FRESH_SCOPES = [...ADMIN_SCOPES, 'Calendars.Read', 'Files.Read', 'Mail.Send'];
-const freshOutcomes = await Promise.allSettled(FRESH_SCOPES.map((scope) => consent.grantAdminConsent(TENANT, admin.id, freshApp.clientId, [scope], 'test')));
-const { rows: freshConsent } = await pool.query<{ scopes: string[] }>('SELECT scopes FROM admin_consents WHERE tenant_id = $1::text AND client_id = $2::text', [
-  TENANT,
-  freshApp.clientId,
-]);
+const freshOutcomes = await Promise.allSettled(
+  FRESH_SCOPES.map((scope) => consent.grantAdminConsent(TENANT, admin.id, freshApp.clientId, [scope], 'test')),
+);
+const { rows: freshConsent } = await pool.query<{ scopes: string[] }>(
+  'SELECT scopes FROM admin_consents WHERE tenant_id = $1::text AND client_id = $2::text',
+  [TENANT, freshApp.clientId],
+);
 const { rows: freshAudit } = await pool.query<{ before: string[]; scopes: string[] }>(
   `SELECT details->'before' AS before, details->'scopes' AS scopes FROM audit_events WHERE target = $1::text AND action = 'consent.admin.granted' ORDER BY id`,
   [freshApp.clientId],
@@ -128,7 +171,12 @@ const { rows: freshAudit } = await pool.query<{ before: string[]; scopes: string
 
 const sorted = (scopes: Iterable<string>) => catalogue.sort([...new Set(scopes)]);
 const grantScopes = (grant: (typeof grants)[number]) =>
-  sorted([...(grant.openid ?? '').split(' '), ...Object.values(grant.resources ?? {}).flatMap((list) => list.split(' '))].filter(Boolean));
+  sorted(
+    [
+      ...(grant.openid ?? '').split(' '),
+      ...Object.values(grant.resources ?? {}).flatMap((list) => list.split(' ')),
+    ].filter(Boolean),
+  );
 
 // Known: lockUserConsent (src/db/consents.ts) inserts the row if missing, then SELECTs it FOR
 // UPDATE; a revocation that deletes the row in between leaves the SELECT empty, and the caller
@@ -137,10 +185,20 @@ const LOCK_USER_CONSENT_RACE = /Cannot read properties of undefined \(reading 's
 
 t.test('every operation completed without an error', async (t) => {
   const failures = outcomes.flatMap((outcome, i) =>
-    outcome.status === 'rejected' ? [`${operations[i]!.kind} ${operations[i]!.user}: ${(outcome.reason as Error).message}`] : [],
+    outcome.status === 'rejected'
+      ? [`${operations[i]!.kind} ${operations[i]!.user}: ${(outcome.reason as Error).message}`]
+      : [],
   );
-  t.same(failures.filter((failure) => !LOCK_USER_CONSENT_RACE.test(failure)), [], 'no unexpected error');
-  t.same(failures.filter((failure) => LOCK_USER_CONSENT_RACE.test(failure)), [], 'no consent or revocation fails when the row is deleted under it');
+  t.same(
+    failures.filter((failure) => !LOCK_USER_CONSENT_RACE.test(failure)),
+    [],
+    'no unexpected error',
+  );
+  t.same(
+    failures.filter((failure) => LOCK_USER_CONSENT_RACE.test(failure)),
+    [],
+    'no consent or revocation fails when the row is deleted under it',
+  );
 });
 
 t.test('the admin consent is the union of everything the admin granted, audited once per grant', async (t) => {
@@ -149,12 +207,17 @@ t.test('the admin consent is the union of everything the admin granted, audited 
   const events = audit.filter((event) => event.action === 'consent.admin.granted');
   // Every admin consent is recorded, also one adding nothing new: it re-records who granted it
   // and when, and lifts a block.
-  t.equal(events.length, operations.filter((operation) => operation.kind === 'admin consent').length, 'one audit event per admin consent');
+  t.equal(
+    events.length,
+    operations.filter((operation) => operation.kind === 'admin consent').length,
+    'one audit event per admin consent',
+  );
   // Replayed in order, each event starts where the previous one ended.
   let state: string[] = [];
   const breaks: string[] = [];
   for (const event of events) {
-    if (JSON.stringify(event.details.before) !== JSON.stringify(state)) breaks.push(`event ${event.id}: before ${event.details.before} but was ${state}`);
+    if (JSON.stringify(event.details.before) !== JSON.stringify(state))
+      breaks.push(`event ${event.id}: before ${event.details.before} but was ${state}`);
     state = event.details.scopes ?? [];
   }
   t.same(breaks, [], 'the audit trail replays without a gap');
@@ -163,26 +226,42 @@ t.test('the admin consent is the union of everything the admin granted, audited 
 
 t.test("each user's consent is exactly what the audit trail replays to, one event per change", async (t) => {
   const revocations = operations.flatMap((operation, i) =>
-    operation.kind.endsWith('revocation') && outcomes[i]!.status === 'fulfilled' && (outcomes[i] as PromiseFulfilledResult<boolean | undefined>).value ? [operation] : [],
+    operation.kind.endsWith('revocation') &&
+    outcomes[i]!.status === 'fulfilled' &&
+    (outcomes[i] as PromiseFulfilledResult<boolean | undefined>).value
+      ? [operation]
+      : [],
   );
   const revokedEvents = audit.filter((event) => event.action === 'consent.user.revoked');
-  t.equal(revokedEvents.length, revocations.length, `one audit event per revocation that removed something (${revocations.length})`);
+  t.equal(
+    revokedEvents.length,
+    revocations.length,
+    `one audit event per revocation that removed something (${revocations.length})`,
+  );
 
   for (const [index, user] of users.entries()) {
     // Replay: the starting consent, then the user's own grants and the revocations of their consent.
     let state = ['openid', 'User.Read'];
     const breaks: string[] = [];
     for (const event of audit) {
-      const subject = event.action === 'consent.user.granted' ? event.actor : event.action === 'consent.user.revoked' ? (event.details.userId ?? event.actor) : undefined;
+      const subject =
+        event.action === 'consent.user.granted'
+          ? event.actor
+          : event.action === 'consent.user.revoked'
+            ? (event.details.userId ?? event.actor)
+            : undefined;
       if (subject !== user) continue;
       if (event.action === 'consent.user.granted') {
         const added = event.details.added ?? [];
         const before = (event.details.scopes ?? []).filter((scope) => !added.includes(scope));
-        if (added.length === 0 || added.some((scope) => state.includes(scope))) breaks.push(`event ${event.id} adds ${added}, already had ${state}`);
-        if (JSON.stringify(before) !== JSON.stringify(state)) breaks.push(`event ${event.id}: before ${before} but was ${state}`);
+        if (added.length === 0 || added.some((scope) => state.includes(scope)))
+          breaks.push(`event ${event.id} adds ${added}, already had ${state}`);
+        if (JSON.stringify(before) !== JSON.stringify(state))
+          breaks.push(`event ${event.id}: before ${before} but was ${state}`);
         state = event.details.scopes ?? [];
       } else {
-        if (JSON.stringify(event.details.scopes) !== JSON.stringify(state)) breaks.push(`event ${event.id} revokes ${event.details.scopes} but was ${state}`);
+        if (JSON.stringify(event.details.scopes) !== JSON.stringify(state))
+          breaks.push(`event ${event.id} revokes ${event.details.scopes} but was ${state}`);
         state = [];
       }
     }
@@ -205,7 +284,9 @@ t.test('every grant belongs to one consent and holds nothing that was not grante
   const referenced = userConsents.flatMap((row) => (row.grant_id ? [row.grant_id] : []));
   t.equal(new Set(referenced).size, referenced.length, 'no grant is shared by two consents');
   t.same(
-    grants.filter((grant) => !referenced.includes(grant.id)).map((grant) => `${grant.id} of ${grant.account_id}: ${grantScopes(grant)}`),
+    grants
+      .filter((grant) => !referenced.includes(grant.id))
+      .map((grant) => `${grant.id} of ${grant.account_id}: ${grantScopes(grant)}`),
     [],
     'no grant is left behind without a consent (it could still issue tokens)',
   );
@@ -217,11 +298,16 @@ t.test('every grant belongs to one consent and holds nothing that was not grante
     return extra.length > 0 ? [`${grant.account_id}: ${extra}`] : [];
   });
   t.same(excess, [], 'no grant holds a permission that is neither the user’s nor the admin’s');
-  for (const grant of grants) t.equal(grant.account_id, userConsents.find((row) => row.grant_id === grant.id)?.user_id ?? grant.account_id);
+  for (const grant of grants)
+    t.equal(grant.account_id, userConsents.find((row) => row.grant_id === grant.id)?.user_id ?? grant.account_id);
 });
 
 t.test('admin consents racing on an app with no admin consent yet are all kept', async (t) => {
-  t.same(freshOutcomes.filter((outcome) => outcome.status === 'rejected'), [], 'every admin consent succeeded');
+  t.same(
+    freshOutcomes.filter((outcome) => outcome.status === 'rejected'),
+    [],
+    'every admin consent succeeded',
+  );
   t.same(freshConsent[0]?.scopes, sorted(FRESH_SCOPES), 'the admin consent is the union of all ten');
   t.same(
     freshAudit.map((event) => event.before.length),

@@ -1,15 +1,16 @@
 // SIGTERM under load: the real server process (src/server.ts) with 20 token requests in flight at
 // all times. Every request the server took on is answered 200; once it stops listening, new
 // connections are refused (counted apart); the process exits 0.
-import t from 'tap';
-import { setTimeout as sleep } from 'node:timers/promises';
+
 import http from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
+import t from 'tap';
 import { PermissionCatalogue } from '../../src/core/permission-catalogue.js';
 import { listPermissions } from '../../src/db/permissions.js';
 import { Directory } from '../../src/services/directory.js';
 import { createTestDatabase } from '../support/database.js';
-import { startServerProcess, type ServerProcess } from '../support/server.js';
-import { sample, type Sample } from './support.js';
+import { type ServerProcess, startServerProcess } from '../support/server.js';
+import { type Sample, sample } from './support.js';
 
 const CONCURRENCY = 20;
 
@@ -17,7 +18,14 @@ const database = await createTestDatabase();
 const directory = new Directory(database.pool, new PermissionCatalogue(await listPermissions(database.pool)));
 await directory.createTenant({ id: 'contoso', name: 'Contoso' }, 'operator');
 const { app, clientSecret } = await directory.createApp(
-  { publisherTenantId: 'contoso', name: 'Daemon', multiTenant: false, public: false, redirectUris: ['https://daemon.example.test/cb'], scopes: ['User.Read'] },
+  {
+    publisherTenantId: 'contoso',
+    name: 'Daemon',
+    multiTenant: false,
+    public: false,
+    redirectUris: ['https://daemon.example.test/cb'],
+    scopes: ['User.Read'],
+  },
   'operator',
 );
 
@@ -60,7 +68,10 @@ const tokenRequest = (signal: AbortSignal) =>
     // A reset on a reused keep-alive socket is told apart: the server closed the socket as idle
     // before it read the request (Node's docs name this as the case a client should retry).
     request.on('error', (error: NodeJS.ErrnoException) => {
-      const code = request.reusedSocket && (error.code === 'ECONNRESET' || error.code === 'EPIPE') ? `${error.code} on a reused socket` : error.code;
+      const code =
+        request.reusedSocket && (error.code === 'ECONNRESET' || error.code === 'EPIPE')
+          ? `${error.code} on a reused socket`
+          : error.code;
       reject(Object.assign(new Error(error.message), { cause: { code } }));
     });
     request.end(tokenBody);
@@ -99,12 +110,16 @@ t.test('SIGTERM with 20 token requests in flight: every answered request is a 20
   // Connections the server never took on: refused, reset in the accept queue as the listener
   // closed, or an idle keep-alive socket closed as the request was being written. Only requests
   // sent after SIGTERM may end that way.
-  const notTakenOn = samples.filter((s) => typeof s.status !== 'number' && /^(ECONNRESET|EPIPE)|^ECONNREFUSED$/.test(s.status) && s.startedAt >= signalledAt);
+  const notTakenOn = samples.filter(
+    (s) =>
+      typeof s.status !== 'number' && /^(ECONNRESET|EPIPE)|^ECONNREFUSED$/.test(s.status) && s.startedAt >= signalledAt,
+  );
   const idleResets = notTakenOn.filter((s) => typeof s.status === 'string' && s.status.endsWith('on a reused socket'));
   const queueResets = notTakenOn.filter((s) => s.status === 'ECONNRESET' || s.status === 'EPIPE');
   const otherwise = samples.filter((s) => typeof s.status !== 'number' && !notTakenOn.includes(s));
   const inFlightAtSignal = samples.filter((s) => s.startedAt < signalledAt && s.startedAt + s.ms > signalledAt);
-  const describe = (s: Sample) => `${s.status} after ${s.ms} ms (started ${s.startedAt - signalledAt} ms from SIGTERM): ${s.body.slice(0, 200)}`;
+  const describe = (s: Sample) =>
+    `${s.status} after ${s.ms} ms (started ${s.startedAt - signalledAt} ms from SIGTERM): ${s.body.slice(0, 200)}`;
   const closing503 = answered.filter((s) => s.status === 503 && /"error":"Service Unavailable"/.test(s.body));
   t.comment(
     `${warm} requests before SIGTERM; ${answered.length} answered in all (${closing503.length} of them Fastify's 503 while closing), ` +
@@ -114,14 +129,26 @@ t.test('SIGTERM with 20 token requests in flight: every answered request is a 20
 
   t.ok(warm >= 5 * CONCURRENCY, `load was running (${warm} requests before SIGTERM)`);
   t.ok(inFlightAtSignal.length > 0, `${inFlightAtSignal.length} requests were in flight when SIGTERM arrived`);
-  t.same(inFlightAtSignal.filter((s) => s.status !== 200).map(describe), [], 'every request in flight at SIGTERM completed with 200');
+  t.same(
+    inFlightAtSignal.filter((s) => s.status !== 200).map(describe),
+    [],
+    'every request in flight at SIGTERM completed with 200',
+  );
   t.same(
     answered.filter((s) => s.status !== 200 && !closing503.includes(s)).map(describe),
     [],
     "every other answer is a 200, or Fastify's load-shedding 503 for a request that arrived while closing",
   );
-  t.same(closing503.map(describe), [], 'a request that reached the server after SIGTERM is served, not refused with 503');
-  t.same(otherwise.map(describe), [], 'every request without a response was sent after SIGTERM and never taken on (refused or reset)');
+  t.same(
+    closing503.map(describe),
+    [],
+    'a request that reached the server after SIGTERM is served, not refused with 503',
+  );
+  t.same(
+    otherwise.map(describe),
+    [],
+    'every request without a response was sent after SIGTERM and never taken on (refused or reset)',
+  );
   t.equal(refused.length, CONCURRENCY, 'each worker stopped at a refused connection');
   t.ok(exit, 'the process exited');
   t.equal(exit?.code, 0, 'exit code 0');

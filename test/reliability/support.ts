@@ -4,7 +4,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { startEmbeddedPostgres, type EmbeddedDatabase } from '../../src/db/embedded-postgres.js';
+import { type EmbeddedDatabase, startEmbeddedPostgres } from '../../src/db/embedded-postgres.js';
 import { createPool, type Pool, type Queryable } from '../../src/db/pool.js';
 
 /**
@@ -89,7 +89,13 @@ function childrenOf(parent: number): number[] {
 }
 
 export interface ConsentSnapshot {
-  userConsents: Array<{ tenant_id: string; user_id: string; client_id: string; scopes: string[]; grant_id: string | null }>;
+  userConsents: Array<{
+    tenant_id: string;
+    user_id: string;
+    client_id: string;
+    scopes: string[];
+    grant_id: string | null;
+  }>;
   adminConsents: Array<{ tenant_id: string; client_id: string; scopes: string[] }>;
   grants: Array<{ id: string; account_id: string; client_id: string }>;
   auditEvents: number;
@@ -98,7 +104,9 @@ export interface ConsentSnapshot {
 /** Every consent row, every oidc-provider Grant and the audit count, in a stable order. */
 export async function consentSnapshot(db: Queryable): Promise<ConsentSnapshot> {
   const [userConsents, adminConsents, grants, audit] = await Promise.all([
-    db.query(`SELECT tenant_id, user_id, client_id, scopes, grant_id FROM user_consents ORDER BY tenant_id, user_id, client_id`),
+    db.query(
+      `SELECT tenant_id, user_id, client_id, scopes, grant_id FROM user_consents ORDER BY tenant_id, user_id, client_id`,
+    ),
     db.query(`SELECT tenant_id, client_id, scopes FROM admin_consents ORDER BY tenant_id, client_id`),
     db.query(
       `SELECT id, payload->>'accountId' AS account_id, payload->>'clientId' AS client_id FROM oidc_models WHERE model = 'Grant' ORDER BY id`,
@@ -123,7 +131,11 @@ export interface Sample {
 }
 
 /** Runs one request with a hard deadline, recording what happened. */
-export async function sample(kind: string, request: (signal: AbortSignal) => Promise<Response>, deadlineMs = 10_000): Promise<Sample> {
+export async function sample(
+  kind: string,
+  request: (signal: AbortSignal) => Promise<Response>,
+  deadlineMs = 10_000,
+): Promise<Sample> {
   const startedAt = Date.now();
   try {
     const response = await request(AbortSignal.timeout(deadlineMs));

@@ -2,17 +2,33 @@
 // admin-api/access.test.ts do not cover: audience confusion between the two APIs, tokens from a
 // tenant's user at another tenant, consent fixation across browsers, the (disabled) `claims`
 // parameter, prompt=none against every "no" of the consent decision, and introspection.
-import t, { type Test } from 'tap';
-import * as oidc from 'openid-client';
+
 import { decodeJwt } from 'jose';
-import { refusedWithin } from '../support/api.js';
-import { Browser, pageName, type PageResponse } from '../support/browser.js';
-import { answerConsent, appRedirect, exchangeCode, fullFlow, registerApp, signInOnPage, startAuthorization, type TestApp } from '../support/flows.js';
-import { startTestServer } from '../support/server.js';
-import { revokeGrants } from '../../src/services/revocation.js';
+import * as oidc from 'openid-client';
+import t, { type Test } from 'tap';
 import { findUserConsent } from '../../src/db/consents.js';
-import { ADMIN_SCOPE, PASSWORD, adminApiToken, callApi as callAdminApi, registerAdminClient } from '../admin-api/support.js';
+import { revokeGrants } from '../../src/services/revocation.js';
+import {
+  ADMIN_SCOPE,
+  adminApiToken,
+  callApi as callAdminApi,
+  PASSWORD,
+  registerAdminClient,
+} from '../admin-api/support.js';
 import { callApi as callDataApi, userTokens } from '../data-api/support.js';
+import { refusedWithin } from '../support/api.js';
+import { Browser, type PageResponse, pageName } from '../support/browser.js';
+import {
+  answerConsent,
+  appRedirect,
+  exchangeCode,
+  fullFlow,
+  registerApp,
+  signInOnPage,
+  startAuthorization,
+  type TestApp,
+} from '../support/flows.js';
+import { startTestServer } from '../support/server.js';
 
 const server = await startTestServer({ SIGN_IN_RATE_LIMIT: '1000' });
 t.teardown(() => server.close());
@@ -50,37 +66,65 @@ function expectInvalidToken(t: Test, response: { status: number; headers: Header
 /** What a redirect to the app carries; fails the test when there is no redirect to the app. */
 function appResponse(page: PageResponse) {
   const callback = appRedirect(page);
-  return { error: callback.searchParams.get('error'), code: callback.searchParams.get('code'), iss: callback.searchParams.get('iss') };
+  return {
+    error: callback.searchParams.get('error'),
+    code: callback.searchParams.get('code'),
+    iss: callback.searchParams.get('iss'),
+  };
 }
 
 async function consentRows(userId: string) {
-  return (await pool.query<{ client_id: string; scopes: string[] }>('SELECT client_id, scopes FROM user_consents WHERE user_id = $1 ORDER BY client_id', [userId])).rows;
+  return (
+    await pool.query<{ client_id: string; scopes: string[] }>(
+      'SELECT client_id, scopes FROM user_consents WHERE user_id = $1 ORDER BY client_id',
+      [userId],
+    )
+  ).rows;
 }
 
 // ---- audience confusion -------------------------------------------------------------------
 
-t.test('audience confusion: an admin-API token at the data API and a data-API token at the admin API are 401', async (t) => {
-  t.equal(decodeJwt(carolAdmin).aud, `${server.url}/api/v1`);
-  t.equal(decodeJwt(carolData.access_token).aud, `${server.url}/data/v1`);
-  // The controls: each token works where it belongs.
-  t.equal((await callAdminApi(server, carolAdmin, '/tenants/contoso/settings')).status, 200);
-  t.equal((await callDataApi(server, carolData.access_token, '/me')).status, 200);
+t.test(
+  'audience confusion: an admin-API token at the data API and a data-API token at the admin API are 401',
+  async (t) => {
+    t.equal(decodeJwt(carolAdmin).aud, `${server.url}/api/v1`);
+    t.equal(decodeJwt(carolData.access_token).aud, `${server.url}/data/v1`);
+    // The controls: each token works where it belongs.
+    t.equal((await callAdminApi(server, carolAdmin, '/tenants/contoso/settings')).status, 200);
+    t.equal((await callDataApi(server, carolData.access_token, '/me')).status, 200);
 
-  for (const path of ['/me', `/users/${carol.id}`, `/users/${alice.id}`, '/me/calendar/events', '/me/drive/files', '/sites/intranet/items']) {
-    expectInvalidToken(t, await callDataApi(server, carolAdmin, path), `admin-API token at GET /data/v1${path}`);
-  }
-  expectInvalidToken(
-    t,
-    await callDataApi(server, carolAdmin, '/me/sendMail', { body: { to: ['x@example.test'], subject: 's', body: 'b' } }),
-    'admin-API token at POST /data/v1/me/sendMail',
-  );
-  for (const path of ['/tenants/contoso/settings', '/tenants/contoso/users', '/me/apps']) {
-    expectInvalidToken(t, await callAdminApi(server, carolData.access_token, path), `data-API token at /api/v1${path}`);
-  }
-  const mine = await callAdminApi(server, carolData.access_token, '/tenants/contoso/users', { method: 'POST', body: { username: 'intruder', password: PASSWORD, role: 'admin' } });
-  expectInvalidToken(t, mine, 'data-API token creating a user');
-  t.equal((await pool.query(`SELECT 1 FROM users WHERE username = 'intruder'`)).rowCount, 0, 'nothing was created');
-});
+    for (const path of [
+      '/me',
+      `/users/${carol.id}`,
+      `/users/${alice.id}`,
+      '/me/calendar/events',
+      '/me/drive/files',
+      '/sites/intranet/items',
+    ]) {
+      expectInvalidToken(t, await callDataApi(server, carolAdmin, path), `admin-API token at GET /data/v1${path}`);
+    }
+    expectInvalidToken(
+      t,
+      await callDataApi(server, carolAdmin, '/me/sendMail', {
+        body: { to: ['x@example.test'], subject: 's', body: 'b' },
+      }),
+      'admin-API token at POST /data/v1/me/sendMail',
+    );
+    for (const path of ['/tenants/contoso/settings', '/tenants/contoso/users', '/me/apps']) {
+      expectInvalidToken(
+        t,
+        await callAdminApi(server, carolData.access_token, path),
+        `data-API token at /api/v1${path}`,
+      );
+    }
+    const mine = await callAdminApi(server, carolData.access_token, '/tenants/contoso/users', {
+      method: 'POST',
+      body: { username: 'intruder', password: PASSWORD, role: 'admin' },
+    });
+    expectInvalidToken(t, mine, 'data-API token creating a user');
+    t.equal((await pool.query(`SELECT 1 FROM users WHERE username = 'intruder'`)).rowCount, 0, 'nothing was created');
+  },
+);
 
 t.test('an ID token used as an access token is 401 at both APIs', async (t) => {
   const idToken = carolData.id_token!;
@@ -96,16 +140,33 @@ t.test("a contoso user's tokens reach neither fabrikam's admin API nor fabrikam 
   // Through fabrikam's own admin tool: the publisher's tenant confers nothing.
   const viaFabrikamTool = (await adminApiToken(server, fabrikamAdminClient, 'carol@contoso')).accessToken;
   t.equal(decodeJwt(viaFabrikamTool).tid, 'contoso');
-  t.equal((await callAdminApi(server, viaFabrikamTool, '/tenants/contoso/settings')).status, 200, 'control: it works for her own tenant');
-  for (const path of ['/tenants/fabrikam/settings', '/tenants/fabrikam/users', `/tenants/fabrikam/users/${fiona.id}`, '/tenants/fabrikam/audit-events']) {
+  t.equal(
+    (await callAdminApi(server, viaFabrikamTool, '/tenants/contoso/settings')).status,
+    200,
+    'control: it works for her own tenant',
+  );
+  for (const path of [
+    '/tenants/fabrikam/settings',
+    '/tenants/fabrikam/users',
+    `/tenants/fabrikam/users/${fiona.id}`,
+    '/tenants/fabrikam/audit-events',
+  ]) {
     const response = await callAdminApi(server, viaFabrikamTool, path);
     t.equal(response.status, 403, `fabrikam's admin tool, contoso's admin: ${path}`);
     t.notMatch(JSON.stringify(response.body), /fiona|frank/);
   }
   // Her admin-API token is no data-API token for fabrikam's users either.
   for (const token of [carolAdmin, viaFabrikamTool]) {
-    expectInvalidToken(t, await callDataApi(server, token, `/users/${fiona.id}`), "admin token at fabrikam user's profile");
-    expectInvalidToken(t, await callDataApi(server, token, `/users/${fiona.id}/calendar/events`), "admin token at fabrikam user's calendar");
+    expectInvalidToken(
+      t,
+      await callDataApi(server, token, `/users/${fiona.id}`),
+      "admin token at fabrikam user's profile",
+    );
+    expectInvalidToken(
+      t,
+      await callDataApi(server, token, `/users/${fiona.id}/calendar/events`),
+      "admin token at fabrikam user's calendar",
+    );
   }
   // Her data-API token, from an app published by fabrikam, stays in contoso.
   const profile = await callDataApi(server, carolData.access_token, `/users/${fiona.id}`);
@@ -115,7 +176,11 @@ t.test("a contoso user's tokens reach neither fabrikam's admin API nor fabrikam 
   const frankAll = await fullFlow(server, dataApp, user('frank@fabrikam'), { scope: 'openid User.Read.All' });
   const frankPage = frankAll.callback;
   const frankTokens = await exchangeCode(dataApp, frankPage, frankAll.auth);
-  t.equal((await callDataApi(server, frankTokens.access_token, `/users/${fiona.id}`)).status, 200, 'control: his own tenant');
+  t.equal(
+    (await callDataApi(server, frankTokens.access_token, `/users/${fiona.id}`)).status,
+    200,
+    'control: his own tenant',
+  );
   const cross = await callDataApi(server, frankTokens.access_token, `/users/${alice.id}`);
   t.equal(cross.status, 404, "another tenant's user is not found");
   t.notMatch(JSON.stringify(cross.body), /alice/);
@@ -142,7 +207,10 @@ t.test('consent fixation: an interaction started in browser A and completed in b
 
   // 2. The victim, using the attacker's form (posted from the attacker's page), signs in.
   const posted = await fresh.submit(started.page, /\/login$/, { username: 'victim@contoso', password: PASSWORD });
-  t.ok(posted.status >= 400 && posted.status < 500, `the attacker's login form is refused in another browser (${posted.status})`);
+  t.ok(
+    posted.status >= 400 && posted.status < 500,
+    `the attacker's login form is refused in another browser (${posted.status})`,
+  );
   t.equal(posted.headers.get('location'), null, 'no redirect anywhere');
 
   // 3. The victim has a session and an interaction of their own (so a CSRF token and an interaction
@@ -153,13 +221,26 @@ t.test('consent fixation: an interaction started in browser A and completed in b
   const attackerUid = /\/interaction\/([^/]+)$/.exec(interactionUrl)![1]!;
   const csrf = /name="_csrf" value="([^"]+)"/.exec(ownConsent.body)?.[1] ?? '';
   for (const step of ['login', 'consent', 'abort', 'request-approval']) {
-    const form: Record<string, string> = step === 'login' ? { username: 'victim@contoso', password: PASSWORD } : step === 'consent' ? { decision: 'accept' } : {};
-    const response = await fresh.request(`${server.url}/interaction/${attackerUid}/${step}`, { form: { ...form, _csrf: csrf } });
-    t.ok(response.status >= 400 && response.status < 500, `POST ${step} to the attacker's interaction from the victim's browser: ${response.status}`);
+    const form: Record<string, string> =
+      step === 'login'
+        ? { username: 'victim@contoso', password: PASSWORD }
+        : step === 'consent'
+          ? { decision: 'accept' }
+          : {};
+    const response = await fresh.request(`${server.url}/interaction/${attackerUid}/${step}`, {
+      form: { ...form, _csrf: csrf },
+    });
+    t.ok(
+      response.status >= 400 && response.status < 500,
+      `POST ${step} to the attacker's interaction from the victim's browser: ${response.status}`,
+    );
     t.notMatch(response.headers.get('location') ?? '', /code=/);
   }
   const ownOpen = await fresh.visit(interactionUrl);
-  t.ok(ownOpen.status >= 400 && ownOpen.status < 500, "the attacker's page does not open in the victim's signed-in browser either");
+  t.ok(
+    ownOpen.status >= 400 && ownOpen.status < 500,
+    "the attacker's page does not open in the victim's signed-in browser either",
+  );
   t.notMatch(ownOpen.body, /data-page="consent"/);
 
   // 4. Nothing was granted to the victim, and the attacker's browser is not signed in as the victim.
@@ -173,26 +254,32 @@ t.test('consent fixation: an interaction started in browser A and completed in b
   t.match(appResponse(await answerConsent(fresh, ownConsent, 'deny')).error ?? '', /access_denied/);
 });
 
-t.test('consent fixation, the other way: a consent page reached in A cannot be accepted in B even after B signs in', async (t) => {
-  const attackerBrowser = new Browser(server.url);
-  const attackerAuth = await startAuthorization(attackerBrowser, dataApp, { scope: 'openid Calendars.Read' });
-  const attackerConsent = await signInOnPage(attackerBrowser, attackerAuth.page, 'mallory@contoso', PASSWORD);
-  t.equal(pageName(attackerConsent.body), 'consent');
-  // The victim signs in in their own browser, then submits the attacker's consent form.
-  const victimBrowser = new Browser(server.url);
-  await fullFlow(server, dataApp, user('victim@contoso'), { scope: 'openid' }, victimBrowser).catch(() => undefined);
-  const before = await consentRows(victim.id);
-  const accepted = await victimBrowser.submit(attackerConsent, /\/consent$/, { decision: 'accept' });
-  t.ok(accepted.status >= 400 && accepted.status < 500, `refused (${accepted.status})`);
-  t.notMatch(accepted.headers.get('location') ?? '', /code=/);
-  t.same(await consentRows(victim.id), before, 'the victim granted nothing');
-  t.same(await consentRows(mallory.id), [], 'the attacker granted nothing');
-});
+t.test(
+  'consent fixation, the other way: a consent page reached in A cannot be accepted in B even after B signs in',
+  async (t) => {
+    const attackerBrowser = new Browser(server.url);
+    const attackerAuth = await startAuthorization(attackerBrowser, dataApp, { scope: 'openid Calendars.Read' });
+    const attackerConsent = await signInOnPage(attackerBrowser, attackerAuth.page, 'mallory@contoso', PASSWORD);
+    t.equal(pageName(attackerConsent.body), 'consent');
+    // The victim signs in in their own browser, then submits the attacker's consent form.
+    const victimBrowser = new Browser(server.url);
+    await fullFlow(server, dataApp, user('victim@contoso'), { scope: 'openid' }, victimBrowser).catch(() => undefined);
+    const before = await consentRows(victim.id);
+    const accepted = await victimBrowser.submit(attackerConsent, /\/consent$/, { decision: 'accept' });
+    t.ok(accepted.status >= 400 && accepted.status < 500, `refused (${accepted.status})`);
+    t.notMatch(accepted.headers.get('location') ?? '', /code=/);
+    t.same(await consentRows(victim.id), before, 'the victim granted nothing');
+    t.same(await consentRows(mallory.id), [], 'the attacker granted nothing');
+  },
+);
 
 // ---- the claims parameter -----------------------------------------------------------------
 
 t.test('the claims request parameter (disabled) neither adds claims nor skips consent', async (t) => {
-  const claims = JSON.stringify({ id_token: { email: { essential: true }, email_verified: null, name: null }, userinfo: { email: { essential: true } } });
+  const claims = JSON.stringify({
+    id_token: { email: { essential: true }, email_verified: null, name: null },
+    userinfo: { email: { essential: true } },
+  });
   const browser = new Browser(server.url);
   const auth = await startAuthorization(browser, dataApp, { scope: 'openid User.Read', claims });
   let page = auth.page;
@@ -213,10 +300,15 @@ t.test('the claims request parameter (disabled) neither adds claims nor skips co
   t.notOk('email' in idToken, 'no email in the ID token');
   t.notOk('email_verified' in idToken);
   t.notOk('name' in idToken, 'no profile claim either');
-  const userinfo = await oidc.fetchUserInfo(dataApp.config, tokens.access_token, oidc.skipSubjectCheck).catch((error: unknown) => error as Record<string, unknown>);
+  const userinfo = await oidc
+    .fetchUserInfo(dataApp.config, tokens.access_token, oidc.skipSubjectCheck)
+    .catch((error: unknown) => error as Record<string, unknown>);
   t.notOk((userinfo as Record<string, unknown>).email, 'no email from userinfo');
   const rows = await consentRows(alice.id);
-  t.notOk(rows.some((row) => row.scopes.includes('email')), 'email was not consented');
+  t.notOk(
+    rows.some((row) => row.scopes.includes('email')),
+    'email was not consented',
+  );
 
   // Silently (prompt=none), with the same claims parameter: no email either.
   const silent = await startAuthorization(browser, dataApp, { scope: 'openid User.Read', claims, prompt: 'none' });
@@ -230,7 +322,10 @@ t.test('the claims request parameter (disabled) neither adds claims nor skips co
 });
 
 t.test('the discovery document does not advertise the claims parameter', async (t) => {
-  const discovery = (await (await fetch(`${server.url}/.well-known/openid-configuration`)).json()) as Record<string, unknown>;
+  const discovery = (await (await fetch(`${server.url}/.well-known/openid-configuration`)).json()) as Record<
+    string,
+    unknown
+  >;
   t.notOk(discovery.claims_parameter_supported, 'claims_parameter_supported is not true');
 });
 
@@ -257,14 +352,40 @@ t.test('prompt=none with an admin-only permission: an error to the app, never a 
   const browser = await signedInBrowser(dataApp);
   const before = await consentRows(alice.id);
   const requests = (await pool.query('SELECT count(*)::int AS n FROM consent_requests')).rows[0].n;
-  await silently(t, browser, dataApp, 'openid User.Read.All', /^(consent_required|interaction_required)$/, 'User.Read.All');
-  await silently(t, browser, dataApp, 'openid User.Read User.Read.All', /^(consent_required|interaction_required)$/, 'User.Read + User.Read.All');
-  const admin = await startAuthorization(browser, adminClient, { scope: `openid ${ADMIN_SCOPE}`, resource: `${server.url}/api/v1`, prompt: 'none' });
+  await silently(
+    t,
+    browser,
+    dataApp,
+    'openid User.Read.All',
+    /^(consent_required|interaction_required)$/,
+    'User.Read.All',
+  );
+  await silently(
+    t,
+    browser,
+    dataApp,
+    'openid User.Read User.Read.All',
+    /^(consent_required|interaction_required)$/,
+    'User.Read + User.Read.All',
+  );
+  const admin = await startAuthorization(browser, adminClient, {
+    scope: `openid ${ADMIN_SCOPE}`,
+    resource: `${server.url}/api/v1`,
+    prompt: 'none',
+  });
   const adminResponse = appResponse(admin.page);
-  t.match(adminResponse.error, /^(consent_required|interaction_required)$/, `the admin API permission: ${adminResponse.error}`);
+  t.match(
+    adminResponse.error,
+    /^(consent_required|interaction_required)$/,
+    `the admin API permission: ${adminResponse.error}`,
+  );
   t.equal(adminResponse.code, null);
   t.same(await consentRows(alice.id), before, 'nothing granted');
-  t.equal((await pool.query('SELECT count(*)::int AS n FROM consent_requests')).rows[0].n, requests, 'no approval request was filed');
+  t.equal(
+    (await pool.query('SELECT count(*)::int AS n FROM consent_requests')).rows[0].n,
+    requests,
+    'no approval request was filed',
+  );
 });
 
 t.test('prompt=none for a blocked app, even with consent already given: an error, never a code', async (t) => {
@@ -273,9 +394,26 @@ t.test('prompt=none for a blocked app, even with consent already given: an error
   // The control: silently, before the block, a code is issued.
   const control = await startAuthorization(browser, app, { scope: 'openid User.Read', prompt: 'none' });
   t.ok(appResponse(control.page).code, 'control: a code before the block');
-  await pool.query(`INSERT INTO tenant_apps (tenant_id, client_id, blocked) VALUES ('contoso', $1, true) ON CONFLICT (tenant_id, client_id) DO UPDATE SET blocked = true`, [app.clientId]);
-  await silently(t, browser, app, 'openid User.Read', /^(interaction_required|access_denied|consent_required)$/, 'blocked app');
-  await silently(t, browser, app, 'openid', /^(interaction_required|access_denied|consent_required)$/, 'blocked app, openid only');
+  await pool.query(
+    `INSERT INTO tenant_apps (tenant_id, client_id, blocked) VALUES ('contoso', $1, true) ON CONFLICT (tenant_id, client_id) DO UPDATE SET blocked = true`,
+    [app.clientId],
+  );
+  await silently(
+    t,
+    browser,
+    app,
+    'openid User.Read',
+    /^(interaction_required|access_denied|consent_required)$/,
+    'blocked app',
+  );
+  await silently(
+    t,
+    browser,
+    app,
+    'openid',
+    /^(interaction_required|access_denied|consent_required)$/,
+    'blocked app, openid only',
+  );
 });
 
 t.test('prompt=none with Integrated Apps off and a permission not yet granted: an error, never a code', async (t) => {
@@ -283,7 +421,14 @@ t.test('prompt=none with Integrated Apps off and a permission not yet granted: a
   await directory.setIntegratedApps('contoso', false, 'operator');
   t.teardown(() => directory.setIntegratedApps('contoso', true, 'operator'));
   const before = await consentRows(alice.id);
-  await silently(t, browser, dataApp, 'openid User.Read Calendars.Read', /^(consent_required|interaction_required)$/, 'Integrated Apps off');
+  await silently(
+    t,
+    browser,
+    dataApp,
+    'openid User.Read Calendars.Read',
+    /^(consent_required|interaction_required)$/,
+    'Integrated Apps off',
+  );
   // What was granted before still works silently: the refusal above is the setting's doing.
   const granted = await startAuthorization(browser, dataApp, { scope: 'openid User.Read', prompt: 'none' });
   t.ok(appResponse(granted.page).code, 'control: already-granted permissions still sign in silently');
@@ -292,74 +437,103 @@ t.test('prompt=none with Integrated Apps off and a permission not yet granted: a
 
 // ---- introspection ------------------------------------------------------------------------
 
-const basicAuth = (app: TestApp) => `Basic ${Buffer.from(`${encodeURIComponent(app.clientId)}:${encodeURIComponent(app.clientSecret!)}`).toString('base64')}`;
+const basicAuth = (app: TestApp) =>
+  `Basic ${Buffer.from(`${encodeURIComponent(app.clientId)}:${encodeURIComponent(app.clientSecret!)}`).toString('base64')}`;
 
 async function introspect(app: TestApp, token: string) {
   const response = await fetch(`${server.url}/token/introspection`, {
     method: 'POST',
-    headers: { authorization: basicAuth(app), 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+    headers: {
+      authorization: basicAuth(app),
+      'content-type': 'application/x-www-form-urlencoded',
+      accept: 'application/json',
+    },
     body: new URLSearchParams({ token }),
   });
-  return { status: response.status, body: (await response.json()) as { active?: boolean; error?: string; error_description?: string } };
+  return {
+    status: response.status,
+    body: (await response.json()) as { active?: boolean; error?: string; error_description?: string },
+  };
 }
 
-t.test('introspection: JWT access tokens are refused by the endpoint (unsupported_token_type); refresh tokens die with the grant', async (t) => {
-  // Documenting oidc-provider's behaviour: it stores no JWT-format (RFC 9068) access token and its
-  // introspection endpoint answers 400 unsupported_token_type for one, valid or revoked. Accord's
-  // resource servers verify access tokens locally and check their grant (`gid`) for revocation.
-  const tokens = await userTokens(server, dataApp, user('alice@contoso'), 'openid offline_access User.Read', { prompt: 'consent' });
-  const before = await introspect(dataApp, tokens.access_token);
-  t.equal(before.status, 400, 'a JWT access token cannot be introspected');
-  t.equal(before.body.error, 'unsupported_token_type');
-  t.notOk(before.body.active);
-  t.equal((await introspect(dataApp, tokens.refresh_token!)).body.active, true, 'control: the refresh token is active');
-  t.equal((await callDataApi(server, tokens.access_token, '/me')).status, 200, 'control: the access token works');
+t.test(
+  'introspection: JWT access tokens are refused by the endpoint (unsupported_token_type); refresh tokens die with the grant',
+  async (t) => {
+    // Documenting oidc-provider's behaviour: it stores no JWT-format (RFC 9068) access token and its
+    // introspection endpoint answers 400 unsupported_token_type for one, valid or revoked. Accord's
+    // resource servers verify access tokens locally and check their grant (`gid`) for revocation.
+    const tokens = await userTokens(server, dataApp, user('alice@contoso'), 'openid offline_access User.Read', {
+      prompt: 'consent',
+    });
+    const before = await introspect(dataApp, tokens.access_token);
+    t.equal(before.status, 400, 'a JWT access token cannot be introspected');
+    t.equal(before.body.error, 'unsupported_token_type');
+    t.notOk(before.body.active);
+    t.equal(
+      (await introspect(dataApp, tokens.refresh_token!)).body.active,
+      true,
+      'control: the refresh token is active',
+    );
+    t.equal((await callDataApi(server, tokens.access_token, '/me')).status, 200, 'control: the access token works');
 
-  // Revocation (RFC 7009) of the refresh token revokes the grant, and with it the access token.
-  const revoke = await fetch(`${server.url}/token/revocation`, {
-    method: 'POST',
-    headers: { authorization: basicAuth(dataApp), 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ token: tokens.refresh_token!, token_type_hint: 'refresh_token' }),
-  });
-  t.equal(revoke.status, 200);
-  t.equal((await introspect(dataApp, tokens.refresh_token!)).body.active, false, 'the refresh token is inactive');
-  const after = await introspect(dataApp, tokens.access_token);
-  t.not(after.body.active, true, `the access token never introspects active (${after.status} ${after.body.error ?? ''})`);
-  const refused = await refusedWithin(() => callDataApi(server, tokens.access_token, '/me'));
-  t.equal(refused.status, 401, 'the data API refuses the access token of the revoked grant');
-  t.equal(refused.body.error, 'invalid_token');
+    // Revocation (RFC 7009) of the refresh token revokes the grant, and with it the access token.
+    const revoke = await fetch(`${server.url}/token/revocation`, {
+      method: 'POST',
+      headers: { authorization: basicAuth(dataApp), 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ token: tokens.refresh_token!, token_type_hint: 'refresh_token' }),
+    });
+    t.equal(revoke.status, 200);
+    t.equal((await introspect(dataApp, tokens.refresh_token!)).body.active, false, 'the refresh token is inactive');
+    const after = await introspect(dataApp, tokens.access_token);
+    t.not(
+      after.body.active,
+      true,
+      `the access token never introspects active (${after.status} ${after.body.error ?? ''})`,
+    );
+    const refused = await refusedWithin(() => callDataApi(server, tokens.access_token, '/me'));
+    t.equal(refused.status, 401, 'the data API refuses the access token of the revoked grant');
+    t.equal(refused.body.error, 'invalid_token');
 
-  // Revoking the JWT access token itself at /token/revocation.
-  const second = await userTokens(server, dataApp, user('alice@contoso'), 'openid offline_access User.Read', { prompt: 'consent' });
-  const revokeAccess = await fetch(`${server.url}/token/revocation`, {
-    method: 'POST',
-    headers: { authorization: basicAuth(dataApp), 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ token: second.access_token, token_type_hint: 'access_token' }),
-  });
-  // oidc-provider cannot revoke a structured (JWT) token: 400 unsupported_token_type, and the token
-  // keeps working until it expires or its grant is revoked (below).
-  t.equal(revokeAccess.status, 400, 'a JWT access token cannot be revoked by itself');
-  t.equal(((await revokeAccess.json()) as { error: string }).error, 'unsupported_token_type');
-  t.equal((await callDataApi(server, second.access_token, '/me')).status, 200, 'so it still works');
+    // Revoking the JWT access token itself at /token/revocation.
+    const second = await userTokens(server, dataApp, user('alice@contoso'), 'openid offline_access User.Read', {
+      prompt: 'consent',
+    });
+    const revokeAccess = await fetch(`${server.url}/token/revocation`, {
+      method: 'POST',
+      headers: { authorization: basicAuth(dataApp), 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ token: second.access_token, token_type_hint: 'access_token' }),
+    });
+    // oidc-provider cannot revoke a structured (JWT) token: 400 unsupported_token_type, and the token
+    // keeps working until it expires or its grant is revoked (below).
+    t.equal(revokeAccess.status, 400, 'a JWT access token cannot be revoked by itself');
+    t.equal(((await revokeAccess.json()) as { error: string }).error, 'unsupported_token_type');
+    t.equal((await callDataApi(server, second.access_token, '/me')).status, 200, 'so it still works');
 
-  // Withdrawing consent (the app's grant revoked) kills both.
-  const consent = await findUserConsent(pool, 'contoso', alice.id, dataApp.clientId);
-  await revokeGrants(pool, [consent!.grantId!]);
-  t.equal((await introspect(dataApp, second.refresh_token!)).body.active, false, 'the refresh token is inactive');
-  t.equal((await refusedWithin(() => callDataApi(server, second.access_token, '/me'))).status, 401, 'the access token is refused');
-});
+    // Withdrawing consent (the app's grant revoked) kills both.
+    const consent = await findUserConsent(pool, 'contoso', alice.id, dataApp.clientId);
+    await revokeGrants(pool, [consent!.grantId!]);
+    t.equal((await introspect(dataApp, second.refresh_token!)).body.active, false, 'the refresh token is inactive');
+    t.equal(
+      (await refusedWithin(() => callDataApi(server, second.access_token, '/me'))).status,
+      401,
+      'the access token is refused',
+    );
+  },
+);
 
 t.test("introspection and revocation: an app cannot look into or revoke another app's tokens", async (t) => {
-  const tokens = await userTokens(server, dataApp, user('alice@contoso'), 'openid offline_access User.Read', { prompt: 'consent' });
+  const tokens = await userTokens(server, dataApp, user('alice@contoso'), 'openid offline_access User.Read', {
+    prompt: 'consent',
+  });
   const other = await registerApp(server, { tenant: 'contoso', name: 'Curious app', scopes: ['openid', 'User.Read'] });
   const peek = await introspect(other, tokens.refresh_token!);
   t.equal(peek.status, 200);
-  t.same(peek.body, { active: false }, "another app learns nothing about the token (RFC 7662 §4)");
+  t.same(peek.body, { active: false }, 'another app learns nothing about the token (RFC 7662 §4)');
   const revoke = await fetch(`${server.url}/token/revocation`, {
     method: 'POST',
     headers: { authorization: basicAuth(other), 'content-type': 'application/x-www-form-urlencoded' },
     body: new URLSearchParams({ token: tokens.refresh_token!, token_type_hint: 'refresh_token' }),
   });
-  t.equal(revoke.status, 400, "another app cannot revoke it");
+  t.equal(revoke.status, 400, 'another app cannot revoke it');
   t.equal((await introspect(dataApp, tokens.refresh_token!)).body.active, true, 'the owner still sees it active');
 });

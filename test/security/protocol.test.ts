@@ -1,24 +1,42 @@
 // RFC 9700 attack list, protocol side: each case sends the attack and asserts the refusal and
 // that nothing was granted or leaked.
-import t from 'tap';
+
 import * as oidc from 'openid-client';
+import t from 'tap';
 import { Browser, pageName } from '../support/browser.js';
-import { REDIRECT_URI, exchangeCode, fullFlow, registerApp, startAuthorization } from '../support/flows.js';
+import { exchangeCode, fullFlow, REDIRECT_URI, registerApp, startAuthorization } from '../support/flows.js';
 import { startTestServer } from '../support/server.js';
 
 const server = await startTestServer({ SIGN_IN_RATE_LIMIT: '1000' });
 t.teardown(() => server.close());
 await server.directory.createTenant({ id: 'contoso', name: 'Contoso' }, 'operator');
-await server.directory.createUser({ tenantId: 'contoso', username: 'alice', password: 'correct horse battery', role: 'user' }, 'operator');
+await server.directory.createUser(
+  { tenantId: 'contoso', username: 'alice', password: 'correct horse battery', role: 'user' },
+  'operator',
+);
 const alice = { signIn: 'alice@contoso', password: 'correct horse battery' };
 const app = await registerApp(server, { tenant: 'contoso', scopes: ['openid', 'offline_access', 'User.Read'] });
-const other = await registerApp(server, { tenant: 'contoso', scopes: ['openid', 'offline_access', 'User.Read'], name: 'Other' });
-const basic = (clientId: string, secret: string) => `Basic ${Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(secret)}`).toString('base64')}`;
+const other = await registerApp(server, {
+  tenant: 'contoso',
+  scopes: ['openid', 'offline_access', 'User.Read'],
+  name: 'Other',
+});
+const basic = (clientId: string, secret: string) =>
+  `Basic ${Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(secret)}`).toString('base64')}`;
 
 function authorizeUrl(params: Record<string, string>): string {
   const url = new URL(`${server.url}/auth`);
-  const defaults = { client_id: app.clientId, response_type: 'code', scope: 'openid', redirect_uri: REDIRECT_URI, code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256', state: 's1' };
-  for (const [key, value] of Object.entries({ ...defaults, ...params })) if (value !== '') url.searchParams.set(key, value);
+  const defaults = {
+    client_id: app.clientId,
+    response_type: 'code',
+    scope: 'openid',
+    redirect_uri: REDIRECT_URI,
+    code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+    code_challenge_method: 'S256',
+    state: 's1',
+  };
+  for (const [key, value] of Object.entries({ ...defaults, ...params }))
+    if (value !== '') url.searchParams.set(key, value);
   return url.href;
 }
 
@@ -34,7 +52,13 @@ async function tokenRequest(form: Record<string, string>, clientId = app.clientI
 /** A code for alice, not yet redeemed (consent given on first use). */
 async function freshCode(params: Record<string, string> = {}) {
   const browser = new Browser(server.url);
-  const flow = await fullFlow(server, app, alice, { scope: 'openid offline_access User.Read', prompt: 'consent', ...params }, browser);
+  const flow = await fullFlow(
+    server,
+    app,
+    alice,
+    { scope: 'openid offline_access User.Read', prompt: 'consent', ...params },
+    browser,
+  );
   return { code: flow.callback.searchParams.get('code')!, verifier: flow.auth.verifier, flow };
 }
 
@@ -52,14 +76,19 @@ t.test('redirect URIs are compared exactly: every variant gets an error page and
     'https://evil.example/callback',
   ];
   for (const redirect_uri of variants) {
-    const response = await fetch(authorizeUrl({ redirect_uri }), { redirect: 'manual', headers: { accept: 'text/html' } });
+    const response = await fetch(authorizeUrl({ redirect_uri }), {
+      redirect: 'manual',
+      headers: { accept: 'text/html' },
+    });
     t.equal(response.status, 400, redirect_uri);
     t.equal(response.headers.get('location'), null, `no redirect for ${redirect_uri}`);
   }
 });
 
 t.test('an unknown client gets an error page, never a redirect', async (t) => {
-  const response = await fetch(authorizeUrl({ client_id: 'no-such-client', redirect_uri: 'https://evil.example/cb' }), { redirect: 'manual' });
+  const response = await fetch(authorizeUrl({ client_id: 'no-such-client', redirect_uri: 'https://evil.example/cb' }), {
+    redirect: 'manual',
+  });
   t.equal(response.status, 400);
   t.equal(response.headers.get('location'), null);
 });
@@ -83,10 +112,19 @@ t.test('PKCE is required, S256 only', async (t) => {
     t.equal(location.searchParams.get('iss'), server.url, 'iss on error responses too');
   }
   const { code } = await freshCode();
-  const wrong = await tokenRequest({ grant_type: 'authorization_code', code, redirect_uri: REDIRECT_URI, code_verifier: oidc.randomPKCECodeVerifier() });
+  const wrong = await tokenRequest({
+    grant_type: 'authorization_code',
+    code,
+    redirect_uri: REDIRECT_URI,
+    code_verifier: oidc.randomPKCECodeVerifier(),
+  });
   t.equal(wrong.status, 400);
   t.equal(wrong.body.error, 'invalid_grant', 'a wrong verifier is refused');
-  const downgrade = await tokenRequest({ grant_type: 'authorization_code', code: (await freshCode()).code, redirect_uri: REDIRECT_URI });
+  const downgrade = await tokenRequest({
+    grant_type: 'authorization_code',
+    code: (await freshCode()).code,
+    redirect_uri: REDIRECT_URI,
+  });
   t.equal(downgrade.body.error, 'invalid_grant', 'omitting the verifier is refused');
 });
 
@@ -95,8 +133,13 @@ t.test('implicit and password grants are refused', async (t) => {
     const response = await fetch(authorizeUrl({ response_type }), { redirect: 'manual' });
     const location = response.headers.get('location');
     // Implicit response types answer in the fragment.
-    const error = location ? new URLSearchParams(new URL(location).hash.slice(1) || new URL(location).search).get('error') : null;
-    t.ok(response.status === 400 || ['unsupported_response_type', 'unauthorized_client'].includes(error ?? ''), `${response_type}: ${error}`);
+    const error = location
+      ? new URLSearchParams(new URL(location).hash.slice(1) || new URL(location).search).get('error')
+      : null;
+    t.ok(
+      response.status === 400 || ['unsupported_response_type', 'unauthorized_client'].includes(error ?? ''),
+      `${response_type}: ${error}`,
+    );
     t.notMatch(location ?? '', /access_token|id_token=/, 'no token in the front channel');
   }
   const password = await tokenRequest({ grant_type: 'password', username: 'alice@contoso', password: alice.password });
@@ -105,9 +148,19 @@ t.test('implicit and password grants are refused', async (t) => {
 
 t.test('a code is single-use; replay revokes what the first redemption issued', async (t) => {
   const { code, verifier } = await freshCode();
-  const first = await tokenRequest({ grant_type: 'authorization_code', code, redirect_uri: REDIRECT_URI, code_verifier: verifier });
+  const first = await tokenRequest({
+    grant_type: 'authorization_code',
+    code,
+    redirect_uri: REDIRECT_URI,
+    code_verifier: verifier,
+  });
   t.equal(first.status, 200);
-  const replay = await tokenRequest({ grant_type: 'authorization_code', code, redirect_uri: REDIRECT_URI, code_verifier: verifier });
+  const replay = await tokenRequest({
+    grant_type: 'authorization_code',
+    code,
+    redirect_uri: REDIRECT_URI,
+    code_verifier: verifier,
+  });
   t.equal(replay.body.error, 'invalid_grant');
   const refresh = await tokenRequest({ grant_type: 'refresh_token', refresh_token: first.body.refresh_token! });
   t.equal(refresh.body.error, 'invalid_grant', "the first redemption's refresh token is revoked");
@@ -116,7 +169,9 @@ t.test('a code is single-use; replay revokes what the first redemption issued', 
 t.test('ten concurrent redemptions of one code: exactly one wins', async (t) => {
   const { code, verifier } = await freshCode();
   const results = await Promise.all(
-    Array.from({ length: 10 }, () => tokenRequest({ grant_type: 'authorization_code', code, redirect_uri: REDIRECT_URI, code_verifier: verifier })),
+    Array.from({ length: 10 }, () =>
+      tokenRequest({ grant_type: 'authorization_code', code, redirect_uri: REDIRECT_URI, code_verifier: verifier }),
+    ),
   );
   t.equal(results.filter((result) => result.status === 200).length, 1);
   t.ok(results.filter((result) => result.status !== 200).every((result) => result.body.error === 'invalid_grant'));
@@ -124,16 +179,30 @@ t.test('ten concurrent redemptions of one code: exactly one wins', async (t) => 
 
 t.test('a code is bound to its client and redirect URI', async (t) => {
   const stolen = await freshCode();
-  const byOther = await tokenRequest({ grant_type: 'authorization_code', code: stolen.code, redirect_uri: REDIRECT_URI, code_verifier: stolen.verifier }, other.clientId, other.clientSecret!);
+  const byOther = await tokenRequest(
+    { grant_type: 'authorization_code', code: stolen.code, redirect_uri: REDIRECT_URI, code_verifier: stolen.verifier },
+    other.clientId,
+    other.clientSecret!,
+  );
   t.equal(byOther.body.error, 'invalid_grant', 'another client cannot redeem it');
   const second = await freshCode();
-  const elsewhere = await tokenRequest({ grant_type: 'authorization_code', code: second.code, redirect_uri: 'https://app.example.test/other', code_verifier: second.verifier });
+  const elsewhere = await tokenRequest({
+    grant_type: 'authorization_code',
+    code: second.code,
+    redirect_uri: 'https://app.example.test/other',
+    code_verifier: second.verifier,
+  });
   t.equal(elsewhere.body.error, 'invalid_grant', 'another redirect_uri cannot redeem it');
 });
 
 t.test('refresh tokens rotate, and reuse of an old one kills the whole grant', async (t) => {
   const { code, verifier } = await freshCode();
-  const tokens = await tokenRequest({ grant_type: 'authorization_code', code, redirect_uri: REDIRECT_URI, code_verifier: verifier });
+  const tokens = await tokenRequest({
+    grant_type: 'authorization_code',
+    code,
+    redirect_uri: REDIRECT_URI,
+    code_verifier: verifier,
+  });
   const rotated = await tokenRequest({ grant_type: 'refresh_token', refresh_token: tokens.body.refresh_token! });
   t.equal(rotated.status, 200);
   t.not(rotated.body.refresh_token, tokens.body.refresh_token, 'a new refresh token each time');
@@ -149,14 +218,32 @@ t.test('client authentication failures', async (t) => {
   t.equal(wrong.body.error, 'invalid_client');
   const header = Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT' })).toString('base64url');
   const now = Math.floor(Date.now() / 1000);
-  const payload = Buffer.from(JSON.stringify({ iss: app.clientId, sub: app.clientId, aud: `${server.url}/token`, jti: 'x', iat: now, exp: now + 60 })).toString('base64url');
+  const payload = Buffer.from(
+    JSON.stringify({
+      iss: app.clientId,
+      sub: app.clientId,
+      aud: `${server.url}/token`,
+      jti: 'x',
+      iat: now,
+      exp: now + 60,
+    }),
+  ).toString('base64url');
   const none = await fetch(`${server.url}/token`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ grant_type: 'client_credentials', client_id: app.clientId, client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: `${header}.${payload}.` }),
+    body: new URLSearchParams({
+      grant_type: 'client_credentials',
+      client_id: app.clientId,
+      client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+      client_assertion: `${header}.${payload}.`,
+    }),
   });
   t.equal(none.status >= 400 && none.status < 500, true);
-  t.equal(((await none.json()) as { error: string }).error, 'invalid_client', 'an unsigned client assertion is refused');
+  t.equal(
+    ((await none.json()) as { error: string }).error,
+    'invalid_client',
+    'an unsigned client assertion is refused',
+  );
 });
 
 t.test('duplicate parameters are refused', async (t) => {
@@ -168,7 +255,9 @@ t.test('duplicate parameters are refused', async (t) => {
 });
 
 t.test('forged X-Forwarded-* headers cannot change the issuer', async (t) => {
-  const response = await fetch(`${server.url}/.well-known/openid-configuration`, { headers: { 'x-forwarded-host': 'evil.example', 'x-forwarded-proto': 'https' } });
+  const response = await fetch(`${server.url}/.well-known/openid-configuration`, {
+    headers: { 'x-forwarded-host': 'evil.example', 'x-forwarded-proto': 'https' },
+  });
   const discovery = (await response.json()) as { issuer: string; authorization_endpoint: string };
   t.equal(discovery.issuer, server.url);
   t.ok(discovery.authorization_endpoint.startsWith(server.url));
@@ -185,7 +274,10 @@ t.test('pages cannot be framed and leak no referrer', async (t) => {
 });
 
 t.test('sign-in brute force is throttled per account', async (t) => {
-  await server.directory.createUser({ tenantId: 'contoso', username: 'target', password: 'correct horse battery', role: 'user' }, 'operator');
+  await server.directory.createUser(
+    { tenantId: 'contoso', username: 'target', password: 'correct horse battery', role: 'user' },
+    'operator',
+  );
   const browser = new Browser(server.url);
   let page = (await startAuthorization(browser, app, { scope: 'openid' })).page;
   const statuses: number[] = [];
@@ -195,7 +287,10 @@ t.test('sign-in brute force is throttled per account', async (t) => {
   }
   t.same(statuses.slice(0, 5), [401, 401, 401, 401, 401]);
   t.equal(statuses[6], 429, 'locked after five failures');
-  const right = await browser.submit(page, /\/login$/, { username: 'target@contoso', password: 'correct horse battery' });
+  const right = await browser.submit(page, /\/login$/, {
+    username: 'target@contoso',
+    password: 'correct horse battery',
+  });
   t.equal(right.status, 429, 'even the right password waits out the lock');
 });
 

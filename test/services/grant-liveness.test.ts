@@ -5,17 +5,22 @@
 // To see whether an answer came from the cache, some tests delete a row *unannounced*
 // (session_replication_role = replica skips the NOTIFY triggers): the database says "gone", so
 // "alive" can only have come from the cache.
-import t, { type Test } from 'tap';
+
 import { randomUUID } from 'node:crypto';
 import net, { type AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
+import t, { type Test } from 'tap';
 import { PermissionCatalogue } from '../../src/core/permission-catalogue.js';
 import { listPermissions } from '../../src/db/permissions.js';
 import { createPool, inTransaction, type Pool } from '../../src/db/pool.js';
 import { PostgresAdapter, purgeExpiredModels } from '../../src/provider/postgres-adapter.js';
 import { Directory } from '../../src/services/directory.js';
-import { GrantLiveness, LISTENER_APPLICATION_NAME, type GrantLivenessOptions } from '../../src/services/grant-liveness.js';
+import {
+  GrantLiveness,
+  type GrantLivenessOptions,
+  LISTENER_APPLICATION_NAME,
+} from '../../src/services/grant-liveness.js';
 import { revokeGrants } from '../../src/services/revocation.js';
 import { createTestDatabase } from '../support/database.js';
 
@@ -34,7 +39,10 @@ async function startLiveness(t: Test, options: GrantLivenessOptions = {}): Promi
 
 async function newGrant(expiresIn = '1 hour'): Promise<string> {
   const id = randomUUID();
-  await pool.query(`INSERT INTO oidc_models (model, id, payload, expires_at) VALUES ('Grant', $1::text, '{}', now() + $2::interval)`, [id, expiresIn]);
+  await pool.query(
+    `INSERT INTO oidc_models (model, id, payload, expires_at) VALUES ('Grant', $1::text, '{}', now() + $2::interval)`,
+    [id, expiresIn],
+  );
   return id;
 }
 
@@ -45,7 +53,8 @@ async function deleteUnannounced(grantIds: string[]): Promise<void> {
   });
 }
 
-const revoked = (liveness: GrantLiveness, grantId: string) => liveness.isRevoked({ grantId, clientId: 'app', sub: 'user' });
+const revoked = (liveness: GrantLiveness, grantId: string) =>
+  liveness.isRevoked({ grantId, clientId: 'app', sub: 'user' });
 
 /** Polls until `check` holds, for at most `ms`; resolves how long it took, or undefined. */
 async function within(ms: number, check: () => Promise<boolean> | boolean): Promise<number | undefined> {
@@ -59,9 +68,10 @@ async function within(ms: number, check: () => Promise<boolean> | boolean): Prom
 
 const listenerPids = async () =>
   (
-    await pool.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE application_name = $1::text AND datname = current_database()', [
-      LISTENER_APPLICATION_NAME,
-    ])
+    await pool.query<{ pid: number }>(
+      'SELECT pid FROM pg_stat_activity WHERE application_name = $1::text AND datname = current_database()',
+      [LISTENER_APPLICATION_NAME],
+    )
   ).rows.map((row) => row.pid);
 
 t.test('a live grant is read once and then answered from the cache; a refusal is never cached', async (t) => {
@@ -132,24 +142,27 @@ t.test('a read that was in flight when a revocation was announced is not cached'
   t.equal(await revoked(liveness, grantId), true, 'the next check reads the database');
 });
 
-t.test('a read begun while the listener was away is not cached, even if it ends after the listener is back', async (t) => {
-  const gated = gatedPool();
-  const liveness = new GrantLiveness(gated.pool, { reconnectDelayMs: [300, 300] });
-  t.teardown(() => liveness.close());
-  await liveness.start();
-  const grantId = await newGrant();
-  await pool.query('SELECT pg_terminate_backend(pid) FROM unnest($1::integer[]) AS pid', [await listenerPids()]);
-  t.ok((await within(1_000, () => !liveness.isListening)) !== undefined, 'the loss is noticed');
-  gated.close();
-  const answer = revoked(liveness, grantId);
-  await sleep(50);
-  await revokeGrants(pool, [grantId]); // announced to nobody
-  t.ok((await within(2_000, () => liveness.isListening)) !== undefined, 'listening again');
-  gated.open();
-  t.equal(await answer, false, 'alive when read');
-  t.equal(liveness.size, 0, 'not cached: it was read before LISTEN took effect');
-  t.equal(await revoked(liveness, grantId), true);
-});
+t.test(
+  'a read begun while the listener was away is not cached, even if it ends after the listener is back',
+  async (t) => {
+    const gated = gatedPool();
+    const liveness = new GrantLiveness(gated.pool, { reconnectDelayMs: [300, 300] });
+    t.teardown(() => liveness.close());
+    await liveness.start();
+    const grantId = await newGrant();
+    await pool.query('SELECT pg_terminate_backend(pid) FROM unnest($1::integer[]) AS pid', [await listenerPids()]);
+    t.ok((await within(1_000, () => !liveness.isListening)) !== undefined, 'the loss is noticed');
+    gated.close();
+    const answer = revoked(liveness, grantId);
+    await sleep(50);
+    await revokeGrants(pool, [grantId]); // announced to nobody
+    t.ok((await within(2_000, () => liveness.isListening)) !== undefined, 'listening again');
+    gated.open();
+    t.equal(await answer, false, 'alive when read');
+    t.equal(liveness.size, 0, 'not cached: it was read before LISTEN took effect');
+    t.equal(await revoked(liveness, grantId), true);
+  },
+);
 
 t.test('a rolled-back revocation leaves the grant alive and cached', async (t) => {
   const liveness = await startLiveness(t);
@@ -166,33 +179,50 @@ t.test('a rolled-back revocation leaves the grant alive and cached', async (t) =
   t.equal(await revoked(liveness, grantId), false);
 });
 
-t.test("a cached grant is refused once its own expiry passes, and at once when an upsert moves that expiry earlier", async (t) => {
-  const liveness = await startLiveness(t);
-  const expiring = await newGrant('400 milliseconds');
-  t.equal(await revoked(liveness, expiring), false, 'alive before its expiry');
-  await sleep(500);
-  t.equal(await revoked(liveness, expiring), true, 'refused after it, with no notification');
+t.test(
+  'a cached grant is refused once its own expiry passes, and at once when an upsert moves that expiry earlier',
+  async (t) => {
+    const liveness = await startLiveness(t);
+    const expiring = await newGrant('400 milliseconds');
+    t.equal(await revoked(liveness, expiring), false, 'alive before its expiry');
+    await sleep(500);
+    t.equal(await revoked(liveness, expiring), true, 'refused after it, with no notification');
 
-  // oidc-provider re-saves a Grant with a new expiresIn; the row's expires_at is replaced.
-  const grantId = await newGrant('1 hour');
-  t.equal(await revoked(liveness, grantId), false);
-  await new PostgresAdapter(pool, 'Grant').upsert(grantId, { accountId: 'user', clientId: 'app' }, 1);
-  await sleep(1_200);
-  t.equal(await revoked(liveness, grantId), true, 'the shortened expiry applies although the grant was cached for an hour');
+    // oidc-provider re-saves a Grant with a new expiresIn; the row's expires_at is replaced.
+    const grantId = await newGrant('1 hour');
+    t.equal(await revoked(liveness, grantId), false);
+    await new PostgresAdapter(pool, 'Grant').upsert(grantId, { accountId: 'user', clientId: 'app' }, 1);
+    await sleep(1_200);
+    t.equal(
+      await revoked(liveness, grantId),
+      true,
+      'the shortened expiry applies although the grant was cached for an hour',
+    );
 
-  const purged = await newGrant('1 hour');
-  t.equal(await revoked(liveness, purged), false);
-  await pool.query(`UPDATE oidc_models SET expires_at = now() - interval '1 second' WHERE id = $1::text`, [purged]);
-  t.ok((await within(1_000, () => revoked(liveness, purged))) !== undefined, 'an expiry set in the past is refused at once');
-  t.ok((await purgeExpiredModels(pool)) >= 1, 'and purged later');
-});
+    const purged = await newGrant('1 hour');
+    t.equal(await revoked(liveness, purged), false);
+    await pool.query(`UPDATE oidc_models SET expires_at = now() - interval '1 second' WHERE id = $1::text`, [purged]);
+    t.ok(
+      (await within(1_000, () => revoked(liveness, purged))) !== undefined,
+      'an expiry set in the past is refused at once',
+    );
+    t.ok((await purgeExpiredModels(pool)) >= 1, 'and purged later');
+  },
+);
 
 t.test("an app's own token is refused once the app is deleted", async (t) => {
   const liveness = await startLiveness(t);
   const directory = new Directory(pool, new PermissionCatalogue(await listPermissions(pool)));
   await directory.createTenant({ id: 'contoso', name: 'Contoso' }, 'operator');
   const { app } = await directory.createApp(
-    { publisherTenantId: 'contoso', name: 'Daemon', multiTenant: false, public: false, redirectUris: ['https://daemon.example.test/cb'], scopes: ['User.Read'] },
+    {
+      publisherTenantId: 'contoso',
+      name: 'Daemon',
+      multiTenant: false,
+      public: false,
+      redirectUris: ['https://daemon.example.test/cb'],
+      scopes: ['User.Read'],
+    },
     'operator',
   );
   const appToken = { clientId: app.clientId };
@@ -212,7 +242,11 @@ t.test('the cache keeps at most maxEntries, dropping the oldest, and reads again
   await deleteUnannounced(grants);
   const answers = [];
   for (const grantId of grants) answers.push(await revoked(bounded, grantId));
-  t.same(answers, [true, true, false, false, false], 'the two oldest were dropped (read again: gone); the newest three still come from the cache');
+  t.same(
+    answers,
+    [true, true, false, false, false],
+    'the two oldest were dropped (read again: gone); the newest three still come from the cache',
+  );
 
   const aging = await startLiveness(t, { maxAgeMs: 200 });
   const grantId = await newGrant();
@@ -223,37 +257,50 @@ t.test('the cache keeps at most maxEntries, dropping the oldest, and reads again
   t.equal(await revoked(aging, grantId), true, 'read again once older than maxAgeMs');
 });
 
-t.test('a lost listener: the cache is emptied and bypassed, a revocation meanwhile is honoured, and caching resumes after it listens again', async (t) => {
-  const events: string[] = [];
-  const log = { info: (_: object, message: string) => events.push(`info: ${message}`), warn: (_: object, message: string) => events.push(`warn: ${message}`) };
-  // A long reconnect delay holds the window open so the test acts inside it.
-  const liveness = await startLiveness(t, { reconnectDelayMs: [600, 600], log });
-  const revokedMeanwhile = await newGrant();
-  const readMeanwhile = await newGrant();
-  t.equal(await revoked(liveness, revokedMeanwhile), false);
-  t.equal(liveness.size, 1);
+t.test(
+  'a lost listener: the cache is emptied and bypassed, a revocation meanwhile is honoured, and caching resumes after it listens again',
+  async (t) => {
+    const events: string[] = [];
+    const log = {
+      info: (_: object, message: string) => events.push(`info: ${message}`),
+      warn: (_: object, message: string) => events.push(`warn: ${message}`),
+    };
+    // A long reconnect delay holds the window open so the test acts inside it.
+    const liveness = await startLiveness(t, { reconnectDelayMs: [600, 600], log });
+    const revokedMeanwhile = await newGrant();
+    const readMeanwhile = await newGrant();
+    t.equal(await revoked(liveness, revokedMeanwhile), false);
+    t.equal(liveness.size, 1);
 
-  const [pid] = await listenerPids();
-  t.ok(pid, 'the listener is in pg_stat_activity under its application_name');
-  await pool.query('SELECT pg_terminate_backend($1::integer)', [pid]);
-  t.ok((await within(1_000, () => !liveness.isListening)) !== undefined, 'the loss is noticed');
-  t.equal(liveness.size, 0, 'the cache was emptied');
+    const [pid] = await listenerPids();
+    t.ok(pid, 'the listener is in pg_stat_activity under its application_name');
+    await pool.query('SELECT pg_terminate_backend($1::integer)', [pid]);
+    t.ok((await within(1_000, () => !liveness.isListening)) !== undefined, 'the loss is noticed');
+    t.equal(liveness.size, 0, 'the cache was emptied');
 
-  // Nobody hears this revocation's notification.
-  await revokeGrants(pool, [revokedMeanwhile]);
-  t.notOk(liveness.isListening, 'still not listening');
-  t.equal(await revoked(liveness, revokedMeanwhile), true, 'the revocation made without a listener is honoured (read from the database)');
-  t.equal(await revoked(liveness, readMeanwhile), false, 'a live grant is still accepted');
-  t.equal(liveness.size, 0, 'but not cached while not listening');
+    // Nobody hears this revocation's notification.
+    await revokeGrants(pool, [revokedMeanwhile]);
+    t.notOk(liveness.isListening, 'still not listening');
+    t.equal(
+      await revoked(liveness, revokedMeanwhile),
+      true,
+      'the revocation made without a listener is honoured (read from the database)',
+    );
+    t.equal(await revoked(liveness, readMeanwhile), false, 'a live grant is still accepted');
+    t.equal(liveness.size, 0, 'but not cached while not listening');
 
-  t.ok((await within(3_000, () => liveness.isListening)) !== undefined, 'listening again on its own');
-  t.not((await listenerPids())[0], pid, 'on a new connection');
-  t.equal(await revoked(liveness, readMeanwhile), false);
-  t.equal(liveness.size, 1, 'caching again');
-  await deleteUnannounced([readMeanwhile]);
-  t.equal(await revoked(liveness, readMeanwhile), false, 'answered from the cache again');
-  t.same(events, ['warn: revocation listener lost; checking every token against the database until it reconnects', 'info: revocation listener connected again; caching grant checks']);
-});
+    t.ok((await within(3_000, () => liveness.isListening)) !== undefined, 'listening again on its own');
+    t.not((await listenerPids())[0], pid, 'on a new connection');
+    t.equal(await revoked(liveness, readMeanwhile), false);
+    t.equal(liveness.size, 1, 'caching again');
+    await deleteUnannounced([readMeanwhile]);
+    t.equal(await revoked(liveness, readMeanwhile), false, 'answered from the cache again');
+    t.same(events, [
+      'warn: revocation listener lost; checking every token against the database until it reconnects',
+      'info: revocation listener connected again; caching grant checks',
+    ]);
+  },
+);
 
 /**
  * A TCP relay to PostgreSQL that can go silent: connections open through it stay open but carry
@@ -311,17 +358,26 @@ t.test('a listener connection that goes silent is given up by the heartbeat, and
   t.ok((await within(3_000, () => liveness.isListening)) !== undefined, 'listening again through a new connection');
 });
 
-t.test('without a database: start() still resolves, every check fails as the database does, close() does not hang', async (t) => {
-  const unreachable: Pool = createPool('postgres://postgres@127.0.0.1:1/nothing', () => undefined);
-  t.teardown(() => unreachable.end());
-  const liveness = new GrantLiveness(unreachable, { reconnectDelayMs: [50, 100], log: { info: () => undefined, warn: () => undefined } });
-  await liveness.start();
-  t.notOk(liveness.isListening);
-  await t.rejects(liveness.isRevoked({ grantId: 'g', clientId: 'app', sub: 'user' }), 'the database error reaches the caller (a 503 there)');
-  await sleep(300); // a few reconnect attempts
-  const from = Date.now();
-  await liveness.close();
-  t.ok(Date.now() - from < 1_000, 'closed at once');
-  await liveness.start();
-  t.notOk(liveness.isListening, 'a closed instance does not listen again');
-});
+t.test(
+  'without a database: start() still resolves, every check fails as the database does, close() does not hang',
+  async (t) => {
+    const unreachable: Pool = createPool('postgres://postgres@127.0.0.1:1/nothing', () => undefined);
+    t.teardown(() => unreachable.end());
+    const liveness = new GrantLiveness(unreachable, {
+      reconnectDelayMs: [50, 100],
+      log: { info: () => undefined, warn: () => undefined },
+    });
+    await liveness.start();
+    t.notOk(liveness.isListening);
+    await t.rejects(
+      liveness.isRevoked({ grantId: 'g', clientId: 'app', sub: 'user' }),
+      'the database error reaches the caller (a 503 there)',
+    );
+    await sleep(300); // a few reconnect attempts
+    const from = Date.now();
+    await liveness.close();
+    t.ok(Date.now() - from < 1_000, 'closed at once');
+    await liveness.start();
+    t.notOk(liveness.isListening, 'a closed instance does not listen again');
+  },
+);

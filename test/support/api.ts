@@ -17,12 +17,22 @@ export interface ApiCall {
 }
 
 /** `path` under `base` (e.g. /api/v1) with a Bearer token; the answer's body parsed as JSON, else its text. */
-export async function callJsonApi(server: TestServer, base: string, token: string | undefined, path: string, init: ApiCall = {}): Promise<ApiResponse> {
+export async function callJsonApi(
+  server: TestServer,
+  base: string,
+  token: string | undefined,
+  path: string,
+  init: ApiCall = {},
+): Promise<ApiResponse> {
   const headers: Record<string, string> = { accept: 'application/json', ...init.headers };
   if (token) headers.authorization = `Bearer ${token}`;
   const body = init.rawBody ?? (init.body === undefined ? undefined : JSON.stringify(init.body));
   if (body !== undefined) headers['content-type'] ??= 'application/json';
-  const response = await fetch(`${server.url}${base}${path}`, { method: init.method ?? (body === undefined ? 'GET' : 'POST'), headers, body });
+  const response = await fetch(`${server.url}${base}${path}`, {
+    method: init.method ?? (body === undefined ? 'GET' : 'POST'),
+    headers,
+    body,
+  });
   const text = await response.text();
   let parsed: unknown = text || undefined;
   try {
@@ -39,7 +49,10 @@ export async function callJsonApi(server: TestServer, base: string, token: strin
  * its notification (a few milliseconds after the commit, on every instance alike), so a test that
  * asserts a refusal right after revoking must allow for that delivery rather than race it.
  */
-export async function refusedWithin(call: () => Promise<ApiResponse>, ms = 2_000): Promise<ApiResponse & { afterMs?: number }> {
+export async function refusedWithin(
+  call: () => Promise<ApiResponse>,
+  ms = 2_000,
+): Promise<ApiResponse & { afterMs?: number }> {
   const from = Date.now();
   for (;;) {
     const response = await call();

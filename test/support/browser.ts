@@ -14,7 +14,10 @@ export class Browser {
 
   constructor(readonly origin: string) {}
 
-  async request(url: string, init: { method?: string; form?: Record<string, string>; headers?: Record<string, string> } = {}): Promise<PageResponse> {
+  async request(
+    url: string,
+    init: { method?: string; form?: Record<string, string>; headers?: Record<string, string> } = {},
+  ): Promise<PageResponse> {
     const headers: Record<string, string> = { accept: 'text/html', ...init.headers };
     const cookie = await this.jar.getCookieString(url);
     if (cookie) headers.cookie = cookie;
@@ -23,8 +26,14 @@ export class Browser {
       headers['content-type'] = 'application/x-www-form-urlencoded';
       body = new URLSearchParams(init.form).toString();
     }
-    const response = await fetch(url, { method: init.method ?? (init.form ? 'POST' : 'GET'), headers, body, redirect: 'manual' });
-    for (const setCookie of response.headers.getSetCookie()) await this.jar.setCookie(setCookie, url, { ignoreError: true });
+    const response = await fetch(url, {
+      method: init.method ?? (init.form ? 'POST' : 'GET'),
+      headers,
+      body,
+      redirect: 'manual',
+    });
+    for (const setCookie of response.headers.getSetCookie())
+      await this.jar.setCookie(setCookie, url, { ignoreError: true });
     return { status: response.status, url, headers: response.headers, body: await response.text() };
   }
 
@@ -43,7 +52,10 @@ export class Browser {
   async submit(page: PageResponse, action: RegExp, fields: Record<string, string>): Promise<PageResponse> {
     const form = findForm(page.body, action);
     if (!form) throw new Error(`no form matching ${action} on ${pageName(page.body)} page`);
-    return this.visit(new URL(form.action, page.url).toString(), { method: 'POST', form: { ...form.hidden, ...fields } });
+    return this.visit(new URL(form.action, page.url).toString(), {
+      method: 'POST',
+      form: { ...form.hidden, ...fields },
+    });
   }
 }
 
@@ -60,7 +72,13 @@ export function findForm(html: string, action: RegExp): { action: string; hidden
     for (const input of match[2]!.matchAll(/<input[^>]*type="hidden"[^>]*>/g)) {
       const name = /name="([^"]+)"/.exec(input[0])?.[1];
       const value = /value="([^"]*)"/.exec(input[0])?.[1] ?? '';
-      if (name) hidden[name] = value.replace(/&amp;/g, '&').replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>');
+      if (name)
+        hidden[name] = value
+          .replace(/&amp;/g, '&')
+          .replace(/&quot;/g, '"')
+          .replace(/&#39;/g, "'")
+          .replace(/&lt;/g, '<')
+          .replace(/&gt;/g, '>');
     }
     return { action: target.replace(/&amp;/g, '&'), hidden };
   }

@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import * as oidc from 'openid-client';
-import { chromium, type Browser, type BrowserContext, type Page, type Request } from 'playwright-core';
+import { type Browser, type BrowserContext, chromium, type Page, type Request } from 'playwright-core';
 import type { Test } from 'tap';
 import { REDIRECT_URI, type TestApp } from './flows.js';
 import { startTestServer, type TestServer } from './server.js';
@@ -51,10 +51,19 @@ export async function launchChromium(): Promise<Browser> {
  * Starts the real server and Chromium side by side, and closes both when the test file ends,
  * whichever of them started (and even when the tests fail).
  */
-export async function startServerAndBrowser(t: Test, env: Record<string, string> = {}): Promise<{ server: TestServer; browser: Browser }> {
-  const [server, browser] = await Promise.allSettled([startTestServer({ SIGN_IN_RATE_LIMIT: '1000', ...env }), launchChromium()]);
+export async function startServerAndBrowser(
+  t: Test,
+  env: Record<string, string> = {},
+): Promise<{ server: TestServer; browser: Browser }> {
+  const [server, browser] = await Promise.allSettled([
+    startTestServer({ SIGN_IN_RATE_LIMIT: '1000', ...env }),
+    launchChromium(),
+  ]);
   t.teardown(() =>
-    closeAll(browser.status === 'fulfilled' ? () => browser.value.close() : undefined, server.status === 'fulfilled' ? () => server.value.close() : undefined),
+    closeAll(
+      browser.status === 'fulfilled' ? () => browser.value.close() : undefined,
+      server.status === 'fulfilled' ? () => server.value.close() : undefined,
+    ),
   );
   if (server.status === 'rejected') throw server.reason;
   if (browser.status === 'rejected') throw browser.reason;
@@ -63,7 +72,11 @@ export async function startServerAndBrowser(t: Test, env: Record<string, string>
 
 /** A fresh browser context: its own cookies, an empty cache, a fixed viewport and locale. */
 export async function newUserContext(browser: Browser): Promise<BrowserContext> {
-  const context = await browser.newContext({ viewport: { width: 1024, height: 900 }, locale: 'en-GB', reducedMotion: 'reduce' });
+  const context = await browser.newContext({
+    viewport: { width: 1024, height: 900 },
+    locale: 'en-GB',
+    reducedMotion: 'reduce',
+  });
   context.setDefaultTimeout(10_000);
   context.setDefaultNavigationTimeout(15_000);
   return context;
@@ -114,7 +127,9 @@ export function seriousViolations(violations: AxeViolation[]): AxeViolation[] {
 }
 
 export function describeViolations(violations: AxeViolation[]): string {
-  return violations.map((violation) => `${violation.impact ?? '?'} ${violation.id}: ${violation.help} (${violation.nodes.join(', ')})`).join('\n');
+  return violations
+    .map((violation) => `${violation.impact ?? '?'} ${violation.id}: ${violation.help} (${violation.nodes.join(', ')})`)
+    .join('\n');
 }
 
 /**
@@ -127,7 +142,11 @@ export async function assertAccessible(t: Test, page: Page, what: string): Promi
   const minor = violations.filter((violation) => !serious.includes(violation));
   if (minor.length > 0) t.comment(`axe, moderate/minor on ${what}:\n${describeViolations(minor)}`);
   t.ok(passed > 0, `axe checked the ${what} page`);
-  t.same(serious, [], `axe finds nothing serious or critical on the ${what} page${serious.length > 0 ? `:\n${describeViolations(serious)}` : ''}`);
+  t.same(
+    serious,
+    [],
+    `axe finds nothing serious or critical on the ${what} page${serious.length > 0 ? `:\n${describeViolations(serious)}` : ''}`,
+  );
 }
 
 /**
@@ -136,7 +155,7 @@ export async function assertAccessible(t: Test, page: Page, what: string): Promi
  */
 export async function checkPage(t: Test, page: Page, marker: string, what: string): Promise<void> {
   t.equal(await pageMarker(page), marker, `the ${what} page is marked data-page="${marker}"`);
-  const text = await page.locator('body').innerText();
+  const text = await page.locator('body').textContent();
   t.notMatch(text, /\[object \w+\]|\bundefined\b|\bNaN\b/, `the ${what} page shows no template leftovers`);
   await assertAccessible(t, page, what);
 }
@@ -196,11 +215,17 @@ export async function appCallback(page: Page): Promise<URL> {
   // Chromium then commits its error page; a page.goto started before that is interrupted by it,
   // so wait for it (briefly: it may have come and gone already).
   const errorPage = page
-    .waitForEvent('framenavigated', { predicate: (frame) => frame === page.mainFrame() && frame.url().startsWith('chrome-error:'), timeout: 30_000 })
+    .waitForEvent('framenavigated', {
+      predicate: (frame) => frame === page.mainFrame() && frame.url().startsWith('chrome-error:'),
+      timeout: 30_000,
+    })
     .catch(() => undefined);
   const request = await page.waitForEvent(
     'requestfailed',
-    (candidate: Request) => candidate.url().startsWith(REDIRECT_URI) && candidate.isNavigationRequest() && candidate.frame() === page.mainFrame(),
+    (candidate: Request) =>
+      candidate.url().startsWith(REDIRECT_URI) &&
+      candidate.isNavigationRequest() &&
+      candidate.frame() === page.mainFrame(),
   );
   await Promise.race([errorPage, new Promise((resolve) => setTimeout(resolve, 2_000))]);
   return new URL(request.url());

@@ -15,13 +15,19 @@ export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)
  * under the system temp folder, which the `postgres` OS user can enter even when the checkout
  * sits in a folder it cannot (running as root).
  */
-export const embeddedUrlFile = path.join(os.tmpdir(), `accord-test-pg-${createHash('sha256').update(repoRoot).digest('hex').slice(0, 8)}`, 'url');
+export const embeddedUrlFile = path.join(
+  os.tmpdir(),
+  `accord-test-pg-${createHash('sha256').update(repoRoot).digest('hex').slice(0, 8)}`,
+  'url',
+);
 
 /** The server tests create databases on: DATABASE_URL, else the embedded one started by before.ts. */
 export function adminDatabaseUrl(): string {
   if (process.env.DATABASE_URL) return process.env.DATABASE_URL;
   if (existsSync(embeddedUrlFile)) return readFileSync(embeddedUrlFile, 'utf8').trim();
-  throw new Error('No test database: set DATABASE_URL or run the tests through `npm test` (which starts an embedded PostgreSQL)');
+  throw new Error(
+    'No test database: set DATABASE_URL or run the tests through `npm test` (which starts an embedded PostgreSQL)',
+  );
 }
 
 function withDatabase(url: string, database: string): string {

@@ -1,7 +1,7 @@
 // Domain helpers for end-to-end tests: an app (openid-client) and a user (Browser) going
 // through /auth, sign-in and consent.
 import * as oidc from 'openid-client';
-import { Browser, pageName, type PageResponse } from './browser.js';
+import { Browser, type PageResponse, pageName } from './browser.js';
 import type { TestServer } from './server.js';
 
 export const REDIRECT_URI = 'https://app.example.test/callback';
@@ -48,7 +48,11 @@ export interface Authorization {
   state: string;
 }
 
-export async function startAuthorization(browser: Browser, app: TestApp, params: Record<string, string>): Promise<Authorization> {
+export async function startAuthorization(
+  browser: Browser,
+  app: TestApp,
+  params: Record<string, string>,
+): Promise<Authorization> {
   const verifier = oidc.randomPKCECodeVerifier();
   const state = oidc.randomState();
   const url = oidc.buildAuthorizationUrl(app.config, {
@@ -61,13 +65,25 @@ export async function startAuthorization(browser: Browser, app: TestApp, params:
   return { page: await browser.visit(url.href), verifier, state };
 }
 
-export async function signInOnPage(browser: Browser, page: PageResponse, username: string, password: string): Promise<PageResponse> {
-  if (pageName(page.body) !== 'login') throw new Error(`expected the login page, got ${pageName(page.body) ?? page.status}`);
+export async function signInOnPage(
+  browser: Browser,
+  page: PageResponse,
+  username: string,
+  password: string,
+): Promise<PageResponse> {
+  if (pageName(page.body) !== 'login')
+    throw new Error(`expected the login page, got ${pageName(page.body) ?? page.status}`);
   return browser.submit(page, /\/login$/, { username, password });
 }
 
-export async function answerConsent(browser: Browser, page: PageResponse, decision: 'accept' | 'deny', extra: Record<string, string> = {}): Promise<PageResponse> {
-  if (pageName(page.body) !== 'consent') throw new Error(`expected the consent page, got ${pageName(page.body) ?? page.status}`);
+export async function answerConsent(
+  browser: Browser,
+  page: PageResponse,
+  decision: 'accept' | 'deny',
+  extra: Record<string, string> = {},
+): Promise<PageResponse> {
+  if (pageName(page.body) !== 'consent')
+    throw new Error(`expected the consent page, got ${pageName(page.body) ?? page.status}`);
   return browser.submit(page, /\/consent$/, { decision, ...extra });
 }
 
@@ -75,13 +91,18 @@ export async function answerConsent(browser: Browser, page: PageResponse, decisi
 export function appRedirect(response: PageResponse): URL {
   const location = response.headers.get('location');
   if (response.status < 300 || response.status >= 400 || !location || !location.startsWith(REDIRECT_URI)) {
-    throw new Error(`expected a redirect to the app, got ${response.status} ${pageName(response.body) ?? ''} ${location ?? ''}`);
+    throw new Error(
+      `expected a redirect to the app, got ${response.status} ${pageName(response.body) ?? ''} ${location ?? ''}`,
+    );
   }
   return new URL(location);
 }
 
 export async function exchangeCode(app: TestApp, callback: URL, auth: Authorization) {
-  return oidc.authorizationCodeGrant(app.config, callback, { pkceCodeVerifier: auth.verifier, expectedState: auth.state });
+  return oidc.authorizationCodeGrant(app.config, callback, {
+    pkceCodeVerifier: auth.verifier,
+    expectedState: auth.state,
+  });
 }
 
 /** Sign in and (when asked) accept consent; returns the app's callback URL. */

@@ -13,7 +13,10 @@ export interface Person {
 }
 
 /** Creates Contoso, Fabrikam and `people`; returns the lookup `as('alice@contoso')`. */
-export async function seedPeople(directory: Directory, people: ReadonlyArray<readonly [tenant: 'contoso' | 'fabrikam', username: string, role: Role]>) {
+export async function seedPeople(
+  directory: Directory,
+  people: ReadonlyArray<readonly [tenant: 'contoso' | 'fabrikam', username: string, role: Role]>,
+) {
   await directory.createTenant({ id: 'contoso', name: 'Contoso' }, 'operator');
   await directory.createTenant({ id: 'fabrikam', name: 'Fabrikam' }, 'operator');
   const byName = new Map<string, Person>();

@@ -1,10 +1,10 @@
 // Starts the real app on a random loopback port against a fresh database cloned from the
 // migrated template.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { buildApp, type Accord } from '../../src/app.js';
-import { loadConfig, type Config } from '../../src/config.js';
+import { type Accord, buildApp } from '../../src/app.js';
+import { type Config, loadConfig } from '../../src/config.js';
 import { PermissionCatalogue } from '../../src/core/permission-catalogue.js';
 import { listPermissions } from '../../src/db/permissions.js';
 import type { Pool } from '../../src/db/pool.js';
@@ -36,7 +36,14 @@ export interface TestServer {
 export async function startTestServer(env: Record<string, string> = {}, database?: TestDatabase): Promise<TestServer> {
   const db = database ?? (await createTestDatabase());
   const port = await freePort();
-  const config = loadConfig({ PORT: String(port), HOST: '127.0.0.1', ISSUER: `http://127.0.0.1:${port}`, LOG_LEVEL: 'silent', DATABASE_URL: db.url, ...env });
+  const config = loadConfig({
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    ISSUER: `http://127.0.0.1:${port}`,
+    LOG_LEVEL: 'silent',
+    DATABASE_URL: db.url,
+    ...env,
+  });
   const accord = await buildApp(config, { pool: db.pool });
   await accord.app.listen({ port, host: '127.0.0.1' });
   const directory = new Directory(db.pool, new PermissionCatalogue(await listPermissions(db.pool)));
@@ -74,13 +81,20 @@ export async function startServerProcess(databaseUrl: string): Promise<ServerPro
   const origin = `http://127.0.0.1:${port}`;
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
     cwd: repoRoot,
-    env: uncoveredChildEnv({ PATH: process.env.PATH ?? '', DATABASE_URL: databaseUrl, PORT: String(port), LOG_LEVEL: 'warn' }),
+    env: uncoveredChildEnv({
+      PATH: process.env.PATH ?? '',
+      DATABASE_URL: databaseUrl,
+      PORT: String(port),
+      LOG_LEVEL: 'warn',
+    }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<{ code: number | null; at: number }>((resolve) => child.on('exit', (code) => resolve({ code, at: Date.now() })));
+  const exited = new Promise<{ code: number | null; at: number }>((resolve) =>
+    child.on('exit', (code) => resolve({ code, at: Date.now() })),
+  );
   const kill = async () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     await exited;

@@ -2,22 +2,22 @@
 // delete, and rotate the client secret. A secret is shown once, in the answer that created it.
 import type { FastifyInstance } from 'fastify';
 import { AccordError, NotFound } from '../../core/errors.js';
-import { findApp, listAppsPublishedBy, type AppChanges } from '../../db/apps.js';
+import { type AppChanges, findApp, listAppsPublishedBy } from '../../db/apps.js';
 import type { AdminApiDeps } from '../admin-api.js';
 import { actorOf } from './require-tenant-admin.js';
 import {
+  type AppChangesBody,
+  type AppParams,
   answer,
   appChangesBody,
   appOf,
   appParams,
   collectionOf,
   errorResponses,
-  newAppBody,
-  tenantParams,
-  type AppChangesBody,
-  type AppParams,
   type NewAppBody,
+  newAppBody,
   type TenantParams,
+  tenantParams,
 } from './schemas.js';
 
 const tags = ['Apps'];
@@ -31,7 +31,10 @@ export async function appsRoutes(app: FastifyInstance, { pool, directory, apiUrl
         operationId: 'listApps',
         summary: 'List the apps this tenant registered',
         params: tenantParams,
-        response: { 200: collectionOf('App', 'The apps published by the tenant, oldest first. Secrets are never shown.'), ...errorResponses() },
+        response: {
+          200: collectionOf('App', 'The apps published by the tenant, oldest first. Secrets are never shown.'),
+          ...errorResponses(),
+        },
       },
     },
     async (request) => ({ value: (await listAppsPublishedBy(pool, request.params.tenant)).map(appOf) }),
@@ -48,7 +51,10 @@ export async function appsRoutes(app: FastifyInstance, { pool, directory, apiUrl
           'Returns the app with its `clientSecret` (confidential apps): the only time the secret is shown. The publisher is this tenant, unverified until the operator verifies it.',
         params: tenantParams,
         body: newAppBody,
-        response: { 201: answer('AppWithSecret', 'Registered. The only answer that shows the secret.'), ...errorResponses() },
+        response: {
+          201: answer('AppWithSecret', 'Registered. The only answer that shows the secret.'),
+          ...errorResponses(),
+        },
       },
     },
     async (request, reply) => {
@@ -104,7 +110,8 @@ export async function appsRoutes(app: FastifyInstance, { pool, directory, apiUrl
         tags,
         operationId: 'updateApp',
         summary: 'Change an app',
-        description: 'Only the fields sent change; a URL set to null is removed. `publisherVerified` is set by the operator only, and `public` is fixed at registration.',
+        description:
+          'Only the fields sent change; a URL set to null is removed. `publisherVerified` is set by the operator only, and `public` is fixed at registration.',
         params: appParams,
         body: appChangesBody,
         response: { 200: answer('App', 'The app as changed.'), ...errorResponses(404) },
@@ -112,7 +119,9 @@ export async function appsRoutes(app: FastifyInstance, { pool, directory, apiUrl
     },
     async (request) => {
       const { tenant, clientId } = request.params;
-      return appOf(await inApiTerms(() => directory.updateApp(tenant, clientId, appChangesOf(request.body), actorOf(request))));
+      return appOf(
+        await inApiTerms(() => directory.updateApp(tenant, clientId, appChangesOf(request.body), actorOf(request))),
+      );
     },
   );
 
@@ -123,7 +132,8 @@ export async function appsRoutes(app: FastifyInstance, { pool, directory, apiUrl
         tags,
         operationId: 'deleteApp',
         summary: 'Delete an app',
-        description: 'Removes the registration everywhere: every tenant’s consents to it go, and the tokens they gave with them.',
+        description:
+          'Removes the registration everywhere: every tenant’s consents to it go, and the tokens they gave with them.',
         params: appParams,
         response: { 204: { description: 'Deleted.', type: 'null' }, ...errorResponses(404) },
       },
@@ -141,7 +151,8 @@ export async function appsRoutes(app: FastifyInstance, { pool, directory, apiUrl
         tags,
         operationId: 'rotateAppSecret',
         summary: 'Replace the app’s client secret',
-        description: 'The previous secret stops working at once. The new one is in this answer only. A public app has no secret (400).',
+        description:
+          'The previous secret stops working at once. The new one is in this answer only. A public app has no secret (400).',
         params: appParams,
         response: { 200: answer('AppSecret', 'The new secret, shown only here.'), ...errorResponses(404) },
       },

@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ConsentRequestRecord } from '../../db/consent-requests.js';
 import type { AdminApiDeps } from '../admin-api.js';
 import { actorOf } from './require-tenant-admin.js';
-import { errorResponses, tenantParams, type TenantParams } from './schemas.js';
+import { errorResponses, type TenantParams, tenantParams } from './schemas.js';
 
 const tags = ['Consent requests'];
 const requestParams = {
@@ -21,7 +21,11 @@ const requestSchema = {
     id: { type: 'string' },
     userId: { type: 'string', description: 'Who asked.' },
     clientId: { type: 'string' },
-    permissions: { type: 'array', items: { type: 'string' }, description: 'What the app still needed when the user asked.' },
+    permissions: {
+      type: 'array',
+      items: { type: 'string' },
+      description: 'What the app still needed when the user asked.',
+    },
     reason: { type: 'string' },
     status: { type: 'string', enum: ['pending', 'approved', 'denied', 'expired'] },
     approvedPermissions: { type: ['array', 'null'], items: { type: 'string' } },
@@ -59,12 +63,26 @@ export async function consentRequestsRoutes(app: FastifyInstance, { consentReque
         operationId: 'listConsentRequests',
         summary: 'List users’ requests for admin approval, newest first',
         params: tenantParams,
-        querystring: { type: 'object', additionalProperties: false, properties: { status: { type: 'string', enum: ['pending', 'approved', 'denied', 'expired'] } } },
-        response: { 200: { description: 'The requests, newest first.', type: 'object', required: ['value'], properties: { value: { type: 'array', items: requestSchema } } }, ...errorResponses() },
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { status: { type: 'string', enum: ['pending', 'approved', 'denied', 'expired'] } },
+        },
+        response: {
+          200: {
+            description: 'The requests, newest first.',
+            type: 'object',
+            required: ['value'],
+            properties: { value: { type: 'array', items: requestSchema } },
+          },
+          ...errorResponses(),
+        },
       },
     },
     async (request) => ({
-      value: (await consentRequests.list(request.params.tenant, request.query.status ? { status: request.query.status } : {})).map(requestOf),
+      value: (
+        await consentRequests.list(request.params.tenant, request.query.status ? { status: request.query.status } : {})
+      ).map(requestOf),
     }),
   );
 
@@ -75,18 +93,35 @@ export async function consentRequestsRoutes(app: FastifyInstance, { consentReque
         tags,
         operationId: 'approveConsentRequest',
         summary: 'Approve all or some of the requested permissions for the whole tenant',
-        description: 'Records the tenant-wide admin consent for the approved permissions (added to any earlier admin consent).',
+        description:
+          'Records the tenant-wide admin consent for the approved permissions (added to any earlier admin consent).',
         params: requestParams,
         body: {
           type: 'object',
           additionalProperties: false,
-          properties: { permissions: { type: 'array', minItems: 1, maxItems: 50, uniqueItems: true, items: { type: 'string', maxLength: 100 }, description: 'Default: all requested.' } },
+          properties: {
+            permissions: {
+              type: 'array',
+              minItems: 1,
+              maxItems: 50,
+              uniqueItems: true,
+              items: { type: 'string', maxLength: 100 },
+              description: 'Default: all requested.',
+            },
+          },
         },
         response: { 200: { description: 'The request as decided.', ...requestSchema }, ...errorResponses(404, 409) },
       },
     },
     async (request) =>
-      requestOf(await consentRequests.approve(request.params.tenant, request.params.requestId, actorOf(request), request.body?.permissions)),
+      requestOf(
+        await consentRequests.approve(
+          request.params.tenant,
+          request.params.requestId,
+          actorOf(request),
+          request.body?.permissions,
+        ),
+      ),
   );
 
   app.post<{ Params: TenantParams & { requestId: string }; Body: { reason?: string } }>(
@@ -97,10 +132,22 @@ export async function consentRequestsRoutes(app: FastifyInstance, { consentReque
         operationId: 'denyConsentRequest',
         summary: 'Deny a request, with a reason the user will see',
         params: requestParams,
-        body: { type: 'object', additionalProperties: false, properties: { reason: { type: 'string', maxLength: 1000 } } },
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { reason: { type: 'string', maxLength: 1000 } },
+        },
         response: { 200: { description: 'The request as decided.', ...requestSchema }, ...errorResponses(404, 409) },
       },
     },
-    async (request) => requestOf(await consentRequests.deny(request.params.tenant, request.params.requestId, actorOf(request), request.body?.reason ?? '')),
+    async (request) =>
+      requestOf(
+        await consentRequests.deny(
+          request.params.tenant,
+          request.params.requestId,
+          actorOf(request),
+          request.body?.reason ?? '',
+        ),
+      ),
   );
 }

@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import type { EnterpriseAppDetail, EnterpriseAppSummary } from '../../services/enterprise-apps.js';
 import type { AdminApiDeps } from '../admin-api.js';
 import { actorOf } from './require-tenant-admin.js';
-import { appParams, errorResponses, tenantParams, type AppParams, type TenantParams } from './schemas.js';
+import { type AppParams, appParams, errorResponses, type TenantParams, tenantParams } from './schemas.js';
 
 const tags = ['Enterprise apps'];
 const scopes = { type: 'array', items: { type: 'string' } } as const;
@@ -13,7 +13,11 @@ const timestamp = { type: 'string', format: 'date-time' } as const;
 const nullableTimestamp = { type: ['string', 'null'], format: 'date-time' } as const;
 const permissionGrants = {
   type: 'array',
-  items: { type: 'object', required: ['scope', 'grantedAt'], properties: { scope: { type: 'string' }, grantedAt: timestamp } },
+  items: {
+    type: 'object',
+    required: ['scope', 'grantedAt'],
+    properties: { scope: { type: 'string' }, grantedAt: timestamp },
+  },
 } as const;
 
 const summaryProperties = {
@@ -31,7 +35,11 @@ const summaryProperties = {
   userPermissions: { ...scopes, description: 'Granted by users for themselves (the union over users).' },
 } as const;
 
-const summarySchema = { type: 'object', required: Object.keys(summaryProperties), properties: summaryProperties } as const;
+const summarySchema = {
+  type: 'object',
+  required: Object.keys(summaryProperties),
+  properties: summaryProperties,
+} as const;
 
 const detailSchema = {
   type: 'object',
@@ -99,7 +107,15 @@ export async function enterpriseAppsRoutes(app: FastifyInstance, { enterpriseApp
         operationId: 'listEnterpriseApps',
         summary: 'List the apps in use in the tenant',
         params: tenantParams,
-        response: { 200: { description: 'The apps in use in the tenant.', type: 'object', required: ['value'], properties: { value: { type: 'array', items: summarySchema } } }, ...errorResponses() },
+        response: {
+          200: {
+            description: 'The apps in use in the tenant.',
+            type: 'object',
+            required: ['value'],
+            properties: { value: { type: 'array', items: summarySchema } },
+          },
+          ...errorResponses(),
+        },
       },
     },
     async (request) => ({ value: (await enterpriseApps.list(request.params.tenant)).map(summaryOf) }),
@@ -113,7 +129,10 @@ export async function enterpriseAppsRoutes(app: FastifyInstance, { enterpriseApp
         operationId: 'getEnterpriseApp',
         summary: 'Every grant of one app in the tenant, per user and permission',
         params: appParams,
-        response: { 200: { description: 'The app and every grant it holds in the tenant.', ...detailSchema }, ...errorResponses(404) },
+        response: {
+          200: { description: 'The app and every grant it holds in the tenant.', ...detailSchema },
+          ...errorResponses(404),
+        },
       },
     },
     async (request) => detailOf(await enterpriseApps.detail(request.params.tenant, request.params.clientId)),
@@ -123,13 +142,35 @@ export async function enterpriseAppsRoutes(app: FastifyInstance, { enterpriseApp
     app.post<{ Params: AppParams }>(
       `/enterprise-apps/:clientId/${act}`,
       {
-        schema: { tags, operationId, summary, description, params: appParams, response: { 200: { description: 'What the change did.', ...changeSchema }, ...errorResponses(404) } },
+        schema: {
+          tags,
+          operationId,
+          summary,
+          description,
+          params: appParams,
+          response: { 200: { description: 'What the change did.', ...changeSchema }, ...errorResponses(404) },
+        },
       },
       async (request) => enterpriseApps[act](request.params.tenant, request.params.clientId, actorOf(request)),
     );
-  change('blockEnterpriseApp', 'Block the app in the tenant', 'Nobody in the tenant can sign in to it; its tokens stop working at once. Consent records are kept, so unblocking restores access.', 'block');
-  change('unblockEnterpriseApp', 'Unblock the app', 'Users and the admin consent that were in place work again.', 'unblock');
-  change('removeEnterpriseApp', 'Remove the app from the tenant', 'Deletes the admin consent and every user consent in the tenant and revokes their tokens. The app can be added again by new consent.', 'remove');
+  change(
+    'blockEnterpriseApp',
+    'Block the app in the tenant',
+    'Nobody in the tenant can sign in to it; its tokens stop working at once. Consent records are kept, so unblocking restores access.',
+    'block',
+  );
+  change(
+    'unblockEnterpriseApp',
+    'Unblock the app',
+    'Users and the admin consent that were in place work again.',
+    'unblock',
+  );
+  change(
+    'removeEnterpriseApp',
+    'Remove the app from the tenant',
+    'Deletes the admin consent and every user consent in the tenant and revokes their tokens. The app can be added again by new consent.',
+    'remove',
+  );
 
   app.delete<{ Params: AppParams & { userId: string } }>(
     '/enterprise-apps/:clientId/users/:userId',
@@ -138,7 +179,8 @@ export async function enterpriseAppsRoutes(app: FastifyInstance, { enterpriseApp
         tags,
         operationId: 'revokeUserConsent',
         summary: 'Revoke one user’s consent to the app',
-        description: 'Their tokens stop working at once; the next sign-in asks them again (unless the admin consent covers it).',
+        description:
+          'Their tokens stop working at once; the next sign-in asks them again (unless the admin consent covers it).',
         params: {
           type: 'object',
           required: ['tenant', 'clientId', 'userId'],
@@ -148,6 +190,12 @@ export async function enterpriseAppsRoutes(app: FastifyInstance, { enterpriseApp
         response: { 200: { description: 'What the change did.', ...changeSchema }, ...errorResponses(404) },
       },
     },
-    async (request) => enterpriseApps.revokeUserConsent(request.params.tenant, request.params.clientId, request.params.userId, actorOf(request)),
+    async (request) =>
+      enterpriseApps.revokeUserConsent(
+        request.params.tenant,
+        request.params.clientId,
+        request.params.userId,
+        actorOf(request),
+      ),
   );
 }

@@ -12,14 +12,26 @@ const tags = ['My apps'];
 
 const myAppSchema = {
   type: 'object',
-  required: ['clientId', 'name', 'publisherName', 'publisherVerified', 'origin', 'ownPermissions', 'organisationPermissions'],
+  required: [
+    'clientId',
+    'name',
+    'publisherName',
+    'publisherVerified',
+    'origin',
+    'ownPermissions',
+    'organisationPermissions',
+  ],
   properties: {
     clientId: { type: 'string' },
     name: { type: 'string' },
     publisherName: { type: 'string' },
     publisherVerified: { type: 'boolean' },
     fromTenant: { type: ['string', 'null'], description: 'The publishing organisation, when it is not yours.' },
-    origin: { type: 'string', enum: ['own', 'organisation', 'both'], description: 'Whose consent gives the app access.' },
+    origin: {
+      type: 'string',
+      enum: ['own', 'organisation', 'both'],
+      description: 'Whose consent gives the app access.',
+    },
     ownPermissions: { type: 'array', items: { type: 'string' } },
     ownGrantedAt: { type: ['string', 'null'], format: 'date-time' },
     organisationPermissions: { type: 'array', items: { type: 'string' } },
@@ -46,7 +58,15 @@ export async function meRoutes(app: FastifyInstance, { pool, myApps }: AdminApiD
         tags,
         operationId: 'listMyApps',
         summary: 'The apps that can reach your data',
-        response: { 200: { description: 'Your apps.', type: 'object', required: ['value'], properties: { value: { type: 'array', items: myAppSchema } } }, ...errorResponses() },
+        response: {
+          200: {
+            description: 'Your apps.',
+            type: 'object',
+            required: ['value'],
+            properties: { value: { type: 'array', items: myAppSchema } },
+          },
+          ...errorResponses(),
+        },
       },
     },
     async (request) => {
@@ -77,8 +97,14 @@ export async function meRoutes(app: FastifyInstance, { pool, myApps }: AdminApiD
         tags,
         operationId: 'revokeMyConsent',
         summary: 'Withdraw your own consent to an app',
-        description: 'Its tokens stop working at once. Access your organisation granted stays; only an admin can remove it.',
-        params: { type: 'object', required: ['clientId'], additionalProperties: false, properties: { clientId: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' } } },
+        description:
+          'Its tokens stop working at once. Access your organisation granted stays; only an admin can remove it.',
+        params: {
+          type: 'object',
+          required: ['clientId'],
+          additionalProperties: false,
+          properties: { clientId: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' } },
+        },
         response: { 204: { description: 'Withdrawn.', type: 'null' }, ...errorResponses(404) },
       },
     },

@@ -4,11 +4,12 @@
 // Conventions: field names are camelCase; collections are `{"value": [...]}`; errors are
 // `{"error", "error_description"}`; timestamps are RFC 3339 strings; an app's secret appears only
 // in the answers to POST /apps and POST /apps/{clientId}/secret.
+
+import type { Role } from '../../core/types.js';
 import type { AppRecord } from '../../db/apps.js';
 import type { AuditEvent } from '../../db/audit-events.js';
 import type { TenantRecord } from '../../db/tenants.js';
 import type { UserRecord } from '../../db/users.js';
-import type { Role } from '../../core/types.js';
 
 /** The one permission this API accepts (DESIGN.md "Permissions and tokens"). */
 export const ADMIN_SCOPE = 'Organization.ReadWrite.All';
@@ -57,7 +58,8 @@ export interface AppParams extends TenantParams {
 
 // ---- Representations ------------------------------------------------------------------------
 
-const nullableString = (description: string, maxLength = 2000) => ({ type: ['string', 'null'], maxLength, description }) as const;
+const nullableString = (description: string, maxLength = 2000) =>
+  ({ type: ['string', 'null'], maxLength, description }) as const;
 const timestamp = (description: string) => ({ type: 'string', format: 'date-time', description }) as const;
 
 export const errorSchema = {
@@ -80,7 +82,8 @@ export const settingsSchema = {
     name: { type: 'string' },
     integratedAppsEnabled: {
       type: 'boolean',
-      description: 'Integrated Apps: whether users may consent to apps for their own data. Turning it off keeps existing grants.',
+      description:
+        'Integrated Apps: whether users may consent to apps for their own data. Turning it off keeps existing grants.',
     },
   },
 } as const;
@@ -126,9 +129,22 @@ export const appSchema = {
   $id: 'App',
   type: 'object',
   required: [
-    'clientId', 'name', 'publisherTenant', 'publisherName', 'publisherVerified', 'multiTenant', 'public',
-    'redirectUris', 'postLogoutRedirectUris', 'homepageUrl', 'privacyUrl', 'termsUrl', 'logoUrl', 'permissions',
-    'createdAt', 'updatedAt',
+    'clientId',
+    'name',
+    'publisherTenant',
+    'publisherName',
+    'publisherVerified',
+    'multiTenant',
+    'public',
+    'redirectUris',
+    'postLogoutRedirectUris',
+    'homepageUrl',
+    'privacyUrl',
+    'termsUrl',
+    'logoUrl',
+    'permissions',
+    'createdAt',
+    'updatedAt',
   ],
   properties: {
     clientId: { type: 'string', description: 'The OAuth `client_id`.' },
@@ -137,7 +153,10 @@ export const appSchema = {
     publisherName: { type: 'string', description: 'Shown on consent pages; the publishing tenant’s name.' },
     publisherVerified: { type: 'boolean', description: 'Set by the operator only (`accord app verify-publisher`).' },
     multiTenant: { type: 'boolean', description: 'Whether users of other tenants may use the app.' },
-    public: { type: 'boolean', description: 'A public client (native or browser app) has no secret and uses PKCE only.' },
+    public: {
+      type: 'boolean',
+      description: 'A public client (native or browser app) has no secret and uses PKCE only.',
+    },
     redirectUris: redirectUriList(REDIRECT_URIS_DESCRIPTION, 1),
     postLogoutRedirectUris: redirectUriList('Where the app may send users after sign-out.', 0),
     homepageUrl: nullableString('https URL.'),
@@ -182,12 +201,24 @@ export const auditEventSchema = {
     actor: { type: 'string', description: 'The id of the user who did it, or `operator` for the command line.' },
     action: { type: 'string', examples: ['tenant.integrated_apps.changed', 'user.created', 'app.secret.rotated'] },
     target: { type: ['string', 'null'], description: 'The tenant, user id or client id acted on.' },
-    details: { type: 'object', additionalProperties: true, description: 'What changed, e.g. `{"from": true, "to": false}`.' },
+    details: {
+      type: 'object',
+      additionalProperties: true,
+      description: 'What changed, e.g. `{"from": true, "to": false}`.',
+    },
   },
 } as const;
 
 /** Schemas added to the API's scope with `addSchema`, so the OpenAPI document names them. */
-export const sharedSchemas = [errorSchema, settingsSchema, userSchema, appSchema, appWithSecretSchema, appSecretSchema, auditEventSchema];
+export const sharedSchemas = [
+  errorSchema,
+  settingsSchema,
+  userSchema,
+  appSchema,
+  appWithSecretSchema,
+  appSecretSchema,
+  auditEventSchema,
+];
 
 export const collectionOf = (ref: string, description: string) =>
   ({
@@ -209,7 +240,9 @@ export function errorResponses(...statuses: number[]) {
     404: 'No such object in this tenant.',
     409: 'The object already exists, or the change would conflict with its current state.',
   };
-  return Object.fromEntries([400, 401, 403, ...statuses].map((status) => [status, { description: described[status], $ref: 'Error#' }]));
+  return Object.fromEntries(
+    [400, 401, 403, ...statuses].map((status) => [status, { description: described[status], $ref: 'Error#' }]),
+  );
 }
 
 // ---- Mapping --------------------------------------------------------------------------------
@@ -260,7 +293,14 @@ export function appOf(app: AppRecord) {
 }
 
 export function auditEventOf(event: AuditEvent) {
-  return { id: event.id, at: event.at.toISOString(), actor: event.actor, action: event.action, target: event.target, details: event.details };
+  return {
+    id: event.id,
+    at: event.at.toISOString(),
+    actor: event.actor,
+    action: event.action,
+    target: event.target,
+    details: event.details,
+  };
 }
 
 // ---- Request bodies -------------------------------------------------------------------------
@@ -280,14 +320,24 @@ export interface UserChangesBody {
 }
 
 /** Lengths are capped here; the directory applies the rules (username shape, password strength). */
-const password = { type: 'string', minLength: 1, maxLength: 1024, description: 'At least 8 characters, at most 1 KiB.' } as const;
+const password = {
+  type: 'string',
+  minLength: 1,
+  maxLength: 1024,
+  description: 'At least 8 characters, at most 1 KiB.',
+} as const;
 
 export const newUserBody = {
   type: 'object',
   additionalProperties: false,
   required: ['username', 'password'],
   properties: {
-    username: { type: 'string', minLength: 1, maxLength: 64, description: 'Lowercase letters, digits, `.`, `-`, `_`; unique in the tenant.' },
+    username: {
+      type: 'string',
+      minLength: 1,
+      maxLength: 64,
+      description: 'Lowercase letters, digits, `.`, `-`, `_`; unique in the tenant.',
+    },
     password,
     role: { type: 'string', enum: ['user', 'admin'], default: 'user' },
     displayName: { type: 'string', minLength: 1, maxLength: 200, description: 'Defaults to the username.' },
@@ -301,7 +351,10 @@ export const userChangesBody = {
   minProperties: 1,
   properties: {
     role: { type: 'string', enum: ['user', 'admin'] },
-    disabled: { type: 'boolean', description: 'Disabling revokes every grant the user holds, so their tokens stop working.' },
+    disabled: {
+      type: 'boolean',
+      description: 'Disabling revokes every grant the user holds, so their tokens stop working.',
+    },
     password: { ...password, description: 'Sets a new password.' },
   },
 } as const;
@@ -321,7 +374,12 @@ export interface NewAppBody {
 
 export type AppChangesBody = Partial<Omit<NewAppBody, 'public'>>;
 
-const optionalUrl = { type: ['string', 'null'], minLength: 1, maxLength: 2000, description: 'https URL, or null to remove it.' } as const;
+const optionalUrl = {
+  type: ['string', 'null'],
+  minLength: 1,
+  maxLength: 2000,
+  description: 'https URL, or null to remove it.',
+} as const;
 
 const appChangeProperties = {
   name: { type: 'string', minLength: 1, maxLength: 200 },

@@ -4,7 +4,7 @@ import { NotFound } from '../../core/errors.js';
 import { findTenant } from '../../db/tenants.js';
 import type { AdminApiDeps } from '../admin-api.js';
 import { actorOf } from './require-tenant-admin.js';
-import { answer, errorResponses, settingsOf, tenantParams, type TenantParams } from './schemas.js';
+import { answer, errorResponses, settingsOf, type TenantParams, tenantParams } from './schemas.js';
 
 const tags = ['Settings'];
 
@@ -46,6 +46,9 @@ export async function settingsRoutes(app: FastifyInstance, { pool, directory }: 
         response: { 200: answer('Settings', 'The settings as changed.'), ...errorResponses() },
       },
     },
-    async (request) => settingsOf(await directory.setIntegratedApps(request.params.tenant, request.body.integratedAppsEnabled, actorOf(request))),
+    async (request) =>
+      settingsOf(
+        await directory.setIntegratedApps(request.params.tenant, request.body.integratedAppsEnabled, actorOf(request)),
+      ),
   );
 }

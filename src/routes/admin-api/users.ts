@@ -2,24 +2,24 @@
 // disabled state. The directory applies the rules and writes the audit events.
 import type { FastifyInstance } from 'fastify';
 import { Conflict, NotFound } from '../../core/errors.js';
+import type { Pool } from '../../db/pool.js';
 import { findUserInTenant, listUsers } from '../../db/users.js';
 import type { Directory } from '../../services/directory.js';
-import type { Pool } from '../../db/pool.js';
 import type { AdminApiDeps } from '../admin-api.js';
 import { actorOf } from './require-tenant-admin.js';
 import {
   answer,
   collectionOf,
   errorResponses,
+  type NewUserBody,
   newUserBody,
+  type TenantParams,
   tenantParams,
+  type UserChangesBody,
+  type UserParams,
   userChangesBody,
   userOf,
   userParams,
-  type NewUserBody,
-  type TenantParams,
-  type UserChangesBody,
-  type UserParams,
 } from './schemas.js';
 
 const tags = ['Users'];
@@ -55,7 +55,10 @@ export async function usersRoutes(app: FastifyInstance, { pool, directory, apiUr
     async (request, reply) => {
       const { tenant } = request.params;
       const { username, password, role = 'user', displayName, email } = request.body;
-      const user = await directory.createUser({ tenantId: tenant, username, password, role, displayName: displayName ?? null, email: email ?? null }, actorOf(request));
+      const user = await directory.createUser(
+        { tenantId: tenant, username, password, role, displayName: displayName ?? null, email: email ?? null },
+        actorOf(request),
+      );
       return reply.status(201).header('location', `${apiUrl}/tenants/${tenant}/users/${user.id}`).send(userOf(user));
     },
   );
@@ -102,15 +105,25 @@ export async function usersRoutes(app: FastifyInstance, { pool, directory, apiUr
  * then the password (refused before anything is written when it is unacceptable), then the role,
  * then the disabled state. Each step is one directory transaction with its audit event.
  */
-async function updateUser(pool: Pool, directory: Directory, { tenant, id }: UserParams, changes: UserChangesBody, actor: string) {
+async function updateUser(
+  pool: Pool,
+  directory: Directory,
+  { tenant, id }: UserParams,
+  changes: UserChangesBody,
+  actor: string,
+) {
   const user = await findUserInTenant(pool, tenant, id);
   if (!user) throw NotFound('user not found');
   if (id === actor && ((changes.role !== undefined && changes.role !== 'admin') || changes.disabled === true)) {
-    throw Conflict('You cannot remove your own admin role or disable yourself; another admin must do it.', { field: changes.role ? 'role' : 'disabled' });
+    throw Conflict('You cannot remove your own admin role or disable yourself; another admin must do it.', {
+      field: changes.role ? 'role' : 'disabled',
+    });
   }
   if (changes.password !== undefined) await directory.setUserPassword(tenant, id, changes.password, actor);
-  if (changes.role !== undefined && changes.role !== user.role) await directory.setUserRole(tenant, id, changes.role, actor);
-  if (changes.disabled !== undefined && changes.disabled !== user.disabled) await directory.setUserDisabled(tenant, id, changes.disabled, actor);
+  if (changes.role !== undefined && changes.role !== user.role)
+    await directory.setUserRole(tenant, id, changes.role, actor);
+  if (changes.disabled !== undefined && changes.disabled !== user.disabled)
+    await directory.setUserDisabled(tenant, id, changes.disabled, actor);
   const updated = await findUserInTenant(pool, tenant, id);
   if (!updated) throw NotFound('user not found');
   return updated;

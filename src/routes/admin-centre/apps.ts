@@ -4,7 +4,7 @@
 // nothing is written.
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { AccordError, NotFound } from '../../core/errors.js';
-import { findApp, listAppsPublishedBy, type AppRecord } from '../../db/apps.js';
+import { type AppRecord, findApp, listAppsPublishedBy } from '../../db/apps.js';
 import type { UserRecord } from '../../db/users.js';
 import type { AdminCentreContext } from '../admin-centre.js';
 import { NOT_IN_TENANT, pageData, requireAdmin } from './guard.js';
@@ -101,7 +101,12 @@ export async function appsPages(app: FastifyInstance, context: AdminCentreContex
     });
   }
 
-  function renderDetail(reply: FastifyReply, user: UserRecord, record: AppRecord, extra: { values?: AppFormValues; error?: AccordError; updated?: boolean } = {}) {
+  function renderDetail(
+    reply: FastifyReply,
+    user: UserRecord,
+    record: AppRecord,
+    extra: { values?: AppFormValues; error?: AccordError; updated?: boolean } = {},
+  ) {
     if (extra.error) reply.status(extra.error.status);
     return reply.view('admin/app', {
       ...pageData(reply, user, 'apps', record.name, navItems),
@@ -133,45 +138,69 @@ export async function appsPages(app: FastifyInstance, context: AdminCentreContex
   app.get(`${LIST}/new`, async (request, reply) => {
     const user = await requireAdmin(portal, request, reply, `${LIST}/new`);
     if (!user) return reply;
-    return renderNew(reply, user, { name: '', redirectUris: '', postLogoutRedirectUris: '', permissions: ['openid', 'profile', 'User.Read'], multiTenant: false, public: false });
+    return renderNew(reply, user, {
+      name: '',
+      redirectUris: '',
+      postLogoutRedirectUris: '',
+      permissions: ['openid', 'profile', 'User.Read'],
+      multiTenant: false,
+      public: false,
+    });
   });
 
-  app.post<{ Body: AppFormBody }>(LIST, { preValidation: app.csrfProtection, schema: { body: appFormBody } }, async (request, reply) => {
-    const user = await requireAdmin(portal, request, reply, `${LIST}/new`);
-    if (!user) return reply;
-    const values = valuesOfBody(request.body);
-    try {
-      const { app: created, clientSecret } = await directory.createApp(
-        {
-          publisherTenantId: user.tenantId,
-          name: values.name,
-          multiTenant: values.multiTenant,
-          public: values.public,
-          redirectUris: lines(values.redirectUris),
-          postLogoutRedirectUris: lines(values.postLogoutRedirectUris),
-          scopes: values.permissions,
-        },
-        user.id,
-      );
-      return reply.status(201).view('admin/app-secret', {
-        ...pageData(reply, user, 'apps', clientSecret ? 'App registered: copy its secret now' : 'App registered', navItems),
-        app: created,
-        secret: clientSecret,
-        reason: 'registered',
-      });
-    } catch (error) {
-      if (error instanceof AccordError && error.status < 500) return renderNew(reply, user, values, error);
-      throw error;
-    }
-  });
+  app.post<{ Body: AppFormBody }>(
+    LIST,
+    { preValidation: app.csrfProtection, schema: { body: appFormBody } },
+    async (request, reply) => {
+      const user = await requireAdmin(portal, request, reply, `${LIST}/new`);
+      if (!user) return reply;
+      const values = valuesOfBody(request.body);
+      try {
+        const { app: created, clientSecret } = await directory.createApp(
+          {
+            publisherTenantId: user.tenantId,
+            name: values.name,
+            multiTenant: values.multiTenant,
+            public: values.public,
+            redirectUris: lines(values.redirectUris),
+            postLogoutRedirectUris: lines(values.postLogoutRedirectUris),
+            scopes: values.permissions,
+          },
+          user.id,
+        );
+        return reply.status(201).view('admin/app-secret', {
+          ...pageData(
+            reply,
+            user,
+            'apps',
+            clientSecret ? 'App registered: copy its secret now' : 'App registered',
+            navItems,
+          ),
+          app: created,
+          secret: clientSecret,
+          reason: 'registered',
+        });
+      } catch (error) {
+        if (error instanceof AccordError && error.status < 500) return renderNew(reply, user, values, error);
+        throw error;
+      }
+    },
+  );
 
   app.get<{ Params: { clientId: string }; Querystring: { updated?: string } }>(
     `${LIST}/:clientId`,
-    { schema: { params: clientIdParams, querystring: { type: 'object', properties: { updated: { type: 'string', maxLength: 10 } } } } },
+    {
+      schema: {
+        params: clientIdParams,
+        querystring: { type: 'object', properties: { updated: { type: 'string', maxLength: 10 } } },
+      },
+    },
     async (request, reply) => {
       const user = await requireAdmin(portal, request, reply);
       if (!user) return reply;
-      return renderDetail(reply, user, await ownApp(user, request.params.clientId), { updated: request.query.updated !== undefined });
+      return renderDetail(reply, user, await ownApp(user, request.params.clientId), {
+        updated: request.query.updated !== undefined,
+      });
     },
   );
 
@@ -198,7 +227,8 @@ export async function appsPages(app: FastifyInstance, context: AdminCentreContex
           user.id,
         );
       } catch (error) {
-        if (error instanceof AccordError && error.status < 500 && error.status !== 404) return renderDetail(reply, user, record, { values, error });
+        if (error instanceof AccordError && error.status < 500 && error.status !== 404)
+          return renderDetail(reply, user, record, { values, error });
         throw error;
       }
       return reply.redirect(`${page}?updated=1`, 303);
@@ -207,7 +237,10 @@ export async function appsPages(app: FastifyInstance, context: AdminCentreContex
 
   app.post<{ Params: { clientId: string } }>(
     `${LIST}/:clientId/secret`,
-    { preValidation: app.csrfProtection, schema: { params: clientIdParams, body: { type: 'object', properties: { _csrf: { type: 'string' } } } } },
+    {
+      preValidation: app.csrfProtection,
+      schema: { params: clientIdParams, body: { type: 'object', properties: { _csrf: { type: 'string' } } } },
+    },
     async (request, reply) => {
       const user = await requireAdmin(portal, request, reply, `${LIST}/${encodeURIComponent(request.params.clientId)}`);
       if (!user) return reply;
@@ -222,28 +255,35 @@ export async function appsPages(app: FastifyInstance, context: AdminCentreContex
     },
   );
 
-  app.get<{ Params: { clientId: string } }>(`${LIST}/:clientId/remove`, { schema: { params: clientIdParams } }, async (request, reply) => {
-    const user = await requireAdmin(portal, request, reply);
-    if (!user) return reply;
-    const record = await ownApp(user, request.params.clientId);
-    return reply.view('admin/confirm', {
-      ...pageData(reply, user, 'apps', `Remove ${record.name}?`, navItems),
-      marker: 'admin-app-remove',
-      heading: `Remove ${record.name}?`,
-      consequences: [
-        'The registration is deleted: the app can no longer sign anyone in or get tokens.',
-        'Every organisation’s consents to it are removed, and the tokens they gave stop working at once.',
-        'This cannot be undone. Registering the app again gives it a new client ID.',
-      ],
-      action: `${LIST}/${encodeURIComponent(record.clientId)}/remove`,
-      confirmLabel: 'Remove the app',
-      cancelUrl: `${LIST}/${encodeURIComponent(record.clientId)}`,
-    });
-  });
+  app.get<{ Params: { clientId: string } }>(
+    `${LIST}/:clientId/remove`,
+    { schema: { params: clientIdParams } },
+    async (request, reply) => {
+      const user = await requireAdmin(portal, request, reply);
+      if (!user) return reply;
+      const record = await ownApp(user, request.params.clientId);
+      return reply.view('admin/confirm', {
+        ...pageData(reply, user, 'apps', `Remove ${record.name}?`, navItems),
+        marker: 'admin-app-remove',
+        heading: `Remove ${record.name}?`,
+        consequences: [
+          'The registration is deleted: the app can no longer sign anyone in or get tokens.',
+          'Every organisation’s consents to it are removed, and the tokens they gave stop working at once.',
+          'This cannot be undone. Registering the app again gives it a new client ID.',
+        ],
+        action: `${LIST}/${encodeURIComponent(record.clientId)}/remove`,
+        confirmLabel: 'Remove the app',
+        cancelUrl: `${LIST}/${encodeURIComponent(record.clientId)}`,
+      });
+    },
+  );
 
   app.post<{ Params: { clientId: string } }>(
     `${LIST}/:clientId/remove`,
-    { preValidation: app.csrfProtection, schema: { params: clientIdParams, body: { type: 'object', properties: { _csrf: { type: 'string' } } } } },
+    {
+      preValidation: app.csrfProtection,
+      schema: { params: clientIdParams, body: { type: 'object', properties: { _csrf: { type: 'string' } } } },
+    },
     async (request, reply) => {
       const user = await requireAdmin(portal, request, reply, LIST);
       if (!user) return reply;

@@ -13,7 +13,11 @@ export async function auditPages(app: FastifyInstance, context: AdminCentreConte
 
   app.get<{ Querystring: { before?: string } }>(
     '/admin/audit',
-    { schema: { querystring: { type: 'object', properties: { before: { type: 'string', pattern: '^[1-9][0-9]{0,17}$' } } } } },
+    {
+      schema: {
+        querystring: { type: 'object', properties: { before: { type: 'string', pattern: '^[1-9][0-9]{0,17}$' } } },
+      },
+    },
     async (request, reply) => {
       const admin = await requireAdmin(portal, request, reply);
       if (!admin) return reply;

@@ -3,7 +3,7 @@
 // why and when; approve all or some permissions, or deny with a reason. Recent decisions below.
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { AccordError } from '../../core/errors.js';
-import { findApp, type AppRecord } from '../../db/apps.js';
+import { type AppRecord, findApp } from '../../db/apps.js';
 import { listUsers, type UserRecord } from '../../db/users.js';
 import type { AdminCentreContext } from '../admin-centre.js';
 import { pageData, requireAdmin } from './guard.js';
@@ -20,11 +20,18 @@ const idParams = {
 export async function consentRequestsPages(app: FastifyInstance, context: AdminCentreContext): Promise<void> {
   const { pool, portal, consentRequests, catalogue, navItems } = context;
 
-  async function render(reply: FastifyReply, admin: UserRecord, notice?: { kind: 'approved' | 'denied'; id: string }, failure?: { id: string; error: AccordError }) {
+  async function render(
+    reply: FastifyReply,
+    admin: UserRecord,
+    notice?: { kind: 'approved' | 'denied'; id: string },
+    failure?: { id: string; error: AccordError },
+  ) {
     const [all, users] = await Promise.all([consentRequests.list(admin.tenantId), listUsers(pool, admin.tenantId)]);
     const userById = new Map(users.map((user) => [user.id, user]));
     const clientIds = [...new Set(all.map((request) => request.clientId))];
-    const apps = new Map<string, AppRecord | undefined>(await Promise.all(clientIds.map(async (clientId) => [clientId, await findApp(pool, clientId)] as const)));
+    const apps = new Map<string, AppRecord | undefined>(
+      await Promise.all(clientIds.map(async (clientId) => [clientId, await findApp(pool, clientId)] as const)),
+    );
     const describe = (scopes: readonly string[]) => catalogue.sort(scopes).map((scope) => catalogue.get(scope)!);
     const entries = all.map((request) => ({
       ...request,
@@ -49,14 +56,21 @@ export async function consentRequestsPages(app: FastifyInstance, context: AdminC
     PAGE,
     {
       schema: {
-        querystring: { type: 'object', properties: { approved: { type: 'string', maxLength: 100 }, denied: { type: 'string', maxLength: 100 } } },
+        querystring: {
+          type: 'object',
+          properties: { approved: { type: 'string', maxLength: 100 }, denied: { type: 'string', maxLength: 100 } },
+        },
       },
     },
     async (request, reply) => {
       const admin = await requireAdmin(portal, request, reply, PAGE);
       if (!admin) return reply;
       const { approved, denied } = request.query;
-      return render(reply, admin, approved ? { kind: 'approved', id: approved } : denied ? { kind: 'denied', id: denied } : undefined);
+      return render(
+        reply,
+        admin,
+        approved ? { kind: 'approved', id: approved } : denied ? { kind: 'denied', id: denied } : undefined,
+      );
     },
   );
 
@@ -66,7 +80,13 @@ export async function consentRequestsPages(app: FastifyInstance, context: AdminC
       preValidation: app.csrfProtection,
       schema: {
         params: idParams,
-        body: { type: 'object', properties: { _csrf: { type: 'string' }, scopes: { type: 'array', maxItems: 200, items: { type: 'string', maxLength: 200 } } } },
+        body: {
+          type: 'object',
+          properties: {
+            _csrf: { type: 'string' },
+            scopes: { type: 'array', maxItems: 200, items: { type: 'string', maxLength: 200 } },
+          },
+        },
       },
     },
     async (request, reply) => {
@@ -76,7 +96,8 @@ export async function consentRequestsPages(app: FastifyInstance, context: AdminC
         // No box ticked means nothing approved (an error), never "everything".
         await consentRequests.approve(admin.tenantId, request.params.id, admin.id, request.body.scopes ?? []);
       } catch (error) {
-        if (error instanceof AccordError && error.status < 500 && error.status !== 404) return render(reply, admin, undefined, { id: request.params.id, error });
+        if (error instanceof AccordError && error.status < 500 && error.status !== 404)
+          return render(reply, admin, undefined, { id: request.params.id, error });
         throw error;
       }
       return reply.redirect(`${PAGE}?${new URLSearchParams({ approved: request.params.id }).toString()}`, 303);
@@ -87,7 +108,13 @@ export async function consentRequestsPages(app: FastifyInstance, context: AdminC
     `${PAGE}/:id/deny`,
     {
       preValidation: app.csrfProtection,
-      schema: { params: idParams, body: { type: 'object', properties: { _csrf: { type: 'string' }, reason: { type: 'string', maxLength: 5000 } } } },
+      schema: {
+        params: idParams,
+        body: {
+          type: 'object',
+          properties: { _csrf: { type: 'string' }, reason: { type: 'string', maxLength: 5000 } },
+        },
+      },
     },
     async (request, reply) => {
       const admin = await requireAdmin(portal, request, reply, PAGE);
@@ -95,7 +122,8 @@ export async function consentRequestsPages(app: FastifyInstance, context: AdminC
       try {
         await consentRequests.deny(admin.tenantId, request.params.id, admin.id, request.body.reason ?? '');
       } catch (error) {
-        if (error instanceof AccordError && error.status < 500 && error.status !== 404) return render(reply, admin, undefined, { id: request.params.id, error });
+        if (error instanceof AccordError && error.status < 500 && error.status !== 404)
+          return render(reply, admin, undefined, { id: request.params.id, error });
         throw error;
       }
       return reply.redirect(`${PAGE}?${new URLSearchParams({ denied: request.params.id }).toString()}`, 303);

@@ -18,7 +18,8 @@ const csrfOnly = { type: 'object', properties: { _csrf: { type: 'string' } } } a
 
 export async function enterpriseAppsPages(app: FastifyInstance, context: AdminCentreContext): Promise<void> {
   const { pool, portal, enterpriseApps, catalogue, navItems } = context;
-  const describe = (scopes: readonly string[]) => scopes.map((scope) => catalogue.get(scope)).filter((p) => p !== undefined);
+  const describe = (scopes: readonly string[]) =>
+    scopes.map((scope) => catalogue.get(scope)).filter((p) => p !== undefined);
   const base = (clientId: string) => `${LIST}/${encodeURIComponent(clientId)}`;
 
   app.get<{ Querystring: { removed?: string } }>(
@@ -30,7 +31,11 @@ export async function enterpriseAppsPages(app: FastifyInstance, context: AdminCe
       const apps = await enterpriseApps.list(admin.tenantId);
       return reply.view('admin/enterprise-apps', {
         ...pageData(reply, admin, 'enterprise-apps', 'Enterprise apps', navItems),
-        apps: apps.map((entry) => ({ ...entry, adminPermissions: describe(entry.adminScopes), href: base(entry.clientId) })),
+        apps: apps.map((entry) => ({
+          ...entry,
+          adminPermissions: describe(entry.adminScopes),
+          href: base(entry.clientId),
+        })),
         removed: request.query.removed,
       });
     },
@@ -41,14 +46,18 @@ export async function enterpriseAppsPages(app: FastifyInstance, context: AdminCe
     {
       schema: {
         params: clientIdParams,
-        querystring: { type: 'object', properties: { done: { type: 'string', enum: ['blocked', 'unblocked', 'revoked'] } } },
+        querystring: {
+          type: 'object',
+          properties: { done: { type: 'string', enum: ['blocked', 'unblocked', 'revoked'] } },
+        },
       },
     },
     async (request, reply) => {
       const admin = await requireAdmin(portal, request, reply);
       if (!admin) return reply;
       const detail = await enterpriseApps.detail(admin.tenantId, request.params.clientId);
-      const publisher = detail.publisherTenantId === admin.tenantId ? undefined : await findTenant(pool, detail.publisherTenantId);
+      const publisher =
+        detail.publisherTenantId === admin.tenantId ? undefined : await findTenant(pool, detail.publisherTenantId);
       const withPermission = (grants: ReadonlyArray<{ scope: string; grantedAt: Date }>) =>
         grants.map((grant) => ({ ...grant, permission: catalogue.get(grant.scope) }));
       return reply.view('admin/enterprise-app', {
@@ -67,7 +76,10 @@ export async function enterpriseAppsPages(app: FastifyInstance, context: AdminCe
     },
   );
 
-  for (const [action, done] of [['block', 'blocked'], ['unblock', 'unblocked']] as const) {
+  for (const [action, done] of [
+    ['block', 'blocked'],
+    ['unblock', 'unblocked'],
+  ] as const) {
     app.post<{ Params: { clientId: string } }>(
       `${LIST}/:clientId/${action}`,
       { preValidation: app.csrfProtection, schema: { params: clientIdParams, body: csrfOnly } },
@@ -80,24 +92,28 @@ export async function enterpriseAppsPages(app: FastifyInstance, context: AdminCe
     );
   }
 
-  app.get<{ Params: { clientId: string } }>(`${LIST}/:clientId/remove`, { schema: { params: clientIdParams } }, async (request, reply) => {
-    const admin = await requireAdmin(portal, request, reply);
-    if (!admin) return reply;
-    const detail = await enterpriseApps.detail(admin.tenantId, request.params.clientId);
-    return reply.view('admin/confirm', {
-      ...pageData(reply, admin, 'enterprise-apps', `Remove ${detail.name} from your organisation?`, navItems),
-      marker: 'admin-enterprise-app-remove',
-      heading: `Remove ${detail.name} from your organisation?`,
-      consequences: [
-        'The organisation’s admin consent and every user’s consent to the app here are removed.',
-        `The tokens it holds for ${detail.userCount} ${detail.userCount === 1 ? 'user' : 'users'} stop working at once.`,
-        'The app is then as if never used here: a new consent adds it again. To keep it out, block it instead.',
-      ],
-      action: `${base(detail.clientId)}/remove`,
-      confirmLabel: 'Remove from the organisation',
-      cancelUrl: base(detail.clientId),
-    });
-  });
+  app.get<{ Params: { clientId: string } }>(
+    `${LIST}/:clientId/remove`,
+    { schema: { params: clientIdParams } },
+    async (request, reply) => {
+      const admin = await requireAdmin(portal, request, reply);
+      if (!admin) return reply;
+      const detail = await enterpriseApps.detail(admin.tenantId, request.params.clientId);
+      return reply.view('admin/confirm', {
+        ...pageData(reply, admin, 'enterprise-apps', `Remove ${detail.name} from your organisation?`, navItems),
+        marker: 'admin-enterprise-app-remove',
+        heading: `Remove ${detail.name} from your organisation?`,
+        consequences: [
+          'The organisation’s admin consent and every user’s consent to the app here are removed.',
+          `The tokens it holds for ${detail.userCount} ${detail.userCount === 1 ? 'user' : 'users'} stop working at once.`,
+          'The app is then as if never used here: a new consent adds it again. To keep it out, block it instead.',
+        ],
+        action: `${base(detail.clientId)}/remove`,
+        confirmLabel: 'Remove from the organisation',
+        cancelUrl: base(detail.clientId),
+      });
+    },
+  );
 
   app.post<{ Params: { clientId: string } }>(
     `${LIST}/:clientId/remove`,
@@ -119,7 +135,10 @@ export async function enterpriseAppsPages(app: FastifyInstance, context: AdminCe
         params: {
           type: 'object',
           required: ['clientId', 'userId'],
-          properties: { clientId: { type: 'string', minLength: 1, maxLength: 200 }, userId: { type: 'string', minLength: 1, maxLength: 200 } },
+          properties: {
+            clientId: { type: 'string', minLength: 1, maxLength: 200 },
+            userId: { type: 'string', minLength: 1, maxLength: 200 },
+          },
         },
         body: csrfOnly,
       },

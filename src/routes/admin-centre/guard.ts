@@ -37,7 +37,13 @@ export async function requireAdmin(
 }
 
 /** The data every admin page's layout and navigation needs. */
-export function pageData(reply: FastifyReply, user: UserRecord, section: AdminSection, title: string, navItems: readonly AdminNavItem[]) {
+export function pageData(
+  reply: FastifyReply,
+  user: UserRecord,
+  section: AdminSection,
+  title: string,
+  navItems: readonly AdminNavItem[],
+) {
   return { title, user, section, nav: navItems, csrfToken: reply.generateCsrf() };
 }
 

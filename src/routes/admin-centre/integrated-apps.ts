@@ -39,7 +39,10 @@ export async function integratedAppsPages(app: FastifyInstance, context: AdminCe
     async (request, reply) => {
       const user = await requireAdmin(portal, request, reply, PAGE);
       if (!user) return reply;
-      const [tenant, result] = await Promise.all([findTenant(pool, user.tenantId), preview.preview(user.tenantId, request.body.enabled === 'on')]);
+      const [tenant, result] = await Promise.all([
+        findTenant(pool, user.tenantId),
+        preview.preview(user.tenantId, request.body.enabled === 'on'),
+      ]);
       return reply.view('admin/integrated-apps', {
         ...pageData(reply, user, 'integrated-apps', 'Integrated apps: review the change', navItems),
         tenant,
@@ -49,10 +52,14 @@ export async function integratedAppsPages(app: FastifyInstance, context: AdminCe
     },
   );
 
-  app.post<{ Body: { enabled: 'on' | 'off' } }>(PAGE, { preValidation: app.csrfProtection, schema: { body: stateBody } }, async (request, reply) => {
-    const user = await requireAdmin(portal, request, reply, PAGE);
-    if (!user) return reply;
-    await directory.setIntegratedApps(user.tenantId, request.body.enabled === 'on', user.id);
-    return reply.redirect(`${PAGE}?saved=${request.body.enabled}`, 303);
-  });
+  app.post<{ Body: { enabled: 'on' | 'off' } }>(
+    PAGE,
+    { preValidation: app.csrfProtection, schema: { body: stateBody } },
+    async (request, reply) => {
+      const user = await requireAdmin(portal, request, reply, PAGE);
+      if (!user) return reply;
+      await directory.setIntegratedApps(user.tenantId, request.body.enabled === 'on', user.id);
+      return reply.redirect(`${PAGE}?saved=${request.body.enabled}`, 303);
+    },
+  );
 }
