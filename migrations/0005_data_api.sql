@@ -1,4 +1,4 @@
--- Why: the sample data API's items (DESIGN.md "Shape"): each user's calendar events, drive files
+-- Why: the sample data API's items (docs/interfaces.md, "The data API"): each user's calendar events, drive files
 -- and sent mail, and each tenant's sites with their items. Every row is owned by its tenant (and
 -- user); keys lead with tenant_id; deleting a user or a tenant deletes what they owned.
 

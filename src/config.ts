@@ -1,5 +1,5 @@
 // Environment → one frozen, typed Config. A bad value stops the process at boot with a message
-// naming the variable and what is wrong (STYLE.md §6).
+// naming the variable and what is wrong (docs/architecture.md, "The layout").
 
 import path from 'node:path';
 import { envSchema } from 'env-schema';

@@ -1,4 +1,4 @@
-// The `accord` command (DESIGN.md, "Interfaces that others script against"): finds the command,
+// The `accord` command (docs/interfaces.md, "The `accord` command"): finds the command,
 // parses its arguments with util.parseArgs, opens the database the way the server does, runs the
 // command and prints text or, with --json, exactly one JSON object on stdout. Errors go to stderr
 // as `accord: <message>`, with the exit codes below.

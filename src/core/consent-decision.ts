@@ -1,4 +1,4 @@
-// Decides, from plain data, what a consent interaction does next (DESIGN.md "The consent decision").
+// Decides, from plain data, what a consent interaction does next (docs/consent.md, "The consent decision").
 
 import type { AppTenantState, Role } from './types.js';
 
@@ -54,7 +54,7 @@ export function missingScopes(requested: readonly string[], ...granted: Readonly
 }
 
 /**
- * Applies DESIGN.md's table top to bottom; the first row that matches decides.
+ * Applies the table of docs/consent.md ("The consent decision") top to bottom; the first row that matches decides.
  *
  * `prompt=consent` with nothing missing (the user or admin asked to see the page again): the
  * consent page is shown with `missingScopes` empty and every requested scope in

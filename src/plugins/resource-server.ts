@@ -245,7 +245,7 @@ export const resourceServerPlugin = fp(async (app: FastifyInstance, options: Res
   app.decorate('resourceServer', createResourceServer(options));
 });
 
-/** A token reaches only its own user's data (DESIGN.md "Permissions and tokens"). */
+/** A token reaches only its own user's data (docs/consent.md, "Grants and tokens"). */
 export function requireOwner(request: FastifyRequest, userId: string): void {
   const token = request.accessToken;
   if (!token?.sub || token.sub !== userId) {

@@ -1,4 +1,4 @@
-// The admin consent endpoint (DESIGN.md "Admin consent endpoint"): a third-party app sends a
+// The admin consent endpoint (docs/interfaces.md, "The admin consent endpoint"): a third-party app sends a
 // tenant admin to /{tenant}/adminconsent; the admin signs in, sees the app, its publisher and every
 // permission it asks for, and grants them for the whole organisation or declines. Both the page
 // and the POST validate the request from the database; nothing in the form is trusted.

@@ -1,4 +1,4 @@
-// The sample data API (`<issuer>/data/v1`, DESIGN.md "Interfaces that others script against"):
+// The sample data API (`<issuer>/data/v1`, docs/interfaces.md, "The data API"):
 // a user's profile, calendar, files and sent mail, and the tenant's sites. A real resource server:
 // every route checks the access token and its scope before anything else (onRequest, so a caller
 // without a token learns nothing about the request's shape), and a token reaches only its own

@@ -174,7 +174,7 @@ t.test('users: create with --password-stdin, refuse duplicates, set role, passwo
       'correct horse battery\nignored\n',
     ),
   );
-  t.same(Object.keys(alice).sort(), ['id', 'role', 'tenant', 'username'], 'exactly the DESIGN.md shape');
+  t.same(Object.keys(alice).sort(), ['id', 'role', 'tenant', 'username'], 'exactly the shape of docs/interfaces.md');
   t.match(alice, { id: String, tenant: 'contoso', username: 'alice', role: 'user' });
   const stored = await db.pool.query(`SELECT password_hash, display_name, email FROM users WHERE id = $1`, [alice.id]);
   t.ok(

@@ -1,4 +1,4 @@
-// The consent decision, case by case against DESIGN.md's table; no server needed.
+// The consent decision, case by case against the table of docs/consent.md; no server needed.
 
 import t from 'tap';
 import {

@@ -1,4 +1,4 @@
-// DESIGN.md "Admin consent endpoint", end to end: a vendor app sends an admin to
+// docs/interfaces.md, "The admin consent endpoint", end to end: a vendor app sends an admin to
 // /{tenant}/adminconsent; the admin signs in with their Accord account (the portal's sign-in on
 // the provider's own session), sees the app and grants or declines for the whole organisation.
 import t from 'tap';

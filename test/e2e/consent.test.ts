@@ -1,4 +1,4 @@
-// DESIGN.md "The consent decision", end to end: a real RP (openid-client), a cookie-keeping
+// docs/consent.md, "The consent decision", end to end: a real RP (openid-client), a cookie-keeping
 // browser, the real server and PostgreSQL.
 
 import * as oidc from 'openid-client';

@@ -160,7 +160,7 @@ export async function checkPage(t: Test, page: Page, marker: string, what: strin
   await assertAccessible(t, page, what);
 }
 
-/** The `data-page` marker of the page the browser shows (DESIGN.md "Pages"). */
+/** The `data-page` marker of the page the browser shows (docs/interfaces.md, "Pages"). */
 export async function pageMarker(page: Page): Promise<string | null> {
   return page.locator('body').getAttribute('data-page');
 }

@@ -1,5 +1,5 @@
-// The admin API's one access rule, checked on every request before anything else (DESIGN.md
-// "Permissions and tokens"): an access token from this issuer for this API, holding
+// The admin API's one access rule, checked on every request before anything else (docs/interfaces.md,
+// "The admin API"): an access token from this issuer for this API, holding
 // Organization.ReadWrite.All, whose user is — right now, from the database — an enabled admin of
 // the tenant in the path. A demoted or disabled admin is refused at their next call.
 import type { FastifyInstance, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';

@@ -11,7 +11,7 @@ import type { AuditEvent } from '../../db/audit-events.js';
 import type { TenantRecord } from '../../db/tenants.js';
 import type { UserRecord } from '../../db/users.js';
 
-/** The one permission this API accepts (DESIGN.md "Permissions and tokens"). */
+/** The one permission this API accepts (docs/consent.md, "Permissions"). */
 export const ADMIN_SCOPE = 'Organization.ReadWrite.All';
 
 // ---- Parameters -----------------------------------------------------------------------------
