@@ -222,13 +222,15 @@ export function findSql(source: ts.SourceFile): { line: number; found: string }[
   const add = (node: ts.Node, text: string) =>
     found.push({ line: lineOf(node), found: text.replace(/\s+/g, ' ').trim().slice(0, 80) });
   const visit = (node: ts.Node): void => {
-    if (ts.isCallExpression(node) && ts.isPropertyAccessExpression(node.expression)) {
-      if (node.expression.name.text === 'query') {
-        // One finding per call: the SQL it runs, or the call itself when the SQL is not a literal.
-        add(node, node.arguments.map(firstSql).find(Boolean) ?? node.getText(source));
-        visit(node.expression);
-        return;
-      }
+    if (
+      ts.isCallExpression(node) &&
+      ts.isPropertyAccessExpression(node.expression) &&
+      node.expression.name.text === 'query'
+    ) {
+      // One finding per call: the SQL it runs, or the call itself when the SQL is not a literal.
+      add(node, node.arguments.map(firstSql).find(Boolean) ?? node.getText(source));
+      visit(node.expression);
+      return;
     }
     const text = sqlText(node);
     if (text !== undefined) add(node, text);
