@@ -111,6 +111,39 @@ t.test('requests expire', async (t) => {
   await t.rejects(requests.approve('contoso', expired[0]!.id, admin.id), { code: 'conflict' });
 });
 
+t.test('the needs-admin-approval page offers to ask again once the earlier request expired', async (t) => {
+  await directory.createUser({ tenantId: 'contoso', username: 'dina', password: PASSWORD, role: 'user' }, 'operator');
+  const first = await needsApproval('dina', 'openid Files.Read');
+  await first.browser.submit(first.page, /\/request-approval$/, { reason: 'for my week' });
+  const open = await needsApproval('dina', 'openid Files.Read');
+  t.match(open.page.body, /data-request="open"/, 'while it is open, the page says so');
+
+  // Time passes: the request's expiry is now behind us. Nothing else runs in between, so no
+  // earlier write could have marked it expired; the page must read it as expired by itself.
+  await pool.query(
+    `UPDATE consent_requests SET expires_at = now() - interval '1 second'
+      WHERE tenant_id = 'contoso' AND user_id = (SELECT id FROM users WHERE tenant_id = 'contoso' AND username = 'dina')`,
+  );
+  const later = await needsApproval('dina', 'openid Files.Read');
+  t.equal(pageName(later.page.body), 'needs-admin-approval');
+  t.notMatch(later.page.body, /data-request="open"/, 'an expired request is not "already asked"');
+  t.match(later.page.body, /action="\/interaction\/[^"]+\/request-approval"/, 'the page offers to ask again');
+
+  const again = await later.browser.submit(later.page, /\/request-approval$/, { reason: 'asking again' });
+  t.match(again.body, /data-request="sent"/);
+  const mine = (await requests.list('contoso')).filter(
+    (request) => request.reason.startsWith('for my week') || request.reason === 'asking again',
+  );
+  t.same(
+    mine.map((request) => [request.reason, request.status]),
+    [
+      ['asking again', 'pending'],
+      ['for my week', 'expired'],
+    ],
+    'a new request is opened; the expired one stays expired',
+  );
+});
+
 t.test('bad input', async (t) => {
   const { browser, page } = await needsApproval('bob', 'openid Files.Read');
   const long = await browser.submit(page, /\/request-approval$/, { reason: 'x'.repeat(1001) });
