@@ -19,11 +19,23 @@ export interface ConsentRequestRecord {
   decidedAt: Date | null;
 }
 
-const COLUMNS = `tenant_id AS "tenantId", id, user_id AS "userId", client_id AS "clientId", scopes, reason, status,
-  approved_scopes AS "approvedScopes", decided_by AS "decidedBy", decision_reason AS "decisionReason",
-  created_at AS "createdAt", expires_at AS "expiresAt", decided_at AS "decidedAt"`;
+/**
+ * The status as of now: a pending request past its expiry reads as expired (decided when it
+ * expired) whether or not `expireConsentRequests` has stored that yet, so no read needs a write first.
+ */
+const OVERDUE = `(status = 'pending' AND expires_at <= now())`;
+const STATUS = `CASE WHEN ${OVERDUE} THEN 'expired' ELSE status END`;
 
-/** Marks the tenant's overdue pending requests expired (done before every read, so reads are exact). */
+const COLUMNS = `tenant_id AS "tenantId", id, user_id AS "userId", client_id AS "clientId", scopes, reason,
+  ${STATUS} AS status, approved_scopes AS "approvedScopes", decided_by AS "decidedBy",
+  decision_reason AS "decisionReason", created_at AS "createdAt", expires_at AS "expiresAt",
+  CASE WHEN ${OVERDUE} THEN expires_at ELSE decided_at END AS "decidedAt"`;
+
+/**
+ * Stores the expiry of the tenant's overdue pending requests. Reads do not need it (they derive
+ * the status); opening a request does, so that an overdue request no longer holds the one open
+ * slot per user and app (the unique index `consent_requests_one_open` is on the stored status).
+ */
 export async function expireConsentRequests(db: Queryable, tenantId: string): Promise<void> {
   await db.query(
     `UPDATE consent_requests SET status = 'expired', decided_at = expires_at
@@ -73,6 +85,20 @@ export async function findConsentRequestForUpdate(
   return rows[0];
 }
 
+/** The user's open (pending, not yet expired) request for the app, if any. */
+export async function findOpenConsentRequest(
+  db: Queryable,
+  key: { tenantId: string; userId: string; clientId: string },
+): Promise<ConsentRequestRecord | undefined> {
+  const { rows } = await db.query<ConsentRequestRecord>(
+    `SELECT ${COLUMNS} FROM consent_requests
+      WHERE tenant_id = $1::text AND user_id = $2::text AND client_id = $3::text
+        AND status = 'pending' AND expires_at > now()`,
+    [key.tenantId, key.userId, key.clientId],
+  );
+  return rows[0];
+}
+
 export async function listConsentRequests(
   db: Queryable,
   tenantId: string,
@@ -80,7 +106,7 @@ export async function listConsentRequests(
 ): Promise<ConsentRequestRecord[]> {
   const { rows } = await db.query<ConsentRequestRecord>(
     `SELECT ${COLUMNS} FROM consent_requests
-      WHERE tenant_id = $1::text AND ($2::text IS NULL OR status = $2::text) AND ($3::text IS NULL OR user_id = $3::text)
+      WHERE tenant_id = $1::text AND ($2::text IS NULL OR ${STATUS} = $2::text) AND ($3::text IS NULL OR user_id = $3::text)
       ORDER BY created_at DESC, id
       LIMIT 500`,
     [tenantId, filter.status ?? null, filter.userId ?? null],

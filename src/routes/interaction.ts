@@ -7,7 +7,6 @@ import { type InteractionResults, errors as oidcErrors } from 'oidc-provider';
 import { AccordError, InteractionExpired, InvalidRequest } from '../core/errors.js';
 import type { PermissionCatalogue } from '../core/permission-catalogue.js';
 import type { AppRecord } from '../db/apps.js';
-import { listConsentRequests } from '../db/consent-requests.js';
 import type { Pool } from '../db/pool.js';
 import { findTenant } from '../db/tenants.js';
 import { findUserById } from '../db/users.js';
@@ -114,17 +113,19 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionR
       case 'refused':
         return reply.view('refused', { ...common, title: "You can't use this app", reason: decision.reason });
       case 'needs_admin_approval': {
-        const open = await listConsentRequests(pool, evaluation.access.tenantId, {
-          userId: accountId,
-          status: 'pending',
-        });
+        // Only a request still open counts as "already asked": once it expired, the user asks again.
+        const openRequest = await consentRequests.findOpen(
+          evaluation.access.tenantId,
+          accountId,
+          evaluation.app.clientId,
+        );
         return reply.view('needs-admin-approval', {
           ...common,
           title: 'Need admin approval',
           reason: decision.reason,
           adminPermissions: describe(decision.adminScopes),
           requested: describe(decision.missingScopes),
-          openRequest: open.find((request) => request.clientId === evaluation.app.clientId),
+          openRequest,
           sent: sentNotice,
         });
       }

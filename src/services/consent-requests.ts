@@ -28,6 +28,7 @@ export class ConsentRequests {
     if (scopes.length === 0)
       throw InvalidRequest('nothing to request: the app already has every permission it asked for');
     return inTransaction(this.pool, async (tx) => {
+      // An overdue request must give up the one open slot per user and app to the new one.
       await requests.expireConsentRequests(tx, tenantId);
       const record = await requests.upsertOpenConsentRequest(tx, {
         tenantId,
@@ -49,9 +50,14 @@ export class ConsentRequests {
     });
   }
 
+  /** Newest first; a request past its expiry reads as expired. */
   async list(tenantId: string, filter: { status?: requests.ConsentRequestStatus; userId?: string } = {}) {
-    await requests.expireConsentRequests(this.pool, tenantId);
     return requests.listConsentRequests(this.pool, tenantId, filter);
+  }
+
+  /** The user's request for the app that is still open (pending and not expired), if any. */
+  async findOpen(tenantId: string, userId: string, clientId: string) {
+    return requests.findOpenConsentRequest(this.pool, { tenantId, userId, clientId });
   }
 
   /**
@@ -60,8 +66,7 @@ export class ConsentRequests {
    */
   async approve(tenantId: string, requestId: string, adminId: string, scopes?: readonly string[]) {
     return inTransaction(this.pool, async (tx) => {
-      await requests.expireConsentRequests(tx, tenantId);
-      const request = await this.openRequest(tx, tenantId, requestId);
+      const request = await this.lockPending(tx, tenantId, requestId);
       const approved = scopes === undefined ? request.scopes : [...new Set(scopes)];
       const outside = approved.filter((scope) => !request.scopes.includes(scope));
       if (outside.length > 0)
@@ -97,8 +102,7 @@ export class ConsentRequests {
     if (trimmed.length > MAX_REASON_LENGTH)
       throw InvalidRequest(`reason must be at most ${MAX_REASON_LENGTH} characters`, { field: 'reason' });
     return inTransaction(this.pool, async (tx) => {
-      await requests.expireConsentRequests(tx, tenantId);
-      const request = await this.openRequest(tx, tenantId, requestId);
+      const request = await this.lockPending(tx, tenantId, requestId);
       const decided = await requests.decideConsentRequest(
         tx,
         { tenantId, id: requestId },
@@ -115,7 +119,8 @@ export class ConsentRequests {
     });
   }
 
-  private async openRequest(tx: Queryable, tenantId: string, requestId: string) {
+  /** Locks the request for its decision; an expired one is no longer pending (its status is derived). */
+  private async lockPending(tx: Queryable, tenantId: string, requestId: string) {
     const request = await requests.findConsentRequestForUpdate(tx, tenantId, requestId);
     if (!request) throw NotFound('consent request not found');
     if (request.status !== 'pending') throw Conflict(`the request is already ${request.status}`);

@@ -108,7 +108,10 @@ t.test('requests expire', async (t) => {
   t.equal((await requests.list('contoso', { status: 'pending' })).length, 0);
   const expired = await requests.list('contoso', { status: 'expired' });
   t.equal(expired.length, 1);
+  t.equal(expired[0]!.decidedAt?.getTime(), expired[0]!.expiresAt.getTime(), 'decided when it expired');
   await t.rejects(requests.approve('contoso', expired[0]!.id, admin.id), { code: 'conflict' });
+  const stored = await pool.query('SELECT status FROM consent_requests WHERE id = $1::text', [expired[0]!.id]);
+  t.equal(stored.rows[0].status, 'pending', 'the reads derived the expiry: none had to store it first');
 });
 
 t.test('the needs-admin-approval page offers to ask again once the earlier request expired', async (t) => {
