@@ -32,6 +32,7 @@ import { PortalSession, portalSessionRoutes } from './routes/portal-session.js';
 import { ConsentRequests } from './services/consent-requests.js';
 import { ConsentService } from './services/consent-service.js';
 import { Directory } from './services/directory.js';
+import { DirectoryReads } from './services/directory-reads.js';
 import { EnterpriseApps } from './services/enterprise-apps.js';
 import { GrantLiveness } from './services/grant-liveness.js';
 import { IntegratedAppsPreview } from './services/integrated-apps-preview.js';
@@ -119,6 +120,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Accord> {
   const secureCookies = config.issuer.startsWith('https:');
   const consentRequests = new ConsentRequests(pool, consent, catalogue, config.consentRequestTtlDays);
   const directory = new Directory(pool, catalogue);
+  const directoryReads = new DirectoryReads(pool);
   const enterpriseApps = new EnterpriseApps(pool);
   const myApps = new MyAppsService(pool, catalogue);
   const stylesheet = await readFile(path.join(viewsDir, 'assets/accord.css'), 'utf8');
@@ -171,6 +173,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Accord> {
       provider,
       consent,
       consentRequests,
+      directoryReads,
       catalogue,
       signInRateLimit: config.signInRateLimit,
     });
@@ -185,7 +188,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Accord> {
     });
     const portal = new PortalSession({ provider, pool, issuer: config.issuer, secureCookies, keys });
     await pages.register(portalSessionRoutes, { portal, issuer: config.issuer });
-    await pages.register(adminConsentRoutes, { pool, portal, consent, catalogue });
+    await pages.register(adminConsentRoutes, { directoryReads, portal, consent, catalogue });
     await pages.register(myAppsRoutes, { portal, myApps, consentRequests, catalogue });
     await pages.register(adminCentreRoutes, {
       pool,

@@ -5,15 +5,15 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AccordError, InvalidRequest, NotFound } from '../core/errors.js';
 import type { PermissionCatalogue } from '../core/permission-catalogue.js';
-import { type AppRecord, findApp } from '../db/apps.js';
-import type { Pool } from '../db/pool.js';
-import { findTenant, type TenantRecord } from '../db/tenants.js';
+import type { AppRecord } from '../db/apps.js';
+import type { TenantRecord } from '../db/tenants.js';
 import type { UserRecord } from '../db/users.js';
 import type { ConsentService } from '../services/consent-service.js';
+import type { DirectoryReads } from '../services/directory-reads.js';
 import type { PortalSession } from './portal-session.js';
 
 export interface AdminConsentRouteDeps {
-  pool: Pool;
+  directoryReads: DirectoryReads;
   portal: PortalSession;
   consent: ConsentService;
   catalogue: PermissionCatalogue;
@@ -55,7 +55,7 @@ const querystring = {
 } as const;
 
 export async function adminConsentRoutes(app: FastifyInstance, deps: AdminConsentRouteDeps): Promise<void> {
-  const { pool, portal, consent, catalogue } = deps;
+  const { directoryReads, portal, consent, catalogue } = deps;
 
   app.addHook('onSend', async (_request, reply) => {
     reply.header('cache-control', 'no-store');
@@ -66,11 +66,11 @@ export async function adminConsentRoutes(app: FastifyInstance, deps: AdminConsen
    * page, never a redirect (RFC 6749 §4.1.2.1: do not send the browser to an unverified URI).
    */
   async function validate(request: AdminConsentRequest): Promise<ValidatedRequest> {
-    const tenant = await findTenant(pool, request.params.tenant);
+    const tenant = await directoryReads.findTenant(request.params.tenant);
     if (!tenant) throw NotFound(`There is no organisation "${request.params.tenant}".`);
     const { client_id: clientId, redirect_uri: redirectUri, state, scope } = request.query;
     if (!clientId) throw InvalidRequest('The request names no app (client_id is missing).');
-    const appRecord = await findApp(pool, clientId);
+    const appRecord = await directoryReads.findApp(clientId);
     if (!appRecord) throw InvalidRequest('The app in this request is not registered.');
     if (!redirectUri) throw InvalidRequest('The request has no redirect_uri.');
     // Exact string comparison with a registered URI (RFC 9700 §2.1).
@@ -149,7 +149,7 @@ export async function adminConsentRoutes(app: FastifyInstance, deps: AdminConsen
       const publisher =
         validated.app.publisherTenantId === validated.tenant.id
           ? undefined
-          : await findTenant(pool, validated.app.publisherTenantId);
+          : await directoryReads.findTenant(validated.app.publisherTenantId);
       return reply.view('admin-consent', {
         title: 'Grant permissions for your organisation',
         refused: false,

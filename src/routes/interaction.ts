@@ -8,10 +8,9 @@ import { AccordError, InteractionExpired, InvalidRequest } from '../core/errors.
 import type { PermissionCatalogue } from '../core/permission-catalogue.js';
 import type { AppRecord } from '../db/apps.js';
 import type { Pool } from '../db/pool.js';
-import { findTenant } from '../db/tenants.js';
-import { findUserById } from '../db/users.js';
 import type { ConsentRequests } from '../services/consent-requests.js';
 import type { ConsentEvaluation, ConsentService } from '../services/consent-service.js';
+import type { DirectoryReads } from '../services/directory-reads.js';
 import { signIn } from '../services/sign-in.js';
 
 export interface InteractionRouteDeps {
@@ -19,6 +18,7 @@ export interface InteractionRouteDeps {
   provider: Provider;
   consent: ConsentService;
   consentRequests: ConsentRequests;
+  directoryReads: DirectoryReads;
   catalogue: PermissionCatalogue;
   signInRateLimit: number;
 }
@@ -33,7 +33,7 @@ const uidParams = {
 } as const;
 
 export async function interactionRoutes(app: FastifyInstance, deps: InteractionRouteDeps): Promise<void> {
-  const { provider, consent, catalogue, pool, consentRequests } = deps;
+  const { provider, consent, catalogue, pool, consentRequests, directoryReads } = deps;
 
   app.addHook('onSend', async (_request, reply) => {
     reply.header('cache-control', 'no-store');
@@ -70,7 +70,7 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionR
   }
 
   async function appPresentation(appRecord: AppRecord, userTenantId: string) {
-    const publisher = await findTenant(pool, appRecord.publisherTenantId);
+    const publisher = await directoryReads.findTenant(appRecord.publisherTenantId);
     return {
       app: appRecord,
       origin:
@@ -100,7 +100,7 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionR
     const { accountId, clientId, requested, promptConsent } = requestOf(details);
     const evaluation = await consent.evaluate(accountId, clientId, requested, promptConsent);
     if (!evaluation) throw InteractionExpired('This app or account no longer exists.');
-    const user = await findUserById(pool, accountId);
+    const user = await directoryReads.findUser(accountId);
     const common = {
       uid: details.uid,
       csrfToken: reply.generateCsrf(),
