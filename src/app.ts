@@ -36,7 +36,7 @@ import { DirectoryReads } from './services/directory-reads.js';
 import { EnterpriseApps } from './services/enterprise-apps.js';
 import { GrantLiveness } from './services/grant-liveness.js';
 import { IntegratedAppsPreview } from './services/integrated-apps-preview.js';
-import { MyAppsService } from './services/my-apps.js';
+import { MyApps } from './services/my-apps.js';
 import { rememberDpopProof } from './services/revocation.js';
 
 export interface AppDeps {
@@ -122,7 +122,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Accord> {
   const directory = new Directory(pool, catalogue);
   const directoryReads = new DirectoryReads(pool);
   const enterpriseApps = new EnterpriseApps(pool);
-  const myApps = new MyAppsService(pool, catalogue);
+  const myApps = new MyApps(pool, catalogue);
   const stylesheet = await readFile(path.join(viewsDir, 'assets/accord.css'), 'utf8');
 
   // Accord's own resource servers verify tokens with the issuer's keys read from the database.
@@ -189,7 +189,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Accord> {
     const portal = new PortalSession({ provider, pool, issuer: config.issuer, secureCookies, keys });
     await pages.register(portalSessionRoutes, { portal, issuer: config.issuer });
     await pages.register(adminConsentRoutes, { directoryReads, portal, consent, catalogue });
-    await pages.register(myAppsRoutes, { portal, myApps, consentRequests, catalogue });
+    await pages.register(myAppsRoutes, { portal, myApps, catalogue });
     await pages.register(adminCentreRoutes, {
       pool,
       portal,

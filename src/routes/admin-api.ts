@@ -11,7 +11,7 @@ import { useStrictValidation } from '../plugins/strict-validation.js';
 import type { ConsentRequests } from '../services/consent-requests.js';
 import type { Directory } from '../services/directory.js';
 import type { EnterpriseApps } from '../services/enterprise-apps.js';
-import type { MyAppsService } from '../services/my-apps.js';
+import type { MyApps } from '../services/my-apps.js';
 import { appsRoutes } from './admin-api/apps.js';
 import { auditEventsRoutes } from './admin-api/audit-events.js';
 import { consentRequestsRoutes } from './admin-api/consent-requests.js';
@@ -27,7 +27,7 @@ export interface AdminApiDeps {
   directory: Directory;
   enterpriseApps: EnterpriseApps;
   consentRequests: ConsentRequests;
-  myApps: MyAppsService;
+  myApps: MyApps;
   /** This API's public URL (its resource indicator), for `Location` headers. */
   apiUrl: string;
 }

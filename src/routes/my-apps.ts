@@ -4,15 +4,12 @@
 import type { FastifyInstance } from 'fastify';
 import { AccordError } from '../core/errors.js';
 import type { PermissionCatalogue } from '../core/permission-catalogue.js';
-import { findApp } from '../db/apps.js';
-import type { ConsentRequests } from '../services/consent-requests.js';
-import type { MyAppsService } from '../services/my-apps.js';
+import type { MyApps } from '../services/my-apps.js';
 import type { PortalSession } from './portal-session.js';
 
 export interface MyAppsRouteDeps {
   portal: PortalSession;
-  myApps: MyAppsService;
-  consentRequests: ConsentRequests;
+  myApps: MyApps;
   catalogue: PermissionCatalogue;
 }
 
@@ -23,7 +20,7 @@ const clientIdParams = {
 } as const;
 
 export async function myAppsRoutes(app: FastifyInstance, deps: MyAppsRouteDeps): Promise<void> {
-  const { portal, myApps, consentRequests, catalogue } = deps;
+  const { portal, myApps, catalogue } = deps;
 
   app.addHook('onSend', async (_request, reply) => {
     reply.header('cache-control', 'no-store');
@@ -37,15 +34,8 @@ export async function myAppsRoutes(app: FastifyInstance, deps: MyAppsRouteDeps):
       if (!user) return reply;
       const [apps, requests] = await Promise.all([
         myApps.list(user.tenantId, user.id),
-        consentRequests.list(user.tenantId, { userId: user.id }),
+        myApps.requests(user.tenantId, user.id),
       ]);
-      const requestedApps = new Map(
-        await Promise.all(
-          [...new Set(requests.map((r) => r.clientId))].map(
-            async (id) => [id, await findApp(myApps.pool, id)] as const,
-          ),
-        ),
-      );
       const describe = (scopes: string[]) => scopes.map((scope) => catalogue.get(scope)!).filter(Boolean);
       return reply.view('my-apps', {
         title: 'My apps',
@@ -59,11 +49,7 @@ export async function myAppsRoutes(app: FastifyInstance, deps: MyAppsRouteDeps):
           revokeAction: `/my/apps/${encodeURIComponent(entry.app.clientId)}/revoke`,
         })),
         // Their requests for admin approval, and what the admins decided.
-        requests: requests.map((record) => ({
-          ...record,
-          appName: requestedApps.get(record.clientId)?.name ?? record.clientId,
-          permissions: describe(record.scopes),
-        })),
+        requests: requests.map((record) => ({ ...record, permissions: describe(record.scopes) })),
       });
     },
   );

@@ -1,9 +1,10 @@
 // A user's own view of the apps that can reach their data (My apps): which apps, which
 // permissions, since when, and whether access comes from their own consent or their
-// organisation's admin consent; and withdrawing their own consent.
+// organisation's admin consent; their requests for admin approval; and withdrawing their own consent.
 import type { PermissionCatalogue } from '../core/permission-catalogue.js';
 import { type AppRecord, findApp } from '../db/apps.js';
 import { recordAuditEvent } from '../db/audit-events.js';
+import { type ConsentRequestRecord, listConsentRequests } from '../db/consent-requests.js';
 import {
   deleteUserConsents,
   findAdminConsent,
@@ -30,9 +31,14 @@ export interface MyApp {
   organisationGrantedAt: Date | undefined;
 }
 
-export class MyAppsService {
+/** A request of the user's for admin approval, with the name of the app it is for. */
+export interface MyRequest extends ConsentRequestRecord {
+  appName: string;
+}
+
+export class MyApps {
   constructor(
-    readonly pool: Pool,
+    private readonly pool: Pool,
     private readonly catalogue: PermissionCatalogue,
   ) {}
 
@@ -72,6 +78,19 @@ export class MyAppsService {
       });
     }
     return result;
+  }
+
+  /** The user's requests for admin approval and what the admins decided, newest first. */
+  async requests(tenantId: string, userId: string): Promise<MyRequest[]> {
+    const requests = await listConsentRequests(this.pool, tenantId, { userId });
+    const names = new Map(
+      await Promise.all(
+        [...new Set(requests.map((request) => request.clientId))].map(
+          async (clientId) => [clientId, (await findApp(this.pool, clientId))?.name] as const,
+        ),
+      ),
+    );
+    return requests.map((request) => ({ ...request, appName: names.get(request.clientId) ?? request.clientId }));
   }
 
   /**

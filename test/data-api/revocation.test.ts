@@ -12,7 +12,7 @@ import * as oidc from 'openid-client';
 import t, { type Test } from 'tap';
 import { createPool, inTransaction } from '../../src/db/pool.js';
 import { LISTENER_APPLICATION_NAME } from '../../src/services/grant-liveness.js';
-import { MyAppsService } from '../../src/services/my-apps.js';
+import { MyApps } from '../../src/services/my-apps.js';
 import { refusedWithin } from '../support/api.js';
 import { registerApp, relyingParty } from '../support/flows.js';
 import { startTestServer, type TestServer } from '../support/server.js';
@@ -77,7 +77,7 @@ t.test(
     // Twice each: the second answer comes from the caches.
     for (const server of [...instances, ...instances])
       t.equal((await callApi(server, tokens.access_token, '/me')).status, 200);
-    const myApps = new MyAppsService(pool, first.accord.services.catalogue);
+    const myApps = new MyApps(pool, first.accord.services.catalogue);
     t.equal(await myApps.revokeOwnConsent('contoso', users.alice!, app.clientId), true);
     await expectRefusedOnBoth(t, tokens.access_token, 'consent withdrawn');
   },

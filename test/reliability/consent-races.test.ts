@@ -5,7 +5,7 @@
 import t from 'tap';
 import type { GrantModel } from '../../src/services/consent-service.js';
 import { EnterpriseApps } from '../../src/services/enterprise-apps.js';
-import { MyAppsService } from '../../src/services/my-apps.js';
+import { MyApps } from '../../src/services/my-apps.js';
 import { registerApp } from '../support/flows.js';
 import { startTestServer } from '../support/server.js';
 
@@ -14,7 +14,7 @@ t.teardown(() => server.close());
 const { directory, pool } = server;
 const { consent, catalogue } = server.accord.services;
 const Grant = server.accord.provider.Grant as unknown as GrantModel;
-const myApps = new MyAppsService(pool, catalogue);
+const myApps = new MyApps(pool, catalogue);
 const enterpriseApps = new EnterpriseApps(pool);
 
 const TENANT = 'contoso';
