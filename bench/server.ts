@@ -23,6 +23,7 @@ import { resourceIndicators } from '../src/provider/create-provider.js';
 import { createLocalKeyResolver } from '../src/provider/local-jwks.js';
 import { protocolServerFactory } from '../src/provider/protocol-server.js';
 import { dataApiRoutes } from '../src/routes/data-api.js';
+import { SampleData } from '../src/services/sample-data.js';
 
 const [mode, databaseUrl, portArg] = process.argv.slice(2);
 if ((mode !== 'accord' && mode !== 'bare' && mode !== 'fastify') || !databaseUrl || !portArg) {
@@ -62,7 +63,7 @@ if (mode === 'accord') {
   const resources = resourceIndicators(config.issuer);
   await app.register(dataApiRoutes, {
     prefix: '/bench/no-revocation/data/v1',
-    pool,
+    sampleData: new SampleData(pool),
     resourceServer: { issuer: config.issuer, audience: resources.data, keys: await createLocalKeyResolver(pool) },
   });
   app.get('/bench/stats', async () => ({ statements, byText: Object.fromEntries(byText) }));

@@ -38,6 +38,7 @@ import { GrantLiveness } from './services/grant-liveness.js';
 import { IntegratedAppsPreview } from './services/integrated-apps-preview.js';
 import { MyApps } from './services/my-apps.js';
 import { rememberDpopProof } from './services/revocation.js';
+import { SampleData } from './services/sample-data.js';
 
 export interface AppDeps {
   pool: Pool;
@@ -158,7 +159,11 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Accord> {
   // The hot paths — health and the data API (the protocol endpoints never reach Fastify) — stay
   // outside the pages' scope below: no cookie, CSRF or page-header hooks run for them.
   await app.register(healthRoutes, { pool });
-  await app.register(dataApiRoutes, { prefix: '/data/v1', pool, resourceServer: tokenOptions(resources.data) });
+  await app.register(dataApiRoutes, {
+    prefix: '/data/v1',
+    sampleData: new SampleData(pool),
+    resourceServer: tokenOptions(resources.data),
+  });
 
   // Pages, and the admin API with its browsable docs: security headers, cookies, CSRF, rate
   // limits. Portal sign-in, admin consent, My apps and the admin centre sign people in through the
