@@ -2,8 +2,8 @@
 // secret; mark a publisher verified. Commands that change an app act for the app's publisher
 // tenant, read from the app itself; `--tenant <publisher>`, when given, must name that tenant.
 import { InvalidRequest, NotFound } from '../core/errors.js';
-import { type AppChanges, findApp, listApps, listAppsPublishedBy } from '../db/apps.js';
-import { findTenant } from '../db/tenants.js';
+import type { AppChanges } from '../db/apps.js';
+import { DirectoryReads } from '../services/directory-reads.js';
 import {
   arg,
   defineCommand,
@@ -27,7 +27,7 @@ or a reverse-DNS private-use scheme for native apps (com.example.app:/cb); no fr
 
 /** The tenant that publishes the app; `--tenant`, when given, must be it. */
 async function publisherOf(ctx: Context, clientId: string, tenant: string | undefined): Promise<string> {
-  const app = await findApp(ctx.pool, clientId);
+  const app = await new DirectoryReads(ctx.pool).findApp(clientId);
   if (!app) throw NotFound(`app "${clientId}" not found`);
   if (tenant !== undefined && tenant !== app.publisherTenantId)
     throw NotFound(`app "${clientId}" is not published by tenant "${tenant}"`);
@@ -144,8 +144,9 @@ JSON: {"client_id": "…", "client_secret": "…" (absent for --public), "name":
     options: { tenant: { type: 'string' } },
     prepare: (parsed) => stringOption(parsed, 'tenant'),
     run: async (ctx, tenant) => {
-      if (tenant !== undefined && !(await findTenant(ctx.pool, tenant))) throw NotFound(`tenant "${tenant}" not found`);
-      const apps = tenant === undefined ? await listApps(ctx.pool) : await listAppsPublishedBy(ctx.pool, tenant);
+      const reads = new DirectoryReads(ctx.pool);
+      if (tenant !== undefined) await reads.requireTenant(tenant);
+      const apps = await reads.listApps(tenant);
       return {
         json: { value: apps.map(appJson) },
         text: table(
@@ -171,7 +172,7 @@ JSON: {"client_id": "…", "client_secret": "…" (absent for --public), "name":
     args: ['client_id'],
     prepare: (parsed) => arg(parsed, 0),
     run: async (ctx, clientId) => {
-      const app = await findApp(ctx.pool, clientId);
+      const app = await new DirectoryReads(ctx.pool).findApp(clientId);
       if (!app) throw NotFound(`app "${clientId}" not found`);
       return { json: appJson(app), text: appText(app) };
     },

@@ -1,7 +1,6 @@
 // `accord audit list`: a tenant's audit trail, newest first, a page at a time.
-import { NotFound } from '../core/errors.js';
-import { listAuditEvents } from '../db/audit-events.js';
-import { findTenant } from '../db/tenants.js';
+import { AuditTrail } from '../services/audit-trail.js';
+import { DirectoryReads } from '../services/directory-reads.js';
 import { arg, defineCommand, stringOption, UsageError } from './command.js';
 import { auditEventJson, table } from './output.js';
 
@@ -29,8 +28,8 @@ export const auditCommands = [
       return { tenant: arg(parsed, 0), limit, before };
     },
     run: async (ctx, input) => {
-      if (!(await findTenant(ctx.pool, input.tenant))) throw NotFound(`tenant "${input.tenant}" not found`);
-      const events = await listAuditEvents(ctx.pool, input.tenant, input);
+      await new DirectoryReads(ctx.pool).requireTenant(input.tenant);
+      const events = await new AuditTrail(ctx.pool).list(input.tenant, input);
       const nextBefore = events.length === input.limit ? events.at(-1)!.id : null;
       return {
         json: { value: events.map(auditEventJson), next_before: nextBefore },

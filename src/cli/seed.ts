@@ -1,6 +1,6 @@
 // `accord seed --demo`: the demo tenants, users and app, with their credentials.
 import { Conflict } from '../core/errors.js';
-import { findTenant } from '../db/tenants.js';
+import { DirectoryReads } from '../services/directory-reads.js';
 import { defineCommand, flag, UsageError } from './command.js';
 
 const DEMO_TENANTS = ['contoso', 'fabrikam'];
@@ -20,8 +20,9 @@ JSON: {"tenants": [{"id", "name"}], "users": [{"id", "tenant", "username", "sign
     },
     run: async (ctx) => {
       // Checked first so that a second run changes nothing rather than stopping half-way.
+      const reads = new DirectoryReads(ctx.pool);
       for (const id of DEMO_TENANTS) {
-        if (await findTenant(ctx.pool, id))
+        if (await reads.findTenant(id))
           throw Conflict(
             `tenant "${id}" already exists; the demo needs a database without ${DEMO_TENANTS.join(' and ')}`,
           );

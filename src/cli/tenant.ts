@@ -1,6 +1,6 @@
 // `accord tenant …`: create, list and show tenants; turn Integrated Apps on or off.
-import { NotFound } from '../core/errors.js';
-import { findTenant, listTenants, type TenantRecord } from '../db/tenants.js';
+import type { TenantRecord } from '../db/tenants.js';
+import { DirectoryReads } from '../services/directory-reads.js';
 import { arg, defineCommand, onOff, requiredOption, stringOption } from './command.js';
 import { OPERATOR } from './context.js';
 import { fields, onOffText, table, tenantJson } from './output.js';
@@ -52,7 +52,7 @@ path names (api, admin, data, …). Its users sign in as username@<id>.`,
     summary: 'List the tenants and their Integrated Apps setting.',
     prepare: () => undefined,
     run: async (ctx) => {
-      const tenants = await listTenants(ctx.pool);
+      const tenants = await new DirectoryReads(ctx.pool).listTenants();
       return {
         json: { value: tenants.map(tenantJson) },
         text: table(
@@ -71,8 +71,7 @@ path names (api, admin, data, …). Its users sign in as username@<id>.`,
     args: ['id'],
     prepare: (parsed) => arg(parsed, 0),
     run: async (ctx, id) => {
-      const tenant = await findTenant(ctx.pool, id);
-      if (!tenant) throw NotFound(`tenant "${id}" not found`);
+      const tenant = await new DirectoryReads(ctx.pool).requireTenant(id);
       return { json: tenantJson(tenant), text: tenantText(tenant) };
     },
   }),

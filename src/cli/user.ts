@@ -2,8 +2,8 @@
 // Users are addressed as `<tenant> <username>`, the two halves of their sign-in name.
 import { NotFound } from '../core/errors.js';
 import type { Role } from '../core/types.js';
-import { findTenant } from '../db/tenants.js';
-import { findUserByUsername, listUsers, type UserRecord } from '../db/users.js';
+import type { UserRecord } from '../db/users.js';
+import { DirectoryReads } from '../services/directory-reads.js';
 import { arg, defineCommand, flag, stringOption, UsageError } from './command.js';
 import { type Context, OPERATOR } from './context.js';
 import { table, userJson } from './output.js';
@@ -13,13 +13,10 @@ const PASSWORD_HELP = `The password is the first line of stdin with --password-s
 without it, in a terminal, it is prompted for (twice, not echoed). It is never taken as an argument.
 At least 8 characters.`;
 
-async function requireTenant(ctx: Context, tenantId: string): Promise<void> {
-  if (!(await findTenant(ctx.pool, tenantId))) throw NotFound(`tenant "${tenantId}" not found`);
-}
-
 async function findUser(ctx: Context, tenantId: string, username: string): Promise<UserRecord> {
-  await requireTenant(ctx, tenantId);
-  const user = await findUserByUsername(ctx.pool, tenantId, username.toLowerCase());
+  const reads = new DirectoryReads(ctx.pool);
+  await reads.requireTenant(tenantId);
+  const user = await reads.findUserByUsername(tenantId, username.toLowerCase());
   if (!user) throw NotFound(`user "${username}" not found in tenant "${tenantId}"`);
   return user;
 }
@@ -44,7 +41,8 @@ function setDisabled(disabled: boolean) {
       const user = await findUser(ctx, input.tenant, input.username);
       const directory = await ctx.directory();
       await directory.setUserDisabled(user.tenantId, user.id, disabled, OPERATOR);
-      const after = (await findUserByUsername(ctx.pool, user.tenantId, user.username)) ?? { ...user, disabled };
+      const reads = new DirectoryReads(ctx.pool);
+      const after = (await reads.findUserByUsername(user.tenantId, user.username)) ?? { ...user, disabled };
       return {
         json: userJson(after),
         text: `${disabled ? 'disabled' : 'enabled'} ${user.username}@${user.tenantId}\n`,
@@ -94,8 +92,9 @@ JSON: {"id": "…", "tenant": "…", "username": "…", "role": "user|admin"}; t
     args: ['tenant'],
     prepare: (parsed) => arg(parsed, 0),
     run: async (ctx, tenantId) => {
-      await requireTenant(ctx, tenantId);
-      const users = await listUsers(ctx.pool, tenantId);
+      const reads = new DirectoryReads(ctx.pool);
+      await reads.requireTenant(tenantId);
+      const users = await reads.listUsers(tenantId);
       return {
         json: { value: users.map(userJson) },
         text: table(
