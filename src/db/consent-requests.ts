@@ -106,7 +106,8 @@ export async function listConsentRequests(
 ): Promise<ConsentRequestRecord[]> {
   const { rows } = await db.query<ConsentRequestRecord>(
     `SELECT ${COLUMNS} FROM consent_requests
-      WHERE tenant_id = $1::text AND ($2::text IS NULL OR ${STATUS} = $2::text) AND ($3::text IS NULL OR user_id = $3::text)
+      WHERE tenant_id = $1::text AND ($2::text IS NULL OR ${STATUS} = $2::text)
+        AND ($3::text IS NULL OR user_id = $3::text)
       ORDER BY created_at DESC, id
       LIMIT 500`,
     [tenantId, filter.status ?? null, filter.userId ?? null],
