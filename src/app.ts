@@ -9,6 +9,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type Provider from 'oidc-provider';
 import type { Config } from './config.js';
 import { PermissionCatalogue } from './core/permission-catalogue.js';
+import { rememberDpopProof } from './db/dpop-proofs.js';
 import { listPermissions } from './db/permissions.js';
 import type { Pool } from './db/pool.js';
 import { HEARTBEAT_SECONDS, removeInstance, type ServerInstance, touchInstance } from './db/server-instances.js';
@@ -36,7 +37,6 @@ import { EnterpriseApps } from './services/enterprise-apps.js';
 import { GrantLiveness } from './services/grant-liveness.js';
 import { IntegratedAppsPreview } from './services/integrated-apps-preview.js';
 import { MyAppsService } from './services/my-apps.js';
-import { rememberDpopProof } from './services/revocation.js';
 
 export interface AppDeps {
   pool: Pool;

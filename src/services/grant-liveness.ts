@@ -8,8 +8,9 @@
 // is emptied and every check reads the database (as without a cache) until it listens again.
 // Only "alive" is cached: a refusal always comes from the database.
 import type pg from 'pg';
+import { appExists } from '../db/apps.js';
+import { grantLifetimeMs } from '../db/oidc-models.js';
 import { createDedicatedClient, type Pool } from '../db/pool.js';
-import { appExists, grantLifetimeMs } from './revocation.js';
 
 export const GRANT_CHANNEL = 'accord_grant_changed';
 export const APP_CHANNEL = 'accord_app_deleted';
