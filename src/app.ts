@@ -13,12 +13,12 @@ import { rememberDpopProof } from './db/dpop-proofs.js';
 import { listPermissions } from './db/permissions.js';
 import type { Pool } from './db/pool.js';
 import { HEARTBEAT_SECONDS, removeInstance, type ServerInstance, touchInstance } from './db/server-instances.js';
+import { loadServerSecret } from './db/server-secrets.js';
 import { errorsPlugin, isDatabaseUnavailable } from './plugins/errors.js';
 import type { AccessTokenInfo } from './plugins/resource-server.js';
 import { securityPlugin } from './plugins/security.js';
 import { createEta, pageRenderer, viewsDir, viewsPlugin } from './plugins/views.js';
 import { createProvider, resourceIndicators } from './provider/create-provider.js';
-import { loadServerSecret, loadSigningKeys } from './provider/keys.js';
 import { createLocalKeyResolver } from './provider/local-jwks.js';
 import { protocolServerFactory } from './provider/protocol-server.js';
 import { adminApiRoutes } from './routes/admin-api.js';
@@ -37,6 +37,7 @@ import { EnterpriseApps } from './services/enterprise-apps.js';
 import { GrantLiveness } from './services/grant-liveness.js';
 import { IntegratedAppsPreview } from './services/integrated-apps-preview.js';
 import { MyAppsService } from './services/my-apps.js';
+import { loadSigningKeys } from './services/signing-keys.js';
 
 export interface AppDeps {
   pool: Pool;

@@ -8,9 +8,9 @@ import { redirectUriProblem, tenantIdProblem, usernameProblem, webUrlProblem } f
 import * as apps from '../db/apps.js';
 import { recordAuditEvent } from '../db/audit-events.js';
 import { inTransaction, isPgError, PgError, type Pool } from '../db/pool.js';
+import { loadServerSecret } from '../db/server-secrets.js';
 import * as tenants from '../db/tenants.js';
 import * as users from '../db/users.js';
-import { loadServerSecret } from '../provider/keys.js';
 import { hashClientSecret, newClientSecret } from './client-secrets.js';
 import { hashPassword } from './passwords.js';
 import { revokeGrants } from './revocation.js';
