@@ -1,6 +1,7 @@
 // oidc_models: what oidc-provider stores (sessions, interactions, grants, codes, tokens), one row
 // per model and id, the payload as opaque jsonb; grant_id, user_code and uid are copied out of the
 // payload so that the adapter's lookups and a grant's revocation find rows by index.
+import type { Role } from '../core/types.js';
 import type { Queryable } from './pool.js';
 
 /** The columns a model's row is looked up by (oidc-provider's find, findByUid, findByUserCode). */
@@ -114,4 +115,54 @@ export async function purgeExpiredModels(db: Queryable, batch = 5000): Promise<n
     [batch],
   );
   return rowCount ?? 0;
+}
+
+/** A sign-in paused at the consent step, with what the consent decision needs about its user and app. */
+export interface WaitingConsentInteraction {
+  role: Role;
+  userTenantId: string;
+  /** The requested scopes, space-separated as in the request. */
+  requested: string;
+  /** The request's `prompt` parameter, space-separated. */
+  prompt: string;
+  appScopes: string[];
+  multiTenant: boolean;
+  publisherTenantId: string;
+  blocked: boolean;
+  adminScopes: string[];
+  userScopes: string[];
+}
+
+/**
+ * The sign-ins of the tenant's enabled users paused at a consent step right now: unexpired,
+ * unfinished interactions (model 'Interaction') whose prompt is `consent`.
+ */
+export async function listWaitingConsentInteractions(
+  db: Queryable,
+  tenantId: string,
+): Promise<WaitingConsentInteraction[]> {
+  // The interaction's account must be a user of this tenant: the join on users.tenant_id is
+  // what keeps other tenants' sign-ins out. The portal client has no row in apps and never
+  // asks for consent, so the join on apps leaves it out too.
+  const { rows } = await db.query<WaitingConsentInteraction>(
+    `SELECT u.role, u.tenant_id AS "userTenantId",
+          COALESCE(i.payload->'params'->>'scope', '') AS requested,
+          COALESCE(i.payload->'params'->>'prompt', '') AS prompt,
+          a.scopes AS "appScopes", a.multi_tenant AS "multiTenant", a.publisher_tenant_id AS "publisherTenantId",
+          COALESCE(ta.blocked, false) AS blocked,
+          COALESCE(ac.scopes, '{}') AS "adminScopes",
+          COALESCE(uc.scopes, '{}') AS "userScopes"
+     FROM oidc_models i
+     JOIN users u ON u.tenant_id = $1::text AND u.id = i.payload->'session'->>'accountId' AND NOT u.disabled
+     JOIN apps a ON a.client_id = i.payload->'params'->>'client_id'
+     LEFT JOIN tenant_apps ta ON ta.tenant_id = u.tenant_id AND ta.client_id = a.client_id
+     LEFT JOIN admin_consents ac ON ac.tenant_id = u.tenant_id AND ac.client_id = a.client_id
+     LEFT JOIN user_consents uc ON uc.tenant_id = u.tenant_id AND uc.user_id = u.id AND uc.client_id = a.client_id
+    WHERE i.model = 'Interaction'
+      AND i.expires_at > now()
+      AND i.payload->'prompt'->>'name' = 'consent'
+      AND NOT (i.payload ? 'result')`,
+    [tenantId],
+  );
+  return rows;
 }
