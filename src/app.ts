@@ -19,8 +19,10 @@ import type { AccessTokenInfo } from './plugins/resource-server.js';
 import { securityPlugin } from './plugins/security.js';
 import { createEta, pageRenderer, viewsDir, viewsPlugin } from './plugins/views.js';
 import { createProvider, resourceIndicators } from './provider/create-provider.js';
+import { GrantSync } from './provider/grant-sync.js';
 import { createLocalKeyResolver } from './provider/local-jwks.js';
 import { protocolServerFactory } from './provider/protocol-server.js';
+import { consentReadsOncePerRequest } from './provider/request-memo.js';
 import { adminApiRoutes } from './routes/admin-api.js';
 import { adminCentreRoutes } from './routes/admin-centre.js';
 import { adminConsentRoutes } from './routes/admin-consent.js';
@@ -29,9 +31,10 @@ import { healthRoutes } from './routes/health.js';
 import { interactionRoutes } from './routes/interaction.js';
 import { myAppsRoutes } from './routes/my-apps.js';
 // Portal sign-in, admin consent and My apps (first-party pages on the provider's SSO session).
-import { PortalSession, portalSessionRoutes } from './routes/portal-session.js';
+import { PortalSession, portalClientMetadata, portalSessionRoutes } from './routes/portal-session.js';
+import { clientSecretMatches } from './services/client-secrets.js';
 import { ConsentRequests } from './services/consent-requests.js';
-import { ConsentService } from './services/consent-service.js';
+import { Consents } from './services/consents.js';
 import { Directory } from './services/directory.js';
 import { EnterpriseApps } from './services/enterprise-apps.js';
 import { GrantLiveness } from './services/grant-liveness.js';
@@ -46,7 +49,7 @@ export interface AppDeps {
 export interface Accord {
   app: FastifyInstance;
   provider: Provider;
-  services: { consent: ConsentService; consentRequests: ConsentRequests; catalogue: PermissionCatalogue };
+  services: { consent: Consents; grants: GrantSync; consentRequests: ConsentRequests; catalogue: PermissionCatalogue };
 }
 
 /** Request bodies larger than this are refused with 413 (forms and API payloads are small). */
@@ -64,25 +67,29 @@ export async function configuredProvider(config: Config, pool: Pool, instance?: 
     listPermissions(pool),
   ]);
   const catalogue = new PermissionCatalogue(permissions);
-  const consent = new ConsentService(pool, catalogue, resourceIndicators(config.issuer));
+  // The consent decision reads each row once per provider request, as the provider's own hooks do.
+  const consent = new Consents(pool, catalogue, consentReadsOncePerRequest(pool));
+  const grants = new GrantSync(pool, consent, catalogue, resourceIndicators(config.issuer));
   const eta = createEta();
   const provider = createProvider(config, {
     pool,
     jwks,
     cookieKeys: [cookieKey],
-    clientSecretKey,
     catalogue,
     consent,
+    grants,
     renderPage: pageRenderer(eta),
+    portalClient: portalClientMetadata(config.issuer),
+    clientSecretMatches: (presented, storedHash) => clientSecretMatches(presented, storedHash, clientSecretKey),
   });
-  return { provider, catalogue, consent, eta, cookieKey };
+  return { provider, catalogue, consent, grants, eta, cookieKey };
 }
 
 export async function buildApp(config: Config, deps: AppDeps): Promise<Accord> {
   const { pool } = deps;
   // This process as `accord keys rotate` sees it: which keys it publishes, and that it is alive.
   const instance: ServerInstance = { id: crypto.randomUUID(), description: `${os.hostname()} pid ${process.pid}` };
-  const { provider, catalogue, consent, eta, cookieKey } = await configuredProvider(config, pool, instance);
+  const { provider, catalogue, consent, grants, eta, cookieKey } = await configuredProvider(config, pool, instance);
   const app = Fastify({
     logger: {
       level: config.logLevel,
@@ -171,6 +178,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Accord> {
       pool,
       provider,
       consent,
+      grants,
       consentRequests,
       catalogue,
       signInRateLimit: config.signInRateLimit,
@@ -199,5 +207,5 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Accord> {
     });
   });
 
-  return { app, provider, services: { consent, consentRequests, catalogue } };
+  return { app, provider, services: { consent, grants, consentRequests, catalogue } };
 }

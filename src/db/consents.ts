@@ -64,6 +64,15 @@ export async function findAdminConsent(
   return rows[0];
 }
 
+/** The scopes of the tenant's admin consent to the app (none when there is none), locked for the rest of the transaction. */
+export async function lockAdminConsentScopes(db: Queryable, tenantId: string, clientId: string): Promise<string[]> {
+  const { rows } = await db.query<{ scopes: string[] }>(
+    'SELECT scopes FROM admin_consents WHERE tenant_id = $1::text AND client_id = $2::text FOR UPDATE',
+    [tenantId, clientId],
+  );
+  return rows[0]?.scopes ?? [];
+}
+
 export async function upsertAdminConsent(
   db: Queryable,
   consent: { tenantId: string; clientId: string; scopes: string[]; grantedBy: string },
@@ -236,6 +245,14 @@ export async function setAppBlocked(
     `INSERT INTO tenant_apps (tenant_id, client_id, blocked, updated_by) VALUES ($1::text, $2::text, $3::boolean, $4::text)
      ON CONFLICT (tenant_id, client_id) DO UPDATE SET blocked = EXCLUDED.blocked, updated_by = EXCLUDED.updated_by, updated_at = now()`,
     [tenantId, clientId, blocked, by],
+  );
+}
+
+/** Lifts the tenant's block of the app, if it is blocked. */
+export async function unblockApp(db: Queryable, tenantId: string, clientId: string, by: string): Promise<void> {
+  await db.query(
+    'UPDATE tenant_apps SET blocked = false, updated_by = $3::text, updated_at = now() WHERE tenant_id = $1::text AND client_id = $2::text AND blocked',
+    [tenantId, clientId, by],
   );
 }
 

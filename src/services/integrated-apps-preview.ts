@@ -9,7 +9,7 @@ import { listWaitingConsentInteractions, type WaitingConsentInteraction } from '
 import { listOpenConsentRequestScopes } from '../db/open-consent-requests.js';
 import type { Pool } from '../db/pool.js';
 import { findTenant } from '../db/tenants.js';
-import { decideAccess, requestableScopes } from './consent-service.js';
+import { decideAccess, requestableScopes } from './consents.js';
 
 export interface IntegratedAppsPreviewResult {
   tenantId: string;
