@@ -8,10 +8,10 @@ import formbody from '@fastify/formbody';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type Provider from 'oidc-provider';
 import type { Config } from './config.js';
-import { PermissionCatalogue } from './core/permission-catalogue.js';
+import type { PermissionCatalogue } from './core/permission-catalogue.js';
 import { rememberDpopProof } from './db/dpop-proofs.js';
-import { listPermissions } from './db/permissions.js';
-import type { Pool } from './db/pool.js';
+import { type Pool, ping } from './db/pool.js';
+import { countHit } from './db/rate-limits.js';
 import { HEARTBEAT_SECONDS, removeInstance, type ServerInstance, touchInstance } from './db/server-instances.js';
 import { loadServerSecret } from './db/server-secrets.js';
 import { errorsPlugin, isDatabaseUnavailable } from './plugins/errors.js';
@@ -40,6 +40,7 @@ import { EnterpriseApps } from './services/enterprise-apps.js';
 import { GrantLiveness } from './services/grant-liveness.js';
 import { IntegratedAppsPreview } from './services/integrated-apps-preview.js';
 import { MyAppsService } from './services/my-apps.js';
+import { loadPermissionCatalogue } from './services/permission-catalogue.js';
 import { loadSigningKeys } from './services/signing-keys.js';
 
 export interface AppDeps {
@@ -60,13 +61,12 @@ export const BODY_LIMIT_BYTES = 64 * 1024;
  * permission catalogue read from the database. (The benchmarks serve it bare to measure the wrapper.)
  */
 export async function configuredProvider(config: Config, pool: Pool, instance?: ServerInstance) {
-  const [jwks, cookieKey, clientSecretKey, permissions] = await Promise.all([
+  const [jwks, cookieKey, clientSecretKey, catalogue] = await Promise.all([
     loadSigningKeys(pool, instance),
     loadServerSecret(pool, 'cookie_key'),
     loadServerSecret(pool, 'client_secret_key'),
-    listPermissions(pool),
+    loadPermissionCatalogue(pool),
   ]);
-  const catalogue = new PermissionCatalogue(permissions);
   // The consent decision reads each row once per provider request, as the provider's own hooks do.
   const consent = new Consents(pool, catalogue, consentReadsOncePerRequest(pool));
   const grants = new GrantSync(pool, consent, catalogue, resourceIndicators(config.issuer));
@@ -163,14 +163,18 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Accord> {
 
   // The hot paths — health and the data API (the protocol endpoints never reach Fastify) — stay
   // outside the pages' scope below: no cookie, CSRF or page-header hooks run for them.
-  await app.register(healthRoutes, { pool });
+  await app.register(healthRoutes, { checkDatabase: () => ping(pool) });
   await app.register(dataApiRoutes, { prefix: '/data/v1', pool, resourceServer: tokenOptions(resources.data) });
 
   // Pages, and the admin API with its browsable docs: security headers, cookies, CSRF, rate
   // limits. Portal sign-in, admin consent, My apps and the admin centre sign people in through the
   // provider's own session (an Accord account, never a separate password).
   await app.register(async (pages) => {
-    await pages.register(securityPlugin, { cookieSecret: cookieKey, secureCookies, pool });
+    await pages.register(securityPlugin, {
+      cookieSecret: cookieKey,
+      secureCookies,
+      countHit: (key, windowMs) => countHit(pool, key, windowMs),
+    });
     pages.get('/assets/accord.css', async (_request, reply) =>
       reply.type('text/css; charset=utf-8').header('cache-control', 'public, max-age=3600').send(stylesheet),
     );
