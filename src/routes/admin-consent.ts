@@ -9,13 +9,13 @@ import { type AppRecord, findApp } from '../db/apps.js';
 import type { Pool } from '../db/pool.js';
 import { findTenant, type TenantRecord } from '../db/tenants.js';
 import type { UserRecord } from '../db/users.js';
-import type { ConsentService } from '../services/consent-service.js';
+import type { Consents } from '../services/consents.js';
 import type { PortalSession } from './portal-session.js';
 
 export interface AdminConsentRouteDeps {
   pool: Pool;
   portal: PortalSession;
-  consent: ConsentService;
+  consent: Consents;
   catalogue: PermissionCatalogue;
 }
 

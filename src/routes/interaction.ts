@@ -11,14 +11,16 @@ import { listConsentRequests } from '../db/consent-requests.js';
 import type { Pool } from '../db/pool.js';
 import { findTenant } from '../db/tenants.js';
 import { findUserById } from '../db/users.js';
+import type { GrantSync } from '../provider/grant-sync.js';
 import type { ConsentRequests } from '../services/consent-requests.js';
-import type { ConsentEvaluation, ConsentService } from '../services/consent-service.js';
+import type { ConsentEvaluation, Consents } from '../services/consents.js';
 import { signIn } from '../services/sign-in.js';
 
 export interface InteractionRouteDeps {
   pool: Pool;
   provider: Provider;
-  consent: ConsentService;
+  consent: Consents;
+  grants: GrantSync;
   consentRequests: ConsentRequests;
   catalogue: PermissionCatalogue;
   signInRateLimit: number;
@@ -34,7 +36,7 @@ const uidParams = {
 } as const;
 
 export async function interactionRoutes(app: FastifyInstance, deps: InteractionRouteDeps): Promise<void> {
-  const { provider, consent, catalogue, pool, consentRequests } = deps;
+  const { provider, consent, grants, catalogue, pool, consentRequests } = deps;
 
   app.addHook('onSend', async (_request, reply) => {
     reply.header('cache-control', 'no-store');
@@ -259,7 +261,7 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionR
           await consent.grantUserConsent(accountId, clientId, decision.missingScopes);
         }
       }
-      const grant = await consent.loadGrant(provider.Grant as never, accountId, clientId);
+      const grant = await grants.loadGrant(provider.Grant as never, accountId, clientId);
       if (!grant) throw InteractionExpired('Nothing was granted. Go back to the app and start again.');
       return finish(request, reply, { consent: { grantId: grant.jti } });
     },
