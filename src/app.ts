@@ -20,8 +20,8 @@ import { createProvider, resourceIndicators } from './provider/create-provider.j
 import { loadServerSecret, loadSigningKeys } from './provider/keys.js';
 import { createLocalKeyResolver } from './provider/local-jwks.js';
 import { protocolServerFactory } from './provider/protocol-server.js';
-import { adminApiRoutes } from './routes/admin-api.js';
-import { adminCentreRoutes } from './routes/admin-centre.js';
+import { adminApiRoutes } from './routes/admin-api/index.js';
+import { adminCentreRoutes } from './routes/admin-centre/index.js';
 import { adminConsentRoutes } from './routes/admin-consent.js';
 import { dataApiRoutes } from './routes/data-api.js';
 import { healthRoutes } from './routes/health.js';

@@ -3,7 +3,7 @@
 import type { FastifyInstance } from 'fastify';
 import { AccordError, NotFound } from '../../core/errors.js';
 import { type AppChanges, findApp, listAppsPublishedBy } from '../../db/apps.js';
-import type { AdminApiDeps } from '../admin-api.js';
+import type { AdminApiDeps } from './deps.js';
 import { actorOf } from './require-tenant-admin.js';
 import {
   type AppChangesBody,

@@ -2,7 +2,7 @@
 // cursor (`before`) so pages stay stable while new events arrive.
 import type { FastifyInstance } from 'fastify';
 import { listAuditEvents } from '../../db/audit-events.js';
-import type { AdminApiDeps } from '../admin-api.js';
+import type { AdminApiDeps } from './deps.js';
 import {
   type AuditQuery,
   auditEventOf,

@@ -2,7 +2,7 @@
 // some of the permissions (recording the tenant-wide admin consent) or deny with a reason.
 import type { FastifyInstance } from 'fastify';
 import type { ConsentRequestRecord } from '../../db/consent-requests.js';
-import type { AdminApiDeps } from '../admin-api.js';
+import type { AdminApiDeps } from './deps.js';
 import { actorOf } from './require-tenant-admin.js';
 import { errorResponses, type TenantParams, tenantParams } from './schemas.js';
 

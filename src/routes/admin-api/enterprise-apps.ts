@@ -3,7 +3,7 @@
 // user's consent (services/enterprise-apps.ts; each change one audited transaction).
 import type { FastifyInstance } from 'fastify';
 import type { EnterpriseAppDetail, EnterpriseAppSummary } from '../../services/enterprise-apps.js';
-import type { AdminApiDeps } from '../admin-api.js';
+import type { AdminApiDeps } from './deps.js';
 import { actorOf } from './require-tenant-admin.js';
 import { type AppParams, appParams, errorResponses, type TenantParams, tenantParams } from './schemas.js';
 

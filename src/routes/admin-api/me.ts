@@ -4,7 +4,7 @@
 import type { FastifyInstance } from 'fastify';
 import { AccessDenied, AccordError } from '../../core/errors.js';
 import { findUserById } from '../../db/users.js';
-import type { AdminApiDeps } from '../admin-api.js';
+import type { AdminApiDeps } from './deps.js';
 import { errorResponses } from './schemas.js';
 
 export const MY_APPS_SCOPE = 'AppConsents.ReadWrite';

@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import { NotFound } from '../../core/errors.js';
 import { findTenant } from '../../db/tenants.js';
-import type { AdminApiDeps } from '../admin-api.js';
+import type { AdminApiDeps } from './deps.js';
 import { actorOf } from './require-tenant-admin.js';
 import { answer, errorResponses, settingsOf, type TenantParams, tenantParams } from './schemas.js';
 

@@ -5,7 +5,7 @@ import { Conflict, NotFound } from '../../core/errors.js';
 import type { Pool } from '../../db/pool.js';
 import { findUserInTenant, listUsers } from '../../db/users.js';
 import type { Directory } from '../../services/directory.js';
-import type { AdminApiDeps } from '../admin-api.js';
+import type { AdminApiDeps } from './deps.js';
 import { actorOf } from './require-tenant-admin.js';
 import {
   answer,

@@ -6,7 +6,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { AccordError, NotFound } from '../../core/errors.js';
 import { type AppRecord, findApp, listAppsPublishedBy } from '../../db/apps.js';
 import type { UserRecord } from '../../db/users.js';
-import type { AdminCentreContext } from '../admin-centre.js';
+import type { AdminCentreContext } from './deps.js';
 import { NOT_IN_TENANT, pageData, requireAdmin } from './guard.js';
 
 const LIST = '/admin/apps';

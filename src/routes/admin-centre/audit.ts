@@ -3,7 +3,7 @@
 import type { FastifyInstance } from 'fastify';
 import { listAuditEvents } from '../../db/audit-events.js';
 import { listUsers } from '../../db/users.js';
-import type { AdminCentreContext } from '../admin-centre.js';
+import type { AdminCentreContext } from './deps.js';
 import { pageData, requireAdmin } from './guard.js';
 
 export const AUDIT_PAGE_SIZE = 50;

@@ -5,7 +5,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { AccordError } from '../../core/errors.js';
 import { type AppRecord, findApp } from '../../db/apps.js';
 import { listUsers, type UserRecord } from '../../db/users.js';
-import type { AdminCentreContext } from '../admin-centre.js';
+import type { AdminCentreContext } from './deps.js';
 import { pageData, requireAdmin } from './guard.js';
 
 const PAGE = '/admin/consent-requests';

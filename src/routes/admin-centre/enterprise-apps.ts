@@ -3,7 +3,7 @@
 // The work (transactions, audit, token revocation) is services/enterprise-apps.ts.
 import type { FastifyInstance } from 'fastify';
 import { findTenant } from '../../db/tenants.js';
-import type { AdminCentreContext } from '../admin-centre.js';
+import type { AdminCentreContext } from './deps.js';
 import { pageData, requireAdmin } from './guard.js';
 
 const LIST = '/admin/enterprise-apps';

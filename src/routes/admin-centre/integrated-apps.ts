@@ -3,7 +3,7 @@
 // Saving is a separate confirmed POST; the preview step writes nothing.
 import type { FastifyInstance } from 'fastify';
 import { findTenant } from '../../db/tenants.js';
-import type { AdminCentreContext } from '../admin-centre.js';
+import type { AdminCentreContext } from './deps.js';
 import { pageData, requireAdmin } from './guard.js';
 
 const PAGE = '/admin/settings/integrated-apps';

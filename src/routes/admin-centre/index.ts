@@ -7,35 +7,15 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import type { PermissionCatalogue } from '../core/permission-catalogue.js';
-import type { Pool } from '../db/pool.js';
-import { findTenant } from '../db/tenants.js';
-import { viewsDir } from '../plugins/views.js';
-import type { ConsentRequests } from '../services/consent-requests.js';
-import type { Directory } from '../services/directory.js';
-import type { EnterpriseApps } from '../services/enterprise-apps.js';
-import type { IntegratedAppsPreview } from '../services/integrated-apps-preview.js';
-import { appsPages } from './admin-centre/apps.js';
-import { auditPages } from './admin-centre/audit.js';
-import { consentRequestsPages } from './admin-centre/consent-requests.js';
-import { enterpriseAppsPages } from './admin-centre/enterprise-apps.js';
-import { type AdminNavItem, pageData, requireAdmin } from './admin-centre/guard.js';
-import { integratedAppsPages } from './admin-centre/integrated-apps.js';
-import type { PortalSession } from './portal-session.js';
-
-export interface AdminCentreDeps {
-  pool: Pool;
-  portal: PortalSession;
-  directory: Directory;
-  consentRequests: ConsentRequests;
-  catalogue: PermissionCatalogue;
-  preview: IntegratedAppsPreview;
-  enterpriseApps: EnterpriseApps;
-}
-
-export interface AdminCentreContext extends AdminCentreDeps {
-  navItems: readonly AdminNavItem[];
-}
+import { findTenant } from '../../db/tenants.js';
+import { viewsDir } from '../../plugins/views.js';
+import { appsPages } from './apps.js';
+import { auditPages } from './audit.js';
+import { consentRequestsPages } from './consent-requests.js';
+import type { AdminCentreContext, AdminCentreDeps } from './deps.js';
+import { enterpriseAppsPages } from './enterprise-apps.js';
+import { type AdminNavItem, pageData, requireAdmin } from './guard.js';
+import { integratedAppsPages } from './integrated-apps.js';
 
 const NAV: readonly AdminNavItem[] = [
   { section: 'home', href: '/admin', label: 'Overview' },

@@ -4,38 +4,19 @@
 // whose user is an admin of `{tenant}` at the time of the call. Described by the OpenAPI document
 // at `/api/v1/openapi.json`, browsable at `/api/v1/docs`.
 import type { FastifyInstance } from 'fastify';
-import type { Pool } from '../db/pool.js';
-import { openapiPlugin } from '../plugins/openapi.js';
-import { type ResourceServerOptions, resourceServerPlugin } from '../plugins/resource-server.js';
-import { useStrictValidation } from '../plugins/strict-validation.js';
-import type { ConsentRequests } from '../services/consent-requests.js';
-import type { Directory } from '../services/directory.js';
-import type { EnterpriseApps } from '../services/enterprise-apps.js';
-import type { MyAppsService } from '../services/my-apps.js';
-import { appsRoutes } from './admin-api/apps.js';
-import { auditEventsRoutes } from './admin-api/audit-events.js';
-import { consentRequestsRoutes } from './admin-api/consent-requests.js';
-import { enterpriseAppsRoutes } from './admin-api/enterprise-apps.js';
-import { meRoutes } from './admin-api/me.js';
-import { requireTenantAdmin } from './admin-api/require-tenant-admin.js';
-import { ADMIN_SCOPE, sharedSchemas } from './admin-api/schemas.js';
-import { settingsRoutes } from './admin-api/settings.js';
-import { usersRoutes } from './admin-api/users.js';
-
-export interface AdminApiDeps {
-  pool: Pool;
-  directory: Directory;
-  enterpriseApps: EnterpriseApps;
-  consentRequests: ConsentRequests;
-  myApps: MyAppsService;
-  /** This API's public URL (its resource indicator), for `Location` headers. */
-  apiUrl: string;
-}
-
-export interface AdminApiOptions extends Omit<AdminApiDeps, 'apiUrl'> {
-  /** How this API verifies tokens; `audience` is the API's resource indicator. */
-  resourceServer: ResourceServerOptions;
-}
+import { openapiPlugin } from '../../plugins/openapi.js';
+import { resourceServerPlugin } from '../../plugins/resource-server.js';
+import { useStrictValidation } from '../../plugins/strict-validation.js';
+import { appsRoutes } from './apps.js';
+import { auditEventsRoutes } from './audit-events.js';
+import { consentRequestsRoutes } from './consent-requests.js';
+import type { AdminApiDeps, AdminApiOptions } from './deps.js';
+import { enterpriseAppsRoutes } from './enterprise-apps.js';
+import { meRoutes } from './me.js';
+import { requireTenantAdmin } from './require-tenant-admin.js';
+import { ADMIN_SCOPE, sharedSchemas } from './schemas.js';
+import { settingsRoutes } from './settings.js';
+import { usersRoutes } from './users.js';
 
 const DESCRIPTION = `Manage one tenant (organisation) of Accord: its Integrated Apps setting, its users, the apps it
 registers, and its audit trail.
