@@ -1,8 +1,8 @@
 // /tenants/{tenant}/apps: the apps (OAuth clients) the tenant publishes — register, read, change,
 // delete, and rotate the client secret. A secret is shown once, in the answer that created it.
 import type { FastifyInstance } from 'fastify';
-import { AccordError, NotFound } from '../../core/errors.js';
-import { type AppChanges, findApp, listAppsPublishedBy } from '../../db/apps.js';
+import { AccordError } from '../../core/errors.js';
+import type { AppChanges } from '../../db/apps.js';
 import type { AdminApiDeps } from './deps.js';
 import { actorOf } from './require-tenant-admin.js';
 import {
@@ -22,7 +22,7 @@ import {
 
 const tags = ['Apps'];
 
-export async function appsRoutes(app: FastifyInstance, { pool, directory, apiUrl }: AdminApiDeps): Promise<void> {
+export async function appsRoutes(app: FastifyInstance, { apps, directory, apiUrl }: AdminApiDeps): Promise<void> {
   app.get<{ Params: TenantParams }>(
     '/apps',
     {
@@ -37,7 +37,7 @@ export async function appsRoutes(app: FastifyInstance, { pool, directory, apiUrl
         },
       },
     },
-    async (request) => ({ value: (await listAppsPublishedBy(pool, request.params.tenant)).map(appOf) }),
+    async (request) => ({ value: (await apps.list(request.params.tenant)).map(appOf) }),
   );
 
   app.post<{ Params: TenantParams; Body: NewAppBody }>(
@@ -96,11 +96,7 @@ export async function appsRoutes(app: FastifyInstance, { pool, directory, apiUrl
         response: { 200: answer('App', 'The app (never its secret).'), ...errorResponses(404) },
       },
     },
-    async (request) => {
-      const found = await findApp(pool, request.params.clientId);
-      if (!found || found.publisherTenantId !== request.params.tenant) throw NotFound('app not found');
-      return appOf(found);
-    },
+    async (request) => appOf(await apps.findOwned(request.params.tenant, request.params.clientId)),
   );
 
   app.patch<{ Params: AppParams; Body: AppChangesBody }>(

@@ -1,7 +1,6 @@
 // /tenants/{tenant}/audit-events: the tenant's audit trail, newest first, paged by a keyset
 // cursor (`before`) so pages stay stable while new events arrive.
 import type { FastifyInstance } from 'fastify';
-import { listAuditEvents } from '../../db/audit-events.js';
 import type { AdminApiDeps } from './deps.js';
 import {
   type AuditQuery,
@@ -13,7 +12,7 @@ import {
   tenantParams,
 } from './schemas.js';
 
-export async function auditEventsRoutes(app: FastifyInstance, { pool }: AdminApiDeps): Promise<void> {
+export async function auditEventsRoutes(app: FastifyInstance, { auditLog }: AdminApiDeps): Promise<void> {
   app.get<{ Params: TenantParams; Querystring: AuditQuery }>(
     '/audit-events',
     {
@@ -30,13 +29,8 @@ export async function auditEventsRoutes(app: FastifyInstance, { pool }: AdminApi
     },
     async (request) => {
       const { limit, before } = request.query;
-      // One more than asked tells whether an older page exists.
-      const rows = await listAuditEvents(pool, request.params.tenant, {
-        limit: limit + 1,
-        ...(before ? { before } : {}),
-      });
-      const page = rows.slice(0, limit);
-      return { value: page.map(auditEventOf), next: rows.length > limit ? page[page.length - 1]!.id : null };
+      const { events, next } = await auditLog.page(request.params.tenant, { limit, before });
+      return { value: events.map(auditEventOf), next };
     },
   );
 }

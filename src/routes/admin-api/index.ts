@@ -7,6 +7,10 @@ import type { FastifyInstance } from 'fastify';
 import { openapiPlugin } from '../../plugins/openapi.js';
 import { resourceServerPlugin } from '../../plugins/resource-server.js';
 import { useStrictValidation } from '../../plugins/strict-validation.js';
+import { AuditLog } from '../../services/audit-log.js';
+import { PublishedApps } from '../../services/published-apps.js';
+import { TenantUsers } from '../../services/tenant-users.js';
+import { Tenants } from '../../services/tenants.js';
 import { appsRoutes } from './apps.js';
 import { auditEventsRoutes } from './audit-events.js';
 import { consentRequestsRoutes } from './consent-requests.js';
@@ -33,12 +37,16 @@ the description names the offending field. Request bodies may hold only the docu
 A client secret appears only in the answer that created it (registration and rotation).`;
 
 export async function adminApiRoutes(app: FastifyInstance, options: AdminApiOptions): Promise<void> {
+  const { pool, directory } = options;
   const deps: AdminApiDeps = {
-    pool: options.pool,
-    directory: options.directory,
+    directory,
     enterpriseApps: options.enterpriseApps,
     consentRequests: options.consentRequests,
     myApps: options.myApps,
+    tenants: new Tenants(pool),
+    users: new TenantUsers(pool, directory),
+    apps: new PublishedApps(pool),
+    auditLog: new AuditLog(pool),
     apiUrl: options.resourceServer.audience,
   };
   useStrictValidation(app);
@@ -69,7 +77,7 @@ export async function adminApiRoutes(app: FastifyInstance, options: AdminApiOpti
 
   await app.register(
     async (tenant) => {
-      tenant.addHook('onRequest', requireTenantAdmin(tenant, options.pool));
+      tenant.addHook('onRequest', requireTenantAdmin(tenant, deps.users));
       // Answers may hold secrets and always reflect the current state: never cache them.
       tenant.addHook('onSend', async (_request, reply) => {
         reply.header('cache-control', 'no-store');

@@ -1,9 +1,8 @@
 // /me/apps: the signed-in user's own apps, as on the My apps page — every app that can reach
 // their data and on whose say-so — and withdrawing their own consent. Needs a token for this API
 // holding the user permission AppConsents.ReadWrite; it reaches only the token's own user.
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AccessDenied, AccordError } from '../../core/errors.js';
-import { findUserById } from '../../db/users.js';
 import type { AdminApiDeps } from './deps.js';
 import { errorResponses } from './schemas.js';
 
@@ -39,13 +38,18 @@ const myAppSchema = {
   },
 } as const;
 
-export async function meRoutes(app: FastifyInstance, { pool, myApps }: AdminApiDeps): Promise<void> {
+export async function meRoutes(app: FastifyInstance, { users, myApps }: AdminApiDeps): Promise<void> {
+  /** The token's user, read now: only an existing, enabled user is served. */
+  const tokenUser = async (request: FastifyRequest) => {
+    const sub = request.accessToken?.sub;
+    const user = sub ? await users.findEnabled(sub) : undefined;
+    if (!user) throw AccessDenied('This API needs a token of a signed-in, enabled user.');
+    return user;
+  };
   const requireScope = app.resourceServer.requireScope(MY_APPS_SCOPE);
   app.addHook('onRequest', async function (request, reply) {
     await requireScope.call(this, request, reply);
-    const sub = request.accessToken?.sub;
-    const user = sub ? await findUserById(pool, sub) : undefined;
-    if (!user || user.disabled) throw AccessDenied('This API needs a token of a signed-in, enabled user.');
+    await tokenUser(request);
   });
   app.addHook('onSend', async (_request, reply) => {
     reply.header('cache-control', 'no-store');
@@ -70,8 +74,7 @@ export async function meRoutes(app: FastifyInstance, { pool, myApps }: AdminApiD
       },
     },
     async (request) => {
-      const token = request.accessToken!;
-      const user = (await findUserById(pool, token.sub!))!;
+      const user = await tokenUser(request);
       const apps = await myApps.list(user.tenantId, user.id);
       return {
         value: apps.map((entry) => ({
@@ -109,7 +112,7 @@ export async function meRoutes(app: FastifyInstance, { pool, myApps }: AdminApiD
       },
     },
     async (request, reply) => {
-      const user = (await findUserById(pool, request.accessToken!.sub!))!;
+      const user = await tokenUser(request);
       const revoked = await myApps.revokeOwnConsent(user.tenantId, user.id, request.params.clientId);
       if (!revoked) throw new AccordError(404, 'not_found', 'You have no consent of your own to this app.');
       return reply.status(204).send();

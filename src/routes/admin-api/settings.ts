@@ -1,14 +1,12 @@
 // /tenants/{tenant}/settings: the tenant's name and its Integrated Apps setting.
 import type { FastifyInstance } from 'fastify';
-import { NotFound } from '../../core/errors.js';
-import { findTenant } from '../../db/tenants.js';
 import type { AdminApiDeps } from './deps.js';
 import { actorOf } from './require-tenant-admin.js';
 import { answer, errorResponses, settingsOf, type TenantParams, tenantParams } from './schemas.js';
 
 const tags = ['Settings'];
 
-export async function settingsRoutes(app: FastifyInstance, { pool, directory }: AdminApiDeps): Promise<void> {
+export async function settingsRoutes(app: FastifyInstance, { tenants, directory }: AdminApiDeps): Promise<void> {
   app.get<{ Params: TenantParams }>(
     '/settings',
     {
@@ -20,11 +18,7 @@ export async function settingsRoutes(app: FastifyInstance, { pool, directory }: 
         response: { 200: answer('Settings', 'The tenant’s settings.'), ...errorResponses() },
       },
     },
-    async (request) => {
-      const tenant = await findTenant(pool, request.params.tenant);
-      if (!tenant) throw NotFound('tenant not found');
-      return settingsOf(tenant);
-    },
+    async (request) => settingsOf(await tenants.find(request.params.tenant)),
   );
 
   app.patch<{ Params: TenantParams; Body: { integratedAppsEnabled: boolean } }>(

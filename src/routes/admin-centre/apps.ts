@@ -3,8 +3,8 @@
 // made it, and never again. A rejected form is shown again with the message and what was typed;
 // nothing is written.
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { AccordError, NotFound } from '../../core/errors.js';
-import { type AppRecord, findApp, listAppsPublishedBy } from '../../db/apps.js';
+import { AccordError } from '../../core/errors.js';
+import type { AppRecord } from '../../db/apps.js';
 import type { UserRecord } from '../../db/users.js';
 import type { AdminCentreContext } from './deps.js';
 import { NOT_IN_TENANT, pageData, requireAdmin } from './guard.js';
@@ -80,14 +80,11 @@ function valuesOfApp(app: AppRecord): AppFormValues {
 }
 
 export async function appsPages(app: FastifyInstance, context: AdminCentreContext): Promise<void> {
-  const { pool, portal, directory, catalogue, navItems } = context;
+  const { apps: publishedApps, portal, directory, catalogue, navItems } = context;
 
-  /** The tenant's own registration, or 404 (another tenant's app is not distinguishable from none). */
-  async function ownApp(user: UserRecord, clientId: string): Promise<AppRecord> {
-    const found = await findApp(pool, clientId);
-    if (!found || found.publisherTenantId !== user.tenantId) throw NotFound(NOT_IN_TENANT);
-    return found;
-  }
+  /** The admin's tenant's own registration, or 404 (another tenant's app is answered as none). */
+  const ownApp = (user: UserRecord, clientId: string) =>
+    publishedApps.findOwned(user.tenantId, clientId, NOT_IN_TENANT);
 
   const permissionsView = () => catalogue.permissions;
 
@@ -126,7 +123,7 @@ export async function appsPages(app: FastifyInstance, context: AdminCentreContex
     async (request, reply) => {
       const user = await requireAdmin(portal, request, reply, LIST);
       if (!user) return reply;
-      const apps = await listAppsPublishedBy(pool, user.tenantId);
+      const apps = await publishedApps.list(user.tenantId);
       return reply.view('admin/apps', {
         ...pageData(reply, user, 'apps', 'Apps', navItems),
         apps,

@@ -3,8 +3,8 @@
 // why and when; approve all or some permissions, or deny with a reason. Recent decisions below.
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { AccordError } from '../../core/errors.js';
-import { type AppRecord, findApp } from '../../db/apps.js';
-import { listUsers, type UserRecord } from '../../db/users.js';
+import type { AppRecord } from '../../db/apps.js';
+import type { UserRecord } from '../../db/users.js';
 import type { AdminCentreContext } from './deps.js';
 import { pageData, requireAdmin } from './guard.js';
 
@@ -18,7 +18,7 @@ const idParams = {
 } as const;
 
 export async function consentRequestsPages(app: FastifyInstance, context: AdminCentreContext): Promise<void> {
-  const { pool, portal, consentRequests, catalogue, navItems } = context;
+  const { users, apps, portal, consentRequests, catalogue, navItems } = context;
 
   async function render(
     reply: FastifyReply,
@@ -26,18 +26,18 @@ export async function consentRequestsPages(app: FastifyInstance, context: AdminC
     notice?: { kind: 'approved' | 'denied'; id: string },
     failure?: { id: string; error: AccordError },
   ) {
-    const [all, users] = await Promise.all([consentRequests.list(admin.tenantId), listUsers(pool, admin.tenantId)]);
-    const userById = new Map(users.map((user) => [user.id, user]));
+    const [all, people] = await Promise.all([consentRequests.list(admin.tenantId), users.list(admin.tenantId)]);
+    const userById = new Map(people.map((user) => [user.id, user]));
     const clientIds = [...new Set(all.map((request) => request.clientId))];
-    const apps = new Map<string, AppRecord | undefined>(
-      await Promise.all(clientIds.map(async (clientId) => [clientId, await findApp(pool, clientId)] as const)),
+    const appById = new Map<string, AppRecord | undefined>(
+      await Promise.all(clientIds.map(async (clientId) => [clientId, await apps.find(clientId)] as const)),
     );
     const describe = (scopes: readonly string[]) => catalogue.sort(scopes).map((scope) => catalogue.get(scope)!);
     const entries = all.map((request) => ({
       ...request,
       user: userById.get(request.userId),
       decidedByUser: request.decidedBy ? userById.get(request.decidedBy) : undefined,
-      app: apps.get(request.clientId),
+      app: appById.get(request.clientId),
       permissions: describe(request.scopes),
       approvedPermissions: request.approvedScopes ? describe(request.approvedScopes) : [],
       base: `${PAGE}/${encodeURIComponent(request.id)}`,

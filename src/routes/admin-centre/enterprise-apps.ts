@@ -2,7 +2,6 @@
 // what and when, block and unblock, remove from the organisation, withdraw one user's consent.
 // The work (transactions, audit, token revocation) is services/enterprise-apps.ts.
 import type { FastifyInstance } from 'fastify';
-import { findTenant } from '../../db/tenants.js';
 import type { AdminCentreContext } from './deps.js';
 import { pageData, requireAdmin } from './guard.js';
 
@@ -17,7 +16,7 @@ const clientIdParams = {
 const csrfOnly = { type: 'object', properties: { _csrf: { type: 'string' } } } as const;
 
 export async function enterpriseAppsPages(app: FastifyInstance, context: AdminCentreContext): Promise<void> {
-  const { pool, portal, enterpriseApps, catalogue, navItems } = context;
+  const { tenants, portal, enterpriseApps, catalogue, navItems } = context;
   const describe = (scopes: readonly string[]) =>
     scopes.map((scope) => catalogue.get(scope)).filter((p) => p !== undefined);
   const base = (clientId: string) => `${LIST}/${encodeURIComponent(clientId)}`;
@@ -57,7 +56,7 @@ export async function enterpriseAppsPages(app: FastifyInstance, context: AdminCe
       if (!admin) return reply;
       const detail = await enterpriseApps.detail(admin.tenantId, request.params.clientId);
       const publisher =
-        detail.publisherTenantId === admin.tenantId ? undefined : await findTenant(pool, detail.publisherTenantId);
+        detail.publisherTenantId === admin.tenantId ? undefined : await tenants.find(detail.publisherTenantId);
       const withPermission = (grants: ReadonlyArray<{ scope: string; grantedAt: Date }>) =>
         grants.map((grant) => ({ ...grant, permission: catalogue.get(grant.scope) }));
       return reply.view('admin/enterprise-app', {

@@ -7,8 +7,11 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { findTenant } from '../../db/tenants.js';
 import { viewsDir } from '../../plugins/views.js';
+import { AuditLog } from '../../services/audit-log.js';
+import { PublishedApps } from '../../services/published-apps.js';
+import { TenantUsers } from '../../services/tenant-users.js';
+import { Tenants } from '../../services/tenants.js';
 import { appsPages } from './apps.js';
 import { auditPages } from './audit.js';
 import { consentRequestsPages } from './consent-requests.js';
@@ -27,8 +30,16 @@ const NAV: readonly AdminNavItem[] = [
 ];
 
 export async function adminCentreRoutes(app: FastifyInstance, deps: AdminCentreDeps): Promise<void> {
-  const context: AdminCentreContext = { ...deps, navItems: NAV };
-  const { pool, portal } = deps;
+  const { pool, ...services } = deps;
+  const context: AdminCentreContext = {
+    ...services,
+    tenants: new Tenants(pool),
+    users: new TenantUsers(pool, deps.directory),
+    apps: new PublishedApps(pool),
+    auditLog: new AuditLog(pool),
+    navItems: NAV,
+  };
+  const { portal, tenants } = context;
 
   const stylesheet = await readFile(path.join(viewsDir, 'admin/admin.css'), 'utf8');
   app.get('/assets/admin.css', async (_request, reply) =>
@@ -44,7 +55,7 @@ export async function adminCentreRoutes(app: FastifyInstance, deps: AdminCentreD
     const user = await requireAdmin(portal, request, reply, '/admin');
     if (!user) return reply;
     const [tenant, pending] = await Promise.all([
-      findTenant(pool, user.tenantId),
+      tenants.find(user.tenantId),
       deps.consentRequests.list(user.tenantId, { status: 'pending' }).then((rows) => rows.length),
     ]);
     return reply.view('admin/home', {

@@ -2,7 +2,6 @@
 // and a preview of the effect (consents kept, sign-ins that change outcome) before saving.
 // Saving is a separate confirmed POST; the preview step writes nothing.
 import type { FastifyInstance } from 'fastify';
-import { findTenant } from '../../db/tenants.js';
 import type { AdminCentreContext } from './deps.js';
 import { pageData, requireAdmin } from './guard.js';
 
@@ -15,7 +14,7 @@ const stateBody = {
 } as const;
 
 export async function integratedAppsPages(app: FastifyInstance, context: AdminCentreContext): Promise<void> {
-  const { pool, portal, directory, preview, navItems } = context;
+  const { tenants, portal, directory, preview, navItems } = context;
 
   app.get<{ Querystring: { saved?: 'on' | 'off' } }>(
     PAGE,
@@ -23,7 +22,7 @@ export async function integratedAppsPages(app: FastifyInstance, context: AdminCe
     async (request, reply) => {
       const user = await requireAdmin(portal, request, reply, PAGE);
       if (!user) return reply;
-      const tenant = await findTenant(pool, user.tenantId);
+      const tenant = await tenants.find(user.tenantId);
       return reply.view('admin/integrated-apps', {
         ...pageData(reply, user, 'integrated-apps', 'Integrated apps', navItems),
         tenant,
@@ -40,7 +39,7 @@ export async function integratedAppsPages(app: FastifyInstance, context: AdminCe
       const user = await requireAdmin(portal, request, reply, PAGE);
       if (!user) return reply;
       const [tenant, result] = await Promise.all([
-        findTenant(pool, user.tenantId),
+        tenants.find(user.tenantId),
         preview.preview(user.tenantId, request.body.enabled === 'on'),
       ]);
       return reply.view('admin/integrated-apps', {
