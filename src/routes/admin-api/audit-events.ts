@@ -1,19 +1,12 @@
 // /tenants/{tenant}/audit-events: the tenant's audit trail, newest first, paged by a keyset
 // cursor (`before`) so pages stay stable while new events arrive.
-import type { FastifyInstance } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { AdminApiDeps } from './deps.js';
-import {
-  type AuditQuery,
-  auditEventOf,
-  auditPageSchema,
-  auditQuery,
-  errorResponses,
-  type TenantParams,
-  tenantParams,
-} from './schemas.js';
+import { auditEventOf } from './presenters.js';
+import { AUDIT_PAGE_SIZE, AuditPageSchema, AuditQuery, errorResponses, TenantParams } from './schemas.js';
 
-export async function auditEventsRoutes(app: FastifyInstance, { auditLog }: AdminApiDeps): Promise<void> {
-  app.get<{ Params: TenantParams; Querystring: AuditQuery }>(
+export const auditEventsRoutes: FastifyPluginAsyncTypebox<AdminApiDeps> = async (app, { auditLog }) => {
+  app.get(
     '/audit-events',
     {
       schema: {
@@ -22,15 +15,16 @@ export async function auditEventsRoutes(app: FastifyInstance, { auditLog }: Admi
         summary: 'List the tenant’s audit events',
         description:
           'Every change of a setting, user, app or consent, with who made it. Follow `next` (as `before`) for older events.',
-        params: tenantParams,
-        querystring: auditQuery,
-        response: { 200: auditPageSchema, ...errorResponses() },
+        params: TenantParams,
+        querystring: AuditQuery,
+        response: { 200: AuditPageSchema, ...errorResponses() },
       },
     },
     async (request) => {
-      const { limit, before } = request.query;
+      // The schema's default fills `limit` in; the fallback only satisfies the type.
+      const { limit = AUDIT_PAGE_SIZE, before } = request.query;
       const { events, next } = await auditLog.page(request.params.tenant, { limit, before });
       return { value: events.map(auditEventOf), next };
     },
   );
-}
+};

@@ -1,8 +1,9 @@
 // The admin API, `/api/v1` (JSON): a tenant's settings (Integrated Apps), users, the apps it
-// registered, the apps in use (enterprise apps), users' consent requests, and its audit events, under `/tenants/{tenant}/...`. Every call needs an access token
-// from this issuer for this API (resource `<issuer>/api/v1`) holding Organization.ReadWrite.All,
-// whose user is an admin of `{tenant}` at the time of the call. Described by the OpenAPI document
-// at `/api/v1/openapi.json`, browsable at `/api/v1/docs`.
+// registered, the apps in use (enterprise apps), users' consent requests, and its audit events,
+// under `/tenants/{tenant}/...`. Every call needs an access token from this issuer for this API
+// (resource `<issuer>/api/v1`) holding Organization.ReadWrite.All, whose user is an admin of
+// `{tenant}` at the time of the call. Described by the OpenAPI document at
+// `/api/v1/openapi.json`, browsable at `/api/v1/docs`.
 import type { FastifyInstance } from 'fastify';
 import { openapiPlugin } from '../../plugins/openapi.js';
 import { resourceServerPlugin } from '../../plugins/resource-server.js';
@@ -17,8 +18,8 @@ import { consentRequestsRoutes } from './consent-requests.js';
 import type { AdminApiDeps, AdminApiOptions } from './deps.js';
 import { enterpriseAppsRoutes } from './enterprise-apps.js';
 import { meRoutes } from './me.js';
-import { requireTenantAdmin } from './require-tenant-admin.js';
-import { ADMIN_SCOPE, sharedSchemas } from './schemas.js';
+import { ADMIN_SCOPE, requireTenantAdmin } from './require-tenant-admin.js';
+import { sharedSchemas } from './schemas.js';
 import { settingsRoutes } from './settings.js';
 import { usersRoutes } from './users.js';
 

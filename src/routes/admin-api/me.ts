@@ -1,44 +1,17 @@
 // /me/apps: the signed-in user's own apps, as on the My apps page — every app that can reach
 // their data and on whose say-so — and withdrawing their own consent. Needs a token for this API
 // holding the user permission AppConsents.ReadWrite; it reaches only the token's own user.
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyRequest } from 'fastify';
 import { AccessDenied, AccordError } from '../../core/errors.js';
 import type { AdminApiDeps } from './deps.js';
-import { errorResponses } from './schemas.js';
+import { myAppOf } from './presenters.js';
+import { collectionOf, errorResponses, MyAppParams, MyAppSchema, noContent } from './schemas.js';
 
 export const MY_APPS_SCOPE = 'AppConsents.ReadWrite';
 const tags = ['My apps'];
 
-const myAppSchema = {
-  type: 'object',
-  required: [
-    'clientId',
-    'name',
-    'publisherName',
-    'publisherVerified',
-    'origin',
-    'ownPermissions',
-    'organisationPermissions',
-  ],
-  properties: {
-    clientId: { type: 'string' },
-    name: { type: 'string' },
-    publisherName: { type: 'string' },
-    publisherVerified: { type: 'boolean' },
-    fromTenant: { type: ['string', 'null'], description: 'The publishing organisation, when it is not yours.' },
-    origin: {
-      type: 'string',
-      enum: ['own', 'organisation', 'both'],
-      description: 'Whose consent gives the app access.',
-    },
-    ownPermissions: { type: 'array', items: { type: 'string' } },
-    ownGrantedAt: { type: ['string', 'null'], format: 'date-time' },
-    organisationPermissions: { type: 'array', items: { type: 'string' } },
-    organisationGrantedAt: { type: ['string', 'null'], format: 'date-time' },
-  },
-} as const;
-
-export async function meRoutes(app: FastifyInstance, { users, myApps }: AdminApiDeps): Promise<void> {
+export const meRoutes: FastifyPluginAsyncTypebox<AdminApiDeps> = async (app, { users, myApps }) => {
   /** The token's user, read now: only an existing, enabled user is served. */
   const tokenUser = async (request: FastifyRequest) => {
     const sub = request.accessToken?.sub;
@@ -62,38 +35,16 @@ export async function meRoutes(app: FastifyInstance, { users, myApps }: AdminApi
         tags,
         operationId: 'listMyApps',
         summary: 'The apps that can reach your data',
-        response: {
-          200: {
-            description: 'Your apps.',
-            type: 'object',
-            required: ['value'],
-            properties: { value: { type: 'array', items: myAppSchema } },
-          },
-          ...errorResponses(),
-        },
+        response: { 200: collectionOf(MyAppSchema, 'Your apps.'), ...errorResponses() },
       },
     },
     async (request) => {
       const user = await tokenUser(request);
-      const apps = await myApps.list(user.tenantId, user.id);
-      return {
-        value: apps.map((entry) => ({
-          clientId: entry.app.clientId,
-          name: entry.app.name,
-          publisherName: entry.app.publisherName,
-          publisherVerified: entry.app.publisherVerified,
-          fromTenant: entry.fromTenantName ?? null,
-          origin: entry.origin,
-          ownPermissions: entry.ownScopes,
-          ownGrantedAt: entry.ownGrantedAt ?? null,
-          organisationPermissions: entry.organisationScopes,
-          organisationGrantedAt: entry.organisationGrantedAt ?? null,
-        })),
-      };
+      return { value: (await myApps.list(user.tenantId, user.id)).map(myAppOf) };
     },
   );
 
-  app.delete<{ Params: { clientId: string } }>(
+  app.delete(
     '/apps/:clientId',
     {
       schema: {
@@ -102,13 +53,8 @@ export async function meRoutes(app: FastifyInstance, { users, myApps }: AdminApi
         summary: 'Withdraw your own consent to an app',
         description:
           'Its tokens stop working at once. Access your organisation granted stays; only an admin can remove it.',
-        params: {
-          type: 'object',
-          required: ['clientId'],
-          additionalProperties: false,
-          properties: { clientId: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' } },
-        },
-        response: { 204: { description: 'Withdrawn.', type: 'null' }, ...errorResponses(404) },
+        params: MyAppParams,
+        response: { 204: noContent('Withdrawn.'), ...errorResponses(404) },
       },
     },
     async (request, reply) => {
@@ -118,4 +64,4 @@ export async function meRoutes(app: FastifyInstance, { users, myApps }: AdminApi
       return reply.status(204).send();
     },
   );
-}
+};

@@ -5,7 +5,9 @@
 import type { FastifyInstance, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import { AccessDenied } from '../../core/errors.js';
 import type { TenantUsers } from '../../services/tenant-users.js';
-import { ADMIN_SCOPE } from './schemas.js';
+
+/** The one permission this API accepts for its tenant routes (docs/consent.md, the permission model). */
+export const ADMIN_SCOPE = 'Organization.ReadWrite.All';
 
 /**
  * onRequest hook for the `/tenants/{tenant}` scope. It runs before the body is read or validated,
