@@ -1,19 +1,20 @@
 // Audit log: the tenant's audit events, newest first, 50 a page; `?before=<id>` pages back
 // (keyset pagination on the event id, so new events never shift a page).
-import type { FastifyInstance } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
 import type { AdminCentreContext } from './deps.js';
 import { pageData, requireAdmin } from './guard.js';
 
 export const AUDIT_PAGE_SIZE = 50;
 
-export async function auditPages(app: FastifyInstance, context: AdminCentreContext): Promise<void> {
+export const auditPages: FastifyPluginAsyncTypebox<AdminCentreContext> = async (app, context) => {
   const { auditLog, users, portal, navItems } = context;
 
-  app.get<{ Querystring: { before?: string } }>(
+  app.get(
     '/admin/audit',
     {
       schema: {
-        querystring: { type: 'object', properties: { before: { type: 'string', pattern: '^[1-9][0-9]{0,17}$' } } },
+        querystring: Type.Object({ before: Type.Optional(Type.String({ pattern: '^[1-9][0-9]{0,17}$' })) }),
       },
     },
     async (request, reply) => {
@@ -39,4 +40,4 @@ export async function auditPages(app: FastifyInstance, context: AdminCentreConte
       });
     },
   );
-}
+};
