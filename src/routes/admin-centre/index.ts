@@ -34,7 +34,7 @@ export async function adminCentreRoutes(app: FastifyInstance, deps: AdminCentreD
   const context: AdminCentreContext = {
     ...services,
     tenants: new Tenants(pool),
-    users: new TenantUsers(pool, deps.directory),
+    users: new TenantUsers(pool, services.directory),
     apps: new PublishedApps(pool),
     auditLog: new AuditLog(pool),
     navItems: NAV,
@@ -56,7 +56,7 @@ export async function adminCentreRoutes(app: FastifyInstance, deps: AdminCentreD
     if (!user) return reply;
     const [tenant, pending] = await Promise.all([
       tenants.find(user.tenantId),
-      deps.consentRequests.list(user.tenantId, { status: 'pending' }).then((rows) => rows.length),
+      services.consentRequests.list(user.tenantId, { status: 'pending' }).then((rows) => rows.length),
     ]);
     return reply.view('admin/home', {
       ...pageData(reply, user, 'home', 'Admin centre', NAV),
