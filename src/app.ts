@@ -8,37 +8,42 @@ import formbody from '@fastify/formbody';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type Provider from 'oidc-provider';
 import type { Config } from './config.js';
-import { PermissionCatalogue } from './core/permission-catalogue.js';
-import { listPermissions } from './db/permissions.js';
-import type { Pool } from './db/pool.js';
+import type { PermissionCatalogue } from './core/permission-catalogue.js';
+import { rememberDpopProof } from './db/dpop-proofs.js';
+import { type Pool, ping } from './db/pool.js';
+import { countHit } from './db/rate-limits.js';
 import { HEARTBEAT_SECONDS, removeInstance, type ServerInstance, touchInstance } from './db/server-instances.js';
+import { loadServerSecret } from './db/server-secrets.js';
 import { errorsPlugin, isDatabaseUnavailable } from './plugins/errors.js';
 import type { AccessTokenInfo } from './plugins/resource-server.js';
 import { securityPlugin } from './plugins/security.js';
 import { createEta, pageRenderer, viewsDir, viewsPlugin } from './plugins/views.js';
 import { createProvider, resourceIndicators } from './provider/create-provider.js';
-import { loadServerSecret, loadSigningKeys } from './provider/keys.js';
+import { GrantSync } from './provider/grant-sync.js';
 import { createLocalKeyResolver } from './provider/local-jwks.js';
 import { protocolServerFactory } from './provider/protocol-server.js';
-import { adminApiRoutes } from './routes/admin-api.js';
-import { adminCentreRoutes } from './routes/admin-centre.js';
+import { consentReadsOncePerRequest } from './provider/request-memo.js';
+import { adminApiRoutes } from './routes/admin-api/index.js';
+import { adminCentreRoutes } from './routes/admin-centre/index.js';
 import { adminConsentRoutes } from './routes/admin-consent.js';
 import { dataApiRoutes } from './routes/data-api.js';
 import { healthRoutes } from './routes/health.js';
 import { interactionRoutes } from './routes/interaction.js';
 import { myAppsRoutes } from './routes/my-apps.js';
 // Portal sign-in, admin consent and My apps (first-party pages on the provider's SSO session).
-import { PortalSession, portalSessionRoutes } from './routes/portal-session.js';
+import { PortalSession, portalClientMetadata, portalSessionRoutes } from './routes/portal-session.js';
+import { clientSecretMatches } from './services/client-secrets.js';
 import { ConsentRequests } from './services/consent-requests.js';
-import { ConsentService } from './services/consent-service.js';
+import { Consents } from './services/consents.js';
 import { Directory } from './services/directory.js';
 import { DirectoryReads } from './services/directory-reads.js';
 import { EnterpriseApps } from './services/enterprise-apps.js';
 import { GrantLiveness } from './services/grant-liveness.js';
 import { IntegratedAppsPreview } from './services/integrated-apps-preview.js';
 import { MyApps } from './services/my-apps.js';
-import { rememberDpopProof } from './services/revocation.js';
+import { loadPermissionCatalogue } from './services/permission-catalogue.js';
 import { SampleData } from './services/sample-data.js';
+import { loadSigningKeys } from './services/signing-keys.js';
 
 export interface AppDeps {
   pool: Pool;
@@ -47,7 +52,7 @@ export interface AppDeps {
 export interface Accord {
   app: FastifyInstance;
   provider: Provider;
-  services: { consent: ConsentService; consentRequests: ConsentRequests; catalogue: PermissionCatalogue };
+  services: { consent: Consents; grants: GrantSync; consentRequests: ConsentRequests; catalogue: PermissionCatalogue };
 }
 
 /** Request bodies larger than this are refused with 413 (forms and API payloads are small). */
@@ -58,32 +63,35 @@ export const BODY_LIMIT_BYTES = 64 * 1024;
  * permission catalogue read from the database. (The benchmarks serve it bare to measure the wrapper.)
  */
 export async function configuredProvider(config: Config, pool: Pool, instance?: ServerInstance) {
-  const [jwks, cookieKey, clientSecretKey, permissions] = await Promise.all([
+  const [jwks, cookieKey, clientSecretKey, catalogue] = await Promise.all([
     loadSigningKeys(pool, instance),
     loadServerSecret(pool, 'cookie_key'),
     loadServerSecret(pool, 'client_secret_key'),
-    listPermissions(pool),
+    loadPermissionCatalogue(pool),
   ]);
-  const catalogue = new PermissionCatalogue(permissions);
-  const consent = new ConsentService(pool, catalogue, resourceIndicators(config.issuer));
+  // The consent decision reads each row once per provider request, as the provider's own hooks do.
+  const consent = new Consents(pool, catalogue, consentReadsOncePerRequest(pool));
+  const grants = new GrantSync(pool, consent, catalogue, resourceIndicators(config.issuer));
   const eta = createEta();
   const provider = createProvider(config, {
     pool,
     jwks,
     cookieKeys: [cookieKey],
-    clientSecretKey,
     catalogue,
     consent,
+    grants,
     renderPage: pageRenderer(eta),
+    portalClient: portalClientMetadata(config.issuer),
+    clientSecretMatches: (presented, storedHash) => clientSecretMatches(presented, storedHash, clientSecretKey),
   });
-  return { provider, catalogue, consent, eta, cookieKey };
+  return { provider, catalogue, consent, grants, eta, cookieKey };
 }
 
 export async function buildApp(config: Config, deps: AppDeps): Promise<Accord> {
   const { pool } = deps;
   // This process as `accord keys rotate` sees it: which keys it publishes, and that it is alive.
   const instance: ServerInstance = { id: crypto.randomUUID(), description: `${os.hostname()} pid ${process.pid}` };
-  const { provider, catalogue, consent, eta, cookieKey } = await configuredProvider(config, pool, instance);
+  const { provider, catalogue, consent, grants, eta, cookieKey } = await configuredProvider(config, pool, instance);
   const app = Fastify({
     logger: {
       level: config.logLevel,
@@ -158,7 +166,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Accord> {
 
   // The hot paths — health and the data API (the protocol endpoints never reach Fastify) — stay
   // outside the pages' scope below: no cookie, CSRF or page-header hooks run for them.
-  await app.register(healthRoutes, { pool });
+  await app.register(healthRoutes, { checkDatabase: () => ping(pool) });
   await app.register(dataApiRoutes, {
     prefix: '/data/v1',
     sampleData: new SampleData(pool),
@@ -169,7 +177,11 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Accord> {
   // limits. Portal sign-in, admin consent, My apps and the admin centre sign people in through the
   // provider's own session (an Accord account, never a separate password).
   await app.register(async (pages) => {
-    await pages.register(securityPlugin, { cookieSecret: cookieKey, secureCookies, pool });
+    await pages.register(securityPlugin, {
+      cookieSecret: cookieKey,
+      secureCookies,
+      countHit: (key, windowMs) => countHit(pool, key, windowMs),
+    });
     pages.get('/assets/accord.css', async (_request, reply) =>
       reply.type('text/css; charset=utf-8').header('cache-control', 'public, max-age=3600').send(stylesheet),
     );
@@ -177,6 +189,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Accord> {
       pool,
       provider,
       consent,
+      grants,
       consentRequests,
       directoryReads,
       catalogue,
@@ -206,5 +219,5 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Accord> {
     });
   });
 
-  return { app, provider, services: { consent, consentRequests, catalogue } };
+  return { app, provider, services: { consent, grants, consentRequests, catalogue } };
 }

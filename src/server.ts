@@ -2,13 +2,13 @@
 // migrations, then the app; graceful shutdown on SIGTERM/SIGINT.
 import { buildApp } from './app.js';
 import { type Config, ConfigError, loadConfig } from './config.js';
+import { purgeExpiredDpopProofs } from './db/dpop-proofs.js';
 import { type EmbeddedDatabase, startEmbeddedPostgres } from './db/embedded-postgres.js';
 import { migrate } from './db/migrate.js';
+import { purgeExpiredModels } from './db/oidc-models.js';
 import { createPool, type Pool } from './db/pool.js';
 import { purgeEndedRateLimitWindows } from './db/rate-limits.js';
-import { purgeExpiredModels } from './provider/postgres-adapter.js';
 import { seedDemoIfEmpty } from './services/demo-seed.js';
-import { purgeExpiredDpopProofs } from './services/revocation.js';
 
 const PURGE_INTERVAL_MS = 10 * 60 * 1000;
 

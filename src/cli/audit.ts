@@ -1,5 +1,5 @@
 // `accord audit list`: a tenant's audit trail, newest first, a page at a time.
-import { AuditTrail } from '../services/audit-trail.js';
+import { AuditLog } from '../services/audit-log.js';
 import { DirectoryReads } from '../services/directory-reads.js';
 import { arg, defineCommand, stringOption, UsageError } from './command.js';
 import { auditEventJson, table } from './output.js';
@@ -29,7 +29,8 @@ export const auditCommands = [
     },
     run: async (ctx, input) => {
       await new DirectoryReads(ctx.pool).requireTenant(input.tenant);
-      const events = await new AuditTrail(ctx.pool).list(input.tenant, input);
+      const { events } = await new AuditLog(ctx.pool).page(input.tenant, input);
+      // The command's cursor as scripts know it: the last id of any full page (the next may be empty).
       const nextBefore = events.length === input.limit ? events.at(-1)!.id : null;
       return {
         json: { value: events.map(auditEventJson), next_before: nextBefore },

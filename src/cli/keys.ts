@@ -20,7 +20,9 @@ in the database every ${HEARTBEAT_SECONDS} s; one silent for ${GONE_AFTER_SECOND
     prepare: (parsed) => ({ force: flag(parsed, 'force') }),
     run: async (ctx, input) => {
       // Loaded here, not at the top: jose is slow to load and only this command needs it.
-      const { RETIRED_KEY_GRACE_SECONDS, rotateSigningKeys, SIGNING_ALGORITHMS } = await import('../provider/keys.js');
+      const { RETIRED_KEY_GRACE_SECONDS, rotateSigningKeys, SIGNING_ALGORITHMS } = await import(
+        '../services/signing-keys.js'
+      );
       const rotated = await rotateSigningKeys(ctx.pool, input);
       const named = (kids: string[]) => kids.map((kid, index) => ({ kid, alg: SIGNING_ALGORITHMS[index]! }));
       const keys = named(rotated.active);

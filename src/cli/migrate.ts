@@ -8,10 +8,7 @@ export const migrateCommands = [
     summary: 'Apply pending database migrations (harmless to run again).',
     prepare: () => undefined,
     run: async (ctx) => {
-      const { rows } = await ctx.pool.query<{ version: number | null }>(
-        'SELECT max(version) AS version FROM schema_migrations',
-      );
-      const version = rows[0]?.version ?? 0;
+      const version = await ctx.schemaVersion();
       const applied = ctx.appliedMigrations;
       return {
         json: { applied, schema_version: version },

@@ -41,6 +41,12 @@ export async function findApp(db: Queryable, clientId: string): Promise<AppRecor
   return rows[0];
 }
 
+/** Whether the app is registered (an app's own token is refused once its app is deleted). */
+export async function appExists(db: Queryable, clientId: string): Promise<boolean> {
+  const { rowCount } = await db.query('SELECT 1 FROM apps WHERE client_id = $1::text', [clientId]);
+  return rowCount === 1;
+}
+
 export async function listAppsPublishedBy(db: Queryable, tenantId: string): Promise<AppRecord[]> {
   const { rows } = await db.query<AppRecord>(
     `SELECT ${COLUMNS} FROM apps WHERE publisher_tenant_id = $1::text ORDER BY created_at, client_id`,

@@ -64,6 +64,15 @@ export async function findAdminConsent(
   return rows[0];
 }
 
+/** The scopes of the tenant's admin consent to the app (none when there is none), locked for the rest of the transaction. */
+export async function lockAdminConsentScopes(db: Queryable, tenantId: string, clientId: string): Promise<string[]> {
+  const { rows } = await db.query<{ scopes: string[] }>(
+    'SELECT scopes FROM admin_consents WHERE tenant_id = $1::text AND client_id = $2::text FOR UPDATE',
+    [tenantId, clientId],
+  );
+  return rows[0]?.scopes ?? [];
+}
+
 export async function upsertAdminConsent(
   db: Queryable,
   consent: { tenantId: string; clientId: string; scopes: string[]; grantedBy: string },
@@ -211,6 +220,20 @@ export async function deleteUserConsents(
   return rows;
 }
 
+/** How many of the tenant's users hold a consent they gave themselves (non-empty scopes), and to how many apps. */
+export async function countUserConsentHolders(
+  db: Queryable,
+  tenantId: string,
+): Promise<{ users: number; apps: number }> {
+  const { rows } = await db.query<{ users: number; apps: number }>(
+    `SELECT count(DISTINCT user_id)::int AS users, count(DISTINCT client_id)::int AS apps
+       FROM user_consents
+      WHERE tenant_id = $1::text AND cardinality(scopes) > 0`,
+    [tenantId],
+  );
+  return rows[0]!;
+}
+
 export async function setAppBlocked(
   db: Queryable,
   tenantId: string,
@@ -222,6 +245,14 @@ export async function setAppBlocked(
     `INSERT INTO tenant_apps (tenant_id, client_id, blocked, updated_by) VALUES ($1::text, $2::text, $3::boolean, $4::text)
      ON CONFLICT (tenant_id, client_id) DO UPDATE SET blocked = EXCLUDED.blocked, updated_by = EXCLUDED.updated_by, updated_at = now()`,
     [tenantId, clientId, blocked, by],
+  );
+}
+
+/** Lifts the tenant's block of the app, if it is blocked. */
+export async function unblockApp(db: Queryable, tenantId: string, clientId: string, by: string): Promise<void> {
+  await db.query(
+    'UPDATE tenant_apps SET blocked = false, updated_by = $3::text, updated_at = now() WHERE tenant_id = $1::text AND client_id = $2::text AND blocked',
+    [tenantId, clientId, by],
   );
 }
 
@@ -318,6 +349,31 @@ export async function detachGrantsOfApp(db: Queryable, tenantId: string, clientI
       WHERE uc.tenant_id = old.tenant_id AND uc.user_id = old.user_id AND uc.client_id = old.client_id
       RETURNING old.grant_id`,
     [tenantId, clientId],
+  );
+  return rows.map((row) => row.grant_id);
+}
+
+/**
+ * Detaches every grant the user holds (the consent rows stay, so re-enabling the user restores
+ * access without asking again) and returns the grant ids, so the caller can revoke them.
+ */
+export async function detachGrantsOfUser(db: Queryable, tenantId: string, userId: string): Promise<string[]> {
+  const { rows } = await db.query<{ grant_id: string }>(
+    `UPDATE user_consents uc SET grant_id = NULL
+       FROM (SELECT tenant_id, user_id, client_id, grant_id FROM user_consents
+              WHERE tenant_id = $1::text AND user_id = $2::text AND grant_id IS NOT NULL FOR UPDATE) old
+      WHERE uc.tenant_id = old.tenant_id AND uc.user_id = old.user_id AND uc.client_id = old.client_id
+      RETURNING old.grant_id`,
+    [tenantId, userId],
+  );
+  return rows.map((row) => row.grant_id);
+}
+
+/** The grants held for the app by users of every tenant. */
+export async function listGrantIdsOfApp(db: Queryable, clientId: string): Promise<string[]> {
+  const { rows } = await db.query<{ grant_id: string }>(
+    'SELECT grant_id FROM user_consents WHERE client_id = $1::text AND grant_id IS NOT NULL',
+    [clientId],
   );
   return rows.map((row) => row.grant_id);
 }

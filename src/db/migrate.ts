@@ -4,6 +4,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
+import type { Queryable } from './pool.js';
 
 export const migrationsDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../migrations');
 
@@ -67,4 +68,10 @@ export async function migrate(pool: pg.Pool, dir = migrationsDir): Promise<numbe
   } finally {
     client.release();
   }
+}
+
+/** The highest migration applied (0 before any). */
+export async function schemaVersion(db: Queryable): Promise<number> {
+  const { rows } = await db.query<{ version: number | null }>('SELECT max(version) AS version FROM schema_migrations');
+  return rows[0]?.version ?? 0;
 }

@@ -3,6 +3,8 @@ import pg from 'pg';
 
 export type Queryable = Pick<pg.Pool | pg.PoolClient, 'query'>;
 export type Pool = pg.Pool;
+/** A connection outside the pool (createDedicatedClient). */
+export type DedicatedClient = pg.Client;
 
 export function createPool(connectionString: string, onError: (error: Error) => void): pg.Pool {
   const pool = new pg.Pool({
@@ -26,8 +28,13 @@ export function createPool(connectionString: string, onError: (error: Error) => 
  * settings: the same database, timeouts and keep-alive. `applicationName` names it in
  * pg_stat_activity.
  */
-export function createDedicatedClient(pool: pg.Pool, applicationName: string): pg.Client {
+export function createDedicatedClient(pool: pg.Pool, applicationName: string): DedicatedClient {
   return new pg.Client({ ...pool.options, application_name: applicationName });
+}
+
+/** Resolves once the database answers a trivial query (a readiness probe, a connection's heartbeat). */
+export async function ping(db: Queryable | DedicatedClient): Promise<void> {
+  await db.query('SELECT 1');
 }
 
 /** Runs `work` in one transaction; rolls back on any error. */

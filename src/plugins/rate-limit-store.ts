@@ -1,16 +1,21 @@
 // @fastify/rate-limit's store, in PostgreSQL: a per-IP limit holds across every Accord process
 // behind the load balancer, where the plugin's default (memory) store would let each process
-// count on its own and multiply the limit by the number of processes.
+// count on its own and multiply the limit by the number of processes. The counting itself is
+// given (db/rate-limits.ts, wired in app.ts): plugins do no SQL.
 import type { FastifyRateLimitStore, FastifyRateLimitStoreCtor } from '@fastify/rate-limit';
-import type { Pool } from '../db/pool.js';
-import { countHit } from '../db/rate-limits.js';
+
+/**
+ * Counts one hit on `key` in a window of `windowMs` shared by every process; resolves to the hits
+ * in the current window (this one included) and the milliseconds until it ends.
+ */
+export type CountHit = (key: string, windowMs: number) => Promise<{ current: number; ttl: number }>;
 
 /** What the plugin passes to `new Store()` and to `child()`: its options and, per route, the route. */
 interface StoreOptions {
   routeInfo?: { method?: string | string[]; url?: string };
 }
 
-export function postgresRateLimitStore(pool: Pool): FastifyRateLimitStoreCtor {
+export function postgresRateLimitStore(countHit: CountHit): FastifyRateLimitStoreCtor {
   class PostgresRateLimitStore implements FastifyRateLimitStore {
     /** Each limited route counts apart: the key is the route and the client's address. */
     private readonly scope: string;
@@ -25,7 +30,7 @@ export function postgresRateLimitStore(pool: Pool): FastifyRateLimitStoreCtor {
       callback: (error: Error | null, result?: { current: number; ttl: number }) => void,
       timeWindow: number,
     ): void {
-      countHit(pool, `${this.scope} ${key}`, timeWindow).then(
+      countHit(`${this.scope} ${key}`, timeWindow).then(
         (count) => callback(null, count),
         (error: Error) => callback(error),
       );

@@ -2,14 +2,15 @@
 // refresh tokens, RFC 9207 `iss`, RFC 8707 resource indicators with RFC 9068 JWT access tokens,
 // client credentials, DPoP, PAR, introspection and revocation, no development interactions.
 import type { JWK } from 'jose';
-import Provider, { type Configuration, errors, interactionPolicy, type KoaContextWithOIDC } from 'oidc-provider';
+import Provider, { type ClientMetadata, type Configuration, errors } from 'oidc-provider';
 import type { Config } from '../config.js';
+import { FIRST_PARTY_CLIENT_ID } from '../core/first-party-client.js';
 import type { PermissionCatalogue } from '../core/permission-catalogue.js';
 import type { Pool } from '../db/pool.js';
 import type { RenderPage } from '../plugins/views.js';
-import { portalClientMetadata } from '../routes/portal-session.js';
-import { clientSecretMatches } from '../services/client-secrets.js';
-import { type ConsentService, FIRST_PARTY_CLIENT_ID, type GrantModel } from '../services/consent-service.js';
+import type { Consents } from '../services/consents.js';
+import { consentPolicy } from './consent-policy.js';
+import type { GrantModel, GrantSync, ResourceIndicators } from './grant-sync.js';
 import { postgresAdapterFactory } from './postgres-adapter.js';
 import { findAppOnce, findUserOnce, loadAccessOnce } from './request-memo.js';
 
@@ -21,27 +22,31 @@ export interface ProviderDeps {
   pool: Pool;
   jwks: JWK[];
   cookieKeys: string[];
-  clientSecretKey: string;
   catalogue: PermissionCatalogue;
-  consent: ConsentService;
+  consent: Consents;
+  grants: GrantSync;
   renderPage: RenderPage;
+  /** Accord's own portal (routes/portal-session.ts), registered as a static client. */
+  portalClient: ClientMetadata;
+  /** Whether a presented client secret matches the app's stored secret hash. */
+  clientSecretMatches: (presented: unknown, storedHash: string | undefined) => boolean;
 }
 
 /** The resource indicators (RFC 8707) of Accord's two APIs. */
-export function resourceIndicators(issuer: string) {
+export function resourceIndicators(issuer: string): ResourceIndicators {
   return { data: `${issuer}/data/v1`, admin: `${issuer}/api/v1` };
 }
 
 export function createProvider(config: Config, deps: ProviderDeps): Provider {
-  const { pool, catalogue, consent } = deps;
+  const { pool, catalogue, consent, grants } = deps;
   const resources = resourceIndicators(config.issuer);
   const secure = config.issuer.startsWith('https:');
 
   const configuration: Configuration = {
     adapter: postgresAdapterFactory(pool),
-    // Accord's own portal sign-in (routes/portal-session.ts). oidc-provider looks static clients up
-    // before the adapter, so no row in `apps` can shadow it.
-    clients: [portalClientMetadata(config.issuer)],
+    // Accord's own portal sign-in. oidc-provider looks static clients up before the adapter, so no
+    // row in `apps` can shadow it.
+    clients: [deps.portalClient],
     jwks: { keys: deps.jwks as NonNullable<Configuration['jwks']>['keys'] },
     cookies: {
       keys: deps.cookieKeys,
@@ -172,7 +177,7 @@ export function createProvider(config: Config, deps: ProviderDeps): Provider {
     loadExistingGrant: async (ctx) => {
       const accountId = ctx.oidc.session?.accountId;
       if (!accountId || !ctx.oidc.client) return undefined;
-      return consent.loadGrant(ctx.oidc.provider.Grant as unknown as GrantModel, accountId, ctx.oidc.client.clientId);
+      return grants.loadGrant(ctx.oidc.provider.Grant as unknown as GrantModel, accountId, ctx.oidc.client.clientId);
     },
     findAccount: async (ctx, sub) => {
       // An authorization request goes on to load the user's grant for the app (loadExistingGrant,
@@ -228,59 +233,8 @@ export function createProvider(config: Config, deps: ProviderDeps): Provider {
     prototype: { compareClientSecret(actual: string): boolean; clientSecret?: string };
   };
   Client.prototype.compareClientSecret = function compareClientSecret(this: { clientSecret?: string }, actual: string) {
-    return clientSecretMatches(actual, this.clientSecret, deps.clientSecretKey);
+    return deps.clientSecretMatches(actual, this.clientSecret);
   };
 
   return provider;
-}
-
-/**
- * The login prompt is oidc-provider's own; the consent prompt asks Accord's consent decision
- * (core/consent-decision.ts) instead of oidc-provider's scope comparison.
- */
-function consentPolicy(consent: ConsentService, pool: Pool) {
-  const { Prompt, Check, base } = interactionPolicy;
-  const policy = base();
-  // A session whose user was disabled or deleted signs nobody in: ask for a new sign-in.
-  policy.get('login')!.checks.add(
-    new Check('accord_account_inactive', 'the signed-in account is disabled or gone', 'login_required', async (ctx) => {
-      const accountId = ctx.oidc.session?.accountId;
-      if (!accountId) return Check.NO_NEED_TO_PROMPT;
-      const user = await findUserOnce(pool, accountId);
-      return !user || user.disabled ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT;
-    }),
-  );
-  const builtIn = policy.get('consent')!;
-  const decide = memoisedDecision(consent);
-  const prompt = new Prompt(
-    { name: 'consent', requestable: true },
-    new Check('accord_refused', 'the app is not available to this user', 'interaction_required', async (ctx) => {
-      const decision = await decide(ctx);
-      return decision?.outcome === 'refused' ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT;
-    }),
-    new Check('accord_consent_missing', 'requested permissions not granted', 'consent_required', async (ctx) => {
-      const decision = await decide(ctx);
-      return decision === undefined || decision.outcome === 'consent' || decision.outcome === 'needs_admin_approval'
-        ? Check.REQUEST_PROMPT
-        : Check.NO_NEED_TO_PROMPT;
-    }),
-  );
-  policy.splice(policy.indexOf(builtIn), 1, prompt);
-  return policy;
-}
-
-/** The checks of one prompt run concurrently; evaluate the decision once per request. */
-function memoisedDecision(consent: ConsentService) {
-  const cache = new WeakMap<object, ReturnType<ConsentService['evaluate']>>();
-  return async (ctx: KoaContextWithOIDC) => {
-    const accountId = ctx.oidc.session?.accountId;
-    const client = ctx.oidc.client;
-    if (!accountId || !client) return undefined;
-    let pending = cache.get(ctx);
-    if (!pending) {
-      pending = consent.evaluate(accountId, client.clientId, ctx.oidc.requestParamScopes, false);
-      cache.set(ctx, pending);
-    }
-    return (await pending)?.decision;
-  };
 }

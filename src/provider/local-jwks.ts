@@ -3,6 +3,7 @@
 // rotated them — at most once every few seconds.
 import { createLocalJWKSet, errors, type JWK, type JWTVerifyGetKey } from 'jose';
 import type { Pool } from '../db/pool.js';
+import { listPublishedKeys } from '../db/signing-keys.js';
 
 const RELOAD_AT_MOST_EVERY_MS = 5_000;
 
@@ -12,10 +13,7 @@ function publicJwk(jwk: JWK): JWK {
 }
 
 async function readPublicKeys(pool: Pool): Promise<JWK[]> {
-  const { rows } = await pool.query<{ private_jwk: JWK }>(
-    'SELECT private_jwk FROM signing_keys WHERE retire_after IS NULL OR retire_after > now()',
-  );
-  return rows.map((row) => publicJwk(row.private_jwk));
+  return (await listPublishedKeys<JWK>(pool)).map(publicJwk);
 }
 
 export async function createLocalKeyResolver(pool: Pool): Promise<JWTVerifyGetKey> {

@@ -8,6 +8,7 @@ import { type AppRecord, findApp } from '../db/apps.js';
 import { type AccessRecord, loadAccess } from '../db/consents.js';
 import type { Pool } from '../db/pool.js';
 import { findUserById, type UserRecord } from '../db/users.js';
+import type { ConsentReads } from '../services/consents.js';
 
 const memos = new WeakMap<object, Map<string, Promise<unknown>>>();
 
@@ -45,4 +46,12 @@ export function findUserOnce(pool: Pool, userId: string): Promise<UserRecord | u
  */
 export function loadAccessOnce(pool: Pool, userId: string, clientId: string): Promise<AccessRecord | undefined> {
   return oncePerRequest(`access:${userId}:${clientId}`, () => loadAccess(pool, userId, clientId));
+}
+
+/** The consent service's reads (services/consents.ts), each done once per provider request. */
+export function consentReadsOncePerRequest(pool: Pool): ConsentReads {
+  return {
+    findApp: (clientId) => findAppOnce(pool, clientId),
+    loadAccess: (userId, clientId) => loadAccessOnce(pool, userId, clientId),
+  };
 }

@@ -8,14 +8,14 @@ import type { PermissionCatalogue } from '../core/permission-catalogue.js';
 import type { AppRecord } from '../db/apps.js';
 import type { TenantRecord } from '../db/tenants.js';
 import type { UserRecord } from '../db/users.js';
-import type { ConsentService } from '../services/consent-service.js';
+import type { Consents } from '../services/consents.js';
 import type { DirectoryReads } from '../services/directory-reads.js';
 import type { PortalSession } from './portal-session.js';
 
 export interface AdminConsentRouteDeps {
   directoryReads: DirectoryReads;
   portal: PortalSession;
-  consent: ConsentService;
+  consent: Consents;
   catalogue: PermissionCatalogue;
 }
 

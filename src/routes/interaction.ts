@@ -8,15 +8,17 @@ import { AccordError, InteractionExpired, InvalidRequest } from '../core/errors.
 import type { PermissionCatalogue } from '../core/permission-catalogue.js';
 import type { AppRecord } from '../db/apps.js';
 import type { Pool } from '../db/pool.js';
+import type { GrantSync } from '../provider/grant-sync.js';
 import type { ConsentRequests } from '../services/consent-requests.js';
-import type { ConsentEvaluation, ConsentService } from '../services/consent-service.js';
+import type { ConsentEvaluation, Consents } from '../services/consents.js';
 import type { DirectoryReads } from '../services/directory-reads.js';
 import { signIn } from '../services/sign-in.js';
 
 export interface InteractionRouteDeps {
   pool: Pool;
   provider: Provider;
-  consent: ConsentService;
+  consent: Consents;
+  grants: GrantSync;
   consentRequests: ConsentRequests;
   directoryReads: DirectoryReads;
   catalogue: PermissionCatalogue;
@@ -33,7 +35,7 @@ const uidParams = {
 } as const;
 
 export async function interactionRoutes(app: FastifyInstance, deps: InteractionRouteDeps): Promise<void> {
-  const { provider, consent, catalogue, pool, consentRequests, directoryReads } = deps;
+  const { provider, consent, grants, catalogue, pool, consentRequests, directoryReads } = deps;
 
   app.addHook('onSend', async (_request, reply) => {
     reply.header('cache-control', 'no-store');
@@ -260,7 +262,7 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionR
           await consent.grantUserConsent(accountId, clientId, decision.missingScopes);
         }
       }
-      const grant = await consent.loadGrant(provider.Grant as never, accountId, clientId);
+      const grant = await grants.loadGrant(provider.Grant as never, accountId, clientId);
       if (!grant) throw InteractionExpired('Nothing was granted. Go back to the app and start again.');
       return finish(request, reply, { consent: { grantId: grant.jti } });
     },

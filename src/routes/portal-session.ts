@@ -7,10 +7,11 @@ import { type JWTVerifyGetKey, jwtVerify } from 'jose';
 import { inject } from 'light-my-request';
 import type Provider from 'oidc-provider';
 import { AccordError, InvalidRequest } from '../core/errors.js';
+import { FIRST_PARTY_CLIENT_ID } from '../core/first-party-client.js';
 import type { Pool } from '../db/pool.js';
-import { findUserById, type UserRecord } from '../db/users.js';
-import { FIRST_PARTY_CLIENT_ID } from '../services/consent-service.js';
+import type { UserRecord } from '../db/users.js';
 import { revokeGrants } from '../services/revocation.js';
+import { signedInUser } from '../services/sign-in.js';
 
 /** The signed cookie holding one pending portal sign-in: state, PKCE verifier and where to go next. */
 const PENDING_COOKIE = '__accord_portal';
@@ -88,8 +89,8 @@ export class PortalSession {
     const ctx = provider.createContext(request.raw, reply.raw);
     const session = await provider.Session.get(ctx);
     if (!session.accountId) return {};
-    const user = await findUserById(pool, session.accountId);
-    return { accountId: session.accountId, ...(user && !user.disabled ? { user } : {}) };
+    const user = await signedInUser(pool, session.accountId);
+    return { accountId: session.accountId, ...(user ? { user } : {}) };
   }
 
   /**

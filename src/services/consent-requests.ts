@@ -7,7 +7,7 @@ import type { PermissionCatalogue } from '../core/permission-catalogue.js';
 import { recordAuditEvent } from '../db/audit-events.js';
 import * as requests from '../db/consent-requests.js';
 import { inTransaction, type Pool, type Queryable } from '../db/pool.js';
-import type { ConsentService } from './consent-service.js';
+import type { Consents } from './consents.js';
 import { newId } from './directory.js';
 
 export const MAX_REASON_LENGTH = 1000;
@@ -15,7 +15,7 @@ export const MAX_REASON_LENGTH = 1000;
 export class ConsentRequests {
   constructor(
     private readonly pool: Pool,
-    private readonly consent: ConsentService,
+    private readonly consent: Consents,
     private readonly catalogue: PermissionCatalogue,
     private readonly ttlDays: number,
   ) {}

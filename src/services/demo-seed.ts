@@ -3,11 +3,10 @@
 // an empty database so a fresh checkout has something to sign in with.
 import { randomBytes } from 'node:crypto';
 import type { Config } from '../config.js';
-import { PermissionCatalogue } from '../core/permission-catalogue.js';
-import { listPermissions } from '../db/permissions.js';
 import type { Pool } from '../db/pool.js';
 import { countTenants } from '../db/tenants.js';
 import { Directory } from './directory.js';
+import { loadPermissionCatalogue } from './permission-catalogue.js';
 
 export const DEMO_APP_SCOPES = ['openid', 'profile', 'User.Read', 'Calendars.Read', 'Files.ReadWrite', 'Mail.Send'];
 
@@ -25,7 +24,7 @@ export interface DemoSeed {
 }
 
 export async function seedDemo(pool: Pool): Promise<DemoSeed> {
-  const directory = new Directory(pool, new PermissionCatalogue(await listPermissions(pool)));
+  const directory = new Directory(pool, await loadPermissionCatalogue(pool));
   const actor = 'operator';
   const seed: DemoSeed = { tenants: [], users: [], app: undefined as never };
   const people: Record<string, [string, string, 'user' | 'admin'][]> = {

@@ -1,6 +1,7 @@
-// Reading the directory — tenants, their users, the registered apps — for the pages and the CLI.
-// The changes go through Directory, which checks and audits them; reads need neither, and need
-// nothing Directory loads (the CLI's read-only commands stay quick to start).
+// Reading the directory across tenants — tenants, users, the registered apps — as the sign-in
+// and consent pages and the operator's CLI do; a tenant's admins read their own through Tenants,
+// TenantUsers and PublishedApps. Changes go through Directory, which checks and audits them;
+// reads need neither, nor anything Directory loads (read-only CLI commands stay quick to start).
 import { NotFound } from '../core/errors.js';
 import * as apps from '../db/apps.js';
 import type { Pool } from '../db/pool.js';

@@ -7,10 +7,11 @@ import type { Role } from '../core/types.js';
 import { redirectUriProblem, tenantIdProblem, usernameProblem, webUrlProblem } from '../core/validation.js';
 import * as apps from '../db/apps.js';
 import { recordAuditEvent } from '../db/audit-events.js';
+import { detachGrantsOfUser, listGrantIdsOfApp } from '../db/consents.js';
 import { inTransaction, isPgError, PgError, type Pool } from '../db/pool.js';
+import { loadServerSecret } from '../db/server-secrets.js';
 import * as tenants from '../db/tenants.js';
 import * as users from '../db/users.js';
-import { loadServerSecret } from '../provider/keys.js';
 import { hashClientSecret, newClientSecret } from './client-secrets.js';
 import { hashPassword } from './passwords.js';
 import { revokeGrants } from './revocation.js';
@@ -174,15 +175,7 @@ export class Directory {
       });
       if (!disabled) return [];
       // Their grants go; the consent records stay, so re-enabling restores access without asking again.
-      const { rows } = await tx.query<{ grant_id: string }>(
-        `UPDATE user_consents uc SET grant_id = NULL
-           FROM (SELECT tenant_id, user_id, client_id, grant_id FROM user_consents
-                  WHERE tenant_id = $1::text AND user_id = $2::text AND grant_id IS NOT NULL FOR UPDATE) old
-          WHERE uc.tenant_id = old.tenant_id AND uc.user_id = old.user_id AND uc.client_id = old.client_id
-          RETURNING old.grant_id`,
-        [tenantId, userId],
-      );
-      return rows.map((row) => row.grant_id).filter(Boolean);
+      return detachGrantsOfUser(tx, tenantId, userId);
     });
     await revokeGrants(this.pool, grantIds);
   }
@@ -269,10 +262,7 @@ export class Directory {
     const grantIds = await inTransaction(this.pool, async (tx) => {
       const current = await apps.findApp(tx, clientId);
       if (!current || current.publisherTenantId !== publisherTenantId) throw NotFound('app not found');
-      const { rows } = await tx.query<{ grant_id: string }>(
-        'SELECT grant_id FROM user_consents WHERE client_id = $1::text AND grant_id IS NOT NULL',
-        [clientId],
-      );
+      const grantIds = await listGrantIdsOfApp(tx, clientId);
       await apps.deleteApp(tx, clientId);
       await recordAuditEvent(tx, {
         tenantId: publisherTenantId,
@@ -281,7 +271,7 @@ export class Directory {
         target: clientId,
         details: { name: current.name },
       });
-      return rows.map((row) => row.grant_id);
+      return grantIds;
     });
     await revokeGrants(this.pool, grantIds);
   }

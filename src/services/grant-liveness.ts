@@ -1,22 +1,20 @@
 // The resource servers' revocation check — is the token's grant still alive, does the app still
 // exist? — answered from a per-process cache that the database invalidates. Migration 0008's
 // triggers NOTIFY whenever a Grant row is deleted or its expiry changes and whenever an app is
-// deleted, whichever code path did it; one dedicated connection per process LISTENs.
+// deleted, whichever code path did it (db/revocation-notifications.ts); one dedicated connection
+// per process LISTENs.
 //
 // Safety rule: the cache answers "alive" only while the listener is connected, and only for
 // entries read from the database after it started listening. When the listener is lost the cache
 // is emptied and every check reads the database (as without a cache) until it listens again.
 // Only "alive" is cached: a refusal always comes from the database.
-import type pg from 'pg';
-import { createDedicatedClient, type Pool } from '../db/pool.js';
-import { appExists, grantLifetimeMs } from './revocation.js';
+import { appExists } from '../db/apps.js';
+import { grantLifetimeMs } from '../db/oidc-models.js';
+import { createDedicatedClient, type DedicatedClient, type Pool, ping } from '../db/pool.js';
+import { APP_CHANNEL, EVERY_ROW, GRANT_CHANNEL, listenForRevocations } from '../db/revocation-notifications.js';
 
-export const GRANT_CHANNEL = 'accord_grant_changed';
-export const APP_CHANNEL = 'accord_app_deleted';
 /** The listener's `application_name` in pg_stat_activity. */
 export const LISTENER_APPLICATION_NAME = 'accord-revocation-listener';
-/** The payload that stands for every row of a channel (sent when the table is truncated). */
-const EVERY_ROW = '*';
 
 export interface GrantLivenessLog {
   info(details: object, message: string): void;
@@ -50,7 +48,7 @@ export class GrantLiveness {
   private readonly reconnectDelayMs: readonly [number, number];
   private readonly log: GrantLivenessLog | undefined;
 
-  private client: pg.Client | undefined;
+  private client: DedicatedClient | undefined;
   private listening = false;
   /**
    * Bumped by every notification and every change of `listening`: a database read is cached only
@@ -163,7 +161,7 @@ export class GrantLiveness {
     client.on('notification', (message) => this.forget(message.channel, message.payload));
     try {
       await client.connect();
-      await client.query(`LISTEN ${GRANT_CHANNEL}; LISTEN ${APP_CHANNEL}`);
+      await listenForRevocations(client);
     } catch (error) {
       this.lost(client, error as Error);
       return;
@@ -177,10 +175,10 @@ export class GrantLiveness {
     this.scheduleHeartbeat(client);
   }
 
-  private scheduleHeartbeat(client: pg.Client): void {
+  private scheduleHeartbeat(client: DedicatedClient): void {
     this.heartbeatTimer = setTimeout(() => {
       // Times out after the pool's query_timeout, which counts as losing the connection.
-      client.query('SELECT 1').then(
+      ping(client).then(
         () => this.client === client && this.scheduleHeartbeat(client),
         (error: Error) => this.lost(client, error),
       );
@@ -189,7 +187,7 @@ export class GrantLiveness {
   }
 
   /** The listener is gone: stop answering from the cache at once, then reconnect with backoff. */
-  private lost(client: pg.Client, error: Error): void {
+  private lost(client: DedicatedClient, error: Error): void {
     if (this.client !== client) return; // a late event from a connection already given up
     this.client = undefined;
     this.stopCaching();
@@ -216,7 +214,7 @@ export class GrantLiveness {
 }
 
 /** Ends a client without waiting on a server that does not answer. */
-async function endWithin(client: pg.Client, ms: number): Promise<void> {
+async function endWithin(client: DedicatedClient, ms: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   await Promise.race([
     client.end().catch(() => undefined),

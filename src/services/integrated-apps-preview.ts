@@ -4,10 +4,12 @@
 
 import { NotFound } from '../core/errors.js';
 import type { PermissionCatalogue } from '../core/permission-catalogue.js';
-import type { Role } from '../core/types.js';
+import { countUserConsentHolders } from '../db/consents.js';
+import { listWaitingConsentInteractions, type WaitingConsentInteraction } from '../db/oidc-models.js';
+import { listOpenConsentRequestScopes } from '../db/open-consent-requests.js';
 import type { Pool } from '../db/pool.js';
 import { findTenant } from '../db/tenants.js';
-import { decideAccess, requestableScopes } from './consent-service.js';
+import { decideAccess, requestableScopes } from './consents.js';
 
 export interface IntegratedAppsPreviewResult {
   tenantId: string;
@@ -32,19 +34,6 @@ export interface IntegratedAppsPreviewResult {
   openRequestsForUserPermissionsOnly: number;
 }
 
-interface WaitingInteraction {
-  role: Role;
-  userTenantId: string;
-  requested: string;
-  prompt: string;
-  appScopes: string[];
-  multiTenant: boolean;
-  publisherTenantId: string;
-  blocked: boolean;
-  adminScopes: string[];
-  userScopes: string[];
-}
-
 export class IntegratedAppsPreview {
   constructor(
     private readonly pool: Pool,
@@ -54,70 +43,37 @@ export class IntegratedAppsPreview {
   async preview(tenantId: string, desired: boolean): Promise<IntegratedAppsPreviewResult> {
     const tenant = await findTenant(this.pool, tenantId);
     if (!tenant) throw NotFound(`tenant "${tenantId}" not found`);
-    const [consents, interactions, requests] = await Promise.all([
-      this.pool.query<{ users: number; apps: number }>(
-        `SELECT count(DISTINCT user_id)::int AS users, count(DISTINCT client_id)::int AS apps
-           FROM user_consents
-          WHERE tenant_id = $1::text AND cardinality(scopes) > 0`,
-        [tenantId],
-      ),
-      // The interaction's account must be a user of this tenant: the join on users.tenant_id is
-      // what keeps other tenants' sign-ins out. The portal client has no row in apps and never
-      // asks for consent, so the join on apps leaves it out too.
-      this.pool.query<WaitingInteraction>(
-        `SELECT u.role, u.tenant_id AS "userTenantId",
-                COALESCE(i.payload->'params'->>'scope', '') AS requested,
-                COALESCE(i.payload->'params'->>'prompt', '') AS prompt,
-                a.scopes AS "appScopes", a.multi_tenant AS "multiTenant", a.publisher_tenant_id AS "publisherTenantId",
-                COALESCE(ta.blocked, false) AS blocked,
-                COALESCE(ac.scopes, '{}') AS "adminScopes",
-                COALESCE(uc.scopes, '{}') AS "userScopes"
-           FROM oidc_models i
-           JOIN users u ON u.tenant_id = $1::text AND u.id = i.payload->'session'->>'accountId' AND NOT u.disabled
-           JOIN apps a ON a.client_id = i.payload->'params'->>'client_id'
-           LEFT JOIN tenant_apps ta ON ta.tenant_id = u.tenant_id AND ta.client_id = a.client_id
-           LEFT JOIN admin_consents ac ON ac.tenant_id = u.tenant_id AND ac.client_id = a.client_id
-           LEFT JOIN user_consents uc ON uc.tenant_id = u.tenant_id AND uc.user_id = u.id AND uc.client_id = a.client_id
-          WHERE i.model = 'Interaction'
-            AND i.expires_at > now()
-            AND i.payload->'prompt'->>'name' = 'consent'
-            AND NOT (i.payload ? 'result')`,
-        [tenantId],
-      ),
-      this.pool.query<{ scopes: string[] }>(
-        `SELECT scopes FROM consent_requests
-          WHERE tenant_id = $1::text AND status = 'pending' AND expires_at > now()`,
-        [tenantId],
-      ),
+    const [counts, interactions, requests] = await Promise.all([
+      countUserConsentHolders(this.pool, tenantId),
+      listWaitingConsentInteractions(this.pool, tenantId),
+      listOpenConsentRequestScopes(this.pool, tenantId),
     ]);
 
     let nowNeeding = 0;
     let noLongerNeeding = 0;
-    for (const row of interactions.rows) {
+    for (const row of interactions) {
       const before = this.outcome(row, tenant.integratedAppsEnabled);
       const after = this.outcome(row, desired);
       if (before !== 'needs_admin_approval' && after === 'needs_admin_approval') nowNeeding++;
       if (before === 'needs_admin_approval' && after !== 'needs_admin_approval') noLongerNeeding++;
     }
-    const counts = consents.rows[0]!;
     return {
       tenantId,
       current: tenant.integratedAppsEnabled,
       desired,
       usersWithUserConsents: counts.users,
       appsWithUserConsents: counts.apps,
-      waitingConsentSignIns: interactions.rows.length,
+      waitingConsentSignIns: interactions.length,
       signInsNowNeedingApproval: nowNeeding,
       signInsNoLongerNeedingApproval: noLongerNeeding,
-      openRequests: requests.rows.length,
-      openRequestsForUserPermissionsOnly: requests.rows.filter(
-        (row) => !row.scopes.some(this.catalogue.adminConsentRequired),
-      ).length,
+      openRequests: requests.length,
+      openRequestsForUserPermissionsOnly: requests.filter((scopes) => !scopes.some(this.catalogue.adminConsentRequired))
+        .length,
     };
   }
 
   /** The consent decision for the paused sign-in under the given setting (the one rule set, core/consent-decision). */
-  private outcome(row: WaitingInteraction, integratedAppsEnabled: boolean) {
+  private outcome(row: WaitingConsentInteraction, integratedAppsEnabled: boolean) {
     const access = {
       integratedAppsEnabled,
       blocked: row.blocked,

@@ -1,7 +1,8 @@
 // Sign-in with `username@tenant` and a password. One generic failure for every cause (no user
 // enumeration), and per-account throttling of failures kept in PostgreSQL so all processes agree.
 import type { Pool } from '../db/pool.js';
-import { findCredentials, type UserRecord } from '../db/users.js';
+import { clearSignInFailures, isSignInThrottled, recordSignInFailure } from '../db/sign-in-failures.js';
+import { findCredentials, findUserById, type UserRecord } from '../db/users.js';
 import { verifyPassword } from './passwords.js';
 
 export const MAX_FAILURES_PER_ACCOUNT = 5;
@@ -28,39 +29,22 @@ export async function signIn(pool: Pool, signInName: string, password: string): 
     await verifyPassword(undefined, password);
     return { ok: false, reason: 'invalid' };
   }
-  if (await isThrottled(pool, parsed.tenantId, parsed.username)) return { ok: false, reason: 'throttled' };
+  if (await isSignInThrottled(pool, parsed, MAX_FAILURES_PER_ACCOUNT, FAILURE_WINDOW_SECONDS))
+    return { ok: false, reason: 'throttled' };
 
   const user = await findCredentials(pool, parsed.tenantId, parsed.username);
   const valid = await verifyPassword(user?.passwordHash, password);
   if (!user || !valid || user.disabled) {
-    await recordFailure(pool, parsed.tenantId, parsed.username);
+    await recordSignInFailure(pool, parsed, FAILURE_WINDOW_SECONDS);
     return { ok: false, reason: 'invalid' };
   }
-  await pool.query('DELETE FROM sign_in_failures WHERE tenant_id = $1::text AND username = $2::text', [
-    parsed.tenantId,
-    parsed.username,
-  ]);
+  await clearSignInFailures(pool, parsed);
   const { passwordHash: _omit, ...record } = user;
   return { ok: true, user: record };
 }
 
-async function isThrottled(pool: Pool, tenantId: string, username: string): Promise<boolean> {
-  const { rows } = await pool.query<{ throttled: boolean }>(
-    `SELECT failures >= $3::integer AND window_start > now() - make_interval(secs => $4::integer) AS throttled
-       FROM sign_in_failures WHERE tenant_id = $1::text AND username = $2::text`,
-    [tenantId, username, MAX_FAILURES_PER_ACCOUNT, FAILURE_WINDOW_SECONDS],
-  );
-  return rows[0]?.throttled ?? false;
-}
-
-async function recordFailure(pool: Pool, tenantId: string, username: string): Promise<void> {
-  await pool.query(
-    `INSERT INTO sign_in_failures (tenant_id, username, failures, window_start) VALUES ($1::text, $2::text, 1, now())
-     ON CONFLICT (tenant_id, username) DO UPDATE SET
-       failures = CASE WHEN sign_in_failures.window_start > now() - make_interval(secs => $3::integer)
-                       THEN sign_in_failures.failures + 1 ELSE 1 END,
-       window_start = CASE WHEN sign_in_failures.window_start > now() - make_interval(secs => $3::integer)
-                           THEN sign_in_failures.window_start ELSE now() END`,
-    [tenantId, username, FAILURE_WINDOW_SECONDS],
-  );
+/** The user a session is signed in as, while that user exists and is enabled: a disabled user signs nobody in. */
+export async function signedInUser(pool: Pool, userId: string): Promise<UserRecord | undefined> {
+  const user = await findUserById(pool, userId);
+  return user && !user.disabled ? user : undefined;
 }

@@ -152,6 +152,16 @@ t.test('consent requests: list, approve some, deny, conflicts', async (t) => {
   });
   t.equal(approved.status, 200);
   t.match(approved.body, { status: 'approved', approvedPermissions: ['openid', 'User.Read'] });
+  const detail = await callApi(server, token, `${base}/${vendor.clientId}`);
+  t.match(
+    detail.body.adminConsent,
+    { grantedBy: String, grantedAt: /^\d{4}-\d\d-\d\dT/ },
+    'the approval is the tenant-wide admin consent',
+  );
+  t.same((detail.body.adminConsent.permissions as { scope: string; grantedAt: string }[]).map((p) => p.scope).sort(), [
+    'User.Read',
+    'openid',
+  ]);
   t.equal(
     (
       await callApi(server, token, `/tenants/contoso/consent-requests/${aliceRequest.id}/approve`, {

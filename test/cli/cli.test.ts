@@ -3,7 +3,7 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import t from 'tap';
-import { loadServerSecret } from '../../src/provider/keys.js';
+import { loadServerSecret } from '../../src/db/server-secrets.js';
 import { hashClientSecret } from '../../src/services/client-secrets.js';
 import { verifyPassword } from '../../src/services/passwords.js';
 import { createTestDatabase, repoRoot, type TestDatabase } from '../support/database.js';

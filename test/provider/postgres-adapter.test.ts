@@ -3,8 +3,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { type Adapter, type AdapterPayload, errors } from 'oidc-provider';
 import t, { type Test } from 'tap';
 import { PermissionCatalogue } from '../../src/core/permission-catalogue.js';
+import { purgeExpiredModels } from '../../src/db/oidc-models.js';
 import { listPermissions } from '../../src/db/permissions.js';
-import { postgresAdapterFactory, purgeExpiredModels } from '../../src/provider/postgres-adapter.js';
+import { postgresAdapterFactory } from '../../src/provider/postgres-adapter.js';
 import { Directory } from '../../src/services/directory.js';
 import { createTestDatabase } from '../support/database.js';
 

@@ -3,7 +3,7 @@
 // and sign-ins building grants, all at once. The final state must be consistent, and the audit
 // trail must hold exactly one event per change, in an order that replays to that final state.
 import t from 'tap';
-import type { GrantModel } from '../../src/services/consent-service.js';
+import type { GrantModel } from '../../src/provider/grant-sync.js';
 import { EnterpriseApps } from '../../src/services/enterprise-apps.js';
 import { MyApps } from '../../src/services/my-apps.js';
 import { registerApp } from '../support/flows.js';
@@ -12,7 +12,7 @@ import { startTestServer } from '../support/server.js';
 const server = await startTestServer();
 t.teardown(() => server.close());
 const { directory, pool } = server;
-const { consent, catalogue } = server.accord.services;
+const { consent, grants: grantSync, catalogue } = server.accord.services;
 const Grant = server.accord.provider.Grant as unknown as GrantModel;
 const myApps = new MyApps(pool, catalogue);
 const enterpriseApps = new EnterpriseApps(pool);
@@ -54,7 +54,7 @@ const clientId = app.clientId;
 // Before the race: every user has consented to sign-in and their profile, and holds a grant.
 for (const user of users) {
   await consent.grantUserConsent(user, clientId, ['openid', 'User.Read']);
-  await consent.loadGrant(Grant, user, clientId);
+  await grantSync.loadGrant(Grant, user, clientId);
 }
 // The race's event ids cross 999 -> 1000, so a replay that ordered them as text would break.
 const { rows: startRows } = await pool.query<{ from: string }>(
@@ -113,7 +113,7 @@ async function run(operation: Operation): Promise<boolean | undefined> {
         throw error;
       }
     case 'sign-in':
-      await consent.loadGrant(Grant, operation.user, clientId);
+      await grantSync.loadGrant(Grant, operation.user, clientId);
       return undefined;
   }
 }

@@ -12,9 +12,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import t, { type Test } from 'tap';
 import { PermissionCatalogue } from '../../src/core/permission-catalogue.js';
+import { purgeExpiredModels } from '../../src/db/oidc-models.js';
 import { listPermissions } from '../../src/db/permissions.js';
 import { createPool, inTransaction, type Pool } from '../../src/db/pool.js';
-import { PostgresAdapter, purgeExpiredModels } from '../../src/provider/postgres-adapter.js';
+import { PostgresAdapter } from '../../src/provider/postgres-adapter.js';
 import { Directory } from '../../src/services/directory.js';
 import {
   GrantLiveness,

@@ -1,46 +1,51 @@
 // /tenants/{tenant}/apps: the apps (OAuth clients) the tenant publishes — register, read, change,
 // delete, and rotate the client secret. A secret is shown once, in the answer that created it.
-import type { FastifyInstance } from 'fastify';
-import { AccordError, NotFound } from '../../core/errors.js';
-import { type AppChanges, findApp, listAppsPublishedBy } from '../../db/apps.js';
-import type { AdminApiDeps } from '../admin-api.js';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { Static } from 'typebox';
+import { AccordError } from '../../core/errors.js';
+import type { AppChanges } from '../../db/apps.js';
+import type { AdminApiDeps } from './deps.js';
+import { appOf } from './presenters.js';
 import { actorOf } from './require-tenant-admin.js';
 import {
-  type AppChangesBody,
-  type AppParams,
+  AppChangesBody,
+  AppParams,
+  AppSchema,
+  AppSecretSchema,
+  AppWithSecretSchema,
   answer,
-  appChangesBody,
-  appOf,
-  appParams,
   collectionOf,
   errorResponses,
-  type NewAppBody,
-  newAppBody,
-  type TenantParams,
-  tenantParams,
+  NewAppBody,
+  noContent,
+  refTo,
+  TenantParams,
 } from './schemas.js';
 
 const tags = ['Apps'];
 
-export async function appsRoutes(app: FastifyInstance, { pool, directory, apiUrl }: AdminApiDeps): Promise<void> {
-  app.get<{ Params: TenantParams }>(
+export const appsRoutes: FastifyPluginAsyncTypebox<AdminApiDeps> = async (app, { apps, directory, apiUrl }) => {
+  app.get(
     '/apps',
     {
       schema: {
         tags,
         operationId: 'listApps',
         summary: 'List the apps this tenant registered',
-        params: tenantParams,
+        params: TenantParams,
         response: {
-          200: collectionOf('App', 'The apps published by the tenant, oldest first. Secrets are never shown.'),
+          200: collectionOf(
+            refTo(AppSchema),
+            'The apps published by the tenant, oldest first. Secrets are never shown.',
+          ),
           ...errorResponses(),
         },
       },
     },
-    async (request) => ({ value: (await listAppsPublishedBy(pool, request.params.tenant)).map(appOf) }),
+    async (request) => ({ value: (await apps.list(request.params.tenant)).map(appOf) }),
   );
 
-  app.post<{ Params: TenantParams; Body: NewAppBody }>(
+  app.post(
     '/apps',
     {
       schema: {
@@ -49,10 +54,10 @@ export async function appsRoutes(app: FastifyInstance, { pool, directory, apiUrl
         summary: 'Register an app',
         description:
           'Returns the app with its `clientSecret` (confidential apps): the only time the secret is shown. The publisher is this tenant, unverified until the operator verifies it.',
-        params: tenantParams,
-        body: newAppBody,
+        params: TenantParams,
+        body: NewAppBody,
         response: {
-          201: answer('AppWithSecret', 'Registered. The only answer that shows the secret.'),
+          201: answer(AppWithSecretSchema, 'Registered. The only answer that shows the secret.'),
           ...errorResponses(),
         },
       },
@@ -85,25 +90,21 @@ export async function appsRoutes(app: FastifyInstance, { pool, directory, apiUrl
     },
   );
 
-  app.get<{ Params: AppParams }>(
+  app.get(
     '/apps/:clientId',
     {
       schema: {
         tags,
         operationId: 'getApp',
         summary: 'Read an app',
-        params: appParams,
-        response: { 200: answer('App', 'The app (never its secret).'), ...errorResponses(404) },
+        params: AppParams,
+        response: { 200: answer(AppSchema, 'The app (never its secret).'), ...errorResponses(404) },
       },
     },
-    async (request) => {
-      const found = await findApp(pool, request.params.clientId);
-      if (!found || found.publisherTenantId !== request.params.tenant) throw NotFound('app not found');
-      return appOf(found);
-    },
+    async (request) => appOf(await apps.findOwned(request.params.tenant, request.params.clientId)),
   );
 
-  app.patch<{ Params: AppParams; Body: AppChangesBody }>(
+  app.patch(
     '/apps/:clientId',
     {
       schema: {
@@ -112,9 +113,9 @@ export async function appsRoutes(app: FastifyInstance, { pool, directory, apiUrl
         summary: 'Change an app',
         description:
           'Only the fields sent change; a URL set to null is removed. `publisherVerified` is set by the operator only, and `public` is fixed at registration.',
-        params: appParams,
-        body: appChangesBody,
-        response: { 200: answer('App', 'The app as changed.'), ...errorResponses(404) },
+        params: AppParams,
+        body: AppChangesBody,
+        response: { 200: answer(AppSchema, 'The app as changed.'), ...errorResponses(404) },
       },
     },
     async (request) => {
@@ -125,7 +126,7 @@ export async function appsRoutes(app: FastifyInstance, { pool, directory, apiUrl
     },
   );
 
-  app.delete<{ Params: AppParams }>(
+  app.delete(
     '/apps/:clientId',
     {
       schema: {
@@ -134,8 +135,8 @@ export async function appsRoutes(app: FastifyInstance, { pool, directory, apiUrl
         summary: 'Delete an app',
         description:
           'Removes the registration everywhere: every tenant’s consents to it go, and the tokens they gave with them.',
-        params: appParams,
-        response: { 204: { description: 'Deleted.', type: 'null' }, ...errorResponses(404) },
+        params: AppParams,
+        response: { 204: noContent('Deleted.'), ...errorResponses(404) },
       },
     },
     async (request, reply) => {
@@ -144,7 +145,7 @@ export async function appsRoutes(app: FastifyInstance, { pool, directory, apiUrl
     },
   );
 
-  app.post<{ Params: AppParams }>(
+  app.post(
     '/apps/:clientId/secret',
     {
       schema: {
@@ -153,8 +154,8 @@ export async function appsRoutes(app: FastifyInstance, { pool, directory, apiUrl
         summary: 'Replace the app’s client secret',
         description:
           'The previous secret stops working at once. The new one is in this answer only. A public app has no secret (400).',
-        params: appParams,
-        response: { 200: answer('AppSecret', 'The new secret, shown only here.'), ...errorResponses(404) },
+        params: AppParams,
+        response: { 200: answer(AppSecretSchema, 'The new secret, shown only here.'), ...errorResponses(404) },
       },
     },
     async (request) => {
@@ -162,10 +163,10 @@ export async function appsRoutes(app: FastifyInstance, { pool, directory, apiUrl
       return { clientId, clientSecret: await directory.rotateAppSecret(tenant, clientId, actorOf(request)) };
     },
   );
-}
+};
 
 /** Only the fields present: the directory leaves the others as they are. */
-function appChangesOf(body: AppChangesBody): AppChanges {
+function appChangesOf(body: Static<typeof AppChangesBody>): AppChanges {
   const changes: AppChanges = {};
   if (body.name !== undefined) changes.name = body.name;
   if (body.multiTenant !== undefined) changes.multiTenant = body.multiTenant;

@@ -1,20 +1,12 @@
 // /tenants/{tenant}/audit-events: the tenant's audit trail, newest first, paged by a keyset
 // cursor (`before`) so pages stay stable while new events arrive.
-import type { FastifyInstance } from 'fastify';
-import { listAuditEvents } from '../../db/audit-events.js';
-import type { AdminApiDeps } from '../admin-api.js';
-import {
-  type AuditQuery,
-  auditEventOf,
-  auditPageSchema,
-  auditQuery,
-  errorResponses,
-  type TenantParams,
-  tenantParams,
-} from './schemas.js';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { AdminApiDeps } from './deps.js';
+import { auditEventOf } from './presenters.js';
+import { AUDIT_PAGE_SIZE, AuditPageSchema, AuditQuery, errorResponses, TenantParams } from './schemas.js';
 
-export async function auditEventsRoutes(app: FastifyInstance, { pool }: AdminApiDeps): Promise<void> {
-  app.get<{ Params: TenantParams; Querystring: AuditQuery }>(
+export const auditEventsRoutes: FastifyPluginAsyncTypebox<AdminApiDeps> = async (app, { auditLog }) => {
+  app.get(
     '/audit-events',
     {
       schema: {
@@ -23,20 +15,16 @@ export async function auditEventsRoutes(app: FastifyInstance, { pool }: AdminApi
         summary: 'List the tenant’s audit events',
         description:
           'Every change of a setting, user, app or consent, with who made it. Follow `next` (as `before`) for older events.',
-        params: tenantParams,
-        querystring: auditQuery,
-        response: { 200: auditPageSchema, ...errorResponses() },
+        params: TenantParams,
+        querystring: AuditQuery,
+        response: { 200: AuditPageSchema, ...errorResponses() },
       },
     },
     async (request) => {
-      const { limit, before } = request.query;
-      // One more than asked tells whether an older page exists.
-      const rows = await listAuditEvents(pool, request.params.tenant, {
-        limit: limit + 1,
-        ...(before ? { before } : {}),
-      });
-      const page = rows.slice(0, limit);
-      return { value: page.map(auditEventOf), next: rows.length > limit ? page[page.length - 1]!.id : null };
+      // The schema's default fills `limit` in; the fallback only satisfies the type.
+      const { limit = AUDIT_PAGE_SIZE, before } = request.query;
+      const { events, next } = await auditLog.page(request.params.tenant, { limit, before });
+      return { value: events.map(auditEventOf), next };
     },
   );
-}
+};

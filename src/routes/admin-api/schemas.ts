@@ -1,441 +1,436 @@
-// The admin API's wire format: JSON schemas (shared by validation, serialisation and the OpenAPI
-// document) and the functions that turn records into representations.
+// The admin API's wire format, written once as TypeBox schemas: each is the JSON Schema that
+// validation, serialisation and the OpenAPI document use, and `Static<typeof …>` is its
+// TypeScript type (no interface is written beside a schema). presenters.ts turns records into
+// these types.
 //
 // Conventions: field names are camelCase; collections are `{"value": [...]}`; errors are
 // `{"error", "error_description"}`; timestamps are RFC 3339 strings; an app's secret appears only
 // in the answers to POST /apps and POST /apps/{clientId}/secret.
 
-import type { Role } from '../../core/types.js';
-import type { AppRecord } from '../../db/apps.js';
-import type { AuditEvent } from '../../db/audit-events.js';
-import type { TenantRecord } from '../../db/tenants.js';
-import type { UserRecord } from '../../db/users.js';
+import { type Static, type TSchema, type TSchemaOptions, Type } from 'typebox';
 
-/** The one permission this API accepts (docs/consent.md, "Permissions"). */
-export const ADMIN_SCOPE = 'Organization.ReadWrite.All';
+// ---- Building blocks ------------------------------------------------------------------------
+
+/**
+ * `T | null`, written `type: [T's type, 'null']` rather than TypeBox's `anyOf`: the form the
+ * document has always had, and the one the serialiser handles without trying each branch.
+ */
+function nullable<T extends TSchema & { type: string }>(schema: T) {
+  return Type.Unsafe<Static<T> | null>({ ...schema, type: [schema.type, 'null'] });
+}
+
+/** A `$ref` to a shared schema (added with `addSchema`, named in the document by its `$id`), typed as it. */
+export function refTo<T extends TSchema>(schema: T, options: TSchemaOptions = {}) {
+  return Type.Unsafe<Static<T>>({ ...options, $ref: `${(schema as { $id?: string }).$id}#` });
+}
+
+/** A response in the document must say what it is: the schema with a description. */
+export function described<T extends TSchema>(schema: T, description: string): T {
+  return { ...schema, description };
+}
+
+/** A string enum (`type` and `enum`, so a wrong value's error lists the allowed ones). */
+const oneOf = <const Values extends string[]>(values: readonly [...Values], options: TSchemaOptions = {}) =>
+  Type.Enum(values, { type: 'string', ...options });
+
+const timestamp = (description?: string) =>
+  Type.String({ format: 'date-time', ...(description ? { description } : {}) });
+const nullableTimestamp = () => nullable(Type.String({ format: 'date-time' }));
+const nullableString = (description: string, maxLength = 2000) => nullable(Type.String({ maxLength, description }));
+const strings = (options: TSchemaOptions = {}) => Type.Array(Type.String(), options);
 
 // ---- Parameters -----------------------------------------------------------------------------
 
-const tenantParam = {
-  type: 'string',
+const tenantId = Type.String({
   pattern: '^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$',
   description: 'The tenant id (a URL-safe slug). The token’s user must be an admin of this tenant.',
-} as const;
+});
 
-/** User ids and client ids are opaque base64url strings. */
-const opaqueId = (description: string) => ({ type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$', description }) as const;
+/** User ids, client ids and request ids are opaque base64url strings. */
+const OPAQUE_ID = '^[A-Za-z0-9_-]{1,64}$';
+const opaqueId = (description?: string) => Type.String({ pattern: OPAQUE_ID, ...(description ? { description } : {}) });
+const appClientId = opaqueId('The app’s OAuth client id.');
 
-export const tenantParams = {
-  type: 'object',
-  required: ['tenant'],
-  additionalProperties: false,
-  properties: { tenant: tenantParam },
-} as const;
+export const TenantParams = Type.Object({ tenant: tenantId }, { additionalProperties: false });
+export const UserParams = Type.Object(
+  { tenant: tenantId, id: opaqueId('The user’s id (their `sub` in tokens).') },
+  { additionalProperties: false },
+);
+export const AppParams = Type.Object({ tenant: tenantId, clientId: appClientId }, { additionalProperties: false });
+export const AppUserParams = Type.Object(
+  { tenant: tenantId, clientId: appClientId, userId: opaqueId() },
+  { additionalProperties: false },
+);
+export const ConsentRequestParams = Type.Object(
+  { tenant: tenantId, requestId: opaqueId() },
+  { additionalProperties: false },
+);
+export const MyAppParams = Type.Object({ clientId: opaqueId() }, { additionalProperties: false });
 
-export const userParams = {
-  type: 'object',
-  required: ['tenant', 'id'],
-  additionalProperties: false,
-  properties: { tenant: tenantParam, id: opaqueId('The user’s id (their `sub` in tokens).') },
-} as const;
+// ---- Shared representations (components of the document) ------------------------------------
 
-export const appParams = {
-  type: 'object',
-  required: ['tenant', 'clientId'],
-  additionalProperties: false,
-  properties: { tenant: tenantParam, clientId: opaqueId('The app’s OAuth client id.') },
-} as const;
-
-export interface TenantParams {
-  tenant: string;
-}
-export interface UserParams extends TenantParams {
-  id: string;
-}
-export interface AppParams extends TenantParams {
-  clientId: string;
-}
-
-// ---- Representations ------------------------------------------------------------------------
-
-const nullableString = (description: string, maxLength = 2000) =>
-  ({ type: ['string', 'null'], maxLength, description }) as const;
-const timestamp = (description: string) => ({ type: 'string', format: 'date-time', description }) as const;
-
-export const errorSchema = {
-  $id: 'Error',
-  type: 'object',
-  description: 'An error (RFC 6750 for token problems). The description names the offending field.',
-  required: ['error', 'error_description'],
-  properties: {
-    error: { type: 'string', examples: ['invalid_request'] },
-    error_description: { type: 'string', examples: ['body.username is required'] },
+export const ErrorSchema = Type.Object(
+  {
+    error: Type.String({ examples: ['invalid_request'] }),
+    error_description: Type.String({ examples: ['body.username is required'] }),
   },
-} as const;
+  {
+    $id: 'Error',
+    description: 'An error (RFC 6750 for token problems). The description names the offending field.',
+  },
+);
 
-export const settingsSchema = {
-  $id: 'Settings',
-  type: 'object',
-  required: ['id', 'name', 'integratedAppsEnabled'],
-  properties: {
-    id: { type: 'string', description: 'The tenant id.' },
-    name: { type: 'string' },
-    integratedAppsEnabled: {
-      type: 'boolean',
+export const SettingsSchema = Type.Object(
+  {
+    id: Type.String({ description: 'The tenant id.' }),
+    name: Type.String(),
+    integratedAppsEnabled: Type.Boolean({
       description:
         'Integrated Apps: whether users may consent to apps for their own data. Turning it off keeps existing grants.',
-    },
+    }),
   },
-} as const;
+  { $id: 'Settings' },
+);
+export type Settings = Static<typeof SettingsSchema>;
 
-export const userSchema = {
-  $id: 'User',
-  type: 'object',
-  required: ['id', 'tenant', 'username', 'displayName', 'email', 'role', 'disabled', 'createdAt'],
-  properties: {
-    id: { type: 'string', description: 'Opaque and stable; the user’s `sub` in every token.' },
-    tenant: { type: 'string' },
-    username: { type: 'string', description: 'Signs in as `username@tenant`.' },
-    displayName: { type: 'string' },
+const ROLES = ['user', 'admin'] as const;
+
+export const UserSchema = Type.Object(
+  {
+    id: Type.String({ description: 'Opaque and stable; the user’s `sub` in every token.' }),
+    tenant: Type.String(),
+    username: Type.String({ description: 'Signs in as `username@tenant`.' }),
+    displayName: Type.String(),
     email: nullableString('Email address, if known.', 254),
-    role: { type: 'string', enum: ['user', 'admin'] },
-    disabled: { type: 'boolean', description: 'A disabled user cannot sign in and their grants are revoked.' },
+    role: oneOf(ROLES),
+    disabled: Type.Boolean({ description: 'A disabled user cannot sign in and their grants are revoked.' }),
     createdAt: timestamp('When the user was created.'),
   },
-} as const;
+  { $id: 'User' },
+);
+export type User = Static<typeof UserSchema>;
 
-const permissionList = {
-  type: 'array',
+const permissionList = Type.Array(Type.String({ minLength: 1, maxLength: 100 }), {
   minItems: 1,
   maxItems: 50,
   uniqueItems: true,
-  items: { type: 'string', minLength: 1, maxLength: 100 },
   description: 'The scopes the app may ask for (from the permission catalogue), e.g. `openid User.Read`.',
-} as const;
+});
 
 const redirectUriList = (description: string, minItems: number) =>
-  ({
-    type: 'array',
-    minItems,
-    maxItems: 20,
-    items: { type: 'string', minLength: 1, maxLength: 2000 },
-    description,
-  }) as const;
+  Type.Array(Type.String({ minLength: 1, maxLength: 2000 }), { minItems, maxItems: 20, description });
+const redirectUris = redirectUriList(
+  'Exact redirect URIs: https (http only on loopback) or a reverse-DNS private-use scheme; no fragment, no wildcard.',
+  1,
+);
+const postLogoutRedirectUris = redirectUriList('Where the app may send users after sign-out.', 0);
+const multiTenantDescription = 'Whether users of other tenants may use the app.';
 
-const REDIRECT_URIS_DESCRIPTION =
-  'Exact redirect URIs: https (http only on loopback) or a reverse-DNS private-use scheme; no fragment, no wildcard.';
+const appProperties = {
+  clientId: Type.String({ description: 'The OAuth `client_id`.' }),
+  name: Type.String(),
+  publisherTenant: Type.String({ description: 'The tenant that registered (publishes) the app.' }),
+  publisherName: Type.String({ description: 'Shown on consent pages; the publishing tenant’s name.' }),
+  publisherVerified: Type.Boolean({ description: 'Set by the operator only (`accord app verify-publisher`).' }),
+  multiTenant: Type.Boolean({ description: multiTenantDescription }),
+  public: Type.Boolean({ description: 'A public client (native or browser app) has no secret and uses PKCE only.' }),
+  redirectUris,
+  postLogoutRedirectUris,
+  homepageUrl: nullableString('https URL.'),
+  privacyUrl: nullableString('https URL.'),
+  termsUrl: nullableString('https URL.'),
+  logoUrl: nullableString('https URL.'),
+  permissions: permissionList,
+  createdAt: timestamp('When the app was registered.'),
+  updatedAt: timestamp('When the registration last changed.'),
+};
 
-export const appSchema = {
-  $id: 'App',
-  type: 'object',
-  required: [
-    'clientId',
-    'name',
-    'publisherTenant',
-    'publisherName',
-    'publisherVerified',
-    'multiTenant',
-    'public',
-    'redirectUris',
-    'postLogoutRedirectUris',
-    'homepageUrl',
-    'privacyUrl',
-    'termsUrl',
-    'logoUrl',
-    'permissions',
-    'createdAt',
-    'updatedAt',
-  ],
-  properties: {
-    clientId: { type: 'string', description: 'The OAuth `client_id`.' },
-    name: { type: 'string' },
-    publisherTenant: { type: 'string', description: 'The tenant that registered (publishes) the app.' },
-    publisherName: { type: 'string', description: 'Shown on consent pages; the publishing tenant’s name.' },
-    publisherVerified: { type: 'boolean', description: 'Set by the operator only (`accord app verify-publisher`).' },
-    multiTenant: { type: 'boolean', description: 'Whether users of other tenants may use the app.' },
-    public: {
-      type: 'boolean',
-      description: 'A public client (native or browser app) has no secret and uses PKCE only.',
-    },
-    redirectUris: redirectUriList(REDIRECT_URIS_DESCRIPTION, 1),
-    postLogoutRedirectUris: redirectUriList('Where the app may send users after sign-out.', 0),
-    homepageUrl: nullableString('https URL.'),
-    privacyUrl: nullableString('https URL.'),
-    termsUrl: nullableString('https URL.'),
-    logoUrl: nullableString('https URL.'),
-    permissions: permissionList,
-    createdAt: timestamp('When the app was registered.'),
-    updatedAt: timestamp('When the registration last changed.'),
+export const AppSchema = Type.Object(appProperties, { $id: 'App' });
+export type App = Static<typeof AppSchema>;
+
+const clientSecret = Type.String({ description: 'Shown once: store it now.' });
+
+export const AppWithSecretSchema = Type.Object(
+  { ...appProperties, clientSecret: Type.Optional(clientSecret) },
+  {
+    $id: 'AppWithSecret',
+    description: 'A newly registered app. `clientSecret` (confidential apps only) is shown here once and never again.',
   },
-} as const;
+);
 
-export const appWithSecretSchema = {
-  $id: 'AppWithSecret',
-  description: 'A newly registered app. `clientSecret` (confidential apps only) is shown here once and never again.',
-  type: 'object',
-  properties: {
-    ...appSchema.properties,
-    clientSecret: { type: 'string', description: 'Shown once: store it now.' },
+export const AppSecretSchema = Type.Object(
+  { clientId: Type.String(), clientSecret },
+  {
+    $id: 'AppSecret',
+    description: 'A new client secret. The previous one stops working at once; this one is shown only here.',
   },
-  required: appSchema.required,
-} as const;
+);
 
-export const appSecretSchema = {
-  $id: 'AppSecret',
-  type: 'object',
-  description: 'A new client secret. The previous one stops working at once; this one is shown only here.',
-  required: ['clientId', 'clientSecret'],
-  properties: {
-    clientId: { type: 'string' },
-    clientSecret: { type: 'string', description: 'Shown once: store it now.' },
-  },
-} as const;
-
-export const auditEventSchema = {
-  $id: 'AuditEvent',
-  type: 'object',
-  required: ['id', 'at', 'actor', 'action', 'target', 'details'],
-  properties: {
-    id: { type: 'string', description: 'Increasing; pass the last id of a page as `before` to get the next page.' },
+export const AuditEventSchema = Type.Object(
+  {
+    id: Type.String({ description: 'Increasing; pass the last id of a page as `before` to get the next page.' }),
     at: timestamp('When it happened.'),
-    actor: { type: 'string', description: 'The id of the user who did it, or `operator` for the command line.' },
-    action: { type: 'string', examples: ['tenant.integrated_apps.changed', 'user.created', 'app.secret.rotated'] },
-    target: { type: ['string', 'null'], description: 'The tenant, user id or client id acted on.' },
-    details: {
+    actor: Type.String({ description: 'The id of the user who did it, or `operator` for the command line.' }),
+    action: Type.String({ examples: ['tenant.integrated_apps.changed', 'user.created', 'app.secret.rotated'] }),
+    target: nullable(Type.String({ description: 'The tenant, user id or client id acted on.' })),
+    // Any JSON object: written out, since TypeBox's Record would add a `patternProperties`.
+    details: Type.Unsafe<Record<string, unknown>>({
       type: 'object',
       additionalProperties: true,
       description: 'What changed, e.g. `{"from": true, "to": false}`.',
-    },
+    }),
   },
-} as const;
+  { $id: 'AuditEvent' },
+);
+export type AuditEventBody = Static<typeof AuditEventSchema>;
 
 /** Schemas added to the API's scope with `addSchema`, so the OpenAPI document names them. */
 export const sharedSchemas = [
-  errorSchema,
-  settingsSchema,
-  userSchema,
-  appSchema,
-  appWithSecretSchema,
-  appSecretSchema,
-  auditEventSchema,
+  ErrorSchema,
+  SettingsSchema,
+  UserSchema,
+  AppSchema,
+  AppWithSecretSchema,
+  AppSecretSchema,
+  AuditEventSchema,
 ];
 
-export const collectionOf = (ref: string, description: string) =>
-  ({
-    type: 'object',
-    description,
-    required: ['value'],
-    properties: { value: { type: 'array', items: { $ref: `${ref}#` } } },
-  }) as const;
+// ---- Answers --------------------------------------------------------------------------------
+
+/** `{"value": [...]}`: a collection of `items`. */
+export const collectionOf = <T extends TSchema>(items: T, description: string) =>
+  Type.Object({ value: Type.Array(items) }, { description });
 
 /** A successful answer holding a shared schema. */
-export const answer = (ref: string, description: string) => ({ description, $ref: `${ref}#` }) as const;
+export const answer = <T extends TSchema>(schema: T, description: string) => refTo(schema, { description });
+
+/**
+ * No body (204). Documented as `type: null`, as it always has been; typed `undefined` because the
+ * handler sends nothing (nothing is serialised, so no content-type is set).
+ */
+export const noContent = (description: string) => Type.Unsafe<undefined>({ type: 'null', description });
+
+const ERROR_DESCRIPTIONS: Record<number, string> = {
+  400: 'The request is malformed: an unknown field, a value too long, an invalid id or URI. The description names the field.',
+  401: 'No access token, or it is invalid, expired or revoked, or not issued for this API (`WWW-Authenticate` says why).',
+  403: 'The token lacks `Organization.ReadWrite.All`, or its user is not (or no longer) an admin of `{tenant}`.',
+  404: 'No such object in this tenant.',
+  409: 'The object already exists, or the change would conflict with its current state.',
+};
 
 /** The error answers every route may give (plus the route's own). */
 export function errorResponses(...statuses: number[]) {
-  const described: Record<number, string> = {
-    400: 'The request is malformed: an unknown field, a value too long, an invalid id or URI. The description names the field.',
-    401: 'No access token, or it is invalid, expired or revoked, or not issued for this API (`WWW-Authenticate` says why).',
-    403: 'The token lacks `Organization.ReadWrite.All`, or its user is not (or no longer) an admin of `{tenant}`.',
-    404: 'No such object in this tenant.',
-    409: 'The object already exists, or the change would conflict with its current state.',
-  };
   return Object.fromEntries(
-    [400, 401, 403, ...statuses].map((status) => [status, { description: described[status], $ref: 'Error#' }]),
+    [400, 401, 403, ...statuses].map((status) => [status, answer(ErrorSchema, ERROR_DESCRIPTIONS[status]!)]),
   );
 }
 
-// ---- Mapping --------------------------------------------------------------------------------
+export const AuditPageSchema = Type.Object(
+  { value: Type.Array(refTo(AuditEventSchema)), next: nullable(Type.String()) },
+  { description: 'Newest first. `next` is the `before` value for the next (older) page, or null on the last page.' },
+);
 
-export interface Settings {
-  id: string;
-  name: string;
-  integratedAppsEnabled: boolean;
-}
+// ---- Enterprise apps ------------------------------------------------------------------------
 
-export function settingsOf(tenant: TenantRecord): Settings {
-  return { id: tenant.id, name: tenant.name, integratedAppsEnabled: tenant.integratedAppsEnabled };
-}
+const permissionGrants = Type.Array(Type.Object({ scope: Type.String(), grantedAt: timestamp() }));
 
-export function userOf(user: UserRecord) {
-  return {
-    id: user.id,
-    tenant: user.tenantId,
-    username: user.username,
-    displayName: user.displayName,
-    email: user.email,
-    role: user.role,
-    disabled: user.disabled,
-    createdAt: user.createdAt.toISOString(),
-  };
-}
+const enterpriseAppSummaryProperties = {
+  clientId: Type.String(),
+  name: Type.String(),
+  publisherTenant: Type.String({ description: 'The tenant that registered the app.' }),
+  publisherName: Type.String(),
+  publisherVerified: Type.Boolean(),
+  multiTenant: Type.Boolean(),
+  blocked: Type.Boolean({ description: 'Blocked: nobody in the tenant can sign in to it or use its tokens.' }),
+  adminPermissions: strings({ description: 'Granted for the whole tenant by an admin.' }),
+  adminGrantedBy: nullable(Type.String()),
+  adminGrantedAt: nullableTimestamp(),
+  userCount: Type.Integer({ description: 'Users of the tenant who use the app.' }),
+  userPermissions: strings({ description: 'Granted by users for themselves (the union over users).' }),
+};
 
-/** Never includes the secret's hash. */
-export function appOf(app: AppRecord) {
-  return {
-    clientId: app.clientId,
-    name: app.name,
-    publisherTenant: app.publisherTenantId,
-    publisherName: app.publisherName,
-    publisherVerified: app.publisherVerified,
-    multiTenant: app.multiTenant,
-    public: app.clientType === 'public',
-    redirectUris: app.redirectUris,
-    postLogoutRedirectUris: app.postLogoutRedirectUris,
-    homepageUrl: app.homepageUrl,
-    privacyUrl: app.privacyUrl,
-    termsUrl: app.termsUrl,
-    logoUrl: app.logoUrl,
-    permissions: app.scopes,
-    createdAt: app.createdAt.toISOString(),
-    updatedAt: app.updatedAt.toISOString(),
-  };
-}
+export const EnterpriseAppSummarySchema = Type.Object(enterpriseAppSummaryProperties);
+export type EnterpriseAppSummaryBody = Static<typeof EnterpriseAppSummarySchema>;
 
-export function auditEventOf(event: AuditEvent) {
-  return {
-    id: event.id,
-    at: event.at.toISOString(),
-    actor: event.actor,
-    action: event.action,
-    target: event.target,
-    details: event.details,
-  };
-}
+// The detail has always been documented without `required` lists; kept so for clients.
+export const EnterpriseAppDetailSchema = Type.Partial(
+  Type.Object({
+    ...enterpriseAppSummaryProperties,
+    adminConsent: nullable(
+      Type.Partial(Type.Object({ grantedBy: Type.String(), grantedAt: timestamp(), permissions: permissionGrants })),
+    ),
+    users: Type.Array(
+      Type.Partial(
+        Type.Object({
+          userId: Type.String(),
+          username: Type.String(),
+          displayName: Type.String(),
+          grantedAt: timestamp(),
+          updatedAt: timestamp(),
+          active: Type.Boolean({ description: 'Whether the user holds tokens for the app now.' }),
+          permissions: permissionGrants,
+        }),
+      ),
+    ),
+  }),
+);
+export type EnterpriseAppDetailBody = Static<typeof EnterpriseAppDetailSchema>;
 
-// ---- Request bodies -------------------------------------------------------------------------
+export const EnterpriseAppChangeSchema = Type.Object({
+  clientId: Type.String(),
+  changed: Type.Boolean({ description: 'False when the app was already in the asked-for state.' }),
+  revokedGrants: Type.Integer({ description: 'How many grants (and all their tokens) were revoked.' }),
+});
 
-export interface NewUserBody {
-  username: string;
-  password: string;
-  role?: Role;
-  displayName?: string;
-  email?: string | null;
-}
+// ---- Consent requests -----------------------------------------------------------------------
 
-export interface UserChangesBody {
-  role?: Role;
-  disabled?: boolean;
-  password?: string;
-}
+const REQUEST_STATUSES = ['pending', 'approved', 'denied', 'expired'] as const;
+
+export const ConsentRequestSchema = Type.Object({
+  id: Type.String(),
+  userId: Type.String({ description: 'Who asked.' }),
+  clientId: Type.String(),
+  permissions: strings({ description: 'What the app still needed when the user asked.' }),
+  reason: Type.String(),
+  status: oneOf(REQUEST_STATUSES),
+  approvedPermissions: Type.Optional(nullable(strings())),
+  decidedBy: Type.Optional(nullable(Type.String())),
+  decisionReason: Type.Optional(nullable(Type.String())),
+  createdAt: timestamp(),
+  expiresAt: timestamp(),
+  decidedAt: Type.Optional(nullableTimestamp()),
+});
+export type ConsentRequestBody = Static<typeof ConsentRequestSchema>;
+
+export const ConsentRequestQuery = Type.Object(
+  { status: Type.Optional(oneOf(REQUEST_STATUSES)) },
+  { additionalProperties: false },
+);
+
+export const ApproveBody = Type.Object(
+  {
+    permissions: Type.Optional(
+      Type.Array(Type.String({ maxLength: 100 }), {
+        minItems: 1,
+        maxItems: 50,
+        uniqueItems: true,
+        description: 'Default: all requested.',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const DenyBody = Type.Object(
+  { reason: Type.Optional(Type.String({ maxLength: 1000 })) },
+  { additionalProperties: false },
+);
+
+// ---- My apps --------------------------------------------------------------------------------
+
+export const MyAppSchema = Type.Object({
+  clientId: Type.String(),
+  name: Type.String(),
+  publisherName: Type.String(),
+  publisherVerified: Type.Boolean(),
+  fromTenant: Type.Optional(
+    nullable(Type.String({ description: 'The publishing organisation, when it is not yours.' })),
+  ),
+  origin: oneOf(['own', 'organisation', 'both'], { description: 'Whose consent gives the app access.' }),
+  ownPermissions: strings(),
+  ownGrantedAt: Type.Optional(nullableTimestamp()),
+  organisationPermissions: strings(),
+  organisationGrantedAt: Type.Optional(nullableTimestamp()),
+});
+export type MyAppBody = Static<typeof MyAppSchema>;
+
+// ---- Request bodies and queries -------------------------------------------------------------
+
+export const SettingsBody = Type.Object({ integratedAppsEnabled: Type.Boolean() }, { additionalProperties: false });
 
 /** Lengths are capped here; the directory applies the rules (username shape, password strength). */
-const password = {
-  type: 'string',
-  minLength: 1,
-  maxLength: 1024,
-  description: 'At least 8 characters, at most 1 KiB.',
-} as const;
+const password = (description: string) => Type.String({ minLength: 1, maxLength: 1024, description });
 
-export const newUserBody = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['username', 'password'],
-  properties: {
-    username: {
-      type: 'string',
+export const NewUserBody = Type.Object(
+  {
+    username: Type.String({
       minLength: 1,
       maxLength: 64,
       description: 'Lowercase letters, digits, `.`, `-`, `_`; unique in the tenant.',
-    },
-    password,
-    role: { type: 'string', enum: ['user', 'admin'], default: 'user' },
-    displayName: { type: 'string', minLength: 1, maxLength: 200, description: 'Defaults to the username.' },
-    email: { type: ['string', 'null'], minLength: 3, maxLength: 254, description: 'Optional; null for none.' },
+    }),
+    password: password('At least 8 characters, at most 1 KiB.'),
+    role: Type.Optional(oneOf(ROLES, { default: 'user' })),
+    displayName: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'Defaults to the username.' })),
+    email: Type.Optional(
+      nullable(Type.String({ minLength: 3, maxLength: 254, description: 'Optional; null for none.' })),
+    ),
   },
-} as const;
+  { additionalProperties: false },
+);
 
-export const userChangesBody = {
-  type: 'object',
-  additionalProperties: false,
-  minProperties: 1,
-  properties: {
-    role: { type: 'string', enum: ['user', 'admin'] },
-    disabled: {
-      type: 'boolean',
-      description: 'Disabling revokes every grant the user holds, so their tokens stop working.',
-    },
-    password: { ...password, description: 'Sets a new password.' },
+export const UserChangesBody = Type.Object(
+  {
+    role: Type.Optional(oneOf(ROLES)),
+    disabled: Type.Optional(
+      Type.Boolean({ description: 'Disabling revokes every grant the user holds, so their tokens stop working.' }),
+    ),
+    password: Type.Optional(password('Sets a new password.')),
   },
-} as const;
+  { additionalProperties: false, minProperties: 1 },
+);
 
-export interface NewAppBody {
-  name: string;
-  redirectUris: string[];
-  postLogoutRedirectUris?: string[];
-  multiTenant?: boolean;
-  public?: boolean;
-  permissions: string[];
-  homepageUrl?: string | null;
-  privacyUrl?: string | null;
-  termsUrl?: string | null;
-  logoUrl?: string | null;
-}
+const optionalUrl = nullable(
+  Type.String({ minLength: 1, maxLength: 2000, description: 'https URL, or null to remove it.' }),
+);
 
-export type AppChangesBody = Partial<Omit<NewAppBody, 'public'>>;
-
-const optionalUrl = {
-  type: ['string', 'null'],
-  minLength: 1,
-  maxLength: 2000,
-  description: 'https URL, or null to remove it.',
-} as const;
-
+/** What an app's owner may change. */
 const appChangeProperties = {
-  name: { type: 'string', minLength: 1, maxLength: 200 },
-  redirectUris: redirectUriList(REDIRECT_URIS_DESCRIPTION, 1),
-  postLogoutRedirectUris: redirectUriList('Where the app may send users after sign-out.', 0),
-  multiTenant: { type: 'boolean', description: 'Whether users of other tenants may use the app.' },
+  name: Type.String({ minLength: 1, maxLength: 200 }),
+  redirectUris,
+  postLogoutRedirectUris,
+  multiTenant: Type.Boolean({ description: multiTenantDescription }),
   permissions: permissionList,
   homepageUrl: optionalUrl,
   privacyUrl: optionalUrl,
   termsUrl: optionalUrl,
   logoUrl: optionalUrl,
-} as const;
+};
 
-export const newAppBody = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['name', 'redirectUris', 'permissions'],
-  properties: {
-    ...appChangeProperties,
-    multiTenant: { ...appChangeProperties.multiTenant, default: false },
-    public: { type: 'boolean', default: false, description: 'Register a public client (no secret).' },
+export const NewAppBody = Type.Object(
+  {
+    name: appChangeProperties.name,
+    redirectUris,
+    postLogoutRedirectUris: Type.Optional(postLogoutRedirectUris),
+    multiTenant: Type.Optional(Type.Boolean({ description: multiTenantDescription, default: false })),
+    permissions: permissionList,
+    homepageUrl: Type.Optional(optionalUrl),
+    privacyUrl: Type.Optional(optionalUrl),
+    termsUrl: Type.Optional(optionalUrl),
+    logoUrl: Type.Optional(optionalUrl),
+    public: Type.Optional(Type.Boolean({ default: false, description: 'Register a public client (no secret).' })),
   },
-} as const;
+  { additionalProperties: false },
+);
 
 /** `publisherVerified` is not here: only the operator sets it. Whether an app is public is fixed at registration. */
-export const appChangesBody = {
-  type: 'object',
+export const AppChangesBody = Type.Partial(Type.Object(appChangeProperties), {
   additionalProperties: false,
   minProperties: 1,
-  properties: appChangeProperties,
-} as const;
+});
 
-export interface AuditQuery {
-  limit: number;
-  before?: string;
-}
+export const AUDIT_PAGE_SIZE = 50;
 
-export const auditQuery = {
-  type: 'object',
-  additionalProperties: false,
-  properties: {
-    limit: { type: 'integer', minimum: 1, maximum: 200, default: 50, description: 'Page size.' },
-    before: {
-      type: 'string',
-      pattern: '^[1-9][0-9]{0,17}$',
-      description: 'Only events older than this id: the `next` value of the previous page.',
-    },
+export const AuditQuery = Type.Object(
+  {
+    limit: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: 200, default: AUDIT_PAGE_SIZE, description: 'Page size.' }),
+    ),
+    before: Type.Optional(
+      Type.String({
+        pattern: '^[1-9][0-9]{0,17}$',
+        description: 'Only events older than this id: the `next` value of the previous page.',
+      }),
+    ),
   },
-} as const;
-
-export const auditPageSchema = {
-  type: 'object',
-  description: 'Newest first. `next` is the `before` value for the next (older) page, or null on the last page.',
-  required: ['value', 'next'],
-  properties: {
-    value: { type: 'array', items: { $ref: 'AuditEvent#' } },
-    next: { type: ['string', 'null'] },
-  },
-} as const;
+  { additionalProperties: false },
+);

@@ -1,33 +1,28 @@
 // /tenants/{tenant}/settings: the tenant's name and its Integrated Apps setting.
-import type { FastifyInstance } from 'fastify';
-import { NotFound } from '../../core/errors.js';
-import { findTenant } from '../../db/tenants.js';
-import type { AdminApiDeps } from '../admin-api.js';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { AdminApiDeps } from './deps.js';
+import { settingsOf } from './presenters.js';
 import { actorOf } from './require-tenant-admin.js';
-import { answer, errorResponses, settingsOf, type TenantParams, tenantParams } from './schemas.js';
+import { answer, errorResponses, SettingsBody, SettingsSchema, TenantParams } from './schemas.js';
 
 const tags = ['Settings'];
 
-export async function settingsRoutes(app: FastifyInstance, { pool, directory }: AdminApiDeps): Promise<void> {
-  app.get<{ Params: TenantParams }>(
+export const settingsRoutes: FastifyPluginAsyncTypebox<AdminApiDeps> = async (app, { tenants, directory }) => {
+  app.get(
     '/settings',
     {
       schema: {
         tags,
         operationId: 'getSettings',
         summary: 'Read the tenant’s settings',
-        params: tenantParams,
-        response: { 200: answer('Settings', 'The tenant’s settings.'), ...errorResponses() },
+        params: TenantParams,
+        response: { 200: answer(SettingsSchema, 'The tenant’s settings.'), ...errorResponses() },
       },
     },
-    async (request) => {
-      const tenant = await findTenant(pool, request.params.tenant);
-      if (!tenant) throw NotFound('tenant not found');
-      return settingsOf(tenant);
-    },
+    async (request) => settingsOf(await tenants.find(request.params.tenant)),
   );
 
-  app.patch<{ Params: TenantParams; Body: { integratedAppsEnabled: boolean } }>(
+  app.patch(
     '/settings',
     {
       schema: {
@@ -36,14 +31,9 @@ export async function settingsRoutes(app: FastifyInstance, { pool, directory }: 
         summary: 'Turn Integrated Apps on or off',
         description:
           'Off: users can no longer consent to apps themselves; grants already made keep working and admins can still consent for the organisation. The change is recorded in the audit events.',
-        params: tenantParams,
-        body: {
-          type: 'object',
-          additionalProperties: false,
-          required: ['integratedAppsEnabled'],
-          properties: { integratedAppsEnabled: { type: 'boolean' } },
-        },
-        response: { 200: answer('Settings', 'The settings as changed.'), ...errorResponses() },
+        params: TenantParams,
+        body: SettingsBody,
+        response: { 200: answer(SettingsSchema, 'The settings as changed.'), ...errorResponses() },
       },
     },
     async (request) =>
@@ -51,4 +41,4 @@ export async function settingsRoutes(app: FastifyInstance, { pool, directory }: 
         await directory.setIntegratedApps(request.params.tenant, request.body.integratedAppsEnabled, actorOf(request)),
       ),
   );
-}
+};

@@ -2,23 +2,17 @@
 // rotate the secret, remove. A client secret is shown once, on the page answering the POST that
 // made it, and never again. A rejected form is shown again with the message and what was typed;
 // nothing is written.
-import type { FastifyInstance, FastifyReply } from 'fastify';
-import { AccordError, NotFound } from '../../core/errors.js';
-import { type AppRecord, findApp, listAppsPublishedBy } from '../../db/apps.js';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyReply } from 'fastify';
+import { type Static, Type } from 'typebox';
+import { AccordError } from '../../core/errors.js';
+import type { AppRecord } from '../../db/apps.js';
 import type { UserRecord } from '../../db/users.js';
-import type { AdminCentreContext } from '../admin-centre.js';
+import type { AdminCentreContext } from './deps.js';
 import { NOT_IN_TENANT, pageData, requireAdmin } from './guard.js';
+import { ClientIdParams, CsrfOnlyBody, csrfField, RemovedQuery } from './schemas.js';
 
 const LIST = '/admin/apps';
-
-interface AppFormBody {
-  name?: string;
-  redirect_uris?: string;
-  post_logout_redirect_uris?: string;
-  permissions?: string[];
-  multi_tenant?: string;
-  public?: string;
-}
 
 /** What the form shows: the app's values, or what the admin typed. */
 interface AppFormValues {
@@ -30,24 +24,16 @@ interface AppFormValues {
   public: boolean;
 }
 
-const appFormBody = {
-  type: 'object',
-  properties: {
-    _csrf: { type: 'string' },
-    name: { type: 'string', maxLength: 2000 },
-    redirect_uris: { type: 'string', maxLength: 50_000 },
-    post_logout_redirect_uris: { type: 'string', maxLength: 50_000 },
-    permissions: { type: 'array', maxItems: 200, items: { type: 'string', maxLength: 200 } },
-    multi_tenant: { type: 'string', maxLength: 10 },
-    public: { type: 'string', maxLength: 10 },
-  },
-} as const;
-
-const clientIdParams = {
-  type: 'object',
-  required: ['clientId'],
-  properties: { clientId: { type: 'string', minLength: 1, maxLength: 200 } },
-} as const;
+/** The register and change forms: URIs one a line, checkboxes present when ticked. */
+const AppFormBody = Type.Object({
+  _csrf: csrfField,
+  name: Type.Optional(Type.String({ maxLength: 2000 })),
+  redirect_uris: Type.Optional(Type.String({ maxLength: 50_000 })),
+  post_logout_redirect_uris: Type.Optional(Type.String({ maxLength: 50_000 })),
+  permissions: Type.Optional(Type.Array(Type.String({ maxLength: 200 }), { maxItems: 200 })),
+  multi_tenant: Type.Optional(Type.String({ maxLength: 10 })),
+  public: Type.Optional(Type.String({ maxLength: 10 })),
+});
 
 /** One URI a line; blank lines and surrounding spaces ignored. */
 function lines(text: string | undefined): string[] {
@@ -57,7 +43,7 @@ function lines(text: string | undefined): string[] {
     .filter(Boolean);
 }
 
-function valuesOfBody(body: AppFormBody): AppFormValues {
+function valuesOfBody(body: Static<typeof AppFormBody>): AppFormValues {
   return {
     name: body.name ?? '',
     redirectUris: body.redirect_uris ?? '',
@@ -79,15 +65,12 @@ function valuesOfApp(app: AppRecord): AppFormValues {
   };
 }
 
-export async function appsPages(app: FastifyInstance, context: AdminCentreContext): Promise<void> {
-  const { pool, portal, directory, catalogue, navItems } = context;
+export const appsPages: FastifyPluginAsyncTypebox<AdminCentreContext> = async (app, context) => {
+  const { apps: publishedApps, portal, directory, catalogue, navItems } = context;
 
-  /** The tenant's own registration, or 404 (another tenant's app is not distinguishable from none). */
-  async function ownApp(user: UserRecord, clientId: string): Promise<AppRecord> {
-    const found = await findApp(pool, clientId);
-    if (!found || found.publisherTenantId !== user.tenantId) throw NotFound(NOT_IN_TENANT);
-    return found;
-  }
+  /** The admin's tenant's own registration, or 404 (another tenant's app is answered as none). */
+  const ownApp = (user: UserRecord, clientId: string) =>
+    publishedApps.findOwned(user.tenantId, clientId, NOT_IN_TENANT);
 
   const permissionsView = () => catalogue.permissions;
 
@@ -120,20 +103,16 @@ export async function appsPages(app: FastifyInstance, context: AdminCentreContex
     });
   }
 
-  app.get<{ Querystring: { removed?: string } }>(
-    LIST,
-    { schema: { querystring: { type: 'object', properties: { removed: { type: 'string', maxLength: 200 } } } } },
-    async (request, reply) => {
-      const user = await requireAdmin(portal, request, reply, LIST);
-      if (!user) return reply;
-      const apps = await listAppsPublishedBy(pool, user.tenantId);
-      return reply.view('admin/apps', {
-        ...pageData(reply, user, 'apps', 'Apps', navItems),
-        apps,
-        removed: request.query.removed,
-      });
-    },
-  );
+  app.get(LIST, { schema: { querystring: RemovedQuery } }, async (request, reply) => {
+    const user = await requireAdmin(portal, request, reply, LIST);
+    if (!user) return reply;
+    const apps = await publishedApps.list(user.tenantId);
+    return reply.view('admin/apps', {
+      ...pageData(reply, user, 'apps', 'Apps', navItems),
+      apps,
+      removed: request.query.removed,
+    });
+  });
 
   app.get(`${LIST}/new`, async (request, reply) => {
     const user = await requireAdmin(portal, request, reply, `${LIST}/new`);
@@ -148,51 +127,47 @@ export async function appsPages(app: FastifyInstance, context: AdminCentreContex
     });
   });
 
-  app.post<{ Body: AppFormBody }>(
-    LIST,
-    { preValidation: app.csrfProtection, schema: { body: appFormBody } },
-    async (request, reply) => {
-      const user = await requireAdmin(portal, request, reply, `${LIST}/new`);
-      if (!user) return reply;
-      const values = valuesOfBody(request.body);
-      try {
-        const { app: created, clientSecret } = await directory.createApp(
-          {
-            publisherTenantId: user.tenantId,
-            name: values.name,
-            multiTenant: values.multiTenant,
-            public: values.public,
-            redirectUris: lines(values.redirectUris),
-            postLogoutRedirectUris: lines(values.postLogoutRedirectUris),
-            scopes: values.permissions,
-          },
-          user.id,
-        );
-        return reply.status(201).view('admin/app-secret', {
-          ...pageData(
-            reply,
-            user,
-            'apps',
-            clientSecret ? 'App registered: copy its secret now' : 'App registered',
-            navItems,
-          ),
-          app: created,
-          secret: clientSecret,
-          reason: 'registered',
-        });
-      } catch (error) {
-        if (error instanceof AccordError && error.status < 500) return renderNew(reply, user, values, error);
-        throw error;
-      }
-    },
-  );
+  app.post(LIST, { preValidation: app.csrfProtection, schema: { body: AppFormBody } }, async (request, reply) => {
+    const user = await requireAdmin(portal, request, reply, `${LIST}/new`);
+    if (!user) return reply;
+    const values = valuesOfBody(request.body);
+    try {
+      const { app: created, clientSecret } = await directory.createApp(
+        {
+          publisherTenantId: user.tenantId,
+          name: values.name,
+          multiTenant: values.multiTenant,
+          public: values.public,
+          redirectUris: lines(values.redirectUris),
+          postLogoutRedirectUris: lines(values.postLogoutRedirectUris),
+          scopes: values.permissions,
+        },
+        user.id,
+      );
+      return reply.status(201).view('admin/app-secret', {
+        ...pageData(
+          reply,
+          user,
+          'apps',
+          clientSecret ? 'App registered: copy its secret now' : 'App registered',
+          navItems,
+        ),
+        app: created,
+        secret: clientSecret,
+        reason: 'registered',
+      });
+    } catch (error) {
+      if (error instanceof AccordError && error.status < 500) return renderNew(reply, user, values, error);
+      throw error;
+    }
+  });
 
-  app.get<{ Params: { clientId: string }; Querystring: { updated?: string } }>(
+  app.get(
     `${LIST}/:clientId`,
     {
       schema: {
-        params: clientIdParams,
-        querystring: { type: 'object', properties: { updated: { type: 'string', maxLength: 10 } } },
+        params: ClientIdParams,
+        querystring: Type.Object({ updated: Type.Optional(Type.String({ maxLength: 10 })) }),
       },
     },
     async (request, reply) => {
@@ -204,9 +179,9 @@ export async function appsPages(app: FastifyInstance, context: AdminCentreContex
     },
   );
 
-  app.post<{ Params: { clientId: string }; Body: AppFormBody }>(
+  app.post(
     `${LIST}/:clientId`,
-    { preValidation: app.csrfProtection, schema: { params: clientIdParams, body: appFormBody } },
+    { preValidation: app.csrfProtection, schema: { params: ClientIdParams, body: AppFormBody } },
     async (request, reply) => {
       const page = `${LIST}/${encodeURIComponent(request.params.clientId)}`;
       const user = await requireAdmin(portal, request, reply, page);
@@ -235,12 +210,9 @@ export async function appsPages(app: FastifyInstance, context: AdminCentreContex
     },
   );
 
-  app.post<{ Params: { clientId: string } }>(
+  app.post(
     `${LIST}/:clientId/secret`,
-    {
-      preValidation: app.csrfProtection,
-      schema: { params: clientIdParams, body: { type: 'object', properties: { _csrf: { type: 'string' } } } },
-    },
+    { preValidation: app.csrfProtection, schema: { params: ClientIdParams, body: CsrfOnlyBody } },
     async (request, reply) => {
       const user = await requireAdmin(portal, request, reply, `${LIST}/${encodeURIComponent(request.params.clientId)}`);
       if (!user) return reply;
@@ -255,35 +227,28 @@ export async function appsPages(app: FastifyInstance, context: AdminCentreContex
     },
   );
 
-  app.get<{ Params: { clientId: string } }>(
-    `${LIST}/:clientId/remove`,
-    { schema: { params: clientIdParams } },
-    async (request, reply) => {
-      const user = await requireAdmin(portal, request, reply);
-      if (!user) return reply;
-      const record = await ownApp(user, request.params.clientId);
-      return reply.view('admin/confirm', {
-        ...pageData(reply, user, 'apps', `Remove ${record.name}?`, navItems),
-        marker: 'admin-app-remove',
-        heading: `Remove ${record.name}?`,
-        consequences: [
-          'The registration is deleted: the app can no longer sign anyone in or get tokens.',
-          'Every organisation’s consents to it are removed, and the tokens they gave stop working at once.',
-          'This cannot be undone. Registering the app again gives it a new client ID.',
-        ],
-        action: `${LIST}/${encodeURIComponent(record.clientId)}/remove`,
-        confirmLabel: 'Remove the app',
-        cancelUrl: `${LIST}/${encodeURIComponent(record.clientId)}`,
-      });
-    },
-  );
+  app.get(`${LIST}/:clientId/remove`, { schema: { params: ClientIdParams } }, async (request, reply) => {
+    const user = await requireAdmin(portal, request, reply);
+    if (!user) return reply;
+    const record = await ownApp(user, request.params.clientId);
+    return reply.view('admin/confirm', {
+      ...pageData(reply, user, 'apps', `Remove ${record.name}?`, navItems),
+      marker: 'admin-app-remove',
+      heading: `Remove ${record.name}?`,
+      consequences: [
+        'The registration is deleted: the app can no longer sign anyone in or get tokens.',
+        'Every organisation’s consents to it are removed, and the tokens they gave stop working at once.',
+        'This cannot be undone. Registering the app again gives it a new client ID.',
+      ],
+      action: `${LIST}/${encodeURIComponent(record.clientId)}/remove`,
+      confirmLabel: 'Remove the app',
+      cancelUrl: `${LIST}/${encodeURIComponent(record.clientId)}`,
+    });
+  });
 
-  app.post<{ Params: { clientId: string } }>(
+  app.post(
     `${LIST}/:clientId/remove`,
-    {
-      preValidation: app.csrfProtection,
-      schema: { params: clientIdParams, body: { type: 'object', properties: { _csrf: { type: 'string' } } } },
-    },
+    { preValidation: app.csrfProtection, schema: { params: ClientIdParams, body: CsrfOnlyBody } },
     async (request, reply) => {
       const user = await requireAdmin(portal, request, reply, LIST);
       if (!user) return reply;
@@ -292,4 +257,4 @@ export async function appsPages(app: FastifyInstance, context: AdminCentreContex
       return reply.redirect(`${LIST}?${new URLSearchParams({ removed: record.name }).toString()}`, 303);
     },
   );
-}
+};

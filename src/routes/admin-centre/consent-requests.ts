@@ -1,24 +1,24 @@
 // Consent requests: users' requests for admin approval in the admin's tenant — pending ones with
 // who asked, for which app (publisher and verification), which permissions (admin ones marked),
 // why and when; approve all or some permissions, or deny with a reason. Recent decisions below.
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyReply } from 'fastify';
+import { Type } from 'typebox';
 import { AccordError } from '../../core/errors.js';
-import { type AppRecord, findApp } from '../../db/apps.js';
-import { listUsers, type UserRecord } from '../../db/users.js';
-import type { AdminCentreContext } from '../admin-centre.js';
+import type { AppRecord } from '../../db/apps.js';
+import type { UserRecord } from '../../db/users.js';
+import type { AdminCentreContext } from './deps.js';
 import { pageData, requireAdmin } from './guard.js';
+import { csrfField } from './schemas.js';
 
 const PAGE = '/admin/consent-requests';
 const RECENT_DECISIONS = 25;
 
-const idParams = {
-  type: 'object',
-  required: ['id'],
-  properties: { id: { type: 'string', minLength: 1, maxLength: 100 } },
-} as const;
+const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 100 }) });
+const noticeId = () => Type.Optional(Type.String({ maxLength: 100 }));
 
-export async function consentRequestsPages(app: FastifyInstance, context: AdminCentreContext): Promise<void> {
-  const { pool, portal, consentRequests, catalogue, navItems } = context;
+export const consentRequestsPages: FastifyPluginAsyncTypebox<AdminCentreContext> = async (app, context) => {
+  const { users, apps, portal, consentRequests, catalogue, navItems } = context;
 
   async function render(
     reply: FastifyReply,
@@ -26,18 +26,18 @@ export async function consentRequestsPages(app: FastifyInstance, context: AdminC
     notice?: { kind: 'approved' | 'denied'; id: string },
     failure?: { id: string; error: AccordError },
   ) {
-    const [all, users] = await Promise.all([consentRequests.list(admin.tenantId), listUsers(pool, admin.tenantId)]);
-    const userById = new Map(users.map((user) => [user.id, user]));
+    const [all, people] = await Promise.all([consentRequests.list(admin.tenantId), users.list(admin.tenantId)]);
+    const userById = new Map(people.map((user) => [user.id, user]));
     const clientIds = [...new Set(all.map((request) => request.clientId))];
-    const apps = new Map<string, AppRecord | undefined>(
-      await Promise.all(clientIds.map(async (clientId) => [clientId, await findApp(pool, clientId)] as const)),
+    const appById = new Map<string, AppRecord | undefined>(
+      await Promise.all(clientIds.map(async (clientId) => [clientId, await apps.find(clientId)] as const)),
     );
     const describe = (scopes: readonly string[]) => catalogue.sort(scopes).map((scope) => catalogue.get(scope)!);
     const entries = all.map((request) => ({
       ...request,
       user: userById.get(request.userId),
       decidedByUser: request.decidedBy ? userById.get(request.decidedBy) : undefined,
-      app: apps.get(request.clientId),
+      app: appById.get(request.clientId),
       permissions: describe(request.scopes),
       approvedPermissions: request.approvedScopes ? describe(request.approvedScopes) : [],
       base: `${PAGE}/${encodeURIComponent(request.id)}`,
@@ -52,16 +52,9 @@ export async function consentRequestsPages(app: FastifyInstance, context: AdminC
     });
   }
 
-  app.get<{ Querystring: { approved?: string; denied?: string } }>(
+  app.get(
     PAGE,
-    {
-      schema: {
-        querystring: {
-          type: 'object',
-          properties: { approved: { type: 'string', maxLength: 100 }, denied: { type: 'string', maxLength: 100 } },
-        },
-      },
-    },
+    { schema: { querystring: Type.Object({ approved: noticeId(), denied: noticeId() }) } },
     async (request, reply) => {
       const admin = await requireAdmin(portal, request, reply, PAGE);
       if (!admin) return reply;
@@ -74,19 +67,16 @@ export async function consentRequestsPages(app: FastifyInstance, context: AdminC
     },
   );
 
-  app.post<{ Params: { id: string }; Body: { scopes?: string[] } }>(
+  app.post(
     `${PAGE}/:id/approve`,
     {
       preValidation: app.csrfProtection,
       schema: {
-        params: idParams,
-        body: {
-          type: 'object',
-          properties: {
-            _csrf: { type: 'string' },
-            scopes: { type: 'array', maxItems: 200, items: { type: 'string', maxLength: 200 } },
-          },
-        },
+        params: IdParams,
+        body: Type.Object({
+          _csrf: csrfField,
+          scopes: Type.Optional(Type.Array(Type.String({ maxLength: 200 }), { maxItems: 200 })),
+        }),
       },
     },
     async (request, reply) => {
@@ -104,16 +94,13 @@ export async function consentRequestsPages(app: FastifyInstance, context: AdminC
     },
   );
 
-  app.post<{ Params: { id: string }; Body: { reason?: string } }>(
+  app.post(
     `${PAGE}/:id/deny`,
     {
       preValidation: app.csrfProtection,
       schema: {
-        params: idParams,
-        body: {
-          type: 'object',
-          properties: { _csrf: { type: 'string' }, reason: { type: 'string', maxLength: 5000 } },
-        },
+        params: IdParams,
+        body: Type.Object({ _csrf: csrfField, reason: Type.Optional(Type.String({ maxLength: 5000 })) }),
       },
     },
     async (request, reply) => {
@@ -129,4 +116,4 @@ export async function consentRequestsPages(app: FastifyInstance, context: AdminC
       return reply.redirect(`${PAGE}?${new URLSearchParams({ denied: request.params.id }).toString()}`, 303);
     },
   );
-}
+};

@@ -1,63 +1,49 @@
 // Enterprise apps: the apps in use in the admin's tenant, whoever publishes them — who granted
 // what and when, block and unblock, remove from the organisation, withdraw one user's consent.
 // The work (transactions, audit, token revocation) is services/enterprise-apps.ts.
-import type { FastifyInstance } from 'fastify';
-import { findTenant } from '../../db/tenants.js';
-import type { AdminCentreContext } from '../admin-centre.js';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import type { AdminCentreContext } from './deps.js';
 import { pageData, requireAdmin } from './guard.js';
+import { AppUserParams, ClientIdParams, CsrfOnlyBody, RemovedQuery } from './schemas.js';
 
 const LIST = '/admin/enterprise-apps';
-type Done = 'blocked' | 'unblocked' | 'revoked';
 
-const clientIdParams = {
-  type: 'object',
-  required: ['clientId'],
-  properties: { clientId: { type: 'string', minLength: 1, maxLength: 200 } },
-} as const;
-const csrfOnly = { type: 'object', properties: { _csrf: { type: 'string' } } } as const;
+/** `?done=…`: the detail page's notice after a change. */
+const DoneQuery = Type.Object({
+  done: Type.Optional(Type.Enum(['blocked', 'unblocked', 'revoked'], { type: 'string' })),
+});
 
-export async function enterpriseAppsPages(app: FastifyInstance, context: AdminCentreContext): Promise<void> {
-  const { pool, portal, enterpriseApps, catalogue, navItems } = context;
+export const enterpriseAppsPages: FastifyPluginAsyncTypebox<AdminCentreContext> = async (app, context) => {
+  const { tenants, portal, enterpriseApps, catalogue, navItems } = context;
   const describe = (scopes: readonly string[]) =>
     scopes.map((scope) => catalogue.get(scope)).filter((p) => p !== undefined);
   const base = (clientId: string) => `${LIST}/${encodeURIComponent(clientId)}`;
 
-  app.get<{ Querystring: { removed?: string } }>(
-    LIST,
-    { schema: { querystring: { type: 'object', properties: { removed: { type: 'string', maxLength: 200 } } } } },
-    async (request, reply) => {
-      const admin = await requireAdmin(portal, request, reply, LIST);
-      if (!admin) return reply;
-      const apps = await enterpriseApps.list(admin.tenantId);
-      return reply.view('admin/enterprise-apps', {
-        ...pageData(reply, admin, 'enterprise-apps', 'Enterprise apps', navItems),
-        apps: apps.map((entry) => ({
-          ...entry,
-          adminPermissions: describe(entry.adminScopes),
-          href: base(entry.clientId),
-        })),
-        removed: request.query.removed,
-      });
-    },
-  );
+  app.get(LIST, { schema: { querystring: RemovedQuery } }, async (request, reply) => {
+    const admin = await requireAdmin(portal, request, reply, LIST);
+    if (!admin) return reply;
+    const apps = await enterpriseApps.list(admin.tenantId);
+    return reply.view('admin/enterprise-apps', {
+      ...pageData(reply, admin, 'enterprise-apps', 'Enterprise apps', navItems),
+      apps: apps.map((entry) => ({
+        ...entry,
+        adminPermissions: describe(entry.adminScopes),
+        href: base(entry.clientId),
+      })),
+      removed: request.query.removed,
+    });
+  });
 
-  app.get<{ Params: { clientId: string }; Querystring: { done?: Done } }>(
+  app.get(
     `${LIST}/:clientId`,
-    {
-      schema: {
-        params: clientIdParams,
-        querystring: {
-          type: 'object',
-          properties: { done: { type: 'string', enum: ['blocked', 'unblocked', 'revoked'] } },
-        },
-      },
-    },
+    { schema: { params: ClientIdParams, querystring: DoneQuery } },
     async (request, reply) => {
       const admin = await requireAdmin(portal, request, reply);
       if (!admin) return reply;
       const detail = await enterpriseApps.detail(admin.tenantId, request.params.clientId);
       const publisher =
-        detail.publisherTenantId === admin.tenantId ? undefined : await findTenant(pool, detail.publisherTenantId);
+        detail.publisherTenantId === admin.tenantId ? undefined : await tenants.find(detail.publisherTenantId);
       const withPermission = (grants: ReadonlyArray<{ scope: string; grantedAt: Date }>) =>
         grants.map((grant) => ({ ...grant, permission: catalogue.get(grant.scope) }));
       return reply.view('admin/enterprise-app', {
@@ -80,9 +66,9 @@ export async function enterpriseAppsPages(app: FastifyInstance, context: AdminCe
     ['block', 'blocked'],
     ['unblock', 'unblocked'],
   ] as const) {
-    app.post<{ Params: { clientId: string } }>(
+    app.post(
       `${LIST}/:clientId/${action}`,
-      { preValidation: app.csrfProtection, schema: { params: clientIdParams, body: csrfOnly } },
+      { preValidation: app.csrfProtection, schema: { params: ClientIdParams, body: CsrfOnlyBody } },
       async (request, reply) => {
         const admin = await requireAdmin(portal, request, reply, base(request.params.clientId));
         if (!admin) return reply;
@@ -92,32 +78,28 @@ export async function enterpriseAppsPages(app: FastifyInstance, context: AdminCe
     );
   }
 
-  app.get<{ Params: { clientId: string } }>(
-    `${LIST}/:clientId/remove`,
-    { schema: { params: clientIdParams } },
-    async (request, reply) => {
-      const admin = await requireAdmin(portal, request, reply);
-      if (!admin) return reply;
-      const detail = await enterpriseApps.detail(admin.tenantId, request.params.clientId);
-      return reply.view('admin/confirm', {
-        ...pageData(reply, admin, 'enterprise-apps', `Remove ${detail.name} from your organisation?`, navItems),
-        marker: 'admin-enterprise-app-remove',
-        heading: `Remove ${detail.name} from your organisation?`,
-        consequences: [
-          'The organisation’s admin consent and every user’s consent to the app here are removed.',
-          `The tokens it holds for ${detail.userCount} ${detail.userCount === 1 ? 'user' : 'users'} stop working at once.`,
-          'The app is then as if never used here: a new consent adds it again. To keep it out, block it instead.',
-        ],
-        action: `${base(detail.clientId)}/remove`,
-        confirmLabel: 'Remove from the organisation',
-        cancelUrl: base(detail.clientId),
-      });
-    },
-  );
+  app.get(`${LIST}/:clientId/remove`, { schema: { params: ClientIdParams } }, async (request, reply) => {
+    const admin = await requireAdmin(portal, request, reply);
+    if (!admin) return reply;
+    const detail = await enterpriseApps.detail(admin.tenantId, request.params.clientId);
+    return reply.view('admin/confirm', {
+      ...pageData(reply, admin, 'enterprise-apps', `Remove ${detail.name} from your organisation?`, navItems),
+      marker: 'admin-enterprise-app-remove',
+      heading: `Remove ${detail.name} from your organisation?`,
+      consequences: [
+        'The organisation’s admin consent and every user’s consent to the app here are removed.',
+        `The tokens it holds for ${detail.userCount} ${detail.userCount === 1 ? 'user' : 'users'} stop working at once.`,
+        'The app is then as if never used here: a new consent adds it again. To keep it out, block it instead.',
+      ],
+      action: `${base(detail.clientId)}/remove`,
+      confirmLabel: 'Remove from the organisation',
+      cancelUrl: base(detail.clientId),
+    });
+  });
 
-  app.post<{ Params: { clientId: string } }>(
+  app.post(
     `${LIST}/:clientId/remove`,
-    { preValidation: app.csrfProtection, schema: { params: clientIdParams, body: csrfOnly } },
+    { preValidation: app.csrfProtection, schema: { params: ClientIdParams, body: CsrfOnlyBody } },
     async (request, reply) => {
       const admin = await requireAdmin(portal, request, reply, LIST);
       if (!admin) return reply;
@@ -127,22 +109,9 @@ export async function enterpriseAppsPages(app: FastifyInstance, context: AdminCe
     },
   );
 
-  app.post<{ Params: { clientId: string; userId: string } }>(
+  app.post(
     `${LIST}/:clientId/users/:userId/revoke`,
-    {
-      preValidation: app.csrfProtection,
-      schema: {
-        params: {
-          type: 'object',
-          required: ['clientId', 'userId'],
-          properties: {
-            clientId: { type: 'string', minLength: 1, maxLength: 200 },
-            userId: { type: 'string', minLength: 1, maxLength: 200 },
-          },
-        },
-        body: csrfOnly,
-      },
-    },
+    { preValidation: app.csrfProtection, schema: { params: AppUserParams, body: CsrfOnlyBody } },
     async (request, reply) => {
       const admin = await requireAdmin(portal, request, reply, base(request.params.clientId));
       if (!admin) return reply;
@@ -150,4 +119,4 @@ export async function enterpriseAppsPages(app: FastifyInstance, context: AdminCe
       return reply.redirect(`${base(request.params.clientId)}?done=revoked`, 303);
     },
   );
-}
+};

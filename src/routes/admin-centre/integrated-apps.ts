@@ -1,46 +1,41 @@
 // Settings › Org settings › Services › Integrated apps: the on/off switch, what on and off mean,
 // and a preview of the effect (consents kept, sign-ins that change outcome) before saving.
 // Saving is a separate confirmed POST; the preview step writes nothing.
-import type { FastifyInstance } from 'fastify';
-import { findTenant } from '../../db/tenants.js';
-import type { AdminCentreContext } from '../admin-centre.js';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import type { AdminCentreContext } from './deps.js';
 import { pageData, requireAdmin } from './guard.js';
+import { csrfField } from './schemas.js';
 
 const PAGE = '/admin/settings/integrated-apps';
 
-const stateBody = {
-  type: 'object',
-  required: ['enabled'],
-  properties: { enabled: { type: 'string', enum: ['on', 'off'] }, _csrf: { type: 'string' } },
-} as const;
+const onOff = () => Type.Enum(['on', 'off'], { type: 'string' });
+/** The switch's form: the state asked for. */
+const StateBody = Type.Object({ enabled: onOff(), _csrf: csrfField });
 
-export async function integratedAppsPages(app: FastifyInstance, context: AdminCentreContext): Promise<void> {
-  const { pool, portal, directory, preview, navItems } = context;
+export const integratedAppsPages: FastifyPluginAsyncTypebox<AdminCentreContext> = async (app, context) => {
+  const { tenants, portal, directory, preview, navItems } = context;
 
-  app.get<{ Querystring: { saved?: 'on' | 'off' } }>(
-    PAGE,
-    { schema: { querystring: { type: 'object', properties: { saved: { type: 'string', enum: ['on', 'off'] } } } } },
-    async (request, reply) => {
-      const user = await requireAdmin(portal, request, reply, PAGE);
-      if (!user) return reply;
-      const tenant = await findTenant(pool, user.tenantId);
-      return reply.view('admin/integrated-apps', {
-        ...pageData(reply, user, 'integrated-apps', 'Integrated apps', navItems),
-        tenant,
-        saved: request.query.saved,
-        preview: undefined,
-      });
-    },
-  );
+  app.get(PAGE, { schema: { querystring: Type.Object({ saved: Type.Optional(onOff()) }) } }, async (request, reply) => {
+    const user = await requireAdmin(portal, request, reply, PAGE);
+    if (!user) return reply;
+    const tenant = await tenants.find(user.tenantId);
+    return reply.view('admin/integrated-apps', {
+      ...pageData(reply, user, 'integrated-apps', 'Integrated apps', navItems),
+      tenant,
+      saved: request.query.saved,
+      preview: undefined,
+    });
+  });
 
-  app.post<{ Body: { enabled: 'on' | 'off' } }>(
+  app.post(
     `${PAGE}/preview`,
-    { preValidation: app.csrfProtection, schema: { body: stateBody } },
+    { preValidation: app.csrfProtection, schema: { body: StateBody } },
     async (request, reply) => {
       const user = await requireAdmin(portal, request, reply, PAGE);
       if (!user) return reply;
       const [tenant, result] = await Promise.all([
-        findTenant(pool, user.tenantId),
+        tenants.find(user.tenantId),
         preview.preview(user.tenantId, request.body.enabled === 'on'),
       ]);
       return reply.view('admin/integrated-apps', {
@@ -52,14 +47,10 @@ export async function integratedAppsPages(app: FastifyInstance, context: AdminCe
     },
   );
 
-  app.post<{ Body: { enabled: 'on' | 'off' } }>(
-    PAGE,
-    { preValidation: app.csrfProtection, schema: { body: stateBody } },
-    async (request, reply) => {
-      const user = await requireAdmin(portal, request, reply, PAGE);
-      if (!user) return reply;
-      await directory.setIntegratedApps(user.tenantId, request.body.enabled === 'on', user.id);
-      return reply.redirect(`${PAGE}?saved=${request.body.enabled}`, 303);
-    },
-  );
-}
+  app.post(PAGE, { preValidation: app.csrfProtection, schema: { body: StateBody } }, async (request, reply) => {
+    const user = await requireAdmin(portal, request, reply, PAGE);
+    if (!user) return reply;
+    await directory.setIntegratedApps(user.tenantId, request.body.enabled === 'on', user.id);
+    return reply.redirect(`${PAGE}?saved=${request.body.enabled}`, 303);
+  });
+};

@@ -2,13 +2,13 @@ import os from 'node:os';
 import { createLocalJWKSet, decodeProtectedHeader, type JSONWebKeySet, type JWK, jwtVerify } from 'jose';
 import t from 'tap';
 import { createPool } from '../../src/db/pool.js';
+import { loadServerSecret } from '../../src/db/server-secrets.js';
 import {
-  loadServerSecret,
   loadSigningKeys,
   RETIRED_KEY_GRACE_SECONDS,
   rotateSigningKeys,
   SIGNING_ALGORITHMS,
-} from '../../src/provider/keys.js';
+} from '../../src/services/signing-keys.js';
 import { createTestDatabase } from '../support/database.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 

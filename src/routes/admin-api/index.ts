@@ -1,41 +1,27 @@
 // The admin API, `/api/v1` (JSON): a tenant's settings (Integrated Apps), users, the apps it
-// registered, the apps in use (enterprise apps), users' consent requests, and its audit events, under `/tenants/{tenant}/...`. Every call needs an access token
-// from this issuer for this API (resource `<issuer>/api/v1`) holding Organization.ReadWrite.All,
-// whose user is an admin of `{tenant}` at the time of the call. Described by the OpenAPI document
-// at `/api/v1/openapi.json`, browsable at `/api/v1/docs`.
+// registered, the apps in use (enterprise apps), users' consent requests, and its audit events,
+// under `/tenants/{tenant}/...`. Every call needs an access token from this issuer for this API
+// (resource `<issuer>/api/v1`) holding Organization.ReadWrite.All, whose user is an admin of
+// `{tenant}` at the time of the call. Described by the OpenAPI document at
+// `/api/v1/openapi.json`, browsable at `/api/v1/docs`.
 import type { FastifyInstance } from 'fastify';
-import type { Pool } from '../db/pool.js';
-import { openapiPlugin } from '../plugins/openapi.js';
-import { type ResourceServerOptions, resourceServerPlugin } from '../plugins/resource-server.js';
-import { useStrictValidation } from '../plugins/strict-validation.js';
-import type { ConsentRequests } from '../services/consent-requests.js';
-import type { Directory } from '../services/directory.js';
-import type { EnterpriseApps } from '../services/enterprise-apps.js';
-import type { MyApps } from '../services/my-apps.js';
-import { appsRoutes } from './admin-api/apps.js';
-import { auditEventsRoutes } from './admin-api/audit-events.js';
-import { consentRequestsRoutes } from './admin-api/consent-requests.js';
-import { enterpriseAppsRoutes } from './admin-api/enterprise-apps.js';
-import { meRoutes } from './admin-api/me.js';
-import { requireTenantAdmin } from './admin-api/require-tenant-admin.js';
-import { ADMIN_SCOPE, sharedSchemas } from './admin-api/schemas.js';
-import { settingsRoutes } from './admin-api/settings.js';
-import { usersRoutes } from './admin-api/users.js';
-
-export interface AdminApiDeps {
-  pool: Pool;
-  directory: Directory;
-  enterpriseApps: EnterpriseApps;
-  consentRequests: ConsentRequests;
-  myApps: MyApps;
-  /** This API's public URL (its resource indicator), for `Location` headers. */
-  apiUrl: string;
-}
-
-export interface AdminApiOptions extends Omit<AdminApiDeps, 'apiUrl'> {
-  /** How this API verifies tokens; `audience` is the API's resource indicator. */
-  resourceServer: ResourceServerOptions;
-}
+import { openapiPlugin } from '../../plugins/openapi.js';
+import { resourceServerPlugin } from '../../plugins/resource-server.js';
+import { useStrictValidation } from '../../plugins/strict-validation.js';
+import { AuditLog } from '../../services/audit-log.js';
+import { PublishedApps } from '../../services/published-apps.js';
+import { TenantUsers } from '../../services/tenant-users.js';
+import { Tenants } from '../../services/tenants.js';
+import { appsRoutes } from './apps.js';
+import { auditEventsRoutes } from './audit-events.js';
+import { consentRequestsRoutes } from './consent-requests.js';
+import type { AdminApiDeps, AdminApiOptions } from './deps.js';
+import { enterpriseAppsRoutes } from './enterprise-apps.js';
+import { meRoutes } from './me.js';
+import { ADMIN_SCOPE, requireTenantAdmin } from './require-tenant-admin.js';
+import { sharedSchemas } from './schemas.js';
+import { settingsRoutes } from './settings.js';
+import { usersRoutes } from './users.js';
 
 const DESCRIPTION = `Manage one tenant (organisation) of Accord: its Integrated Apps setting, its users, the apps it
 registers, and its audit trail.
@@ -52,12 +38,16 @@ the description names the offending field. Request bodies may hold only the docu
 A client secret appears only in the answer that created it (registration and rotation).`;
 
 export async function adminApiRoutes(app: FastifyInstance, options: AdminApiOptions): Promise<void> {
+  const { pool, directory } = options;
   const deps: AdminApiDeps = {
-    pool: options.pool,
-    directory: options.directory,
+    directory,
     enterpriseApps: options.enterpriseApps,
     consentRequests: options.consentRequests,
     myApps: options.myApps,
+    tenants: new Tenants(pool),
+    users: new TenantUsers(pool, directory),
+    apps: new PublishedApps(pool),
+    auditLog: new AuditLog(pool),
     apiUrl: options.resourceServer.audience,
   };
   useStrictValidation(app);
@@ -88,7 +78,7 @@ export async function adminApiRoutes(app: FastifyInstance, options: AdminApiOpti
 
   await app.register(
     async (tenant) => {
-      tenant.addHook('onRequest', requireTenantAdmin(tenant, options.pool));
+      tenant.addHook('onRequest', requireTenantAdmin(tenant, deps.users));
       // Answers may hold secrets and always reflect the current state: never cache them.
       tenant.addHook('onSend', async (_request, reply) => {
         reply.header('cache-control', 'no-store');

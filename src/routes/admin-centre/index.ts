@@ -7,35 +7,18 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import type { PermissionCatalogue } from '../core/permission-catalogue.js';
-import type { Pool } from '../db/pool.js';
-import { findTenant } from '../db/tenants.js';
-import { viewsDir } from '../plugins/views.js';
-import type { ConsentRequests } from '../services/consent-requests.js';
-import type { Directory } from '../services/directory.js';
-import type { EnterpriseApps } from '../services/enterprise-apps.js';
-import type { IntegratedAppsPreview } from '../services/integrated-apps-preview.js';
-import { appsPages } from './admin-centre/apps.js';
-import { auditPages } from './admin-centre/audit.js';
-import { consentRequestsPages } from './admin-centre/consent-requests.js';
-import { enterpriseAppsPages } from './admin-centre/enterprise-apps.js';
-import { type AdminNavItem, pageData, requireAdmin } from './admin-centre/guard.js';
-import { integratedAppsPages } from './admin-centre/integrated-apps.js';
-import type { PortalSession } from './portal-session.js';
-
-export interface AdminCentreDeps {
-  pool: Pool;
-  portal: PortalSession;
-  directory: Directory;
-  consentRequests: ConsentRequests;
-  catalogue: PermissionCatalogue;
-  preview: IntegratedAppsPreview;
-  enterpriseApps: EnterpriseApps;
-}
-
-export interface AdminCentreContext extends AdminCentreDeps {
-  navItems: readonly AdminNavItem[];
-}
+import { viewsDir } from '../../plugins/views.js';
+import { AuditLog } from '../../services/audit-log.js';
+import { PublishedApps } from '../../services/published-apps.js';
+import { TenantUsers } from '../../services/tenant-users.js';
+import { Tenants } from '../../services/tenants.js';
+import { appsPages } from './apps.js';
+import { auditPages } from './audit.js';
+import { consentRequestsPages } from './consent-requests.js';
+import type { AdminCentreContext, AdminCentreDeps } from './deps.js';
+import { enterpriseAppsPages } from './enterprise-apps.js';
+import { type AdminNavItem, pageData, requireAdmin } from './guard.js';
+import { integratedAppsPages } from './integrated-apps.js';
 
 const NAV: readonly AdminNavItem[] = [
   { section: 'home', href: '/admin', label: 'Overview' },
@@ -47,8 +30,16 @@ const NAV: readonly AdminNavItem[] = [
 ];
 
 export async function adminCentreRoutes(app: FastifyInstance, deps: AdminCentreDeps): Promise<void> {
-  const context: AdminCentreContext = { ...deps, navItems: NAV };
-  const { pool, portal } = deps;
+  const { pool, ...services } = deps;
+  const context: AdminCentreContext = {
+    ...services,
+    tenants: new Tenants(pool),
+    users: new TenantUsers(pool, services.directory),
+    apps: new PublishedApps(pool),
+    auditLog: new AuditLog(pool),
+    navItems: NAV,
+  };
+  const { portal, tenants } = context;
 
   const stylesheet = await readFile(path.join(viewsDir, 'admin/admin.css'), 'utf8');
   app.get('/assets/admin.css', async (_request, reply) =>
@@ -64,8 +55,8 @@ export async function adminCentreRoutes(app: FastifyInstance, deps: AdminCentreD
     const user = await requireAdmin(portal, request, reply, '/admin');
     if (!user) return reply;
     const [tenant, pending] = await Promise.all([
-      findTenant(pool, user.tenantId),
-      deps.consentRequests.list(user.tenantId, { status: 'pending' }).then((rows) => rows.length),
+      tenants.find(user.tenantId),
+      services.consentRequests.list(user.tenantId, { status: 'pending' }).then((rows) => rows.length),
     ]);
     return reply.view('admin/home', {
       ...pageData(reply, user, 'home', 'Admin centre', NAV),

@@ -1,0 +1,45 @@
+// sign_in_failures: failed password sign-ins per account in a fixed window, shared by every process.
+import type { Queryable } from './pool.js';
+
+/** Whether the account has `maxFailures` or more failures in a window started less than `windowSeconds` ago. */
+export async function isSignInThrottled(
+  db: Queryable,
+  account: { tenantId: string; username: string },
+  maxFailures: number,
+  windowSeconds: number,
+): Promise<boolean> {
+  const { rows } = await db.query<{ throttled: boolean }>(
+    `SELECT failures >= $3::integer AND window_start > now() - make_interval(secs => $4::integer) AS throttled
+       FROM sign_in_failures WHERE tenant_id = $1::text AND username = $2::text`,
+    [account.tenantId, account.username, maxFailures, windowSeconds],
+  );
+  return rows[0]?.throttled ?? false;
+}
+
+/** Counts one failure, in the current window or in a new one when it is older than `windowSeconds`. */
+export async function recordSignInFailure(
+  db: Queryable,
+  account: { tenantId: string; username: string },
+  windowSeconds: number,
+): Promise<void> {
+  await db.query(
+    `INSERT INTO sign_in_failures (tenant_id, username, failures, window_start) VALUES ($1::text, $2::text, 1, now())
+     ON CONFLICT (tenant_id, username) DO UPDATE SET
+       failures = CASE WHEN sign_in_failures.window_start > now() - make_interval(secs => $3::integer)
+                       THEN sign_in_failures.failures + 1 ELSE 1 END,
+       window_start = CASE WHEN sign_in_failures.window_start > now() - make_interval(secs => $3::integer)
+                           THEN sign_in_failures.window_start ELSE now() END`,
+    [account.tenantId, account.username, windowSeconds],
+  );
+}
+
+/** Forgets the account's failures (after a successful sign-in). */
+export async function clearSignInFailures(
+  db: Queryable,
+  account: { tenantId: string; username: string },
+): Promise<void> {
+  await db.query('DELETE FROM sign_in_failures WHERE tenant_id = $1::text AND username = $2::text', [
+    account.tenantId,
+    account.username,
+  ]);
+}

@@ -1,0 +1,134 @@
+// The user's oidc-provider Grant, kept in step with what the user and their admin granted
+// (services/consents.ts records that): loadExistingGrant and the consent page hand the provider
+// this Grant, never one built from the browser session.
+import type { Grant as GrantInstance } from 'oidc-provider';
+import { FIRST_PARTY_CLIENT_ID } from '../core/first-party-client.js';
+import type { PermissionCatalogue, ResourceName } from '../core/permission-catalogue.js';
+import type { AppRecord } from '../db/apps.js';
+import { claimGrantId, forgetEmptyConsent, loadAccess } from '../db/consents.js';
+import type { Pool } from '../db/pool.js';
+import type { Consents } from '../services/consents.js';
+import { findAppOnce, loadAccessOnce } from './request-memo.js';
+
+/** The Grant model of one provider instance. */
+export interface GrantModel {
+  new (properties: { accountId: string; clientId: string }): GrantInstance;
+  find(id: string): Promise<GrantInstance | undefined>;
+}
+
+/** The resource indicators (RFC 8707) of Accord's two APIs. */
+export interface ResourceIndicators {
+  data: string;
+  admin: string;
+}
+
+export class GrantSync {
+  constructor(
+    private readonly pool: Pool,
+    private readonly consents: Consents,
+    private readonly catalogue: PermissionCatalogue,
+    private readonly resources: ResourceIndicators,
+  ) {}
+
+  /**
+   * The user's Grant for this app, holding exactly what the admin and the user granted (limited
+   * to what the app registers). Consent lives in our tables, not in the browser session, so a
+   * user who consented is not asked again in a new session. Returns undefined when nothing is
+   * granted, or the app is blocked or not available in the user's tenant.
+   */
+  async loadGrant(Grant: GrantModel, userId: string, clientId: string): Promise<GrantInstance | undefined> {
+    // First-party portal: a fresh `openid`-only grant per sign-in, never recorded as consent (the
+    // portal revokes it once the sign-in is confirmed; see routes/portal-session.ts).
+    if (clientId === FIRST_PARTY_CLIENT_ID) {
+      const access = await loadAccessOnce(this.pool, userId, clientId);
+      if (!access || access.disabled) return undefined;
+      const grant = new Grant({ accountId: userId, clientId });
+      grant.addOIDCScope('openid');
+      await grant.save();
+      return grant;
+    }
+    const [app, access] = await Promise.all([
+      findAppOnce(this.pool, clientId),
+      loadAccessOnce(this.pool, userId, clientId),
+    ]);
+    if (!app || !access || access.disabled || access.blocked) return undefined;
+    if (!app.multiTenant && app.publisherTenantId !== access.tenantId) return undefined;
+    const granted = this.consents.requestable(app, [...access.adminScopes, ...access.userScopes]);
+    if (granted.length === 0) return undefined;
+
+    let grant: GrantInstance | undefined;
+    if (access.grantId) {
+      const found = await Grant.find(access.grantId);
+      if (found && found.accountId === userId && found.clientId === clientId) {
+        // Unchanged, so nothing was written: a revocation committing from now on deletes or
+        // narrows the stored grant, and the token endpoint reads the stored one. No re-check.
+        if (!this.applyScopes(found, granted)) return found;
+        await found.save();
+        grant = found;
+      }
+    }
+    if (!grant) {
+      // First grant for this user and app (or its Grant expired). Concurrent requests may each
+      // create one; a single conditional upsert picks the winner and the losers use it. (No
+      // transaction here: Grant.save takes its own pool connection.)
+      const created = new Grant({ accountId: userId, clientId });
+      this.applyScopes(created, granted);
+      const createdId = await created.save();
+      const winnerId = await claimGrantId(
+        this.pool,
+        { tenantId: access.tenantId, userId, clientId },
+        createdId,
+        access.grantId,
+      );
+      if (winnerId === createdId) {
+        grant = created;
+      } else {
+        await created.destroy();
+        grant = await Grant.find(winnerId);
+      }
+    }
+    return grant && this.confirmGrant(grant, app, userId);
+  }
+
+  /**
+   * A revocation may have committed while the grant was read, built or saved. Check again: the
+   * grant handed to the provider is the one recorded for the user and holds no more than is
+   * granted now; otherwise it is destroyed. (A revocation after this check finds the grant
+   * recorded and revokes it.)
+   */
+  private async confirmGrant(grant: GrantInstance, app: AppRecord, userId: string): Promise<GrantInstance | undefined> {
+    const access = await loadAccess(this.pool, userId, app.clientId);
+    const granted =
+      access && !access.disabled && !access.blocked
+        ? this.consents.requestable(app, [...access.adminScopes, ...access.userScopes])
+        : [];
+    if (!access || access.grantId !== grant.jti || granted.length === 0) {
+      await grant.destroy();
+      if (access)
+        await forgetEmptyConsent(this.pool, { tenantId: access.tenantId, userId, clientId: app.clientId }, grant.jti);
+      return undefined;
+    }
+    if (this.applyScopes(grant, granted)) await grant.save();
+    return grant;
+  }
+
+  /** Makes the grant hold exactly `scopes`; returns whether it changed. */
+  private applyScopes(grant: GrantInstance, scopes: readonly string[]): boolean {
+    const before = JSON.stringify({ openid: grant.openid?.scope ?? '', resources: grant.resources ?? {} });
+    const byResource = new Map<ResourceName, string[]>();
+    for (const scope of scopes) {
+      const resource = this.catalogue.resourceOf(scope);
+      if (resource) byResource.set(resource, [...(byResource.get(resource) ?? []), scope]);
+    }
+    const openid = byResource.get('openid') ?? [];
+    const resources: Record<string, string> = {};
+    for (const [resource, list] of byResource) {
+      if (resource !== 'openid') resources[this.resources[resource]] = list.join(' ');
+    }
+    const after = JSON.stringify({ openid: openid.join(' '), resources });
+    if (before === after) return false;
+    grant.openid = openid.length > 0 ? { scope: openid.join(' ') } : undefined;
+    grant.resources = Object.keys(resources).length > 0 ? resources : undefined;
+    return true;
+  }
+}

@@ -1,0 +1,18 @@
+// Request schemas more than one admin-centre page uses (TypeBox: each gives its own type). Form
+// bodies carry the CSRF token as `_csrf`; the ids in paths are checked for length only, since an
+// unknown or foreign id is answered by the page itself (404 in the admin's organisation).
+import { Type } from 'typebox';
+
+/** The `_csrf` field every form posts (checked by the CSRF plugin before validation). */
+export const csrfField = Type.Optional(Type.String());
+
+/** A form with nothing but its CSRF token: a confirmed action. */
+export const CsrfOnlyBody = Type.Object({ _csrf: csrfField });
+
+const pathId = () => Type.String({ minLength: 1, maxLength: 200 });
+
+export const ClientIdParams = Type.Object({ clientId: pathId() });
+export const AppUserParams = Type.Object({ clientId: pathId(), userId: pathId() });
+
+/** `?removed=<name>`: the list page's notice after a removal. */
+export const RemovedQuery = Type.Object({ removed: Type.Optional(Type.String({ maxLength: 200 })) });

@@ -1,0 +1,193 @@
+// Consent, the domain: evaluates the decision for a signed-in user and an app
+// (core/consent-decision.ts) and records new consent, each change one transaction with its audit
+// event. The oidc-provider side — the Grant the provider is handed, the interaction policy — is
+// provider/'s (provider/grant-sync.ts, provider/consent-policy.ts).
+import { type ConsentDecision, decideConsent } from '../core/consent-decision.js';
+import { FIRST_PARTY_CLIENT_ID } from '../core/first-party-client.js';
+import type { PermissionCatalogue } from '../core/permission-catalogue.js';
+import { type AppRecord, findApp } from '../db/apps.js';
+import { recordAuditEvent } from '../db/audit-events.js';
+import {
+  type AccessRecord,
+  loadAccess,
+  lockAdminConsentScopes,
+  lockTenantAppChanges,
+  lockUserConsent,
+  unblockApp,
+  updateUserConsent,
+  upsertAdminConsent,
+} from '../db/consents.js';
+import { inTransaction, type Pool, type Queryable } from '../db/pool.js';
+
+/**
+ * The reads a consent decision is made from. Straight from the database by default
+ * (databaseConsentReads); the provider injects reads done once per provider request
+ * (provider/request-memo.ts), so that the decision, the Grant it loads and the provider's other
+ * hooks read each row once.
+ */
+export interface ConsentReads {
+  findApp(clientId: string): Promise<AppRecord | undefined>;
+  loadAccess(userId: string, clientId: string): Promise<AccessRecord | undefined>;
+}
+
+/** The reads straight from the database, each done when asked. */
+export function databaseConsentReads(db: Queryable): ConsentReads {
+  return {
+    findApp: (clientId) => findApp(db, clientId),
+    loadAccess: (userId, clientId) => loadAccess(db, userId, clientId),
+  };
+}
+
+export interface ConsentEvaluation {
+  app: AppRecord;
+  access: AccessRecord;
+  requestedScopes: string[];
+  decision: ConsentDecision;
+}
+
+export class Consents {
+  constructor(
+    private readonly pool: Pool,
+    private readonly catalogue: PermissionCatalogue,
+    private readonly reads: ConsentReads = databaseConsentReads(pool),
+  ) {}
+
+  /** The decision for this user, app and request, from the database as it is now. */
+  async evaluate(
+    userId: string,
+    clientId: string,
+    requested: Iterable<string>,
+    promptConsent: boolean,
+  ): Promise<ConsentEvaluation | undefined> {
+    // First-party portal: no consent decision, the flow goes straight on (and grants only openid).
+    if (clientId === FIRST_PARTY_CLIENT_ID) {
+      const access = await this.reads.loadAccess(userId, clientId);
+      if (!access) return undefined;
+      const requestedScopes = [...new Set(requested)].filter((scope) => scope === 'openid');
+      return { app: firstPartyApp(access.tenantId), access, requestedScopes, decision: { outcome: 'proceed' } };
+    }
+    const [app, access] = await Promise.all([this.reads.findApp(clientId), this.reads.loadAccess(userId, clientId)]);
+    if (!app || !access || access.disabled) return undefined;
+    const requestedScopes = this.requestable(app, requested);
+    const decision = decideAccess(this.catalogue, app, access, requestedScopes, promptConsent);
+    return { app, access, requestedScopes, decision };
+  }
+
+  /** Records the user's own consent to `scopes` (added to what they granted before). */
+  async grantUserConsent(userId: string, clientId: string, scopes: readonly string[]): Promise<void> {
+    await inTransaction(this.pool, async (tx) => {
+      const access = await loadAccess(tx, userId, clientId);
+      if (!access) throw new Error('user not found');
+      const row = await lockUserConsent(tx, access.tenantId, userId, clientId);
+      const added = scopes.filter((scope) => !row.scopes.includes(scope));
+      if (added.length === 0) return;
+      const next = this.catalogue.sort([...row.scopes, ...added]);
+      await updateUserConsent(
+        tx,
+        { tenantId: access.tenantId, userId, clientId },
+        { scopes: next, grantId: row.grantId },
+      );
+      await recordAuditEvent(tx, {
+        tenantId: access.tenantId,
+        actor: userId,
+        action: 'consent.user.granted',
+        target: clientId,
+        details: { added, scopes: next },
+      });
+    });
+  }
+
+  /**
+   * Records a tenant-wide admin consent: the union of what was granted before and `scopes`.
+   * Runs in `tx` when given (a caller's larger transaction), else in its own.
+   */
+  async grantAdminConsent(
+    tenantId: string,
+    adminId: string,
+    clientId: string,
+    scopes: readonly string[],
+    via: string,
+    tx?: Queryable,
+  ): Promise<string[]> {
+    const record = async (tx: Queryable) => {
+      // Locking the admin consent's row locks nothing while the app has no admin consent yet: two
+      // first consents would both start from nothing and the later upsert would drop the other's scopes.
+      await lockTenantAppChanges(tx, tenantId, clientId);
+      const before = await lockAdminConsentScopes(tx, tenantId, clientId);
+      const next = this.catalogue.sort([...before, ...scopes]);
+      await upsertAdminConsent(tx, { tenantId, clientId, scopes: next, grantedBy: adminId });
+      // Re-consenting lifts an earlier block: the admin has just said the app is trusted.
+      await unblockApp(tx, tenantId, clientId, adminId);
+      await recordAuditEvent(tx, {
+        tenantId,
+        actor: adminId,
+        action: 'consent.admin.granted',
+        target: clientId,
+        details: { before, scopes: next, via },
+      });
+      return next;
+    };
+    return tx ? record(tx) : inTransaction(this.pool, record);
+  }
+
+  /** The scopes of `requested` that are in the catalogue and registered by the app, deduplicated. */
+  requestable(app: AppRecord, requested: Iterable<string>): string[] {
+    return requestableScopes(this.catalogue, app.scopes, requested);
+  }
+}
+
+/** The scopes of `requested` that are in the catalogue and registered by the app, deduplicated. */
+export function requestableScopes(
+  catalogue: PermissionCatalogue,
+  appScopes: readonly string[],
+  requested: Iterable<string>,
+): string[] {
+  const registered = new Set(appScopes);
+  return [...new Set(requested)].filter((scope) => registered.has(scope) && catalogue.has(scope));
+}
+
+/** The consent decision (core/consent-decision.ts) for one user's access to one app, from their records. */
+export function decideAccess(
+  catalogue: PermissionCatalogue,
+  app: Pick<AppRecord, 'multiTenant' | 'publisherTenantId'>,
+  access: Pick<AccessRecord, 'integratedAppsEnabled' | 'blocked' | 'adminScopes' | 'userScopes' | 'tenantId' | 'role'>,
+  requestedScopes: string[],
+  promptConsent: boolean,
+): ConsentDecision {
+  return decideConsent({
+    integratedAppsEnabled: access.integratedAppsEnabled,
+    appState: access.blocked ? 'blocked' : access.adminScopes.length > 0 ? 'admin_consented' : 'unconfigured',
+    app: { multiTenant: app.multiTenant, publisherTenantId: app.publisherTenantId },
+    userTenantId: access.tenantId,
+    userRole: access.role,
+    requestedScopes,
+    adminConsentRequired: catalogue.adminConsentRequired,
+    adminGrantedScopes: access.adminScopes,
+    userGrantedScopes: access.userScopes,
+    promptConsent,
+  });
+}
+
+/** The portal as an AppRecord, for callers of evaluate(); it has no row in `apps`. */
+function firstPartyApp(tenantId: string): AppRecord {
+  const epoch = new Date(0);
+  return {
+    clientId: FIRST_PARTY_CLIENT_ID,
+    publisherTenantId: tenantId,
+    name: 'Accord',
+    publisherName: 'Accord',
+    publisherVerified: true,
+    multiTenant: true,
+    clientType: 'public',
+    secretHash: null,
+    redirectUris: [],
+    postLogoutRedirectUris: [],
+    homepageUrl: null,
+    privacyUrl: null,
+    termsUrl: null,
+    logoUrl: null,
+    scopes: ['openid'],
+    createdAt: epoch,
+    updatedAt: epoch,
+  };
+}

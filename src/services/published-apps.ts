@@ -1,0 +1,30 @@
+// The apps (OAuth clients) a tenant publishes, as its admins read them: the list, one of its own
+// registrations (the "this app belongs to this tenant, else 404" rule, written once), and any app
+// by client id for pages that name the apps users asked about. Changes go through Directory.
+import { NotFound } from '../core/errors.js';
+import { type AppRecord, findApp, listAppsPublishedBy } from '../db/apps.js';
+import type { Pool } from '../db/pool.js';
+
+export class PublishedApps {
+  constructor(private readonly pool: Pool) {}
+
+  /** The tenant's registrations, oldest first. */
+  list(tenantId: string): Promise<AppRecord[]> {
+    return listAppsPublishedBy(this.pool, tenantId);
+  }
+
+  /**
+   * The tenant's own registration, or 404 with `notFound` as its description: another tenant's
+   * app is answered exactly as one that does not exist, so its existence never leaks.
+   */
+  async findOwned(tenantId: string, clientId: string, notFound = 'app not found'): Promise<AppRecord> {
+    const app = await findApp(this.pool, clientId);
+    if (!app || app.publisherTenantId !== tenantId) throw NotFound(notFound);
+    return app;
+  }
+
+  /** Any tenant's app, or undefined. */
+  find(clientId: string): Promise<AppRecord | undefined> {
+    return findApp(this.pool, clientId);
+  }
+}
