@@ -1,5 +1,5 @@
 // `accord keys rotate`: the next signing keys take over; the previous ones stay published for their grace period.
-import { GONE_AFTER_SECONDS, HEARTBEAT_SECONDS } from '../services/server-liveness.js';
+import { GONE_AFTER_SECONDS, HEARTBEAT_SECONDS } from '../core/server-liveness.js';
 import { defineCommand, flag } from './command.js';
 
 export const keysCommands = [

@@ -134,3 +134,13 @@ export async function decideConsentRequest(
   );
   return rows[0]!;
 }
+
+/** The scopes asked for by each of the tenant's open (pending, unexpired) requests: what the Integrated Apps preview counts. */
+export async function listOpenConsentRequestScopes(db: Queryable, tenantId: string): Promise<string[][]> {
+  const { rows } = await db.query<{ scopes: string[] }>(
+    `SELECT scopes FROM consent_requests
+      WHERE tenant_id = $1::text AND status = 'pending' AND expires_at > now()`,
+    [tenantId],
+  );
+  return rows.map((row) => row.scopes);
+}

@@ -1,10 +1,7 @@
 // server_instances: the running Accord processes, which signing keys each publishes, and when
 // each was last seen (a heartbeat), so that a key rotation can tell whether it is safe.
+import { GONE_AFTER_SECONDS } from '../core/server-liveness.js';
 import type { Queryable } from './pool.js';
-
-/** How often a process says it is alive, and after how long without a word it counts as gone. */
-export const HEARTBEAT_SECONDS = 30;
-export const GONE_AFTER_SECONDS = 3 * HEARTBEAT_SECONDS;
 
 export interface ServerInstance {
   id: string;

@@ -14,6 +14,7 @@ import * as tenants from '../db/tenants.js';
 import * as users from '../db/users.js';
 import { hashClientSecret, newClientSecret } from './client-secrets.js';
 import { hashPassword } from './passwords.js';
+import { findOwnedApp } from './published-apps.js';
 import { revokeGrants } from './revocation.js';
 
 /** Who did it, for the audit trail: a user id, or `operator` for the CLI. */
@@ -216,8 +217,7 @@ export class Directory {
   }
 
   async updateApp(publisherTenantId: string, clientId: string, changes: apps.AppChanges, actor: Actor) {
-    const current = await apps.findApp(this.pool, clientId);
-    if (!current || current.publisherTenantId !== publisherTenantId) throw NotFound('app not found');
+    const current = await findOwnedApp(this.pool, publisherTenantId, clientId);
     const merged = {
       ...current,
       ...changes,
@@ -240,8 +240,7 @@ export class Directory {
   }
 
   async rotateAppSecret(publisherTenantId: string, clientId: string, actor: Actor): Promise<string> {
-    const current = await apps.findApp(this.pool, clientId);
-    if (!current || current.publisherTenantId !== publisherTenantId) throw NotFound('app not found');
+    const current = await findOwnedApp(this.pool, publisherTenantId, clientId);
     if (current.clientType !== 'confidential') throw InvalidRequest('a public app has no secret');
     const clientSecret = newClientSecret();
     const secretKey = await loadServerSecret(this.pool, 'client_secret_key');
@@ -260,8 +259,7 @@ export class Directory {
   /** Deletes the registration everywhere: every tenant's consents go, and their tokens with them. */
   async deleteApp(publisherTenantId: string, clientId: string, actor: Actor) {
     const grantIds = await inTransaction(this.pool, async (tx) => {
-      const current = await apps.findApp(tx, clientId);
-      if (!current || current.publisherTenantId !== publisherTenantId) throw NotFound('app not found');
+      const current = await findOwnedApp(tx, publisherTenantId, clientId);
       const grantIds = await listGrantIdsOfApp(tx, clientId);
       await apps.deleteApp(tx, clientId);
       await recordAuditEvent(tx, {

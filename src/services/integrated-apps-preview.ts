@@ -4,9 +4,9 @@
 
 import { NotFound } from '../core/errors.js';
 import type { PermissionCatalogue } from '../core/permission-catalogue.js';
+import { listOpenConsentRequestScopes } from '../db/consent-requests.js';
 import { countUserConsentHolders } from '../db/consents.js';
 import { listWaitingConsentInteractions, type WaitingConsentInteraction } from '../db/oidc-models.js';
-import { listOpenConsentRequestScopes } from '../db/open-consent-requests.js';
 import type { Pool } from '../db/pool.js';
 import { findTenant } from '../db/tenants.js';
 import { decideAccess, requestableScopes } from './consents.js';

@@ -3,7 +3,23 @@
 // by client id for pages that name the apps users asked about. Changes go through Directory.
 import { NotFound } from '../core/errors.js';
 import { type AppRecord, findApp, listAppsPublishedBy } from '../db/apps.js';
-import type { Pool } from '../db/pool.js';
+import type { Pool, Queryable } from '../db/pool.js';
+
+/**
+ * The tenant's own registration, or 404 with `notFound` as its description: another tenant's
+ * app is answered exactly as one that does not exist, so its existence never leaks. Reads with
+ * `db`, so a change can check inside its own transaction.
+ */
+export async function findOwnedApp(
+  db: Queryable,
+  tenantId: string,
+  clientId: string,
+  notFound = 'app not found',
+): Promise<AppRecord> {
+  const app = await findApp(db, clientId);
+  if (!app || app.publisherTenantId !== tenantId) throw NotFound(notFound);
+  return app;
+}
 
 export class PublishedApps {
   constructor(private readonly pool: Pool) {}
@@ -13,14 +29,9 @@ export class PublishedApps {
     return listAppsPublishedBy(this.pool, tenantId);
   }
 
-  /**
-   * The tenant's own registration, or 404 with `notFound` as its description: another tenant's
-   * app is answered exactly as one that does not exist, so its existence never leaks.
-   */
-  async findOwned(tenantId: string, clientId: string, notFound = 'app not found'): Promise<AppRecord> {
-    const app = await findApp(this.pool, clientId);
-    if (!app || app.publisherTenantId !== tenantId) throw NotFound(notFound);
-    return app;
+  /** The tenant's own registration, or 404 (findOwnedApp). */
+  findOwned(tenantId: string, clientId: string, notFound?: string): Promise<AppRecord> {
+    return findOwnedApp(this.pool, tenantId, clientId, notFound);
   }
 
   /** Any tenant's app, or undefined. */

@@ -5,8 +5,9 @@
 import { Conflict, NotFound } from '../core/errors.js';
 import type { Role } from '../core/types.js';
 import type { Pool } from '../db/pool.js';
-import { findUserById, findUserInTenant, listUsers, type UserRecord } from '../db/users.js';
+import { findUserInTenant, listUsers, type UserRecord } from '../db/users.js';
 import type { Actor, Directory } from './directory.js';
+import { signedInUser } from './sign-in.js';
 
 /** Only the fields present change. */
 export interface UserChanges {
@@ -34,9 +35,8 @@ export class TenantUsers {
   }
 
   /** The user a token speaks for, if they exist and are enabled — read now, not from the token. */
-  async findEnabled(userId: string): Promise<UserRecord | undefined> {
-    const user = await findUserById(this.pool, userId);
-    return user && !user.disabled ? user : undefined;
+  findEnabled(userId: string): Promise<UserRecord | undefined> {
+    return signedInUser(this.pool, userId);
   }
 
   /**
