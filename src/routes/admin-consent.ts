@@ -2,7 +2,9 @@
 // tenant admin to /{tenant}/adminconsent; the admin signs in, sees the app, its publisher and every
 // permission it asks for, and grants them for the whole organisation or declines. Both the page
 // and the POST validate the request from the database; nothing in the form is trusted.
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { type Static, Type } from 'typebox';
 import { AccordError, InvalidRequest, NotFound } from '../core/errors.js';
 import type { PermissionCatalogue } from '../core/permission-catalogue.js';
 import type { AppRecord } from '../db/apps.js';
@@ -11,6 +13,7 @@ import type { UserRecord } from '../db/users.js';
 import type { Consents } from '../services/consents.js';
 import type { DirectoryReads } from '../services/directory-reads.js';
 import type { PortalSession } from './portal-session.js';
+import { csrfField, stringEnum } from './schema-parts.js';
 
 export interface AdminConsentRouteDeps {
   directoryReads: DirectoryReads;
@@ -19,14 +22,20 @@ export interface AdminConsentRouteDeps {
   catalogue: PermissionCatalogue;
 }
 
-interface AdminConsentQuery {
-  client_id?: string;
-  redirect_uri?: string;
-  state?: string;
-  scope?: string;
-}
+const TenantParams = Type.Object({ tenant: Type.String({ minLength: 1, maxLength: 40 }) });
+const AdminConsentQuery = Type.Object({
+  client_id: Type.Optional(Type.String({ maxLength: 200 })),
+  redirect_uri: Type.Optional(Type.String({ maxLength: 2000 })),
+  state: Type.Optional(Type.String({ maxLength: 1000 })),
+  scope: Type.Optional(Type.String({ maxLength: 2000 })),
+});
+const DecisionBody = Type.Object({ decision: stringEnum(['accept', 'deny']), _csrf: csrfField });
 
-type AdminConsentRequest = FastifyRequest<{ Params: { tenant: string }; Querystring: AdminConsentQuery }>;
+/** What the checks read of a GET or POST to /{tenant}/adminconsent. */
+type AdminConsentRequest = Pick<FastifyRequest, 'url'> & {
+  params: Static<typeof TenantParams>;
+  query: Static<typeof AdminConsentQuery>;
+};
 
 /** A request whose app, redirect URI and tenant were checked against the database. */
 interface ValidatedRequest {
@@ -38,23 +47,8 @@ interface ValidatedRequest {
   scopes: string[];
 }
 
-const params = {
-  type: 'object',
-  required: ['tenant'],
-  properties: { tenant: { type: 'string', minLength: 1, maxLength: 40 } },
-} as const;
-
-const querystring = {
-  type: 'object',
-  properties: {
-    client_id: { type: 'string', maxLength: 200 },
-    redirect_uri: { type: 'string', maxLength: 2000 },
-    state: { type: 'string', maxLength: 1000 },
-    scope: { type: 'string', maxLength: 2000 },
-  },
-} as const;
-
-export async function adminConsentRoutes(app: FastifyInstance, deps: AdminConsentRouteDeps): Promise<void> {
+export async function adminConsentRoutes(instance: FastifyInstance, deps: AdminConsentRouteDeps): Promise<void> {
+  const app = instance.withTypeProvider<TypeBoxTypeProvider>();
   const { directoryReads, portal, consent, catalogue } = deps;
 
   app.addHook('onSend', async (_request, reply) => {
@@ -126,9 +120,9 @@ export async function adminConsentRoutes(app: FastifyInstance, deps: AdminConsen
     return !validated.app.multiTenant && validated.app.publisherTenantId !== validated.tenant.id;
   }
 
-  app.get<{ Params: { tenant: string }; Querystring: AdminConsentQuery }>(
+  app.get(
     '/:tenant/adminconsent',
-    { schema: { params, querystring } },
+    { schema: { params: TenantParams, querystring: AdminConsentQuery } },
     async (request, reply) => {
       const validated = await validate(request);
       const user = await portal.requireSignedIn(request, reply);
@@ -164,19 +158,11 @@ export async function adminConsentRoutes(app: FastifyInstance, deps: AdminConsen
     },
   );
 
-  app.post<{ Params: { tenant: string }; Querystring: AdminConsentQuery; Body: { decision: 'accept' | 'deny' } }>(
+  app.post(
     '/:tenant/adminconsent',
     {
       preValidation: app.csrfProtection,
-      schema: {
-        params,
-        querystring,
-        body: {
-          type: 'object',
-          required: ['decision'],
-          properties: { decision: { type: 'string', enum: ['accept', 'deny'] }, _csrf: { type: 'string' } },
-        },
-      },
+      schema: { params: TenantParams, querystring: AdminConsentQuery, body: DecisionBody },
     },
     async (request, reply) => {
       // Everything again from the query and the database as they are now.

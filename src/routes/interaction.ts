@@ -1,9 +1,11 @@
 // The interactions oidc-provider sends the browser to: sign-in, consent, "needs admin approval"
 // and "refused" (after oidc-provider's own example: look the interaction up, branch on the prompt,
 // assert the expected prompt on every POST, no-store, a real page when it has expired).
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type Provider from 'oidc-provider';
 import { type InteractionResults, errors as oidcErrors } from 'oidc-provider';
+import { type Static, Type } from 'typebox';
 import { AccordError, InteractionExpired, InvalidRequest } from '../core/errors.js';
 import type { PermissionCatalogue } from '../core/permission-catalogue.js';
 import type { AppRecord } from '../db/apps.js';
@@ -13,6 +15,7 @@ import type { ConsentRequests } from '../services/consent-requests.js';
 import type { ConsentEvaluation, Consents } from '../services/consents.js';
 import type { DirectoryReads } from '../services/directory-reads.js';
 import { signIn } from '../services/sign-in.js';
+import { csrfField, stringEnum } from './schema-parts.js';
 
 export interface InteractionRouteDeps {
   pool: Pool;
@@ -26,15 +29,24 @@ export interface InteractionRouteDeps {
 }
 
 type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
-type UidRequest = FastifyRequest<{ Params: { uid: string } }>;
+/** What loadInteraction reads of a request to /interaction/:uid… (any of its routes' typed requests). */
+type UidRequest = Pick<FastifyRequest, 'raw' | 'method'> & { params: Static<typeof UidParams> };
 
-const uidParams = {
-  type: 'object',
-  required: ['uid'],
-  properties: { uid: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' } },
-} as const;
+const UidParams = Type.Object({ uid: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' }) });
+const LoginBody = Type.Object({
+  username: Type.String({ minLength: 1, maxLength: 200 }),
+  password: Type.String({ minLength: 1, maxLength: 4096 }),
+  _csrf: csrfField,
+});
+const ConsentBody = Type.Object({
+  decision: stringEnum(['accept', 'deny']),
+  on_behalf_of_org: Type.Optional(stringEnum(['true', 'on'])),
+  _csrf: csrfField,
+});
+const RequestApprovalBody = Type.Object({ reason: Type.Optional(Type.String({ maxLength: 1000 })), _csrf: csrfField });
 
-export async function interactionRoutes(app: FastifyInstance, deps: InteractionRouteDeps): Promise<void> {
+export async function interactionRoutes(instance: FastifyInstance, deps: InteractionRouteDeps): Promise<void> {
+  const app = instance.withTypeProvider<TypeBoxTypeProvider>();
   const { provider, consent, grants, catalogue, pool, consentRequests, directoryReads } = deps;
 
   app.addHook('onSend', async (_request, reply) => {
@@ -146,42 +158,30 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionR
     }
   }
 
-  app.get<{ Params: { uid: string } }>(
-    '/interaction/:uid',
-    { schema: { params: uidParams } },
-    async (request, reply) => {
-      const details = await loadInteraction(request, reply);
-      if (details.prompt.name === 'login') {
-        const client = await provider.Client.find(String(details.params.client_id));
-        return reply.view('login', {
-          title: 'Sign in',
-          uid: details.uid,
-          csrfToken: reply.generateCsrf(),
-          clientName: client?.clientName,
-          username: typeof details.params.login_hint === 'string' ? details.params.login_hint : '',
-        });
-      }
-      if (details.prompt.name === 'consent') return renderConsentStep(reply, details);
-      throw InvalidRequest(`Unsupported interaction step: ${details.prompt.name}`);
-    },
-  );
+  app.get('/interaction/:uid', { schema: { params: UidParams } }, async (request, reply) => {
+    const details = await loadInteraction(request, reply);
+    if (details.prompt.name === 'login') {
+      const client = await provider.Client.find(String(details.params.client_id));
+      return reply.view('login', {
+        title: 'Sign in',
+        uid: details.uid,
+        csrfToken: reply.generateCsrf(),
+        clientName: client?.clientName,
+        username: typeof details.params.login_hint === 'string' ? details.params.login_hint : '',
+      });
+    }
+    if (details.prompt.name === 'consent') return renderConsentStep(reply, details);
+    throw InvalidRequest(`Unsupported interaction step: ${details.prompt.name}`);
+  });
 
-  app.post<{ Params: { uid: string }; Body: { username: string; password: string } }>(
+  app.post(
     '/interaction/:uid/login',
     {
       preValidation: app.csrfProtection,
       config: { rateLimit: { max: deps.signInRateLimit, timeWindow: '1 minute' } },
       schema: {
-        params: uidParams,
-        body: {
-          type: 'object',
-          required: ['username', 'password'],
-          properties: {
-            username: { type: 'string', minLength: 1, maxLength: 200 },
-            password: { type: 'string', minLength: 1, maxLength: 4096 },
-            _csrf: { type: 'string' },
-          },
-        },
+        params: UidParams,
+        body: LoginBody,
       },
     },
     async (request, reply) => {
@@ -205,21 +205,13 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionR
     },
   );
 
-  app.post<{ Params: { uid: string }; Body: { decision: 'accept' | 'deny'; on_behalf_of_org?: string } }>(
+  app.post(
     '/interaction/:uid/consent',
     {
       preValidation: app.csrfProtection,
       schema: {
-        params: uidParams,
-        body: {
-          type: 'object',
-          required: ['decision'],
-          properties: {
-            decision: { type: 'string', enum: ['accept', 'deny'] },
-            on_behalf_of_org: { type: 'string', enum: ['true', 'on'] },
-            _csrf: { type: 'string' },
-          },
-        },
+        params: UidParams,
+        body: ConsentBody,
       },
     },
     async (request, reply) => {
@@ -270,16 +262,13 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionR
 
   // "Request approval" on the needs-admin-approval page: asks the user's admins, then shows the
   // page again with the request sent. Scopes come from the decision, never from the form.
-  app.post<{ Params: { uid: string }; Body: { reason?: string } }>(
+  app.post(
     '/interaction/:uid/request-approval',
     {
       preValidation: app.csrfProtection,
       schema: {
-        params: uidParams,
-        body: {
-          type: 'object',
-          properties: { reason: { type: 'string', maxLength: 1000 }, _csrf: { type: 'string' } },
-        },
+        params: UidParams,
+        body: RequestApprovalBody,
       },
     },
     async (request, reply) => {
@@ -302,9 +291,9 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionR
     },
   );
 
-  app.post<{ Params: { uid: string } }>(
+  app.post(
     '/interaction/:uid/abort',
-    { preValidation: app.csrfProtection, schema: { params: uidParams } },
+    { preValidation: app.csrfProtection, schema: { params: UidParams } },
     async (request, reply) => {
       const details = await loadInteraction(request, reply);
       const description =

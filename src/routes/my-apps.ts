@@ -1,11 +1,14 @@
 // My apps: the signed-in user sees every app that can reach their data, with what it may do,
 // since when and on whose say-so (their own consent or their organisation's), and withdraws their
 // own consent, which revokes the app's tokens at once.
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
 import { AccordError } from '../core/errors.js';
 import type { PermissionCatalogue } from '../core/permission-catalogue.js';
 import type { MyApps } from '../services/my-apps.js';
 import type { PortalSession } from './portal-session.js';
+import { CsrfOnlyBody } from './schema-parts.js';
 
 export interface MyAppsRouteDeps {
   portal: PortalSession;
@@ -13,52 +16,47 @@ export interface MyAppsRouteDeps {
   catalogue: PermissionCatalogue;
 }
 
-const clientIdParams = {
-  type: 'object',
-  required: ['clientId'],
-  properties: { clientId: { type: 'string', minLength: 1, maxLength: 200 } },
-} as const;
+const ClientIdParams = Type.Object({ clientId: Type.String({ minLength: 1, maxLength: 200 }) });
+/** `?revoked=<client id>`: the notice after a withdrawal. */
+const RevokedQuery = Type.Object({ revoked: Type.Optional(Type.String({ maxLength: 200 })) });
 
-export async function myAppsRoutes(app: FastifyInstance, deps: MyAppsRouteDeps): Promise<void> {
+export async function myAppsRoutes(instance: FastifyInstance, deps: MyAppsRouteDeps): Promise<void> {
+  const app = instance.withTypeProvider<TypeBoxTypeProvider>();
   const { portal, myApps, catalogue } = deps;
 
   app.addHook('onSend', async (_request, reply) => {
     reply.header('cache-control', 'no-store');
   });
 
-  app.get<{ Querystring: { revoked?: string } }>(
-    '/my/apps',
-    { schema: { querystring: { type: 'object', properties: { revoked: { type: 'string', maxLength: 200 } } } } },
-    async (request, reply) => {
-      const user = await portal.requireSignedIn(request, reply, '/my/apps');
-      if (!user) return reply;
-      const [apps, requests] = await Promise.all([
-        myApps.list(user.tenantId, user.id),
-        myApps.requests(user.tenantId, user.id),
-      ]);
-      const describe = (scopes: string[]) => scopes.map((scope) => catalogue.get(scope)!).filter(Boolean);
-      return reply.view('my-apps', {
-        title: 'My apps',
-        user,
-        csrfToken: reply.generateCsrf(),
-        revokedName: request.query.revoked,
-        apps: apps.map((entry) => ({
-          ...entry,
-          ownPermissions: describe(entry.ownScopes),
-          organisationPermissions: describe(entry.organisationScopes),
-          revokeAction: `/my/apps/${encodeURIComponent(entry.app.clientId)}/revoke`,
-        })),
-        // Their requests for admin approval, and what the admins decided.
-        requests: requests.map((record) => ({ ...record, permissions: describe(record.scopes) })),
-      });
-    },
-  );
+  app.get('/my/apps', { schema: { querystring: RevokedQuery } }, async (request, reply) => {
+    const user = await portal.requireSignedIn(request, reply, '/my/apps');
+    if (!user) return reply;
+    const [apps, requests] = await Promise.all([
+      myApps.list(user.tenantId, user.id),
+      myApps.requests(user.tenantId, user.id),
+    ]);
+    const describe = (scopes: string[]) => scopes.map((scope) => catalogue.get(scope)!).filter(Boolean);
+    return reply.view('my-apps', {
+      title: 'My apps',
+      user,
+      csrfToken: reply.generateCsrf(),
+      revokedName: request.query.revoked,
+      apps: apps.map((entry) => ({
+        ...entry,
+        ownPermissions: describe(entry.ownScopes),
+        organisationPermissions: describe(entry.organisationScopes),
+        revokeAction: `/my/apps/${encodeURIComponent(entry.app.clientId)}/revoke`,
+      })),
+      // Their requests for admin approval, and what the admins decided.
+      requests: requests.map((record) => ({ ...record, permissions: describe(record.scopes) })),
+    });
+  });
 
-  app.post<{ Params: { clientId: string } }>(
+  app.post(
     '/my/apps/:clientId/revoke',
     {
       preValidation: app.csrfProtection,
-      schema: { params: clientIdParams, body: { type: 'object', properties: { _csrf: { type: 'string' } } } },
+      schema: { params: ClientIdParams, body: CsrfOnlyBody },
     },
     async (request, reply) => {
       const user = await portal.requireSignedIn(request, reply, '/my/apps');

@@ -2,16 +2,19 @@
 // their Accord account through the provider's own /auth, as the first-party client
 // `accord-portal`, and the pages then read the provider's SSO session — never a separate password.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { type JWTVerifyGetKey, jwtVerify } from 'jose';
 import { inject } from 'light-my-request';
 import type Provider from 'oidc-provider';
+import { Type } from 'typebox';
 import { AccordError, InvalidRequest } from '../core/errors.js';
 import { FIRST_PARTY_CLIENT_ID } from '../core/first-party-client.js';
 import type { Pool } from '../db/pool.js';
 import type { UserRecord } from '../db/users.js';
 import { revokeGrants } from '../services/revocation.js';
 import { signedInUser } from '../services/sign-in.js';
+import { stringEnum } from './schema-parts.js';
 
 /** The signed cookie holding one pending portal sign-in: state, PKCE verifier and where to go next. */
 const PENDING_COOKIE = '__accord_portal';
@@ -192,26 +195,24 @@ export class PortalSession {
   }
 }
 
-const returnToQuery = {
-  type: 'object',
-  properties: { returnTo: { type: 'string', maxLength: 2000 }, prompt: { type: 'string', enum: ['login'] } },
-} as const;
+const SignInQuery = Type.Object({
+  returnTo: Type.Optional(Type.String({ maxLength: 2000 })),
+  prompt: Type.Optional(stringEnum(['login'])),
+});
 
-const callbackQuery = {
-  type: 'object',
-  properties: {
-    code: { type: 'string', maxLength: 2000 },
-    state: { type: 'string', maxLength: 500 },
-    iss: { type: 'string', maxLength: 2000 },
-    error: { type: 'string', maxLength: 200 },
-    error_description: { type: 'string', maxLength: 2000 },
-  },
-} as const;
+const CallbackQuery = Type.Object({
+  code: Type.Optional(Type.String({ maxLength: 2000 })),
+  state: Type.Optional(Type.String({ maxLength: 500 })),
+  iss: Type.Optional(Type.String({ maxLength: 2000 })),
+  error: Type.Optional(Type.String({ maxLength: 200 })),
+  error_description: Type.Optional(Type.String({ maxLength: 2000 })),
+});
 
 export async function portalSessionRoutes(
-  app: FastifyInstance,
+  instance: FastifyInstance,
   deps: { portal: PortalSession; issuer: string },
 ): Promise<void> {
+  const app = instance.withTypeProvider<TypeBoxTypeProvider>();
   const { portal, issuer } = deps;
 
   app.addHook('onSend', async (_request, reply) => {
@@ -219,40 +220,32 @@ export async function portalSessionRoutes(
   });
 
   // Explicit sign-in (or "use another account" with prompt=login).
-  app.get<{ Querystring: { returnTo?: string; prompt?: 'login' } }>(
-    '/portal/sign-in',
-    { schema: { querystring: returnToQuery } },
-    async (request, reply) =>
-      portal.startSignIn(reply, safeReturnTo(request.query.returnTo) ?? '/my/apps', request.query.prompt === 'login'),
+  app.get('/portal/sign-in', { schema: { querystring: SignInQuery } }, async (request, reply) =>
+    portal.startSignIn(reply, safeReturnTo(request.query.returnTo) ?? '/my/apps', request.query.prompt === 'login'),
   );
 
-  app.get<{ Querystring: { code?: string; state?: string; iss?: string; error?: string; error_description?: string } }>(
-    PORTAL_CALLBACK_PATH,
-    { schema: { querystring: callbackQuery } },
-    async (request, reply) => {
-      const pending = portal.readPending(request);
-      portal.clearPending(reply);
-      const { code, state, iss, error } = request.query;
-      if (!pending || !state || !equal(state, pending.state)) {
-        throw InvalidRequest('This sign-in has expired or was started in another browser. Start again.');
-      }
-      // RFC 9207: the response names the issuer it came from.
-      if (iss !== undefined && iss !== issuer) throw InvalidRequest('The sign-in response came from another issuer.');
-      if (error)
-        throw new AccordError(
-          400,
-          error === 'access_denied' ? 'access_denied' : 'sign_in_failed',
-          'You were not signed in.',
-        );
-      if (!code) throw InvalidRequest('The sign-in response carries no code.');
-      const sub = await portal.redeem(code, pending.verifier);
-      const user = await portal.currentUser(request, reply);
-      if (!user || user.id !== sub)
-        throw InvalidRequest('The sign-in does not match this browser session. Start again.');
-      // Checked again here: the cookie is signed, but the check must not depend on who wrote it.
-      return reply.redirect(safeReturnTo(pending.returnTo) ?? '/my/apps', 303);
-    },
-  );
+  app.get(PORTAL_CALLBACK_PATH, { schema: { querystring: CallbackQuery } }, async (request, reply) => {
+    const pending = portal.readPending(request);
+    portal.clearPending(reply);
+    const { code, state, iss, error } = request.query;
+    if (!pending || !state || !equal(state, pending.state)) {
+      throw InvalidRequest('This sign-in has expired or was started in another browser. Start again.');
+    }
+    // RFC 9207: the response names the issuer it came from.
+    if (iss !== undefined && iss !== issuer) throw InvalidRequest('The sign-in response came from another issuer.');
+    if (error)
+      throw new AccordError(
+        400,
+        error === 'access_denied' ? 'access_denied' : 'sign_in_failed',
+        'You were not signed in.',
+      );
+    if (!code) throw InvalidRequest('The sign-in response carries no code.');
+    const sub = await portal.redeem(code, pending.verifier);
+    const user = await portal.currentUser(request, reply);
+    if (!user || user.id !== sub) throw InvalidRequest('The sign-in does not match this browser session. Start again.');
+    // Checked again here: the cookie is signed, but the check must not depend on who wrote it.
+    return reply.redirect(safeReturnTo(pending.returnTo) ?? '/my/apps', 303);
+  });
 }
 
 function equal(a: string, b: string): boolean {

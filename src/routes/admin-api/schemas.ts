@@ -8,6 +8,7 @@
 // in the answers to POST /apps and POST /apps/{clientId}/secret.
 
 import { type Static, type TSchema, type TSchemaOptions, Type } from 'typebox';
+import { stringEnum } from '../schema-parts.js';
 
 // ---- Building blocks ------------------------------------------------------------------------
 
@@ -28,10 +29,6 @@ export function refTo<T extends TSchema>(schema: T, options: TSchemaOptions = {}
 export function described<T extends TSchema>(schema: T, description: string): T {
   return { ...schema, description };
 }
-
-/** A string enum (`type` and `enum`, so a wrong value's error lists the allowed ones). */
-const oneOf = <const Values extends string[]>(values: readonly [...Values], options: TSchemaOptions = {}) =>
-  Type.Enum(values, { type: 'string', ...options });
 
 const timestamp = (description?: string) =>
   Type.String({ format: 'date-time', ...(description ? { description } : {}) });
@@ -102,7 +99,7 @@ export const UserSchema = Type.Object(
     username: Type.String({ description: 'Signs in as `username@tenant`.' }),
     displayName: Type.String(),
     email: nullableString('Email address, if known.', 254),
-    role: oneOf(ROLES),
+    role: stringEnum(ROLES),
     disabled: Type.Boolean({ description: 'A disabled user cannot sign in and their grants are revoked.' }),
     createdAt: timestamp('When the user was created.'),
   },
@@ -292,7 +289,7 @@ export const ConsentRequestSchema = Type.Object({
   clientId: Type.String(),
   permissions: strings({ description: 'What the app still needed when the user asked.' }),
   reason: Type.String(),
-  status: oneOf(REQUEST_STATUSES),
+  status: stringEnum(REQUEST_STATUSES),
   approvedPermissions: Type.Optional(nullable(strings())),
   decidedBy: Type.Optional(nullable(Type.String())),
   decisionReason: Type.Optional(nullable(Type.String())),
@@ -303,7 +300,7 @@ export const ConsentRequestSchema = Type.Object({
 export type ConsentRequestBody = Static<typeof ConsentRequestSchema>;
 
 export const ConsentRequestQuery = Type.Object(
-  { status: Type.Optional(oneOf(REQUEST_STATUSES)) },
+  { status: Type.Optional(stringEnum(REQUEST_STATUSES)) },
   { additionalProperties: false },
 );
 
@@ -336,7 +333,7 @@ export const MyAppSchema = Type.Object({
   fromTenant: Type.Optional(
     nullable(Type.String({ description: 'The publishing organisation, when it is not yours.' })),
   ),
-  origin: oneOf(['own', 'organisation', 'both'], { description: 'Whose consent gives the app access.' }),
+  origin: stringEnum(['own', 'organisation', 'both'], { description: 'Whose consent gives the app access.' }),
   ownPermissions: strings(),
   ownGrantedAt: Type.Optional(nullableTimestamp()),
   organisationPermissions: strings(),
@@ -359,7 +356,7 @@ export const NewUserBody = Type.Object(
       description: 'Lowercase letters, digits, `.`, `-`, `_`; unique in the tenant.',
     }),
     password: password('At least 8 characters, at most 1 KiB.'),
-    role: Type.Optional(oneOf(ROLES, { default: 'user' })),
+    role: Type.Optional(stringEnum(ROLES, { default: 'user' })),
     displayName: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'Defaults to the username.' })),
     email: Type.Optional(
       nullable(Type.String({ minLength: 3, maxLength: 254, description: 'Optional; null for none.' })),
@@ -370,7 +367,7 @@ export const NewUserBody = Type.Object(
 
 export const UserChangesBody = Type.Object(
   {
-    role: Type.Optional(oneOf(ROLES)),
+    role: Type.Optional(stringEnum(ROLES)),
     disabled: Type.Optional(
       Type.Boolean({ description: 'Disabling revokes every grant the user holds, so their tokens stop working.' }),
     ),

@@ -8,9 +8,10 @@ import { type Static, Type } from 'typebox';
 import { AccordError } from '../../core/errors.js';
 import type { AppRecord } from '../../db/apps.js';
 import type { UserRecord } from '../../db/users.js';
+import { CsrfOnlyBody, csrfField } from '../schema-parts.js';
 import type { AdminCentreContext } from './deps.js';
 import { NOT_IN_TENANT, pageData, requireAdmin } from './guard.js';
-import { ClientIdParams, CsrfOnlyBody, csrfField, RemovedQuery } from './schemas.js';
+import { ClientIdParams, RemovedQuery } from './schemas.js';
 
 const LIST = '/admin/apps';
 

@@ -7,9 +7,9 @@ import { Type } from 'typebox';
 import { AccordError } from '../../core/errors.js';
 import type { AppRecord } from '../../db/apps.js';
 import type { UserRecord } from '../../db/users.js';
+import { csrfField } from '../schema-parts.js';
 import type { AdminCentreContext } from './deps.js';
 import { pageData, requireAdmin } from './guard.js';
-import { csrfField } from './schemas.js';
 
 const PAGE = '/admin/consent-requests';
 const RECENT_DECISIONS = 25;

@@ -3,9 +3,10 @@
 // The work (transactions, audit, token revocation) is services/enterprise-apps.ts.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
+import { CsrfOnlyBody } from '../schema-parts.js';
 import type { AdminCentreContext } from './deps.js';
 import { pageData, requireAdmin } from './guard.js';
-import { AppUserParams, ClientIdParams, CsrfOnlyBody, RemovedQuery } from './schemas.js';
+import { AppUserParams, ClientIdParams, RemovedQuery } from './schemas.js';
 
 const LIST = '/admin/enterprise-apps';
 

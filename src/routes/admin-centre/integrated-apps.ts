@@ -3,9 +3,9 @@
 // Saving is a separate confirmed POST; the preview step writes nothing.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
+import { csrfField } from '../schema-parts.js';
 import type { AdminCentreContext } from './deps.js';
 import { pageData, requireAdmin } from './guard.js';
-import { csrfField } from './schemas.js';
 
 const PAGE = '/admin/settings/integrated-apps';
 

@@ -3,12 +3,6 @@
 // unknown or foreign id is answered by the page itself (404 in the admin's organisation).
 import { Type } from 'typebox';
 
-/** The `_csrf` field every form posts (checked by the CSRF plugin before validation). */
-export const csrfField = Type.Optional(Type.String());
-
-/** A form with nothing but its CSRF token: a confirmed action. */
-export const CsrfOnlyBody = Type.Object({ _csrf: csrfField });
-
 const pathId = () => Type.String({ minLength: 1, maxLength: 200 });
 
 export const ClientIdParams = Type.Object({ clientId: pathId() });
