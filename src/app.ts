@@ -19,6 +19,7 @@ import { errorsPlugin, isDatabaseUnavailable } from './plugins/errors.js';
 import type { AccessTokenInfo } from './plugins/resource-server.js';
 import { securityPlugin } from './plugins/security.js';
 import { createEta, pageRenderer, viewsDir, viewsPlugin } from './plugins/views.js';
+import { introspectAccessTokens } from './provider/access-token-introspection.js';
 import { createProvider, resourceIndicators } from './provider/create-provider.js';
 import { GrantSync } from './provider/grant-sync.js';
 import { createLocalKeyResolver } from './provider/local-jwks.js';
@@ -153,6 +154,15 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Accord> {
       app.log.warn({ err: error }, 'could not record this server as stopped'),
     );
   });
+  // RFC 7662 for JWT access tokens, with the same checks as the resource servers below.
+  provider.use(
+    introspectAccessTokens({
+      issuer: config.issuer,
+      audiences: [resources.data, resources.admin],
+      keys,
+      isRevoked: (token) => grantLiveness.isRevoked(token),
+    }),
+  );
   const tokenOptions = (audience: string) => ({
     issuer: config.issuer,
     audience,

@@ -1,5 +1,6 @@
 // The only file that listens: configuration, database (embedded when DATABASE_URL is unset),
 // migrations, then the app; graceful shutdown on SIGTERM/SIGINT.
+import type { FastifyBaseLogger } from 'fastify';
 import { buildApp } from './app.js';
 import { type Config, ConfigError, loadConfig } from './config.js';
 import { purgeExpiredDpopProofs } from './db/dpop-proofs.js';
@@ -30,9 +31,13 @@ async function main(): Promise<void> {
     embedded = await startEmbeddedPostgres({ dataDir: config.dataDir });
     databaseUrl = embedded.url; // stopped last by the shutdown below, after in-flight requests
   }
-  const pool: Pool = createPool(databaseUrl, (error) =>
-    process.stderr.write(`accord: idle database client error: ${error.message}\n`),
-  );
+  // An idle connection the database drops (a restart: 57P01) is logged by the app's logger, as
+  // JSON, once the app exists; during the migrations before it, as one line on stderr.
+  let log: FastifyBaseLogger | undefined;
+  const pool: Pool = createPool(databaseUrl, (error) => {
+    if (log) log.warn({ err: error }, 'idle database connection lost');
+    else process.stderr.write(`accord: idle database client error: ${error.message}\n`);
+  });
   await migrate(pool);
   if (config.seedDemo || embedded) {
     const seeded = await seedDemoIfEmpty(pool, config);
@@ -40,6 +45,7 @@ async function main(): Promise<void> {
   }
 
   const { app } = await buildApp(config, { pool });
+  log = app.log;
   const purge = setInterval(() => {
     Promise.all([purgeExpiredModels(pool), purgeExpiredDpopProofs(pool), purgeEndedRateLimitWindows(pool)]).catch(
       (error: unknown) => app.log.warn({ err: error }, 'purging expired rows failed'),

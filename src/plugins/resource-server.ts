@@ -97,6 +97,46 @@ const DPOP_PROOF_MAX_AGE_SECONDS = 60;
 const DPOP_ALGORITHMS = ['ES256', 'EdDSA'];
 const ACCESS_TOKEN_ALGORITHMS = ['ES256', 'EdDSA', 'RS256', 'PS256'];
 
+/**
+ * RFC 9068 §4: `token` is an access token (`typ: at+jwt`) of `issuer` for `audience` (or one of
+ * them), signed with one of `keys`, unexpired, with the claims Accord's tokens always carry.
+ * Resolves its claims; rejects with 401 invalid_token otherwise.
+ */
+export async function verifyAccessTokenClaims(
+  token: string,
+  options: { issuer: string; audience: string | readonly string[]; keys: JWTVerifyGetKey },
+): Promise<JWTPayload> {
+  try {
+    const { payload } = await jwtVerify(token, options.keys, {
+      issuer: options.issuer,
+      audience: typeof options.audience === 'string' ? options.audience : [...options.audience],
+      typ: 'at+jwt', // RFC 9068 §4: reject ID tokens and other JWTs
+      algorithms: ACCESS_TOKEN_ALGORITHMS,
+      requiredClaims: ['exp', 'iat', 'jti', 'client_id'],
+    });
+    return payload;
+  } catch {
+    throw new BearerError(401, 'invalid_token', 'The access token is invalid or expired.');
+  }
+}
+
+/** A verified access token's claims as a resource server uses them. */
+export function accessTokenInfo(payload: JWTPayload): AccessTokenInfo {
+  // RFC 9068 §2.2: a token an app got for itself (client credentials) has `sub` = its client id.
+  const forUser = typeof payload.sub === 'string' && payload.sub !== payload.client_id;
+  const jkt = (payload.cnf as { jkt?: unknown } | undefined)?.jkt;
+  return Object.freeze({
+    ...(forUser ? { sub: payload.sub as string } : {}),
+    ...(typeof payload.tid === 'string' ? { tid: payload.tid } : {}),
+    clientId: String(payload.client_id),
+    scopes: new Set(typeof payload.scope === 'string' ? payload.scope.split(' ').filter(Boolean) : []),
+    jti: String(payload.jti),
+    ...(typeof payload.gid === 'string' ? { grantId: payload.gid } : {}),
+    exp: payload.exp!,
+    ...(typeof jkt === 'string' ? { jkt } : {}),
+  });
+}
+
 export function createResourceServer(options: ResourceServerOptions): ResourceServer {
   const rememberProof = options.rememberProof ?? rememberProofInMemory();
 
@@ -112,32 +152,7 @@ export function createResourceServer(options: ResourceServerOptions): ResourceSe
       if (cached.exp > Math.floor(Date.now() / 1000)) return cached; // jose's own rule: expired once exp <= now
       verified.delete(token);
     }
-    let payload: JWTPayload;
-    try {
-      ({ payload } = await jwtVerify(token, options.keys, {
-        issuer: options.issuer,
-        audience: options.audience,
-        typ: 'at+jwt', // RFC 9068 §4: reject ID tokens and other JWTs
-        algorithms: ACCESS_TOKEN_ALGORITHMS,
-        requiredClaims: ['exp', 'iat', 'jti', 'client_id'],
-      }));
-    } catch {
-      throw new BearerError(401, 'invalid_token', 'The access token is invalid or expired.');
-    }
-    // RFC 9068 §2.2: a token an app got for itself (client credentials) has `sub` = its client id.
-    const forUser = typeof payload.sub === 'string' && payload.sub !== payload.client_id;
-    const info: AccessTokenInfo = Object.freeze({
-      ...(forUser ? { sub: payload.sub as string } : {}),
-      ...(typeof payload.tid === 'string' ? { tid: payload.tid } : {}),
-      clientId: String(payload.client_id),
-      scopes: new Set(typeof payload.scope === 'string' ? payload.scope.split(' ').filter(Boolean) : []),
-      jti: String(payload.jti),
-      ...(typeof payload.gid === 'string' ? { grantId: payload.gid } : {}),
-      exp: payload.exp!,
-      ...(typeof (payload.cnf as { jkt?: unknown })?.jkt === 'string'
-        ? { jkt: (payload.cnf as { jkt: string }).jkt }
-        : {}),
-    });
+    const info = accessTokenInfo(await verifyAccessTokenClaims(token, options));
     if (verifiedCacheSize > 0) {
       verified.set(token, info);
       if (verified.size > verifiedCacheSize) verified.delete(verified.keys().next().value!);

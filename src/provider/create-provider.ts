@@ -12,6 +12,7 @@ import type { Consents } from '../services/consents.js';
 import { consentPolicy } from './consent-policy.js';
 import type { GrantModel, GrantSync, ResourceIndicators } from './grant-sync.js';
 import { postgresAdapterFactory } from './postgres-adapter.js';
+import { boundProtocolRequests } from './request-bounds.js';
 import { findAppOnce, findUserOnce, loadAccessOnce } from './request-memo.js';
 
 export const ACCESS_TOKEN_TTL_SECONDS = 10 * 60;
@@ -30,6 +31,24 @@ export interface ProviderDeps {
   portalClient: ClientMetadata;
   /** Whether a presented client secret matches the app's stored secret hash. */
   clientSecretMatches: (presented: unknown, storedHash: string | undefined) => boolean;
+}
+
+/**
+ * A few of the scopes an error is about, for its description. The scope parameter is the
+ * client's input, of any length: an error repeats no more of it than this, and sets no `scope`
+ * of its own, so that the redirect carrying the error stays small.
+ */
+function someOf(scopes: readonly string[], most = 3): string {
+  const distinct = [...new Set(scopes)];
+  const named = distinct.slice(0, most).map((scope) => (scope.length > 64 ? `${scope.slice(0, 61)}...` : scope));
+  const more = distinct.length - named.length;
+  return more > 0 ? `${named.join(' ')} and ${more} more` : named.join(' ');
+}
+
+/** invalid_scope with a description only: the provider adds no `scope` to the response then. */
+function invalidScope(description: string) {
+  // @types/oidc-provider requires the `scope` argument that oidc-provider itself leaves optional.
+  return new errors.InvalidScope(description, undefined as unknown as string);
 }
 
 /** The resource indicators (RFC 8707) of Accord's two APIs. */
@@ -142,20 +161,14 @@ export function createProvider(config: Config, deps: ProviderDeps): Provider {
             .filter(Boolean);
           const notAllowed = requested.filter((scope) => !catalogue.has(scope) || !app.scopes.includes(scope));
           if (notAllowed.length > 0) {
-            throw new errors.InvalidScope(
-              `scope not registered for this app: ${notAllowed.join(' ')}`,
-              notAllowed.join(' '),
-            );
+            throw invalidScope(`scope not registered for this app: ${someOf(notAllowed)}`);
           }
           // An app's own token (client credentials) has no user and no admin behind it: it may
           // never carry an admin permission, which only an admin's consent can grant.
           const appOnly = ctx.oidc.params?.grant_type === 'client_credentials';
           const adminOnly = requested.filter((scope) => catalogue.adminConsentRequired(scope));
           if (appOnly && adminOnly.length > 0) {
-            throw new errors.InvalidScope(
-              `an app cannot grant itself admin permissions: ${adminOnly.join(' ')}`,
-              adminOnly.join(' '),
-            );
+            throw invalidScope(`an app cannot grant itself admin permissions: ${someOf(adminOnly)}`);
           }
           const registered = catalogue
             .scopesOf(name)
@@ -227,6 +240,7 @@ export function createProvider(config: Config, deps: ProviderDeps): Provider {
 
   const provider = new Provider(config.issuer, configuration);
   provider.proxy = config.trustProxy;
+  provider.use(boundProtocolRequests(deps.renderPage));
 
   // Client secrets are stored as keyed hashes: hash what was presented, then compare in constant time.
   const Client = provider.Client as unknown as {

@@ -4,6 +4,7 @@
 // router and hooks only to hijack the reply cost ~10 % of POST /token's throughput
 // (bench/README.md, "wrapper overhead"). Unknown paths stay Fastify's 404.
 
+import type { EventEmitter } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { FastifyBaseLogger, FastifyServerFactory } from 'fastify';
 import type Provider from 'oidc-provider';
@@ -55,7 +56,10 @@ const LEVELS_WITH_INFO = new Set(['trace', 'debug', 'info']);
  * path (never the query: it may carry a login hint or a request object) when info is enabled.
  */
 export function protocolServerFactory(provider: Provider, log: () => FastifyBaseLogger): FastifyServerFactory {
-  const serveProtocol = provider.callback();
+  logProviderErrors(provider, log);
+  // Composed at the first request rather than here: the app adds middleware to the provider
+  // (`provider.use`) after this server exists, and Koa composes its middleware in `callback()`.
+  let serveProtocol: ReturnType<Provider['callback']> | undefined;
   return (fastify) => {
     const server = createServer((request: IncomingMessage, response: ServerResponse) => {
       const path = pathOf(request.url ?? '/');
@@ -68,10 +72,44 @@ export function protocolServerFactory(provider: Provider, log: () => FastifyBase
       if (!server.listening) response.setHeader('connection', 'close');
       const logger = log();
       if (LEVELS_WITH_INFO.has(logger.level)) logCompletion(logger, request, response, path);
+      serveProtocol ??= provider.callback();
       void serveProtocol(request, response);
     });
     return server;
   };
+}
+
+/**
+ * Every error the provider's Koa application reports, through the app's logger as one JSON line.
+ * Without a listener Koa prints each one as a multi-line stack trace on stderr: a client that
+ * hangs up mid-upload, or sends a malformed chunked body, would write one per request. Such an
+ * error is the connection's own (the socket failed with it): it belongs to the request's
+ * `request completed` line, not to an error report. Anything else escaped the provider's own
+ * error handling and is logged as an error. Koa installs its printer only when the application
+ * has no `error` listener as `callback()` is called, so this runs first.
+ */
+function logProviderErrors(provider: Provider, log: () => FastifyBaseLogger): void {
+  // The provider is a Koa application; its type lists only the provider's own events.
+  const koa = provider as unknown as EventEmitter;
+  koa.on(
+    'error',
+    (error: Error & { expose?: boolean }, ctx?: { req?: IncomingMessage; method?: string; path?: string }) => {
+      if (ctx?.req && isConnectionError(ctx.req, error)) return;
+      const req = { method: ctx?.method, url: ctx?.path };
+      // An error Koa would answer with its own message (a 4xx) was the request's fault, as Koa judges it.
+      if (error.expose) log().info({ req, error: error.message }, 'protocol request refused');
+      else log().error({ err: error, req }, 'protocol request failed');
+    },
+  );
+}
+
+/**
+ * Whether `error` is the failure of the request's connection itself: the error its socket failed
+ * with (ECONNRESET, …), or Node's HTTP parser refusing what the client sent (HPE_*: a malformed
+ * chunk, or a connection that ended mid-request). Neither can come from Accord's own work.
+ */
+function isConnectionError(request: IncomingMessage, error: Error & { code?: unknown }): boolean {
+  return request.socket?.errored === error || (typeof error.code === 'string' && error.code.startsWith('HPE_'));
 }
 
 function logCompletion(
@@ -82,12 +120,21 @@ function logCompletion(
 ): void {
   const started = performance.now();
   response.once('close', () => {
+    // The connection failed under the request: the client hung up (ECONNRESET) or sent what is
+    // not HTTP (HPE_*, e.g. a malformed chunk). The client's doing: reported here, at info.
+    const connectionError = request.socket?.errored as (Error & { code?: unknown }) | null | undefined;
     logger.info(
       {
         req: { method: request.method, url: path },
         res: { statusCode: response.statusCode },
         responseTime: performance.now() - started,
         ...(response.writableFinished ? {} : { aborted: true }),
+        ...(connectionError
+          ? {
+              connectionError:
+                typeof connectionError.code === 'string' ? connectionError.code : connectionError.message,
+            }
+          : {}),
       },
       'request completed',
     );

@@ -125,6 +125,51 @@ t.test('while the server closes, a protocol response tells the client to go', as
   await during.arrayBuffer();
 });
 
+t.test(
+  "errors that reach the provider's Koa application are logged through the app's logger, never printed",
+  async (t) => {
+    const lines: [string, string, Record<string, any>][] = [];
+    const logger = {
+      level: 'warn',
+      info: (details: Record<string, any>, message: string) => lines.push(['info', message, details]),
+      error: (details: Record<string, any>, message: string) => lines.push(['error', message, details]),
+    } as unknown as FastifyBaseLogger;
+    const provider = new Provider('http://accord.test', { clients: [] });
+    const app = Fastify({ logger: false, serverFactory: protocolServerFactory(provider, () => logger) });
+    // Added after the server exists, as app.ts adds its own: still served.
+    provider.use(async (ctx, next) => {
+      if (ctx.query.fail === 'server') throw new Error('a bug in a middleware');
+      if (ctx.query.fail === 'client') ctx.throw(400, 'a refusal');
+      await next();
+    });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    t.teardown(() => app.close());
+    const origin = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+    // Koa's own printer writes with console.error: nothing may reach it.
+    const printed: unknown[][] = [];
+    const consoleError = console.error;
+    console.error = (...args: unknown[]) => printed.push(args);
+    t.teardown(() => {
+      console.error = consoleError;
+    });
+
+    t.equal((await fetch(`${origin}/jwks?fail=server`)).status, 500);
+    t.equal((await fetch(`${origin}/jwks?fail=client`)).status, 400);
+    t.equal((await fetch(`${origin}/jwks`)).status, 200, 'control: the middleware passes other requests on');
+    console.error = consoleError;
+    t.same(printed, [], 'nothing printed');
+    t.same(
+      lines.map(([level, message, details]) => [level, message, details.req]),
+      [
+        ['error', 'protocol request failed', { method: 'GET', url: '/jwks' }],
+        ['info', 'protocol request refused', { method: 'GET', url: '/jwks' }],
+      ],
+      'one line each, through the logger',
+    );
+    t.equal(lines[0]![2].err.message, 'a bug in a middleware');
+  },
+);
+
 async function waitFor(condition: () => boolean, ms = 2_000): Promise<boolean> {
   const deadline = Date.now() + ms;
   while (!condition()) {

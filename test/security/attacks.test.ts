@@ -1,13 +1,12 @@
 // RFC 9700 attack list, the cases protocol.test.ts, e2e/consent.test.ts, data-api/tokens.test.ts and
 // admin-api/access.test.ts do not cover: audience confusion between the two APIs, tokens from a
 // tenant's user at another tenant, consent fixation across browsers, the (disabled) `claims`
-// parameter, prompt=none against every "no" of the consent decision, and introspection.
+// parameter, prompt=none against every "no" of the consent decision. (Introspection:
+// introspection.test.ts.)
 
 import { decodeJwt } from 'jose';
 import * as oidc from 'openid-client';
 import t, { type Test } from 'tap';
-import { findUserConsent } from '../../src/db/consents.js';
-import { revokeGrants } from '../../src/services/revocation.js';
 import {
   ADMIN_SCOPE,
   adminApiToken,
@@ -16,7 +15,6 @@ import {
   registerAdminClient,
 } from '../admin-api/support.js';
 import { callApi as callDataApi, userTokens } from '../data-api/support.js';
-import { refusedWithin } from '../support/api.js';
 import { Browser, type PageResponse, pageName } from '../support/browser.js';
 import {
   answerConsent,
@@ -433,107 +431,4 @@ t.test('prompt=none with Integrated Apps off and a permission not yet granted: a
   const granted = await startAuthorization(browser, dataApp, { scope: 'openid User.Read', prompt: 'none' });
   t.ok(appResponse(granted.page).code, 'control: already-granted permissions still sign in silently');
   t.same(await consentRows(alice.id), before, 'nothing granted');
-});
-
-// ---- introspection ------------------------------------------------------------------------
-
-const basicAuth = (app: TestApp) =>
-  `Basic ${Buffer.from(`${encodeURIComponent(app.clientId)}:${encodeURIComponent(app.clientSecret!)}`).toString('base64')}`;
-
-async function introspect(app: TestApp, token: string) {
-  const response = await fetch(`${server.url}/token/introspection`, {
-    method: 'POST',
-    headers: {
-      authorization: basicAuth(app),
-      'content-type': 'application/x-www-form-urlencoded',
-      accept: 'application/json',
-    },
-    body: new URLSearchParams({ token }),
-  });
-  return {
-    status: response.status,
-    body: (await response.json()) as { active?: boolean; error?: string; error_description?: string },
-  };
-}
-
-t.test(
-  'introspection: JWT access tokens are refused by the endpoint (unsupported_token_type); refresh tokens die with the grant',
-  async (t) => {
-    // Documenting oidc-provider's behaviour: it stores no JWT-format (RFC 9068) access token and its
-    // introspection endpoint answers 400 unsupported_token_type for one, valid or revoked. Accord's
-    // resource servers verify access tokens locally and check their grant (`gid`) for revocation.
-    const tokens = await userTokens(server, dataApp, user('alice@contoso'), 'openid offline_access User.Read', {
-      prompt: 'consent',
-    });
-    const before = await introspect(dataApp, tokens.access_token);
-    t.equal(before.status, 400, 'a JWT access token cannot be introspected');
-    t.equal(before.body.error, 'unsupported_token_type');
-    t.notOk(before.body.active);
-    t.equal(
-      (await introspect(dataApp, tokens.refresh_token!)).body.active,
-      true,
-      'control: the refresh token is active',
-    );
-    t.equal((await callDataApi(server, tokens.access_token, '/me')).status, 200, 'control: the access token works');
-
-    // Revocation (RFC 7009) of the refresh token revokes the grant, and with it the access token.
-    const revoke = await fetch(`${server.url}/token/revocation`, {
-      method: 'POST',
-      headers: { authorization: basicAuth(dataApp), 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ token: tokens.refresh_token!, token_type_hint: 'refresh_token' }),
-    });
-    t.equal(revoke.status, 200);
-    t.equal((await introspect(dataApp, tokens.refresh_token!)).body.active, false, 'the refresh token is inactive');
-    const after = await introspect(dataApp, tokens.access_token);
-    t.not(
-      after.body.active,
-      true,
-      `the access token never introspects active (${after.status} ${after.body.error ?? ''})`,
-    );
-    const refused = await refusedWithin(() => callDataApi(server, tokens.access_token, '/me'));
-    t.equal(refused.status, 401, 'the data API refuses the access token of the revoked grant');
-    t.equal(refused.body.error, 'invalid_token');
-
-    // Revoking the JWT access token itself at /token/revocation.
-    const second = await userTokens(server, dataApp, user('alice@contoso'), 'openid offline_access User.Read', {
-      prompt: 'consent',
-    });
-    const revokeAccess = await fetch(`${server.url}/token/revocation`, {
-      method: 'POST',
-      headers: { authorization: basicAuth(dataApp), 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ token: second.access_token, token_type_hint: 'access_token' }),
-    });
-    // oidc-provider cannot revoke a structured (JWT) token: 400 unsupported_token_type, and the token
-    // keeps working until it expires or its grant is revoked (below).
-    t.equal(revokeAccess.status, 400, 'a JWT access token cannot be revoked by itself');
-    t.equal(((await revokeAccess.json()) as { error: string }).error, 'unsupported_token_type');
-    t.equal((await callDataApi(server, second.access_token, '/me')).status, 200, 'so it still works');
-
-    // Withdrawing consent (the app's grant revoked) kills both.
-    const consent = await findUserConsent(pool, 'contoso', alice.id, dataApp.clientId);
-    await revokeGrants(pool, [consent!.grantId!]);
-    t.equal((await introspect(dataApp, second.refresh_token!)).body.active, false, 'the refresh token is inactive');
-    t.equal(
-      (await refusedWithin(() => callDataApi(server, second.access_token, '/me'))).status,
-      401,
-      'the access token is refused',
-    );
-  },
-);
-
-t.test("introspection and revocation: an app cannot look into or revoke another app's tokens", async (t) => {
-  const tokens = await userTokens(server, dataApp, user('alice@contoso'), 'openid offline_access User.Read', {
-    prompt: 'consent',
-  });
-  const other = await registerApp(server, { tenant: 'contoso', name: 'Curious app', scopes: ['openid', 'User.Read'] });
-  const peek = await introspect(other, tokens.refresh_token!);
-  t.equal(peek.status, 200);
-  t.same(peek.body, { active: false }, 'another app learns nothing about the token (RFC 7662 §4)');
-  const revoke = await fetch(`${server.url}/token/revocation`, {
-    method: 'POST',
-    headers: { authorization: basicAuth(other), 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ token: tokens.refresh_token!, token_type_hint: 'refresh_token' }),
-  });
-  t.equal(revoke.status, 400, 'another app cannot revoke it');
-  t.equal((await introspect(dataApp, tokens.refresh_token!)).body.active, true, 'the owner still sees it active');
 });
