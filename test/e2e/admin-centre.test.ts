@@ -567,7 +567,7 @@ t.test('approving some permissions of a request lets the user sign in with exact
 
   const none = await post(admin.browser, `/admin/consent-requests/${open.id}/approve`, [['_csrf', csrfOf(page)]]);
   t.equal(none.status, 400, 'no box ticked approves nothing');
-  t.match(none.body, /approve at least one permission/);
+  t.match(none.body, /Approve at least one permission/);
   t.equal(
     (await requests.list('contoso', { status: 'pending' })).some((request) => request.id === open.id),
     true,
