@@ -153,14 +153,37 @@ function escapeHtml(value: unknown): string {
   );
 }
 
+/** A value for `tHtml`: text is escaped; `{ html }` (markup a template built, e.g. a link) is kept. */
+function htmlValue(value: unknown): string {
+  if (typeof value === 'object' && value !== null && typeof (value as { html?: unknown }).html === 'string')
+    return (value as { html: string }).html.trim();
+  return escapeHtml(value);
+}
+
 /** What every page gets for its language. */
 export interface PageLocale {
   lang: Locale;
   /** A plain-text message (`pages:consent.title`); write it with `<%= %>`. */
   t: (key: string | string[], vars?: Record<string, unknown>) => string;
-  /** A message whose catalogue text holds markup (`<strong>{{app}}</strong>`): the values are escaped; write it with `<%~ %>`. */
+  /**
+   * A message whose catalogue text holds markup (`<strong>{{app}}</strong>`, keys ending in `Html`):
+   * the values are escaped, except `{ html }` values a template built; write it with `<%~ %>`.
+   */
   tHtml: (key: string | string[], vars?: Record<string, unknown>) => string;
   fmt: Formats;
+  /**
+   * A permission's description in this language from the `permissions` namespace, for the user
+   * (`user`) or for an admin granting it for everyone (`admin`); else the database's English text,
+   * never a raw scope name.
+   */
+  permission: (permission: DescribedPermission, audience: 'user' | 'admin') => string;
+}
+
+/** What the pages know of a permission (core's Permission has these fields). */
+export interface DescribedPermission {
+  scope: string;
+  userDescription: string;
+  adminDescription: string;
 }
 
 const PAGE_LOCALES = new Map<Locale, PageLocale>();
@@ -174,10 +197,17 @@ export function pageLocale(locale: Locale): PageLocale {
       t: (key, vars) => fixed(key, vars ?? {}) as string,
       tHtml: (key, vars) =>
         fixed(key, {
-          ...Object.fromEntries(Object.entries(vars ?? {}).map(([name, value]) => [name, escapeHtml(value)])),
+          ...Object.fromEntries(Object.entries(vars ?? {}).map(([name, value]) => [name, htmlValue(value)])),
           ...(vars && typeof vars.count === 'number' ? { count: vars.count } : {}),
         }) as string,
       fmt: FORMATS[locale],
+      permission: (permission, audience) => {
+        // Scopes hold dots (`User.Read`): the key is `<scope>|<audience>` in the permissions namespace.
+        const options = { lng: locale, ns: 'permissions', keySeparator: '|' } as const;
+        const key = `${permission.scope}|${audience}`;
+        if (i18n.exists(key, options)) return i18n.t(key, options) as string;
+        return audience === 'admin' ? permission.adminDescription : permission.userDescription;
+      },
     };
     PAGE_LOCALES.set(locale, page);
   }
@@ -196,7 +226,7 @@ declare module 'fastify' {
 }
 
 /** Sets the page's language for this request, e.g. the interaction's `ui_locales`. */
-export function useLocale(request: FastifyRequest, reply: FastifyReply, locale: Locale): void {
+export function useLocale(request: Pick<FastifyRequest, 'locale'>, reply: FastifyReply, locale: Locale): void {
   request.locale = locale;
   reply.locals = { ...(reply.locals ?? {}), ...pageLocale(locale) };
 }
