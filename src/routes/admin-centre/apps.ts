@@ -11,7 +11,6 @@ import type { UserRecord } from '../../db/users.js';
 import { CsrfOnlyBody, csrfField } from '../schema-parts.js';
 import type { AdminCentreContext } from './deps.js';
 import { inTenant, NOT_IN_TENANT, pageData, pageMessage, requireAdmin } from './guard.js';
-import { withAdminText } from './permission-text.js';
 import { ClientIdParams, RemovedQuery } from './schemas.js';
 
 const LIST = '/admin/apps';
@@ -79,16 +78,14 @@ export const appsPages: FastifyPluginAsyncTypebox<AdminCentreContext> = async (a
   const ownApp = (user: UserRecord, clientId: string) =>
     inTenant(publishedApps.findOwned(user.tenantId, clientId, NOT_IN_TENANT));
 
-  /** Every permission of the catalogue, described in the page's language. */
-  const permissionsView = (reply: FastifyReply) =>
-    catalogue.permissions.map((permission) => withAdminText(reply.request.locale, permission));
+  const permissionsView = () => catalogue.permissions;
 
   function renderNew(reply: FastifyReply, user: UserRecord, values: AppFormValues, error?: AccordError) {
     if (error) reply.status(error.status);
     return reply.view('admin/app-new', {
       ...pageData(reply, user, 'apps', navItems),
       values,
-      permissions: permissionsView(reply),
+      permissions: permissionsView(),
       error: error ? formError(reply, error) : undefined,
     });
   }
@@ -104,12 +101,11 @@ export const appsPages: FastifyPluginAsyncTypebox<AdminCentreContext> = async (a
       ...pageData(reply, user, 'apps', navItems),
       app: record,
       values: extra.values ?? valuesOfApp(record),
-      permissions: permissionsView(reply),
+      permissions: permissionsView(),
       adminPermissions: record.scopes
         .filter((scope) => catalogue.adminConsentRequired(scope))
         .map((scope) => catalogue.get(scope))
-        .filter((permission) => permission !== undefined)
-        .map((permission) => withAdminText(reply.request.locale, permission).text),
+        .filter((permission) => permission !== undefined),
       updated: extra.updated ?? false,
       error: extra.error ? formError(reply, extra.error) : undefined,
       base: `${LIST}/${encodeURIComponent(record.clientId)}`,

@@ -10,7 +10,6 @@ import type { UserRecord } from '../../db/users.js';
 import { csrfField } from '../schema-parts.js';
 import type { AdminCentreContext } from './deps.js';
 import { pageData, pageMessage, requireAdmin } from './guard.js';
-import { withAdminText } from './permission-text.js';
 
 const PAGE = '/admin/consent-requests';
 const RECENT_DECISIONS = 25;
@@ -33,8 +32,7 @@ export const consentRequestsPages: FastifyPluginAsyncTypebox<AdminCentreContext>
     const appById = new Map<string, AppRecord | undefined>(
       await Promise.all(clientIds.map(async (clientId) => [clientId, await apps.find(clientId)] as const)),
     );
-    const describe = (scopes: readonly string[]) =>
-      catalogue.sort(scopes).map((scope) => withAdminText(reply.request.locale, catalogue.get(scope)!));
+    const describe = (scopes: readonly string[]) => catalogue.sort(scopes).map((scope) => catalogue.get(scope)!);
     const entries = all.map((request) => ({
       ...request,
       user: userById.get(request.userId),

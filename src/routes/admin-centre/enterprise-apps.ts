@@ -3,11 +3,9 @@
 // The work (transactions, audit, token revocation) is services/enterprise-apps.ts.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import type { Locale } from '../../plugins/i18n.js';
 import { CsrfOnlyBody } from '../schema-parts.js';
 import type { AdminCentreContext } from './deps.js';
 import { inTenant, pageData, requireAdmin } from './guard.js';
-import { withAdminText } from './permission-text.js';
 import { AppUserParams, ClientIdParams, RemovedQuery } from './schemas.js';
 
 const LIST = '/admin/enterprise-apps';
@@ -19,12 +17,8 @@ const DoneQuery = Type.Object({
 
 export const enterpriseAppsPages: FastifyPluginAsyncTypebox<AdminCentreContext> = async (app, context) => {
   const { tenants, portal, enterpriseApps, catalogue, navItems } = context;
-  /** The scopes' permissions, each described in the page's language. */
-  const describe = (locale: Locale, scopes: readonly string[]) =>
-    scopes
-      .map((scope) => catalogue.get(scope))
-      .filter((permission) => permission !== undefined)
-      .map((permission) => withAdminText(locale, permission));
+  const describe = (scopes: readonly string[]) =>
+    scopes.map((scope) => catalogue.get(scope)).filter((permission) => permission !== undefined);
   /** The app in use in the admin's tenant, or 404 ("Not found in your organisation."). */
   const inUse = (tenantId: string, clientId: string) => inTenant(enterpriseApps.detail(tenantId, clientId));
   const base = (clientId: string) => `${LIST}/${encodeURIComponent(clientId)}`;
@@ -37,7 +31,7 @@ export const enterpriseAppsPages: FastifyPluginAsyncTypebox<AdminCentreContext> 
       ...pageData(reply, admin, 'enterprise-apps', navItems),
       apps: apps.map((entry) => ({
         ...entry,
-        adminPermissions: describe(request.locale, entry.adminScopes),
+        adminPermissions: describe(entry.adminScopes),
         href: base(entry.clientId),
       })),
       removed: request.query.removed,
@@ -53,16 +47,8 @@ export const enterpriseAppsPages: FastifyPluginAsyncTypebox<AdminCentreContext> 
       const detail = await inUse(admin.tenantId, request.params.clientId);
       const publisher =
         detail.publisherTenantId === admin.tenantId ? undefined : await tenants.find(detail.publisherTenantId);
-      // A scope no longer in the catalogue keeps its name: there is no description to show.
       const withPermission = (grants: ReadonlyArray<{ scope: string; grantedAt: Date }>) =>
-        grants.map((grant) => {
-          const permission = catalogue.get(grant.scope);
-          return {
-            ...grant,
-            permission,
-            text: permission ? withAdminText(request.locale, permission).text : grant.scope,
-          };
-        });
+        grants.map((grant) => ({ ...grant, permission: catalogue.get(grant.scope) }));
       return reply.view('admin/enterprise-app', {
         ...pageData(reply, admin, 'enterprise-apps', navItems),
         app: detail,
