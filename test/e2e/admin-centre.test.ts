@@ -829,6 +829,19 @@ t.test('Accept-Language: de gives the German admin centre; without a preference 
   t.match(preview.body, /Integrierte Apps (aus|ein)schalten\?/);
   t.match(preview.body, /<strong>\d+ Benutzer, \d+ Apps?<\/strong>/);
 
+  t.match(
+    (await visit('/admin/apps')).body,
+    /data-time-zone="UTC">Zeiten sind in UTC angegeben\./,
+    'the dates say they are UTC',
+  );
+
+  // Someone who is not an admin is refused in German too.
+  const alice = await signedIn('alice@contoso');
+  const refused = await alice.browser.request(`${server.url}/admin`, { headers: german });
+  t.equal(refused.status, 403);
+  t.equal(htmlLang(refused), 'de');
+  t.match(refused.body, /data-reason="not_admin">Das Admin-Center ist für die Administratoren/);
+
   // No preference, or only languages Accord does not have: English.
   for (const headers of [{}, { 'accept-language': 'fr, ja;q=0.8' }] as Array<Record<string, string>>) {
     const english = await visit('/admin', headers);
