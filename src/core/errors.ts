@@ -9,7 +9,7 @@ export interface MessageKey {
 
 export class AccordError extends Error {
   /** Set by `withMessage`: what an HTML page shows instead of the English description. */
-  messageKey?: MessageKey;
+  declare messageKey?: MessageKey;
 
   constructor(
     readonly status: number,
