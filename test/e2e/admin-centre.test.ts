@@ -2,9 +2,10 @@
 // own tenant — Integrated apps with a preview before saving, app registrations with secrets shown
 // once, enterprise apps, consent requests and the audit log — through CSRF-protected forms.
 
+import { readFile } from 'node:fs/promises';
 import { decodeJwt } from 'jose';
 import t from 'tap';
-import { clearMissingKeys, reportedMissingKeys } from '../../src/plugins/i18n.js';
+import { clearMissingKeys, i18n, reportedMissingKeys } from '../../src/plugins/i18n.js';
 import { Browser, type PageResponse, pageName } from '../support/browser.js';
 import {
   exchangeCode,
@@ -849,4 +850,14 @@ t.test('Accept-Language: de gives the German admin centre; without a preference 
     t.match(english.body, /Admin centre: Contoso/);
   }
   t.same(reportedMissingKeys(), [], 'no page asked for a key the catalogue lacks');
+});
+
+t.test('every audit action docs/interfaces.md lists is named in English and German', async (t) => {
+  const docs = await readFile(new URL('../../docs/interfaces.md', import.meta.url), 'utf8');
+  const list = docs.slice(docs.indexOf('## Audit events'), docs.indexOf('The actor is'));
+  const actions = [...list.matchAll(/`([a-z_]+(?:\.[a-z_]+)+)`/g)].map((match) => match[1]!);
+  t.ok(actions.length >= 20, 'the documented actions');
+  for (const action of actions)
+    for (const lng of ['en', 'de'])
+      t.ok(i18n.exists(`admin:audit.action.${action}`, { lng, fallbackLng: false }), `${action} in ${lng}`);
 });
