@@ -119,7 +119,7 @@ async function main() {
       ['Integrierte Apps', 'admin-integrated-apps'],
       ['Apps', 'admin-apps'],
       ['Unternehmens-Apps', 'admin-enterprise-apps'],
-      ['Einwilligungsanfragen', 'admin-consent-requests'],
+      ['Zustimmungsanfragen', 'admin-consent-requests'],
       ['Überwachungsprotokoll', 'admin-audit'],
     ] as const) {
       await nav.getByRole('link', { name: link, exact: true }).click();
