@@ -238,6 +238,16 @@ export const i18nPlugin = fp(
     app.addHook('onRequest', async (request, reply) => {
       useLocale(request, reply, pickLocale({ acceptLanguage: request.headers['accept-language'] }));
     });
+    // A page's words depend on Accept-Language: say so to caches (RFC 9110 §12.5.5).
+    app.addHook('onSend', async (_request, reply, payload) => {
+      const type = reply.getHeader('content-type');
+      if (typeof type === 'string' && type.startsWith('text/html')) {
+        const vary = reply.getHeader('vary');
+        if (!vary) reply.header('vary', 'Accept-Language');
+        else if (!/accept-language/i.test(String(vary))) reply.header('vary', `${String(vary)}, Accept-Language`);
+      }
+      return payload;
+    });
   },
   { name: 'accord-i18n', dependencies: ['@fastify/view'] },
 );

@@ -167,6 +167,7 @@ t.test('Accept-Language: de gives German My apps, with German dates in UTC', asy
 
   const english = look(await browser.request(`${server.url}/my/apps`, { headers: { 'accept-language': 'en' } }));
   t.equal(lang(english), 'en', 'My apps follows Accept-Language on every request');
+  t.match(english.headers.get('vary') ?? '', /Accept-Language/, 'and says so to caches');
   t.match(english.body, /<h1>My apps<\/h1>/);
 });
 
