@@ -16,6 +16,7 @@ import { countHit } from './db/rate-limits.js';
 import { removeInstance, type ServerInstance, touchInstance } from './db/server-instances.js';
 import { loadServerSecret } from './db/server-secrets.js';
 import { errorsPlugin, isDatabaseUnavailable } from './plugins/errors.js';
+import { i18nPlugin } from './plugins/i18n.js';
 import type { AccessTokenInfo } from './plugins/resource-server.js';
 import { securityPlugin } from './plugins/security.js';
 import { createEta, pageRenderer, viewsDir, viewsPlugin } from './plugins/views.js';
@@ -173,6 +174,8 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Accord> {
 
   await app.register(errorsPlugin);
   await app.register(viewsPlugin, { eta });
+  // Every page in the reader's language (Accept-Language; the interaction pages follow ui_locales).
+  await app.register(i18nPlugin);
   await app.register(formbody, { bodyLimit: BODY_LIMIT_BYTES });
 
   // The hot paths — health and the data API (the protocol endpoints never reach Fastify) — stay

@@ -1,7 +1,16 @@
 // One table of the errors Accord returns. Each is an OAuth-style code with an HTTP status;
 // plugins/errors.ts turns them into the wire body or the error page.
 
+/** A message in the page's language: a catalogue key (`pages:errors.interactionLost`) and its values. */
+export interface MessageKey {
+  key: string;
+  vars?: Record<string, string | number>;
+}
+
 export class AccordError extends Error {
+  /** Set by `withMessage`: what an HTML page shows instead of the English description. */
+  declare messageKey?: MessageKey;
+
   constructor(
     readonly status: number,
     readonly code: string,
@@ -12,6 +21,15 @@ export class AccordError extends Error {
   ) {
     super(description);
     this.name = 'AccordError';
+  }
+
+  /**
+   * The message a page shows, translated (`key` in the catalogue, `vars` its values). JSON APIs keep
+   * the English description: it is for developers, as OAuth's error_description is.
+   */
+  withMessage(key: string, vars?: Record<string, string | number>): this {
+    this.messageKey = vars ? { key, vars } : { key };
+    return this;
   }
 }
 

@@ -57,28 +57,50 @@ const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
  * wildcard, and use https — plain http only on loopback (native apps, RFC 8252 §7.3). A private-use
  * scheme (`com.example.app:/cb`) is accepted for native apps.
  */
-export function redirectUriProblem(value: string): string | undefined {
-  if (value.length > 2000) return 'redirect URI is too long';
-  if (value.includes('*')) return `redirect URI must not contain a wildcard: ${value}`;
+export function redirectUriProblem(value: string): UriProblem | undefined {
+  if (value.length > 2000) return problem('redirect URI is too long', 'tooLong', value);
+  if (value.includes('*')) return problem(`redirect URI must not contain a wildcard: ${value}`, 'wildcard', value);
   let url: URL;
   try {
     url = new URL(value);
   } catch {
-    return `redirect URI must be an absolute URL: ${value}`;
+    return problem(`redirect URI must be an absolute URL: ${value}`, 'notAbsolute', value);
   }
-  if (value.includes('#')) return `redirect URI must not contain a fragment: ${value}`;
+  if (value.includes('#')) return problem(`redirect URI must not contain a fragment: ${value}`, 'fragment', value);
   const scheme = url.protocol.slice(0, -1);
   if (['javascript', 'data', 'vbscript', 'file', 'blob', 'about'].includes(scheme))
-    return `redirect URI scheme "${scheme}" is not allowed: ${value}`;
-  if (url.username || url.password) return `redirect URI must not contain credentials: ${value}`;
+    return problem(`redirect URI scheme "${scheme}" is not allowed: ${value}`, 'scheme', value, scheme);
+  if (url.username || url.password)
+    return problem(`redirect URI must not contain credentials: ${value}`, 'credentials', value);
   if (scheme === 'https') return undefined;
   if (scheme === 'http')
     return LOOPBACK_HOSTS.has(url.hostname)
       ? undefined
-      : `redirect URI must use https unless the host is loopback: ${value}`;
+      : problem(`redirect URI must use https unless the host is loopback: ${value}`, 'httpNotLoopback', value);
   // Private-use URI scheme of a native app: reverse-DNS with a dot (RFC 8252 §7.1).
   if (/^[a-z][a-z0-9+.-]*\.[a-z0-9+.-]+$/.test(scheme)) return undefined;
-  return `redirect URI must use https (or http on loopback, or a reverse-DNS private-use scheme): ${value}`;
+  return problem(
+    `redirect URI must use https (or http on loopback, or a reverse-DNS private-use scheme): ${value}`,
+    'notHttps',
+    value,
+  );
+}
+
+/**
+ * Why a redirect URI is refused: the English description (CLI, admin API) and the admin centre's
+ * message for it (`admin:error.redirectUri.<reason>`, with the URI as `uri`).
+ */
+export interface UriProblem {
+  description: string;
+  messageKey: { key: string; vars: Record<string, string> };
+}
+
+function problem(description: string, reason: string, uri: string, scheme?: string): UriProblem {
+  const shown = uri.length > 200 ? `${uri.slice(0, 200)}…` : uri;
+  return {
+    description,
+    messageKey: { key: `admin:error.redirectUri.${reason}`, vars: { uri: shown, ...(scheme ? { scheme } : {}) } },
+  };
 }
 
 /** Optional informational URLs (homepage, privacy, terms, logo): https only (http on loopback). */

@@ -2,7 +2,8 @@
 // error page for browsers on page routes. Internals stay in the log, never in the response.
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { AccordError } from '../core/errors.js';
+import { AccordError, type MessageKey } from '../core/errors.js';
+import { pageLocale } from './i18n.js';
 
 interface WireError {
   status: number;
@@ -11,6 +12,8 @@ interface WireError {
   headers?: Record<string, string>;
   /** The request field the error is about, when there is one. */
   field?: string;
+  /** The message an HTML page shows in the reader's language. */
+  messageKey?: MessageKey;
 }
 
 function toWireError(error: FastifyError | AccordError | Error): WireError {
@@ -22,6 +25,7 @@ function toWireError(error: FastifyError | AccordError | Error): WireError {
       description: error.description,
       headers: error.headers,
       ...(field ? { field } : {}),
+      ...(error.messageKey ? { messageKey: error.messageKey } : {}),
     };
   }
   const fastifyError = error as FastifyError;
@@ -97,7 +101,14 @@ export async function sendError(request: FastifyRequest, reply: FastifyReply, wi
   reply.status(wire.status).header('cache-control', 'no-store');
   if (wire.headers) reply.headers(wire.headers);
   if (wantsPage(request)) {
-    return reply.view('error', { title: 'Something went wrong', error: wire.error, description: wire.description });
+    // The page's language (set on every request by the i18n plugin; English if it never ran).
+    const page = pageLocale(request.locale ?? 'en');
+    return reply.view('error', {
+      ...page,
+      error: wire.error,
+      description: wire.description,
+      ...(wire.messageKey ? { message: page.t(wire.messageKey.key, wire.messageKey.vars) } : {}),
+    });
   }
   return reply.send({
     error: wire.error,

@@ -7,10 +7,12 @@ import view from '@fastify/view';
 import { Eta } from 'eta';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
+import { type Locale, pageLocale } from './i18n.js';
 
 export const viewsDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../views');
 
-export type RenderPage = (page: string, data: Record<string, unknown>) => Promise<string>;
+/** Renders a page in a language (the pages oidc-provider serves itself: error, logout, signed out). */
+export type RenderPage = (page: string, data: Record<string, unknown>, locale: Locale) => Promise<string>;
 
 export function createEta(): Eta {
   // autoEscape: every `<%= %>` is HTML-escaped; cache: templates compiled once.
@@ -18,7 +20,7 @@ export function createEta(): Eta {
 }
 
 export function pageRenderer(eta: Eta): RenderPage {
-  return (page, data) => eta.renderAsync(page, data);
+  return (page, data, locale) => eta.renderAsync(page, { ...pageLocale(locale), ...data });
 }
 
 export const viewsPlugin = fp(async (app: FastifyInstance, options: { eta: Eta }) => {

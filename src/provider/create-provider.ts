@@ -7,6 +7,7 @@ import type { Config } from '../config.js';
 import { FIRST_PARTY_CLIENT_ID } from '../core/first-party-client.js';
 import type { PermissionCatalogue } from '../core/permission-catalogue.js';
 import type { Pool } from '../db/pool.js';
+import { pickLocale, SUPPORTED_LOCALES } from '../plugins/i18n.js';
 import type { RenderPage } from '../plugins/views.js';
 import type { Consents } from '../services/consents.js';
 import { consentPolicy } from './consent-policy.js';
@@ -130,11 +131,11 @@ export function createProvider(config: Config, deps: ProviderDeps): Provider {
         enabled: true,
         logoutSource: async (ctx, form) => {
           ctx.type = 'html';
-          ctx.body = await deps.renderPage('logout', { title: 'Sign out', form });
+          ctx.body = await deps.renderPage('logout', { form }, localeOf(ctx));
         },
         postLogoutSuccessSource: async (ctx) => {
           ctx.type = 'html';
-          ctx.body = await deps.renderPage('logged-out', { title: 'Signed out' });
+          ctx.body = await deps.renderPage('logged-out', {}, localeOf(ctx));
         },
       },
       resourceIndicators: {
@@ -228,13 +229,15 @@ export function createProvider(config: Config, deps: ProviderDeps): Provider {
           return false;
         }
       }),
+    // Discovery names the languages of every page (OIDC Discovery §3); the pages follow ui_locales.
+    discovery: { ui_locales_supported: [...SUPPORTED_LOCALES] },
     renderError: async (ctx, out) => {
       ctx.type = 'html';
-      ctx.body = await deps.renderPage('error', {
-        title: 'Something went wrong',
-        error: out.error,
-        description: out.error_description,
-      });
+      ctx.body = await deps.renderPage(
+        'error',
+        { error: out.error, description: out.error_description },
+        localeOf(ctx),
+      );
     },
   };
 
@@ -251,4 +254,9 @@ export function createProvider(config: Config, deps: ProviderDeps): Provider {
   };
 
   return provider;
+}
+
+/** The language of a page the provider renders itself: the request's ui_locales, else Accept-Language. */
+function localeOf(ctx: { oidc?: { params?: Record<string, unknown> }; get(field: string): string }) {
+  return pickLocale({ uiLocales: ctx.oidc?.params?.ui_locales, acceptLanguage: ctx.get('accept-language') });
 }

@@ -61,15 +61,24 @@ export async function adminConsentRoutes(instance: FastifyInstance, deps: AdminC
    */
   async function validate(request: AdminConsentRequest): Promise<ValidatedRequest> {
     const tenant = await directoryReads.findTenant(request.params.tenant);
-    if (!tenant) throw NotFound(`There is no organisation "${request.params.tenant}".`);
+    if (!tenant)
+      throw NotFound(`There is no organisation "${request.params.tenant}".`).withMessage(
+        'pages:errors.noSuchOrganisation',
+        { organisation: request.params.tenant },
+      );
     const { client_id: clientId, redirect_uri: redirectUri, state, scope } = request.query;
-    if (!clientId) throw InvalidRequest('The request names no app (client_id is missing).');
+    if (!clientId)
+      throw InvalidRequest('The request names no app (client_id is missing).').withMessage('pages:errors.noClientId');
     const appRecord = await directoryReads.findApp(clientId);
-    if (!appRecord) throw InvalidRequest('The app in this request is not registered.');
-    if (!redirectUri) throw InvalidRequest('The request has no redirect_uri.');
+    if (!appRecord)
+      throw InvalidRequest('The app in this request is not registered.').withMessage('pages:errors.unknownApp');
+    if (!redirectUri)
+      throw InvalidRequest('The request has no redirect_uri.').withMessage('pages:errors.noRedirectUri');
     // Exact string comparison with a registered URI (RFC 9700 §2.1).
     if (!appRecord.redirectUris.includes(redirectUri))
-      throw InvalidRequest('The redirect_uri is not registered for this app.');
+      throw InvalidRequest('The redirect_uri is not registered for this app.').withMessage(
+        'pages:errors.unregisteredRedirectUri',
+      );
     const asked = scope === undefined ? appRecord.scopes : scope.split(' ').filter(Boolean);
     return {
       tenant,
@@ -105,7 +114,6 @@ export async function adminConsentRoutes(instance: FastifyInstance, deps: AdminC
   ) {
     if (user.tenantId === validated.tenant.id && user.role === 'admin') return true;
     await reply.status(403).view('admin-consent', {
-      title: "You can't grant this",
       refused: true,
       user,
       tenant: validated.tenant,
@@ -145,7 +153,6 @@ export async function adminConsentRoutes(instance: FastifyInstance, deps: AdminC
           ? undefined
           : await directoryReads.findTenant(validated.app.publisherTenantId);
       return reply.view('admin-consent', {
-        title: 'Grant permissions for your organisation',
         refused: false,
         user,
         tenant: validated.tenant,
@@ -177,7 +184,11 @@ export async function adminConsentRoutes(instance: FastifyInstance, deps: AdminC
         });
       }
       if (outsidePublisherTenant(validated) || validated.scopes.length === 0) {
-        throw new AccordError(400, 'invalid_request', 'This app cannot be granted access in this organisation.');
+        throw new AccordError(
+          400,
+          'invalid_request',
+          'This app cannot be granted access in this organisation.',
+        ).withMessage('pages:errors.cannotGrantHere');
       }
       const granted = await consent.grantAdminConsent(
         validated.tenant.id,

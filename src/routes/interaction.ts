@@ -10,6 +10,7 @@ import { AccordError, InteractionExpired, InvalidRequest } from '../core/errors.
 import type { PermissionCatalogue } from '../core/permission-catalogue.js';
 import type { AppRecord } from '../db/apps.js';
 import type { Pool } from '../db/pool.js';
+import { pickLocale, useLocale } from '../plugins/i18n.js';
 import type { GrantSync } from '../provider/grant-sync.js';
 import type { ConsentRequests } from '../services/consent-requests.js';
 import type { ConsentEvaluation, Consents } from '../services/consents.js';
@@ -30,7 +31,7 @@ export interface InteractionRouteDeps {
 
 type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
 /** What loadInteraction reads of a request to /interaction/:uid… (any of its routes' typed requests). */
-type UidRequest = Pick<FastifyRequest, 'raw' | 'method'> & { params: Static<typeof UidParams> };
+type UidRequest = Pick<FastifyRequest, 'raw' | 'method' | 'headers' | 'locale'> & { params: Static<typeof UidParams> };
 
 const UidParams = Type.Object({ uid: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' }) });
 const LoginBody = Type.Object({
@@ -62,17 +63,26 @@ export async function interactionRoutes(instance: FastifyInstance, deps: Interac
       if (error instanceof oidcErrors.SessionNotFound || error instanceof oidcErrors.InvalidRequest) {
         throw InteractionExpired(
           'This sign-in page has expired or was opened in another browser. Go back to the app and start again.',
-        );
+        ).withMessage('pages:errors.interactionExpired');
       }
       throw error;
     }
+    // The whole sign-in → consent flow keeps the language the app asked for (OIDC Core §3.1.2.1).
+    useLocale(
+      request,
+      reply,
+      pickLocale({ uiLocales: details.params.ui_locales, acceptLanguage: request.headers['accept-language'] }),
+    );
     if (details.uid !== request.params.uid)
       throw InteractionExpired(
         'This sign-in page does not belong to this browser session. Go back to the app and start again.',
-      );
+      ).withMessage('pages:errors.interactionOtherBrowser');
     if (expectedPrompt && details.prompt.name !== expectedPrompt)
-      throw InvalidRequest('This form was already submitted or does not match the current step.');
-    if (request.method === 'POST' && details.result) throw InvalidRequest('This form was already submitted.');
+      throw InvalidRequest('This form was already submitted or does not match the current step.').withMessage(
+        'pages:errors.formOutOfStep',
+      );
+    if (request.method === 'POST' && details.result)
+      throw InvalidRequest('This form was already submitted.').withMessage('pages:errors.formAlreadySubmitted');
     return details;
   }
 
@@ -97,7 +107,10 @@ export async function interactionRoutes(instance: FastifyInstance, deps: Interac
   /** Who is signing in to which app, asking for what: the interaction's authorization request. */
   function requestOf(details: Details) {
     const accountId = details.session?.accountId;
-    if (!accountId) throw InteractionExpired('Your sign-in was lost. Go back to the app and start again.');
+    if (!accountId)
+      throw InteractionExpired('Your sign-in was lost. Go back to the app and start again.').withMessage(
+        'pages:errors.signInLost',
+      );
     return {
       accountId,
       clientId: String(details.params.client_id),
@@ -113,7 +126,8 @@ export async function interactionRoutes(instance: FastifyInstance, deps: Interac
   async function renderConsentStep(reply: FastifyReply, details: Details, sentNotice = false) {
     const { accountId, clientId, requested, promptConsent } = requestOf(details);
     const evaluation = await consent.evaluate(accountId, clientId, requested, promptConsent);
-    if (!evaluation) throw InteractionExpired('This app or account no longer exists.');
+    if (!evaluation)
+      throw InteractionExpired('This app or account no longer exists.').withMessage('pages:errors.appOrAccountGone');
     const user = await directoryReads.findUser(accountId);
     const common = {
       uid: details.uid,
@@ -125,7 +139,7 @@ export async function interactionRoutes(instance: FastifyInstance, deps: Interac
     const describe = (scopes: string[]) => scopes.map((scope) => catalogue.get(scope)!);
     switch (decision.outcome) {
       case 'refused':
-        return reply.view('refused', { ...common, title: "You can't use this app", reason: decision.reason });
+        return reply.view('refused', { ...common, reason: decision.reason });
       case 'needs_admin_approval': {
         // Only a request still open counts as "already asked": once it expired, the user asks again.
         const openRequest = await consentRequests.findOpen(
@@ -135,7 +149,6 @@ export async function interactionRoutes(instance: FastifyInstance, deps: Interac
         );
         return reply.view('needs-admin-approval', {
           ...common,
-          title: 'Need admin approval',
           reason: decision.reason,
           adminPermissions: describe(decision.adminScopes),
           requested: describe(decision.missingScopes),
@@ -147,7 +160,6 @@ export async function interactionRoutes(instance: FastifyInstance, deps: Interac
       case 'proceed':
         return reply.view('consent', {
           ...common,
-          title: 'Permissions requested',
           isAdmin: evaluation.access.role === 'admin',
           missing: describe(decision.outcome === 'consent' ? decision.missingScopes : []),
           granted: describe(
@@ -163,7 +175,6 @@ export async function interactionRoutes(instance: FastifyInstance, deps: Interac
     if (details.prompt.name === 'login') {
       const client = await provider.Client.find(String(details.params.client_id));
       return reply.view('login', {
-        title: 'Sign in',
         uid: details.uid,
         csrfToken: reply.generateCsrf(),
         clientName: client?.clientName,
@@ -171,7 +182,9 @@ export async function interactionRoutes(instance: FastifyInstance, deps: Interac
       });
     }
     if (details.prompt.name === 'consent') return renderConsentStep(reply, details);
-    throw InvalidRequest(`Unsupported interaction step: ${details.prompt.name}`);
+    throw InvalidRequest(`Unsupported interaction step: ${details.prompt.name}`).withMessage(
+      'pages:errors.unsupportedStep',
+    );
   });
 
   app.post(
@@ -190,15 +203,11 @@ export async function interactionRoutes(instance: FastifyInstance, deps: Interac
       if (!result.ok) {
         const client = await provider.Client.find(String(details.params.client_id));
         return reply.status(result.reason === 'throttled' ? 429 : 401).view('login', {
-          title: 'Sign in',
           uid: details.uid,
           csrfToken: reply.generateCsrf(),
           clientName: client?.clientName,
           username: request.body.username,
-          message:
-            result.reason === 'throttled'
-              ? 'Too many failed attempts. Try again in a few minutes.'
-              : 'The username or password is incorrect.',
+          messageKey: result.reason === 'throttled' ? 'pages:login.throttled' : 'pages:login.wrongCredentials',
         });
       }
       return finish(request, reply, { login: { accountId: result.user.id } });
@@ -230,7 +239,8 @@ export async function interactionRoutes(instance: FastifyInstance, deps: Interac
         requested,
         promptConsent,
       );
-      if (!evaluation) throw InteractionExpired('This app or account no longer exists.');
+      if (!evaluation)
+        throw InteractionExpired('This app or account no longer exists.').withMessage('pages:errors.appOrAccountGone');
       const { decision } = evaluation;
       if (decision.outcome === 'refused' || decision.outcome === 'needs_admin_approval') {
         return finish(request, reply, {
@@ -241,7 +251,11 @@ export async function interactionRoutes(instance: FastifyInstance, deps: Interac
       if (decision.outcome === 'consent') {
         const onBehalfOfOrg = request.body.on_behalf_of_org !== undefined;
         if (onBehalfOfOrg && !decision.offerOrgConsent)
-          throw new AccordError(403, 'access_denied', 'Only an admin can consent on behalf of the organisation.');
+          throw new AccordError(
+            403,
+            'access_denied',
+            'Only an admin can consent on behalf of the organisation.',
+          ).withMessage('pages:errors.onlyAdminForOrganisation');
         if (onBehalfOfOrg) {
           await consent.grantAdminConsent(
             evaluation.access.tenantId,
@@ -255,7 +269,10 @@ export async function interactionRoutes(instance: FastifyInstance, deps: Interac
         }
       }
       const grant = await grants.loadGrant(provider.Grant as never, accountId, clientId);
-      if (!grant) throw InteractionExpired('Nothing was granted. Go back to the app and start again.');
+      if (!grant)
+        throw InteractionExpired('Nothing was granted. Go back to the app and start again.').withMessage(
+          'pages:errors.nothingGranted',
+        );
       return finish(request, reply, { consent: { grantId: grant.jti } });
     },
   );
@@ -278,7 +295,7 @@ export async function interactionRoutes(instance: FastifyInstance, deps: Interac
       if (evaluation?.decision.outcome !== 'needs_admin_approval') {
         throw InvalidRequest(
           'This app does not need admin approval for you any more. Go back to the app and sign in again.',
-        );
+        ).withMessage('pages:errors.noApprovalNeeded');
       }
       await consentRequests.request(
         evaluation.access.tenantId,

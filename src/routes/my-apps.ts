@@ -37,7 +37,6 @@ export async function myAppsRoutes(instance: FastifyInstance, deps: MyAppsRouteD
     ]);
     const describe = (scopes: string[]) => scopes.map((scope) => catalogue.get(scope)!).filter(Boolean);
     return reply.view('my-apps', {
-      title: 'My apps',
       user,
       csrfToken: reply.generateCsrf(),
       revokedName: request.query.revoked,
@@ -67,7 +66,7 @@ export async function myAppsRoutes(instance: FastifyInstance, deps: MyAppsRouteD
           400,
           'nothing_to_revoke',
           "You have not consented to this app yourself. If your organisation's admin granted it access, only an admin can remove it.",
-        );
+        ).withMessage('pages:errors.nothingToRevoke');
       }
       return reply.redirect(`/my/apps?${new URLSearchParams({ revoked: request.params.clientId }).toString()}`, 303);
     },

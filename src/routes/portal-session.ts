@@ -182,14 +182,21 @@ export class PortalSession {
       }).toString(),
     });
     if (response.statusCode !== 200) {
-      throw new AccordError(400, 'invalid_grant', 'The sign-in could not be completed. Start again.');
+      throw new AccordError(400, 'invalid_grant', 'The sign-in could not be completed. Start again.').withMessage(
+        'pages:errors.portalSignInFailed',
+      );
     }
     const idToken = (response.json() as { id_token?: unknown }).id_token;
-    if (typeof idToken !== 'string') throw new AccordError(400, 'invalid_grant', 'The sign-in returned no ID token.');
+    if (typeof idToken !== 'string')
+      throw new AccordError(400, 'invalid_grant', 'The sign-in returned no ID token.').withMessage(
+        'pages:errors.portalSignInFailed',
+      );
     // OIDC Core §3.1.3.7: issuer, audience, signature and expiry.
     const { payload } = await jwtVerify(idToken, keys, { issuer, audience: FIRST_PARTY_CLIENT_ID });
     if (typeof payload.sub !== 'string')
-      throw new AccordError(400, 'invalid_grant', 'The sign-in returned no subject.');
+      throw new AccordError(400, 'invalid_grant', 'The sign-in returned no subject.').withMessage(
+        'pages:errors.portalSignInFailed',
+      );
     if (codeRecord?.grantId) await revokeGrants(pool, [codeRecord.grantId]);
     return payload.sub;
   }
@@ -229,20 +236,28 @@ export async function portalSessionRoutes(
     portal.clearPending(reply);
     const { code, state, iss, error } = request.query;
     if (!pending || !state || !equal(state, pending.state)) {
-      throw InvalidRequest('This sign-in has expired or was started in another browser. Start again.');
+      throw InvalidRequest('This sign-in has expired or was started in another browser. Start again.').withMessage(
+        'pages:errors.portalSignInExpired',
+      );
     }
     // RFC 9207: the response names the issuer it came from.
-    if (iss !== undefined && iss !== issuer) throw InvalidRequest('The sign-in response came from another issuer.');
+    if (iss !== undefined && iss !== issuer)
+      throw InvalidRequest('The sign-in response came from another issuer.').withMessage(
+        'pages:errors.portalOtherIssuer',
+      );
     if (error)
       throw new AccordError(
         400,
         error === 'access_denied' ? 'access_denied' : 'sign_in_failed',
         'You were not signed in.',
-      );
-    if (!code) throw InvalidRequest('The sign-in response carries no code.');
+      ).withMessage('pages:errors.portalNotSignedIn');
+    if (!code) throw InvalidRequest('The sign-in response carries no code.').withMessage('pages:errors.portalNoCode');
     const sub = await portal.redeem(code, pending.verifier);
     const user = await portal.currentUser(request, reply);
-    if (!user || user.id !== sub) throw InvalidRequest('The sign-in does not match this browser session. Start again.');
+    if (!user || user.id !== sub)
+      throw InvalidRequest('The sign-in does not match this browser session. Start again.').withMessage(
+        'pages:errors.portalSignInMismatch',
+      );
     // Checked again here: the cookie is signed, but the check must not depend on who wrote it.
     return reply.redirect(safeReturnTo(pending.returnTo) ?? '/my/apps', 303);
   });

@@ -70,9 +70,14 @@ export class ConsentRequests {
       const approved = scopes === undefined ? request.scopes : [...new Set(scopes)];
       const outside = approved.filter((scope) => !request.scopes.includes(scope));
       if (outside.length > 0)
-        throw InvalidRequest(`not part of the request: ${outside.join(' ')}`, { field: 'scopes' });
+        throw InvalidRequest(`not part of the request: ${outside.join(' ')}`, { field: 'scopes' }).withMessage(
+          'admin:error.notRequested',
+          { scopes: outside.join(' ') },
+        );
       if (approved.length === 0)
-        throw InvalidRequest('approve at least one permission, or deny the request', { field: 'scopes' });
+        throw InvalidRequest('approve at least one permission, or deny the request', { field: 'scopes' }).withMessage(
+          'admin:error.approveNothing',
+        );
       await this.consent.grantAdminConsent(
         tenantId,
         adminId,
@@ -100,7 +105,10 @@ export class ConsentRequests {
   async deny(tenantId: string, requestId: string, adminId: string, reason: string) {
     const trimmed = reason.trim();
     if (trimmed.length > MAX_REASON_LENGTH)
-      throw InvalidRequest(`reason must be at most ${MAX_REASON_LENGTH} characters`, { field: 'reason' });
+      throw InvalidRequest(`reason must be at most ${MAX_REASON_LENGTH} characters`, { field: 'reason' }).withMessage(
+        'admin:error.reasonTooLong',
+        { max: MAX_REASON_LENGTH },
+      );
     return inTransaction(this.pool, async (tx) => {
       const request = await this.lockPending(tx, tenantId, requestId);
       const decided = await requests.decideConsentRequest(
@@ -123,7 +131,14 @@ export class ConsentRequests {
   private async lockPending(tx: Queryable, tenantId: string, requestId: string) {
     const request = await requests.findConsentRequestForUpdate(tx, tenantId, requestId);
     if (!request) throw NotFound('consent request not found');
-    if (request.status !== 'pending') throw Conflict(`the request is already ${request.status}`);
+    if (request.status !== 'pending')
+      throw Conflict(`the request is already ${request.status}`).withMessage(
+        request.status === 'approved'
+          ? 'admin:error.alreadyApproved'
+          : request.status === 'denied'
+            ? 'admin:error.alreadyDenied'
+            : 'admin:error.alreadyExpired',
+      );
     return request;
   }
 }

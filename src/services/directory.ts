@@ -290,16 +290,27 @@ export class Directory {
 
   private checkAppInput(input: Omit<NewAppInput, 'multiTenant'> & { multiTenant?: boolean }) {
     const name = input.name.trim();
-    if (!name || name.length > 200) throw InvalidRequest('name must be 1–200 characters', { field: 'name' });
+    if (!name || name.length > 200)
+      throw InvalidRequest('name must be 1–200 characters', { field: 'name' }).withMessage('admin:error.nameLength');
     if (input.publisherName !== undefined && (!input.publisherName.trim() || input.publisherName.length > 200)) {
       throw InvalidRequest('publisher name must be 1–200 characters', { field: 'publisher_name' });
     }
     if (input.redirectUris.length === 0)
-      throw InvalidRequest('at least one redirect URI is required', { field: 'redirect_uris' });
-    if (input.redirectUris.length > 20) throw InvalidRequest('at most 20 redirect URIs', { field: 'redirect_uris' });
+      throw InvalidRequest('at least one redirect URI is required', { field: 'redirect_uris' }).withMessage(
+        'admin:error.redirectUrisRequired',
+      );
+    if (input.redirectUris.length > 20)
+      throw InvalidRequest('at most 20 redirect URIs', { field: 'redirect_uris' }).withMessage(
+        'admin:error.redirectUrisTooMany',
+        { max: 20 },
+      );
     for (const uri of [...input.redirectUris, ...(input.postLogoutRedirectUris ?? [])]) {
       const problem = redirectUriProblem(uri);
-      if (problem) throw InvalidRequest(problem, { field: 'redirect_uris' });
+      if (problem)
+        throw InvalidRequest(problem.description, { field: 'redirect_uris' }).withMessage(
+          problem.messageKey.key,
+          problem.messageKey.vars,
+        );
     }
     for (const [field, value] of [
       ['homepage_url', input.homepageUrl],
@@ -315,9 +326,13 @@ export class Directory {
     const scopes = [...new Set(input.scopes)];
     const unknown = this.catalogue.unknown(scopes);
     if (unknown.length > 0)
-      throw InvalidScope(`permissions not in the catalogue: ${unknown.join(' ')}`, { field: 'permissions' });
+      throw InvalidScope(`permissions not in the catalogue: ${unknown.join(' ')}`, {
+        field: 'permissions',
+      }).withMessage('admin:error.unknownPermissions', { scopes: unknown.join(' ') });
     if (scopes.length === 0)
-      throw InvalidScope('an app must ask for at least one permission', { field: 'permissions' });
+      throw InvalidScope('an app must ask for at least one permission', { field: 'permissions' }).withMessage(
+        'admin:error.noPermissions',
+      );
     return {
       name,
       redirectUris: [...new Set(input.redirectUris)],

@@ -1,6 +1,7 @@
 // The admin centre in headless Chromium against the real server: an admin signs in through the
 // portal, switches Integrated apps off with the keyboard-operable radio buttons, reviews the
-// preview and confirms. Every page on the way is checked with axe-core.
+// preview and confirms. Every page on the way is checked with axe-core, in English and in German
+// (a browser whose language is German gets the German admin centre, `lang="de"`).
 import t from 'tap';
 import { Browser as HttpBrowser } from '../support/browser.js';
 import {
@@ -92,5 +93,59 @@ async function main() {
     t.equal(await page.locator('[data-current]').getAttribute('data-current'), 'off');
     t.equal(await integratedApps(), false, 'Confirm saves the setting');
     await checkPage(t, page, 'admin-integrated-apps', 'Integrated apps after saving');
+  });
+
+  t.test('in German: every admin page is German (lang="de") and accessible', async (t) => {
+    const context = await browser.newContext({
+      viewport: { width: 1024, height: 900 },
+      locale: 'de-DE',
+      reducedMotion: 'reduce',
+    });
+    t.teardown(() => context.close());
+    context.setDefaultTimeout(10_000);
+    const page = await context.newPage();
+
+    await page.goto(`${serverUrl}/admin`);
+    await waitForPage(page, 'login');
+    t.equal(await page.locator('html').getAttribute('lang'), 'de', 'the sign-in page too');
+    await page.locator('#username').fill('admin@contoso');
+    await page.locator('#password').fill(PASSWORD);
+    await page.keyboard.press('Enter');
+    await waitForPage(page, 'admin-home');
+
+    const nav = page.getByRole('navigation', { name: 'Admin-Center' });
+    for (const [link, marker] of [
+      ['Übersicht', 'admin-home'],
+      ['Integrierte Apps', 'admin-integrated-apps'],
+      ['Apps', 'admin-apps'],
+      ['Unternehmens-Apps', 'admin-enterprise-apps'],
+      ['Zustimmungsanfragen', 'admin-consent-requests'],
+      ['Überwachungsprotokoll', 'admin-audit'],
+    ] as const) {
+      await nav.getByRole('link', { name: link, exact: true }).click();
+      await waitForPage(page, marker);
+      t.equal(await page.locator('html').getAttribute('lang'), 'de', `${marker}: lang="de"`);
+      await checkPage(t, page, marker, `${link} (German)`);
+    }
+
+    await page.goto(`${serverUrl}/admin/apps/new`);
+    await waitForPage(page, 'admin-app-new');
+    await checkPage(t, page, 'admin-app-new', 'App registrieren (German)');
+    await page.goto(`${serverUrl}/admin/apps/${encodeURIComponent(notes.clientId)}`);
+    await waitForPage(page, 'admin-app');
+    await checkPage(t, page, 'admin-app', 'app settings (German)');
+    await page.goto(`${serverUrl}/admin/enterprise-apps/${encodeURIComponent(notes.clientId)}`);
+    await waitForPage(page, 'admin-enterprise-app');
+    await checkPage(t, page, 'admin-enterprise-app', 'enterprise app (German)');
+
+    // The switch and its preview, in German.
+    await page.goto(`${serverUrl}/admin/settings/integrated-apps`);
+    await waitForPage(page, 'admin-integrated-apps');
+    const desired = (await integratedApps()) ? 'Aus' : 'Ein';
+    await page.getByRole('radio', { name: desired, exact: true }).check();
+    await page.getByRole('button', { name: 'Änderung prüfen' }).click();
+    await page.locator('[data-step="preview"]').waitFor();
+    t.match(await page.locator('h2#preview-heading').textContent(), /Integrierte Apps (ein|aus)schalten\?/);
+    await checkPage(t, page, 'admin-integrated-apps', 'Integrated apps preview (German)');
   });
 }

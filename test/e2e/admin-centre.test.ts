@@ -2,8 +2,10 @@
 // own tenant — Integrated apps with a preview before saving, app registrations with secrets shown
 // once, enterprise apps, consent requests and the audit log — through CSRF-protected forms.
 
+import { readFile } from 'node:fs/promises';
 import { decodeJwt } from 'jose';
 import t from 'tap';
+import { clearMissingKeys, i18n, reportedMissingKeys } from '../../src/plugins/i18n.js';
 import { Browser, type PageResponse, pageName } from '../support/browser.js';
 import {
   exchangeCode,
@@ -65,9 +67,18 @@ function csrfOf(page: PageResponse): string {
 }
 
 /** POSTs a form with repeated fields (checkbox groups), then follows same-origin redirects. */
-async function post(browser: Browser, path: string, fields: Array<[string, string]>): Promise<PageResponse> {
+async function post(
+  browser: Browser,
+  path: string,
+  fields: Array<[string, string]>,
+  extraHeaders: Record<string, string> = {},
+): Promise<PageResponse> {
   const url = `${server.url}${path}`;
-  const headers: Record<string, string> = { accept: 'text/html', 'content-type': 'application/x-www-form-urlencoded' };
+  const headers: Record<string, string> = {
+    accept: 'text/html',
+    'content-type': 'application/x-www-form-urlencoded',
+    ...extraHeaders,
+  };
   const cookie = await browser.jar.getCookieString(url);
   if (cookie) headers.cookie = cookie;
   const response = await fetch(url, {
@@ -567,7 +578,7 @@ t.test('approving some permissions of a request lets the user sign in with exact
 
   const none = await post(admin.browser, `/admin/consent-requests/${open.id}/approve`, [['_csrf', csrfOf(page)]]);
   t.equal(none.status, 400, 'no box ticked approves nothing');
-  t.match(none.body, /approve at least one permission/);
+  t.match(none.body, /Approve at least one permission/);
   t.equal(
     (await requests.list('contoso', { status: 'pending' })).some((request) => request.id === open.id),
     true,
@@ -727,4 +738,126 @@ t.test('the audit log lists events newest first, 50 a page', async (t) => {
   t.equal(new Set(seen).size, seen.length, 'no overlap');
   const bad = await admin.browser.visit(`${server.url}/admin/audit?before=abc`);
   t.equal(bad.status, 400);
+});
+
+t.test('Accept-Language: de gives the German admin centre; without a preference it is English', async (t) => {
+  clearMissingKeys();
+  const german = { 'accept-language': 'de-CH, de;q=0.9, en;q=0.5' };
+  const visit = (path: string, headers: Record<string, string> = german) =>
+    admin.browser.request(`${server.url}${path}`, { headers });
+  const htmlLang = (page: PageResponse) => /<html lang="([^"]+)"/.exec(page.body)?.[1];
+  const texts: Array<[string, string, RegExp]> = [
+    ['/admin', 'admin-home', /Admin-Center: Contoso[\s\S]*Anfragen? warte/],
+    ['/admin/settings/integrated-apps', 'admin-integrated-apps', /Benutzern erlauben, Apps den Zugriff/],
+    ['/admin/apps', 'admin-apps', /Von Ihrer Organisation registriert/],
+    ['/admin/apps/new', 'admin-app-new', /<legend>Berechtigungen, die die App anfordert<\/legend>/],
+    [`/admin/apps/${notes.clientId}`, 'admin-app', /Registrierung ändern/],
+    [`/admin/apps/${notes.clientId}/remove`, 'admin-app-remove', /Die Registrierung wird gelöscht/],
+    ['/admin/enterprise-apps', 'admin-enterprise-apps', /Für alle erteilt/],
+    [`/admin/enterprise-apps/${notes.clientId}`, 'admin-enterprise-app', /Sperren oder entfernen/],
+    [
+      `/admin/enterprise-apps/${notes.clientId}/remove`,
+      'admin-enterprise-app-remove',
+      /Token, die sie für \d+ Benutzer/,
+    ],
+    [
+      '/admin/consent-requests',
+      'admin-consent-requests',
+      /Letzte Entscheidungen[\s\S]*Abgelehnt: We use another file app/,
+    ],
+    ['/admin/audit', 'admin-audit', /<th scope="col">Wann \(UTC\)<\/th>[\s\S]*Ältere Ereignisse/],
+  ];
+  for (const [path, name, text] of texts) {
+    const page = await visit(path);
+    t.equal(page.status, 200, `GET ${path}`);
+    t.equal(pageName(page.body), name, `${path}: the same page`);
+    t.equal(htmlLang(page), 'de', `${path}: lang="de"`);
+    t.match(page.body, text, `${path}: in German`);
+    t.match(page.body, /aria-label="Admin-Center"[\s\S]*Überwachungsprotokoll/, `${path}: the navigation in German`);
+    t.notMatch(page.body, /Signed in as|Admin centre|Cancel</, `${path}: no English left`);
+  }
+  const home = await visit('/admin');
+  t.match(home.body, /data-pending-requests="\d+"/, 'the markers stay');
+
+  // Permissions in German from the permissions catalogue; dates with Intl in German, in UTC.
+  const detail = await visit(`/admin/enterprise-apps/${notes.clientId}`);
+  t.match(
+    detail.body,
+    /<li data-scope="User\.Read">Benutzer anmelden und ihr Profil lesen </,
+    'a permission described in German',
+  );
+  const audit = await visit('/admin/audit');
+  t.match(
+    audit.body,
+    /<time datetime="[^"]+">\d{1,2}\. [A-Z][a-zä]+\.? \d{4}, \d{2}:\d{2} UTC<\/time>/,
+    'German dates, in UTC',
+  );
+
+  // A refused form and a refused decision in German; the JSON-facing description stays English.
+  const form = await visit('/admin/apps/new');
+  const rejected = await post(
+    admin.browser,
+    '/admin/apps',
+    [
+      ['_csrf', csrfOf(form)],
+      ['name', 'Feldberichte'],
+      ['redirect_uris', 'http://reports.example.test/cb'],
+      ['permissions', 'openid'],
+    ],
+    german,
+  );
+  t.equal(rejected.status, 400);
+  t.equal(htmlLang(rejected), 'de');
+  t.match(rejected.body, /Nicht gespeichert:<\/strong> Eine Umleitungs-URI muss https verwenden/);
+  const missing = await visit(`/admin/apps/unknown-client`);
+  t.equal(missing.status, 404);
+  t.equal(htmlLang(missing), 'de');
+  t.match(missing.body, /In Ihrer Organisation nicht gefunden\./);
+
+  // Turning Integrated apps on or off: the preview in German, counts with plurals.
+  const settings = await visit('/admin/settings/integrated-apps');
+  const preview = await post(
+    admin.browser,
+    '/admin/settings/integrated-apps/preview',
+    [
+      ['_csrf', csrfOf(settings)],
+      ['enabled', 'off'],
+    ],
+    german,
+  );
+  t.equal(htmlLang(preview), 'de');
+  t.match(preview.body, /data-step="preview"/);
+  t.match(preview.body, /Integrierte Apps (aus|ein)schalten\?/);
+  t.match(preview.body, /<strong>\d+ Benutzer, \d+ Apps?<\/strong>/);
+
+  t.match(
+    (await visit('/admin/apps')).body,
+    /data-time-zone="UTC">Zeiten sind in UTC angegeben\./,
+    'the dates say they are UTC',
+  );
+
+  // Someone who is not an admin is refused in German too.
+  const alice = await signedIn('alice@contoso');
+  const refused = await alice.browser.request(`${server.url}/admin`, { headers: german });
+  t.equal(refused.status, 403);
+  t.equal(htmlLang(refused), 'de');
+  t.match(refused.body, /data-reason="not_admin">Das Admin-Center ist für die Administratoren/);
+
+  // No preference, or only languages Accord does not have: English.
+  for (const headers of [{}, { 'accept-language': 'fr, ja;q=0.8' }] as Array<Record<string, string>>) {
+    const english = await visit('/admin', headers);
+    t.equal(htmlLang(english), 'en');
+    t.match(english.body, /Admin centre: Contoso/);
+  }
+  t.same(reportedMissingKeys(), [], 'no page asked for a key the catalogue lacks');
+});
+
+t.test('every audit action docs/interfaces.md lists is named in English and German', async (t) => {
+  const docs = await readFile(new URL('../../docs/interfaces.md', import.meta.url), 'utf8');
+  const list = docs.slice(docs.indexOf('## Audit events'), docs.indexOf('The actor is'));
+  const actions = [...list.matchAll(/`([a-z_]+(?:\.[a-z_]+)+)`/g)].map((match) => match[1]!);
+  t.ok(actions.length >= 20, 'the documented actions');
+  for (const action of actions)
+    for (const lng of ['en', 'de'])
+      t.ok(i18n.exists(`admin:audit.action.${action}`, { lng, fallbackLng: false }), `${action} in ${lng}`);
 });

@@ -12,13 +12,17 @@ export interface PageResponse {
 export class Browser {
   readonly jar = new CookieJar();
 
-  constructor(readonly origin: string) {}
+  /** `headers` go with every request, e.g. `{ 'accept-language': 'de' }` for a German reader. */
+  constructor(
+    readonly origin: string,
+    readonly headers: Record<string, string> = {},
+  ) {}
 
   async request(
     url: string,
     init: { method?: string; form?: Record<string, string>; headers?: Record<string, string> } = {},
   ): Promise<PageResponse> {
-    const headers: Record<string, string> = { accept: 'text/html', ...init.headers };
+    const headers: Record<string, string> = { accept: 'text/html', ...this.headers, ...init.headers };
     const cookie = await this.jar.getCookieString(url);
     if (cookie) headers.cookie = cookie;
     let body: string | undefined;

@@ -10,7 +10,7 @@ import type { AppRecord } from '../../db/apps.js';
 import type { UserRecord } from '../../db/users.js';
 import { CsrfOnlyBody, csrfField } from '../schema-parts.js';
 import type { AdminCentreContext } from './deps.js';
-import { NOT_IN_TENANT, pageData, requireAdmin } from './guard.js';
+import { inTenant, NOT_IN_TENANT, pageData, pageMessage, requireAdmin } from './guard.js';
 import { ClientIdParams, RemovedQuery } from './schemas.js';
 
 const LIST = '/admin/apps';
@@ -66,22 +66,27 @@ function valuesOfApp(app: AppRecord): AppFormValues {
   };
 }
 
+/** A rejected form: the message in the page's language, and the field it is about. */
+function formError(reply: FastifyReply, error: AccordError) {
+  return { message: pageMessage(reply, error), field: error.details.field };
+}
+
 export const appsPages: FastifyPluginAsyncTypebox<AdminCentreContext> = async (app, context) => {
   const { apps: publishedApps, portal, directory, catalogue, navItems } = context;
 
   /** The admin's tenant's own registration, or 404 (another tenant's app is answered as none). */
   const ownApp = (user: UserRecord, clientId: string) =>
-    publishedApps.findOwned(user.tenantId, clientId, NOT_IN_TENANT);
+    inTenant(publishedApps.findOwned(user.tenantId, clientId, NOT_IN_TENANT));
 
   const permissionsView = () => catalogue.permissions;
 
   function renderNew(reply: FastifyReply, user: UserRecord, values: AppFormValues, error?: AccordError) {
     if (error) reply.status(error.status);
     return reply.view('admin/app-new', {
-      ...pageData(reply, user, 'apps', 'Register an app', navItems),
+      ...pageData(reply, user, 'apps', navItems),
       values,
       permissions: permissionsView(),
-      error: error ? { message: error.description, field: error.details.field } : undefined,
+      error: error ? formError(reply, error) : undefined,
     });
   }
 
@@ -93,13 +98,16 @@ export const appsPages: FastifyPluginAsyncTypebox<AdminCentreContext> = async (a
   ) {
     if (extra.error) reply.status(extra.error.status);
     return reply.view('admin/app', {
-      ...pageData(reply, user, 'apps', record.name, navItems),
+      ...pageData(reply, user, 'apps', navItems),
       app: record,
       values: extra.values ?? valuesOfApp(record),
       permissions: permissionsView(),
-      adminScopes: record.scopes.filter((scope) => catalogue.adminConsentRequired(scope)),
+      adminPermissions: record.scopes
+        .filter((scope) => catalogue.adminConsentRequired(scope))
+        .map((scope) => catalogue.get(scope))
+        .filter((permission) => permission !== undefined),
       updated: extra.updated ?? false,
-      error: extra.error ? { message: extra.error.description, field: extra.error.details.field } : undefined,
+      error: extra.error ? formError(reply, extra.error) : undefined,
       base: `${LIST}/${encodeURIComponent(record.clientId)}`,
     });
   }
@@ -109,7 +117,7 @@ export const appsPages: FastifyPluginAsyncTypebox<AdminCentreContext> = async (a
     if (!user) return reply;
     const apps = await publishedApps.list(user.tenantId);
     return reply.view('admin/apps', {
-      ...pageData(reply, user, 'apps', 'Apps', navItems),
+      ...pageData(reply, user, 'apps', navItems),
       apps,
       removed: request.query.removed,
     });
@@ -146,13 +154,7 @@ export const appsPages: FastifyPluginAsyncTypebox<AdminCentreContext> = async (a
         user.id,
       );
       return reply.status(201).view('admin/app-secret', {
-        ...pageData(
-          reply,
-          user,
-          'apps',
-          clientSecret ? 'App registered: copy its secret now' : 'App registered',
-          navItems,
-        ),
+        ...pageData(reply, user, 'apps', navItems),
         app: created,
         secret: clientSecret,
         reason: 'registered',
@@ -220,7 +222,7 @@ export const appsPages: FastifyPluginAsyncTypebox<AdminCentreContext> = async (a
       const record = await ownApp(user, request.params.clientId);
       const secret = await directory.rotateAppSecret(user.tenantId, record.clientId, user.id);
       return reply.view('admin/app-secret', {
-        ...pageData(reply, user, 'apps', 'New secret: copy it now', navItems),
+        ...pageData(reply, user, 'apps', navItems),
         app: record,
         secret,
         reason: 'rotated',
@@ -233,16 +235,16 @@ export const appsPages: FastifyPluginAsyncTypebox<AdminCentreContext> = async (a
     if (!user) return reply;
     const record = await ownApp(user, request.params.clientId);
     return reply.view('admin/confirm', {
-      ...pageData(reply, user, 'apps', `Remove ${record.name}?`, navItems),
+      ...pageData(reply, user, 'apps', navItems),
       marker: 'admin-app-remove',
-      heading: `Remove ${record.name}?`,
+      heading: { key: 'admin:appRemove.heading', vars: { name: record.name } },
       consequences: [
-        'The registration is deleted: the app can no longer sign anyone in or get tokens.',
-        'Every organisation’s consents to it are removed, and the tokens they gave stop working at once.',
-        'This cannot be undone. Registering the app again gives it a new client ID.',
+        { key: 'admin:appRemove.deleted' },
+        { key: 'admin:appRemove.consents' },
+        { key: 'admin:appRemove.final' },
       ],
       action: `${LIST}/${encodeURIComponent(record.clientId)}/remove`,
-      confirmLabel: 'Remove the app',
+      confirmLabel: { key: 'admin:appRemove.confirm' },
       cancelUrl: `${LIST}/${encodeURIComponent(record.clientId)}`,
     });
   });

@@ -2,6 +2,7 @@
 // (keyset pagination on the event id, so new events never shift a page).
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
+import { i18n } from '../../plugins/i18n.js';
 import type { AdminCentreContext } from './deps.js';
 import { pageData, requireAdmin } from './guard.js';
 
@@ -30,10 +31,12 @@ export const auditPages: FastifyPluginAsyncTypebox<AdminCentreContext> = async (
         ...event,
         actorName: names.get(event.actor) ?? event.actor,
         detailsText: Object.keys(event.details).length > 0 ? JSON.stringify(event.details) : '',
+        // The action's name in the catalogue (docs/interfaces.md lists them); one it lacks shows its code only.
+        actionKey: i18n.exists(`admin:audit.action.${event.action}`) ? `admin:audit.action.${event.action}` : undefined,
       }));
       const older = page.next ? `/admin/audit?before=${page.next}` : undefined;
       return reply.view('admin/audit', {
-        ...pageData(reply, admin, 'audit', 'Audit log', navItems),
+        ...pageData(reply, admin, 'audit', navItems),
         events,
         older,
         paged: before !== undefined,

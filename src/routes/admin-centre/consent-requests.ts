@@ -9,7 +9,7 @@ import type { AppRecord } from '../../db/apps.js';
 import type { UserRecord } from '../../db/users.js';
 import { csrfField } from '../schema-parts.js';
 import type { AdminCentreContext } from './deps.js';
-import { pageData, requireAdmin } from './guard.js';
+import { pageData, pageMessage, requireAdmin } from './guard.js';
 
 const PAGE = '/admin/consent-requests';
 const RECENT_DECISIONS = 25;
@@ -44,11 +44,11 @@ export const consentRequestsPages: FastifyPluginAsyncTypebox<AdminCentreContext>
     }));
     if (failure) reply.status(failure.error.status);
     return reply.view('admin/consent-requests', {
-      ...pageData(reply, admin, 'consent-requests', 'Consent requests', navItems),
+      ...pageData(reply, admin, 'consent-requests', navItems),
       pending: entries.filter((entry) => entry.status === 'pending'),
       decided: entries.filter((entry) => entry.status !== 'pending').slice(0, RECENT_DECISIONS),
       notice,
-      failure: failure ? { id: failure.id, message: failure.error.description } : undefined,
+      failure: failure ? { id: failure.id, message: pageMessage(reply, failure.error) } : undefined,
     });
   }
 

@@ -5,7 +5,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { CsrfOnlyBody } from '../schema-parts.js';
 import type { AdminCentreContext } from './deps.js';
-import { pageData, requireAdmin } from './guard.js';
+import { inTenant, pageData, requireAdmin } from './guard.js';
 import { AppUserParams, ClientIdParams, RemovedQuery } from './schemas.js';
 
 const LIST = '/admin/enterprise-apps';
@@ -18,7 +18,9 @@ const DoneQuery = Type.Object({
 export const enterpriseAppsPages: FastifyPluginAsyncTypebox<AdminCentreContext> = async (app, context) => {
   const { tenants, portal, enterpriseApps, catalogue, navItems } = context;
   const describe = (scopes: readonly string[]) =>
-    scopes.map((scope) => catalogue.get(scope)).filter((p) => p !== undefined);
+    scopes.map((scope) => catalogue.get(scope)).filter((permission) => permission !== undefined);
+  /** The app in use in the admin's tenant, or 404 ("Not found in your organisation."). */
+  const inUse = (tenantId: string, clientId: string) => inTenant(enterpriseApps.detail(tenantId, clientId));
   const base = (clientId: string) => `${LIST}/${encodeURIComponent(clientId)}`;
 
   app.get(LIST, { schema: { querystring: RemovedQuery } }, async (request, reply) => {
@@ -26,7 +28,7 @@ export const enterpriseAppsPages: FastifyPluginAsyncTypebox<AdminCentreContext> 
     if (!admin) return reply;
     const apps = await enterpriseApps.list(admin.tenantId);
     return reply.view('admin/enterprise-apps', {
-      ...pageData(reply, admin, 'enterprise-apps', 'Enterprise apps', navItems),
+      ...pageData(reply, admin, 'enterprise-apps', navItems),
       apps: apps.map((entry) => ({
         ...entry,
         adminPermissions: describe(entry.adminScopes),
@@ -42,13 +44,13 @@ export const enterpriseAppsPages: FastifyPluginAsyncTypebox<AdminCentreContext> 
     async (request, reply) => {
       const admin = await requireAdmin(portal, request, reply);
       if (!admin) return reply;
-      const detail = await enterpriseApps.detail(admin.tenantId, request.params.clientId);
+      const detail = await inUse(admin.tenantId, request.params.clientId);
       const publisher =
         detail.publisherTenantId === admin.tenantId ? undefined : await tenants.find(detail.publisherTenantId);
       const withPermission = (grants: ReadonlyArray<{ scope: string; grantedAt: Date }>) =>
         grants.map((grant) => ({ ...grant, permission: catalogue.get(grant.scope) }));
       return reply.view('admin/enterprise-app', {
-        ...pageData(reply, admin, 'enterprise-apps', detail.name, navItems),
+        ...pageData(reply, admin, 'enterprise-apps', navItems),
         app: detail,
         origin: publisher ? { kind: 'other', tenantName: publisher.name } : { kind: 'own' },
         adminGrants: detail.adminConsent ? withPermission(detail.adminConsent.permissions) : [],
@@ -82,18 +84,18 @@ export const enterpriseAppsPages: FastifyPluginAsyncTypebox<AdminCentreContext> 
   app.get(`${LIST}/:clientId/remove`, { schema: { params: ClientIdParams } }, async (request, reply) => {
     const admin = await requireAdmin(portal, request, reply);
     if (!admin) return reply;
-    const detail = await enterpriseApps.detail(admin.tenantId, request.params.clientId);
+    const detail = await inUse(admin.tenantId, request.params.clientId);
     return reply.view('admin/confirm', {
-      ...pageData(reply, admin, 'enterprise-apps', `Remove ${detail.name} from your organisation?`, navItems),
+      ...pageData(reply, admin, 'enterprise-apps', navItems),
       marker: 'admin-enterprise-app-remove',
-      heading: `Remove ${detail.name} from your organisation?`,
+      heading: { key: 'admin:enterpriseAppRemove.heading', vars: { name: detail.name } },
       consequences: [
-        'The organisation’s admin consent and every user’s consent to the app here are removed.',
-        `The tokens it holds for ${detail.userCount} ${detail.userCount === 1 ? 'user' : 'users'} stop working at once.`,
-        'The app is then as if never used here: a new consent adds it again. To keep it out, block it instead.',
+        { key: 'admin:enterpriseAppRemove.consents' },
+        { key: 'admin:enterpriseAppRemove.tokens', vars: { count: detail.userCount } },
+        { key: 'admin:enterpriseAppRemove.final' },
       ],
       action: `${base(detail.clientId)}/remove`,
-      confirmLabel: 'Remove from the organisation',
+      confirmLabel: { key: 'admin:enterpriseAppRemove.confirm' },
       cancelUrl: base(detail.clientId),
     });
   });
@@ -104,7 +106,7 @@ export const enterpriseAppsPages: FastifyPluginAsyncTypebox<AdminCentreContext> 
     async (request, reply) => {
       const admin = await requireAdmin(portal, request, reply, LIST);
       if (!admin) return reply;
-      const detail = await enterpriseApps.detail(admin.tenantId, request.params.clientId);
+      const detail = await inUse(admin.tenantId, request.params.clientId);
       await enterpriseApps.remove(admin.tenantId, detail.clientId, admin.id);
       return reply.redirect(`${LIST}?${new URLSearchParams({ removed: detail.name }).toString()}`, 303);
     },

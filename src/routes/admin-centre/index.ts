@@ -21,12 +21,12 @@ import { type AdminNavItem, pageData, requireAdmin } from './guard.js';
 import { integratedAppsPages } from './integrated-apps.js';
 
 const NAV: readonly AdminNavItem[] = [
-  { section: 'home', href: '/admin', label: 'Overview' },
-  { section: 'integrated-apps', href: '/admin/settings/integrated-apps', label: 'Integrated apps' },
-  { section: 'apps', href: '/admin/apps', label: 'Apps' },
-  { section: 'enterprise-apps', href: '/admin/enterprise-apps', label: 'Enterprise apps' },
-  { section: 'consent-requests', href: '/admin/consent-requests', label: 'Consent requests' },
-  { section: 'audit', href: '/admin/audit', label: 'Audit log' },
+  { section: 'home', href: '/admin', labelKey: 'admin:nav.home' },
+  { section: 'integrated-apps', href: '/admin/settings/integrated-apps', labelKey: 'admin:nav.integratedApps' },
+  { section: 'apps', href: '/admin/apps', labelKey: 'admin:nav.apps' },
+  { section: 'enterprise-apps', href: '/admin/enterprise-apps', labelKey: 'admin:nav.enterpriseApps' },
+  { section: 'consent-requests', href: '/admin/consent-requests', labelKey: 'admin:nav.consentRequests' },
+  { section: 'audit', href: '/admin/audit', labelKey: 'admin:nav.audit' },
 ];
 
 export async function adminCentreRoutes(app: FastifyInstance, deps: AdminCentreDeps): Promise<void> {
@@ -59,7 +59,7 @@ export async function adminCentreRoutes(app: FastifyInstance, deps: AdminCentreD
       services.consentRequests.list(user.tenantId, { status: 'pending' }).then((rows) => rows.length),
     ]);
     return reply.view('admin/home', {
-      ...pageData(reply, user, 'home', 'Admin centre', NAV),
+      ...pageData(reply, user, 'home', NAV),
       tenant,
       pendingRequests: pending,
     });

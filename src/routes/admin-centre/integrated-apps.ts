@@ -21,7 +21,7 @@ export const integratedAppsPages: FastifyPluginAsyncTypebox<AdminCentreContext> 
     if (!user) return reply;
     const tenant = await tenants.find(user.tenantId);
     return reply.view('admin/integrated-apps', {
-      ...pageData(reply, user, 'integrated-apps', 'Integrated apps', navItems),
+      ...pageData(reply, user, 'integrated-apps', navItems),
       tenant,
       saved: request.query.saved,
       preview: undefined,
@@ -39,7 +39,7 @@ export const integratedAppsPages: FastifyPluginAsyncTypebox<AdminCentreContext> 
         preview.preview(user.tenantId, request.body.enabled === 'on'),
       ]);
       return reply.view('admin/integrated-apps', {
-        ...pageData(reply, user, 'integrated-apps', 'Integrated apps: review the change', navItems),
+        ...pageData(reply, user, 'integrated-apps', navItems),
         tenant,
         saved: undefined,
         preview: result,
