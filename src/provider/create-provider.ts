@@ -7,11 +7,12 @@ import type { Config } from '../config.js';
 import { FIRST_PARTY_CLIENT_ID } from '../core/first-party-client.js';
 import type { PermissionCatalogue } from '../core/permission-catalogue.js';
 import type { Pool } from '../db/pool.js';
-import { pickLocale, SUPPORTED_LOCALES } from '../plugins/i18n.js';
+import { SUPPORTED_LOCALES } from '../plugins/i18n.js';
 import type { RenderPage } from '../plugins/views.js';
 import type { Consents } from '../services/consents.js';
 import { consentPolicy } from './consent-policy.js';
 import type { GrantModel, GrantSync, ResourceIndicators } from './grant-sync.js';
+import { pageLocaleOf } from './page-locale.js';
 import { postgresAdapterFactory } from './postgres-adapter.js';
 import { boundProtocolRequests } from './request-bounds.js';
 import { findAppOnce, findUserOnce, loadAccessOnce } from './request-memo.js';
@@ -131,11 +132,11 @@ export function createProvider(config: Config, deps: ProviderDeps): Provider {
         enabled: true,
         logoutSource: async (ctx, form) => {
           ctx.type = 'html';
-          ctx.body = await deps.renderPage('logout', { form }, localeOf(ctx));
+          ctx.body = await deps.renderPage('logout', { form }, pageLocaleOf(ctx));
         },
         postLogoutSuccessSource: async (ctx) => {
           ctx.type = 'html';
-          ctx.body = await deps.renderPage('logged-out', {}, localeOf(ctx));
+          ctx.body = await deps.renderPage('logged-out', {}, pageLocaleOf(ctx));
         },
       },
       resourceIndicators: {
@@ -236,7 +237,7 @@ export function createProvider(config: Config, deps: ProviderDeps): Provider {
       ctx.body = await deps.renderPage(
         'error',
         { error: out.error, description: out.error_description },
-        localeOf(ctx),
+        pageLocaleOf(ctx),
       );
     },
   };
@@ -254,9 +255,4 @@ export function createProvider(config: Config, deps: ProviderDeps): Provider {
   };
 
   return provider;
-}
-
-/** The language of a page the provider renders itself: the request's ui_locales, else Accept-Language. */
-function localeOf(ctx: { oidc?: { params?: Record<string, unknown> }; get(field: string): string }) {
-  return pickLocale({ uiLocales: ctx.oidc?.params?.ui_locales, acceptLanguage: ctx.get('accept-language') });
 }

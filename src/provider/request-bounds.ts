@@ -7,6 +7,7 @@
 // redirect would have to carry `state` back (RFC 6749 §4.1.2.1), and nothing of it is echoed.
 import type Provider from 'oidc-provider';
 import type { RenderPage } from '../plugins/views.js';
+import { pageLocaleOf } from './page-locale.js';
 
 /** The longest request target (path and query) and form body a protocol request may have. */
 export const MAX_PROTOCOL_REQUEST_BYTES = 8 * 1024;
@@ -46,11 +47,11 @@ export function boundProtocolRequests(renderPage: RenderPage): Middleware {
     ctx.set('cache-control', 'no-store');
     if (ctx.accepts('json', 'html') === 'html') {
       ctx.type = 'html';
-      ctx.body = await renderPage('error', {
-        title: 'Something went wrong',
-        error: 'invalid_request',
-        description: refusal.description,
-      });
+      ctx.body = await renderPage(
+        'error',
+        { error: 'invalid_request', description: refusal.description },
+        pageLocaleOf(ctx),
+      );
     } else {
       ctx.body = { error: 'invalid_request', error_description: refusal.description };
     }
