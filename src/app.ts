@@ -8,19 +8,21 @@ import formbody from '@fastify/formbody';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type Provider from 'oidc-provider';
 import type { Config } from './config.js';
+import { DatabaseUnavailable, RETRY_AFTER_SECONDS } from './core/errors.js';
 import type { PermissionCatalogue } from './core/permission-catalogue.js';
 import { rememberDpopProof } from './db/dpop-proofs.js';
 import { type Pool, ping } from './db/pool.js';
 import { countHit } from './db/rate-limits.js';
 import { HEARTBEAT_SECONDS, removeInstance, type ServerInstance, touchInstance } from './db/server-instances.js';
 import { loadServerSecret } from './db/server-secrets.js';
-import { errorsPlugin, isDatabaseUnavailable } from './plugins/errors.js';
+import { errorsPlugin } from './plugins/errors.js';
 import type { AccessTokenInfo } from './plugins/resource-server.js';
 import { securityPlugin } from './plugins/security.js';
 import { createEta, pageRenderer, viewsDir, viewsPlugin } from './plugins/views.js';
 import { createProvider, resourceIndicators } from './provider/create-provider.js';
 import { GrantSync } from './provider/grant-sync.js';
 import { createLocalKeyResolver } from './provider/local-jwks.js';
+import { outageDuring } from './provider/outage.js';
 import { protocolServerFactory } from './provider/protocol-server.js';
 import { consentReadsOncePerRequest } from './provider/request-memo.js';
 import { adminApiRoutes } from './routes/admin-api/index.js';
@@ -110,16 +112,19 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Accord> {
     serverFactory: protocolServerFactory(provider, (): FastifyBaseLogger => app.log),
   });
 
+  // A database outage inside a provider request is answered by the provider as
+  // temporarily_unavailable (provider/outage.ts); here it is logged once, and a 503 says when to retry.
+  provider.use(async (ctx, next) => {
+    await next();
+    const outage = outageDuring(ctx);
+    if (outage) app.log.warn({ err: outage }, 'database unavailable');
+    if (ctx.status === 503) ctx.set('retry-after', String(RETRY_AFTER_SECONDS));
+  });
   provider.on('server_error', (ctx, error) => {
-    // The provider answers its own errors; a database outage is retryable there too (503).
-    if (isDatabaseUnavailable(error)) {
+    // An outage that reached the provider some other way is still retryable (503), not a fault.
+    if (error instanceof DatabaseUnavailable) {
       ctx.status = 503;
-      ctx.set('retry-after', '5');
-      if (typeof ctx.body === 'object')
-        ctx.body = {
-          error: 'temporarily_unavailable',
-          error_description: 'The service is temporarily unavailable. Try again shortly.',
-        };
+      if (typeof ctx.body === 'object') ctx.body = { error: error.code, error_description: error.description };
       app.log.warn({ err: error }, 'database unavailable');
       return;
     }

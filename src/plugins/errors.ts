@@ -1,8 +1,11 @@
 // The one error handler: every error becomes a 4xx/5xx with an OAuth-style JSON body, or the
 // error page for browsers on page routes. Internals stay in the log, never in the response.
+// An error is classed by where it came from: Accord's own (core/errors.ts — a database outage
+// among them, raised where pg failed: db/pool.ts), the request's (Fastify's validation, its
+// reading of the request: a 4xx of its own, such as a client hanging up mid-upload), or a fault.
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { AccordError } from '../core/errors.js';
+import { AccordError, DatabaseUnavailable } from '../core/errors.js';
 
 interface WireError {
   status: number;
@@ -35,14 +38,6 @@ function toWireError(error: FastifyError | AccordError | Error): WireError {
       description: 'The request contains a character that cannot be stored (U+0000 or an unpaired surrogate).',
     };
   }
-  if (isDatabaseUnavailable(error)) {
-    return {
-      status: 503,
-      error: 'temporarily_unavailable',
-      description: 'The service is temporarily unavailable. Try again shortly.',
-      headers: { 'retry-after': '5' },
-    };
-  }
   const status = fastifyError.statusCode;
   if (status && status >= 400 && status < 500) {
     const code =
@@ -65,27 +60,6 @@ function isUnstorableText(error: Error): boolean {
   return code === '22021' || code === '22P05' || (code === '22P02' && /surrogate/i.test(error.message));
 }
 
-// Connection failures and PostgreSQL's "server shutting down / cannot connect now" classes: the
-// database is away for a moment, so answer 503 (retryable) rather than 500.
-const UNAVAILABLE_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EPIPE',
-  '57P01',
-  '57P02',
-  '57P03',
-  '08000',
-  '08003',
-  '08006',
-]);
-
-export function isDatabaseUnavailable(error: Error): boolean {
-  const code = (error as { code?: unknown }).code;
-  if (typeof code === 'string' && UNAVAILABLE_CODES.has(code)) return true;
-  return /timeout exceeded when trying to connect|Connection terminated|Query read timeout/.test(error.message);
-}
-
 /** Pages (not APIs) answer browsers with HTML. */
 function wantsPage(request: FastifyRequest): boolean {
   const url = request.url;
@@ -97,6 +71,8 @@ export async function sendError(request: FastifyRequest, reply: FastifyReply, wi
   reply.status(wire.status).header('cache-control', 'no-store');
   if (wire.headers) reply.headers(wire.headers);
   if (wantsPage(request)) {
+    if (wire.error === 'temporarily_unavailable')
+      return reply.view('unavailable', { title: 'Briefly unavailable', retry: request.method === 'GET' });
     return reply.view('error', { title: 'Something went wrong', error: wire.error, description: wire.description });
   }
   return reply.send({
@@ -109,7 +85,8 @@ export async function sendError(request: FastifyRequest, reply: FastifyReply, wi
 export const errorsPlugin = fp(async (app: FastifyInstance) => {
   app.setErrorHandler(async (error: FastifyError, request, reply) => {
     const wire = toWireError(error);
-    if (wire.status >= 500) request.log.error({ err: error }, 'request failed');
+    if (error instanceof DatabaseUnavailable) request.log.warn({ err: error }, 'database unavailable');
+    else if (wire.status >= 500) request.log.error({ err: error }, 'request failed');
     else request.log.info({ error: wire.error, description: wire.description }, 'request refused');
     return sendError(request, reply, wire);
   });

@@ -74,9 +74,12 @@ export interface ServerProcess {
 
 /**
  * The real server process (src/server.ts), as an operator starts it, on `databaseUrl` and a free
- * port; resolves once /readyz answers 200.
+ * port, with `env` added to its environment; resolves once /readyz answers 200.
  */
-export async function startServerProcess(databaseUrl: string): Promise<ServerProcess> {
+export async function startServerProcess(
+  databaseUrl: string,
+  env: Record<string, string> = {},
+): Promise<ServerProcess> {
   const port = await freePort();
   const origin = `http://127.0.0.1:${port}`;
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
@@ -86,6 +89,7 @@ export async function startServerProcess(databaseUrl: string): Promise<ServerPro
       DATABASE_URL: databaseUrl,
       PORT: String(port),
       LOG_LEVEL: 'warn',
+      ...env,
     }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
