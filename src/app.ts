@@ -55,6 +55,11 @@ export interface Accord {
   app: FastifyInstance;
   provider: Provider;
   services: { consent: Consents; grants: GrantSync; consentRequests: ConsentRequests; catalogue: PermissionCatalogue };
+  /**
+   * The start of a graceful shutdown: from now on /readyz answers 503, so that load balancers
+   * send no new requests, while every request that still arrives is served as before.
+   */
+  drain(): void;
 }
 
 /** Request bodies larger than this are refused with 413 (forms and API payloads are small). */
@@ -171,7 +176,8 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Accord> {
 
   // The hot paths — health and the data API (the protocol endpoints never reach Fastify) — stay
   // outside the pages' scope below: no cookie, CSRF or page-header hooks run for them.
-  await app.register(healthRoutes, { checkDatabase: () => ping(pool) });
+  let draining = false;
+  await app.register(healthRoutes, { checkDatabase: () => ping(pool), isDraining: () => draining });
   await app.register(dataApiRoutes, {
     prefix: '/data/v1',
     sampleData: new SampleData(pool),
@@ -224,5 +230,12 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Accord> {
     });
   });
 
-  return { app, provider, services: { consent, grants, consentRequests, catalogue } };
+  return {
+    app,
+    provider,
+    services: { consent, grants, consentRequests, catalogue },
+    drain: () => {
+      draining = true;
+    },
+  };
 }
