@@ -27,6 +27,10 @@ export function createPool(connectionString: string, onError: (error: Error) => 
   pool.connect = raisingUnavailable(pool.connect.bind(pool) as Method) as typeof pool.connect;
   pool.on('connect', (client) => {
     client.query = raisingUnavailable(client.query.bind(client) as Method) as typeof client.query;
+    // A client that loses its connection while checked out (a transaction) fails its query, then
+    // emits 'error', which the pool hears only while the client is idle: unheard, it would end the
+    // process. The pool drops the broken client when it comes back.
+    client.on('error', () => undefined);
   });
   return pool;
 }
