@@ -1,8 +1,9 @@
 // The one error handler: every error becomes a 4xx/5xx with an OAuth-style JSON body, or the
 // error page for browsers on page routes. Internals stay in the log, never in the response.
 // An error is classed by where it came from: Accord's own (core/errors.ts — a database outage
-// among them, raised where pg failed: db/pool.ts), the request's (Fastify's validation, its
-// reading of the request: a 4xx of its own, such as a client hanging up mid-upload), or a fault.
+// among them, raised where pg failed: db/pool.ts), the client's (Fastify's validation, its
+// reading of the request: a 4xx of its own; anything that failed because the client hung up), or
+// a fault of Accord's (500, logged as an error).
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { AccordError, DatabaseUnavailable } from '../core/errors.js';
@@ -82,10 +83,21 @@ export async function sendError(request: FastifyRequest, reply: FastifyReply, wi
   });
 }
 
+/**
+ * The client hung up before its answer: mid-upload (Fastify's own 400, ECONNRESET), or before its
+ * request was looked at (a plugin that reads the client's address then finds none). Nobody is left
+ * to answer, and whatever failed on the way failed because of the hang-up.
+ */
+function clientHasGone(request: FastifyRequest): boolean {
+  // (Not `request.raw.destroyed`: a request stream is destroyed once its body has been read.)
+  return request.raw.socket?.destroyed === true;
+}
+
 export const errorsPlugin = fp(async (app: FastifyInstance) => {
   app.setErrorHandler(async (error: FastifyError, request, reply) => {
     const wire = toWireError(error);
     if (error instanceof DatabaseUnavailable) request.log.warn({ err: error }, 'database unavailable');
+    else if (clientHasGone(request)) request.log.info({ err: error }, 'client closed the request');
     else if (wire.status >= 500) request.log.error({ err: error }, 'request failed');
     else request.log.info({ error: wire.error, description: wire.description }, 'request refused');
     return sendError(request, reply, wire);
