@@ -99,6 +99,15 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Accord> {
   // This process as `accord keys rotate` sees it: which keys it publishes, and that it is alive.
   const instance: ServerInstance = { id: crypto.randomUUID(), description: `${os.hostname()} pid ${process.pid}` };
   const { provider, catalogue, consent, grants, eta, cookieKey } = await configuredProvider(config, pool, instance);
+  // A database outage inside a provider request is answered by the provider as
+  // temporarily_unavailable (provider/outage.ts); here it is logged once, and a 503 says when to
+  // retry. (Before the server below takes the provider's callback: Koa composes its middleware then.)
+  provider.use(async (ctx, next) => {
+    await next();
+    const outage = outageDuring(ctx);
+    if (outage) app.log.warn({ err: outage }, 'database unavailable');
+    if (ctx.status === 503) ctx.set('retry-after', String(RETRY_AFTER_SECONDS));
+  });
   const app = Fastify({
     logger: {
       level: config.logLevel,
@@ -117,14 +126,6 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Accord> {
     serverFactory: protocolServerFactory(provider, (): FastifyBaseLogger => app.log),
   });
 
-  // A database outage inside a provider request is answered by the provider as
-  // temporarily_unavailable (provider/outage.ts); here it is logged once, and a 503 says when to retry.
-  provider.use(async (ctx, next) => {
-    await next();
-    const outage = outageDuring(ctx);
-    if (outage) app.log.warn({ err: outage }, 'database unavailable');
-    if (ctx.status === 503) ctx.set('retry-after', String(RETRY_AFTER_SECONDS));
-  });
   provider.on('server_error', (ctx, error) => {
     // An outage that reached the provider some other way is still retryable (503), not a fault.
     if (error instanceof DatabaseUnavailable) {

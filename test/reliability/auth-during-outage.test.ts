@@ -25,14 +25,12 @@ const app = await registerApp(server, { tenant: 'contoso', scopes: ['openid', 'U
 const unseen = await registerApp(server, { tenant: 'contoso', scopes: ['openid', 'User.Read'], name: 'Unseen' });
 const scope = 'openid User.Read';
 
-// Alice has signed in and consented: a silent (prompt=none) request gives the app a code.
+// Alice has signed in and consented.
 const alice = new Browser(server.url);
 await fullFlow(server, app, as('alice@contoso'), { scope }, alice);
-const silent = await startAuthorization(alice, app, { scope, prompt: 'none' });
-t.ok(redirectedWith(silent.page, 'code'), 'before the outage, prompt=none gives the app a code');
-// An interaction page of another browser, opened before the outage.
-const interaction = await startAuthorization(new Browser(server.url), app, { scope });
-t.equal(pageName(interaction.page.body), 'login', 'a sign-in page before the outage');
+// A sign-in page of another browser, opened before the outage.
+const visitor = new Browser(server.url);
+const interaction = await startAuthorization(visitor, app, { scope });
 
 /** The query of the redirect to the app, when the response is one; else undefined. */
 function redirectedWith(page: PageResponse, parameter: string): URLSearchParams | undefined {
@@ -54,6 +52,12 @@ function assertUnavailablePage(t: Test, page: PageResponse) {
   t.match(page.body, /try again/i);
   t.notMatch(page.body, /server_error|oops|something went wrong/i, 'no generic failure');
 }
+
+t.test('before the outage: prompt=none gives the app a code; a new browser gets the sign-in page', async (t) => {
+  const { page } = await startAuthorization(alice, app, { scope, prompt: 'none' });
+  t.ok(redirectedWith(page, 'code'), describe(page));
+  t.equal(pageName(interaction.page.body), 'login');
+});
 
 t.test('while PostgreSQL is down', async (t) => {
   await database.stop();
@@ -99,7 +103,7 @@ t.test('while PostgreSQL is down', async (t) => {
   });
 
   t.test("Accord's own pages: the same page", async (t) => {
-    const page = await new Browser(server.url).request(interaction.page.url);
+    const page = await visitor.request(interaction.page.url);
     assertUnavailablePage(t, page);
   });
 
