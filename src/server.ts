@@ -1,5 +1,6 @@
 // The only file that listens: configuration, database (embedded when DATABASE_URL is unset),
 // migrations, then the app; graceful shutdown on SIGTERM/SIGINT.
+import type { Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { buildApp } from './app.js';
 import { type Config, ConfigError, loadConfig } from './config.js';
@@ -48,6 +49,19 @@ async function main(): Promise<void> {
   }, PURGE_INTERVAL_MS);
   purge.unref();
 
+  // Every open connection, so that the shutdown can end those that never sent a byte (a browser's
+  // preconnect, a balancer's warm pool): Node's closeIdleConnections() leaves them open, and they
+  // would hold the close up for as long as their client keeps them.
+  const connections = new Set<Socket>();
+  app.server.on('connection', (socket: Socket) => {
+    connections.add(socket);
+    socket.once('close', () => connections.delete(socket));
+  });
+  const closeUnusedConnections = () => {
+    app.server.closeIdleConnections();
+    for (const socket of connections) if (socket.bytesRead === 0) socket.destroy();
+  };
+
   let stopping = false;
   const graceCut = new AbortController();
   const shutdown = async (signal: NodeJS.Signals) => {
@@ -67,8 +81,9 @@ async function main(): Promise<void> {
     app.log.info({ signal }, 'shutting down: no new connections, finishing in-flight requests');
     // app.close() closes idle keep-alive connections once, when it starts; a connection whose
     // request is still in flight would stay open after its response until the keep-alive timeout
-    // (72 s) and hold up the exit. Close each one as soon as its response has been sent.
-    const closeIdle = setInterval(() => app.server.closeIdleConnections(), 100);
+    // (72 s) and hold up the exit. Close each one as soon as its response has been sent, and every
+    // connection that has sent nothing.
+    const closeIdle = setInterval(closeUnusedConnections, 100);
     try {
       await app.close(); // stops accepting, waits for in-flight requests
       clearInterval(closeIdle);
