@@ -8,6 +8,7 @@ import formbody from '@fastify/formbody';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type Provider from 'oidc-provider';
 import type { Config } from './config.js';
+import { DatabaseUnavailable, RETRY_AFTER_SECONDS } from './core/errors.js';
 import type { PermissionCatalogue } from './core/permission-catalogue.js';
 import { HEARTBEAT_SECONDS } from './core/server-liveness.js';
 import { rememberDpopProof } from './db/dpop-proofs.js';
@@ -15,7 +16,7 @@ import { type Pool, ping } from './db/pool.js';
 import { countHit } from './db/rate-limits.js';
 import { removeInstance, type ServerInstance, touchInstance } from './db/server-instances.js';
 import { loadServerSecret } from './db/server-secrets.js';
-import { errorsPlugin, isDatabaseUnavailable } from './plugins/errors.js';
+import { errorsPlugin } from './plugins/errors.js';
 import { i18nPlugin } from './plugins/i18n.js';
 import type { AccessTokenInfo } from './plugins/resource-server.js';
 import { securityPlugin } from './plugins/security.js';
@@ -24,6 +25,7 @@ import { introspectAccessTokens } from './provider/access-token-introspection.js
 import { createProvider, resourceIndicators } from './provider/create-provider.js';
 import { GrantSync } from './provider/grant-sync.js';
 import { createLocalKeyResolver } from './provider/local-jwks.js';
+import { outageDuring } from './provider/outage.js';
 import { protocolServerFactory } from './provider/protocol-server.js';
 import { consentReadsOncePerRequest } from './provider/request-memo.js';
 import { adminApiRoutes } from './routes/admin-api/index.js';
@@ -56,6 +58,11 @@ export interface Accord {
   app: FastifyInstance;
   provider: Provider;
   services: { consent: Consents; grants: GrantSync; consentRequests: ConsentRequests; catalogue: PermissionCatalogue };
+  /**
+   * The start of a graceful shutdown: from now on /readyz answers 503, so that load balancers
+   * send no new requests, while every request that still arrives is served as before.
+   */
+  drain(): void;
 }
 
 /** Request bodies larger than this are refused with 413 (forms and API payloads are small). */
@@ -95,6 +102,15 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Accord> {
   // This process as `accord keys rotate` sees it: which keys it publishes, and that it is alive.
   const instance: ServerInstance = { id: crypto.randomUUID(), description: `${os.hostname()} pid ${process.pid}` };
   const { provider, catalogue, consent, grants, eta, cookieKey } = await configuredProvider(config, pool, instance);
+  // A database outage inside a provider request is answered by the provider as
+  // temporarily_unavailable (provider/outage.ts); here it is logged once, and a 503 says when to
+  // retry. (Before the server below takes the provider's callback: Koa composes its middleware then.)
+  provider.use(async (ctx, next) => {
+    await next();
+    const outage = outageDuring(ctx);
+    if (outage) app.log.warn({ err: outage }, 'database unavailable');
+    if (ctx.status === 503) ctx.set('retry-after', String(RETRY_AFTER_SECONDS));
+  });
   const app = Fastify({
     logger: {
       level: config.logLevel,
@@ -114,15 +130,10 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Accord> {
   });
 
   provider.on('server_error', (ctx, error) => {
-    // The provider answers its own errors; a database outage is retryable there too (503).
-    if (isDatabaseUnavailable(error)) {
+    // An outage that reached the provider some other way is still retryable (503), not a fault.
+    if (error instanceof DatabaseUnavailable) {
       ctx.status = 503;
-      ctx.set('retry-after', '5');
-      if (typeof ctx.body === 'object')
-        ctx.body = {
-          error: 'temporarily_unavailable',
-          error_description: 'The service is temporarily unavailable. Try again shortly.',
-        };
+      if (typeof ctx.body === 'object') ctx.body = { error: error.code, error_description: error.description };
       app.log.warn({ err: error }, 'database unavailable');
       return;
     }
@@ -180,7 +191,8 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Accord> {
 
   // The hot paths — health and the data API (the protocol endpoints never reach Fastify) — stay
   // outside the pages' scope below: no cookie, CSRF or page-header hooks run for them.
-  await app.register(healthRoutes, { checkDatabase: () => ping(pool) });
+  let draining = false;
+  await app.register(healthRoutes, { checkDatabase: () => ping(pool), isDraining: () => draining });
   await app.register(dataApiRoutes, {
     prefix: '/data/v1',
     sampleData: new SampleData(pool),
@@ -233,5 +245,12 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Accord> {
     });
   });
 
-  return { app, provider, services: { consent, grants, consentRequests, catalogue } };
+  return {
+    app,
+    provider,
+    services: { consent, grants, consentRequests, catalogue },
+    drain: () => {
+      draining = true;
+    },
+  };
 }

@@ -20,6 +20,11 @@ export interface Config {
   readonly consentRequestTtlDays: number;
   /** Sign-in attempts allowed per client IP per minute (failures are also limited per account). */
   readonly signInRateLimit: number;
+  /**
+   * After SIGTERM, how long /readyz answers 503 while requests are still served, so that a load
+   * balancer stops sending new ones before the listener closes.
+   */
+  readonly shutdownGraceMs: number;
 }
 
 export class ConfigError extends Error {
@@ -43,6 +48,7 @@ const schema = {
     SEED_DEMO: { type: 'string', enum: ['true', 'false', '1', '0', ''], default: 'false' },
     CONSENT_REQUEST_TTL_DAYS: { type: 'integer', minimum: 1, maximum: 365, default: 30 },
     SIGN_IN_RATE_LIMIT: { type: 'integer', minimum: 1, maximum: 1000000, default: 30 },
+    SHUTDOWN_GRACE_MS: { type: 'integer', minimum: 0, maximum: 300000, default: 5000 },
   },
 } as const;
 
@@ -57,6 +63,7 @@ interface RawEnv {
   SEED_DEMO: string;
   CONSENT_REQUEST_TTL_DAYS: number;
   SIGN_IN_RATE_LIMIT: number;
+  SHUTDOWN_GRACE_MS: number;
 }
 
 /** Reads `env` (default: process.env) into a Config, or throws a ConfigError naming the variable. */
@@ -87,6 +94,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     seedDemo: isTrue(raw.SEED_DEMO),
     consentRequestTtlDays: raw.CONSENT_REQUEST_TTL_DAYS,
     signInRateLimit: raw.SIGN_IN_RATE_LIMIT,
+    shutdownGraceMs: raw.SHUTDOWN_GRACE_MS,
   });
 }
 

@@ -1,5 +1,8 @@
 // The only file that listens: configuration, database (embedded when DATABASE_URL is unset),
 // migrations, then the app; graceful shutdown on SIGTERM/SIGINT.
+
+import type { Socket } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyBaseLogger } from 'fastify';
 import { buildApp } from './app.js';
 import { type Config, ConfigError, loadConfig } from './config.js';
@@ -44,7 +47,7 @@ async function main(): Promise<void> {
     if (seeded) process.stdout.write(seeded);
   }
 
-  const { app } = await buildApp(config, { pool });
+  const { app, drain } = await buildApp(config, { pool });
   log = app.log;
   const purge = setInterval(() => {
     Promise.all([purgeExpiredModels(pool), purgeExpiredDpopProofs(pool), purgeEndedRateLimitWindows(pool)]).catch(
@@ -53,16 +56,41 @@ async function main(): Promise<void> {
   }, PURGE_INTERVAL_MS);
   purge.unref();
 
+  // Every open connection, so that the shutdown can end those that never sent a byte (a browser's
+  // preconnect, a balancer's warm pool): Node's closeIdleConnections() leaves them open, and they
+  // would hold the close up for as long as their client keeps them.
+  const connections = new Set<Socket>();
+  app.server.on('connection', (socket: Socket) => {
+    connections.add(socket);
+    socket.once('close', () => connections.delete(socket));
+  });
+  const closeUnusedConnections = () => {
+    app.server.closeIdleConnections();
+    for (const socket of connections) if (socket.bytesRead === 0) socket.destroy();
+  };
+
   let stopping = false;
-  const shutdown = async (signal: string) => {
-    if (stopping) return;
+  const graceCut = new AbortController();
+  const shutdown = async (signal: NodeJS.Signals) => {
+    if (stopping) {
+      graceCut.abort(); // a second signal ends the grace at once
+      return;
+    }
     stopping = true;
-    app.log.info({ signal }, 'shutting down: no new connections, finishing in-flight requests');
     clearInterval(purge);
+    // SIGTERM (an orchestrator, a load balancer's drain): /readyz answers 503 for the grace while
+    // every request is still served, so that the balancer stops sending before the listener
+    // closes. SIGINT (Ctrl-C) stops at once.
+    drain();
+    const graceMs = signal === 'SIGTERM' ? config.shutdownGraceMs : 0;
+    app.log.info({ signal, graceMs }, 'shutting down: not ready (503 at /readyz), still serving for the grace');
+    await sleep(graceMs, undefined, { signal: graceCut.signal }).catch(() => undefined);
+    app.log.info({ signal }, 'shutting down: no new connections, finishing in-flight requests');
     // app.close() closes idle keep-alive connections once, when it starts; a connection whose
     // request is still in flight would stay open after its response until the keep-alive timeout
-    // (72 s) and hold up the exit. Close each one as soon as its response has been sent.
-    const closeIdle = setInterval(() => app.server.closeIdleConnections(), 100);
+    // (72 s) and hold up the exit. Close each one as soon as its response has been sent, and every
+    // connection that has sent nothing.
+    const closeIdle = setInterval(closeUnusedConnections, 100);
     try {
       await app.close(); // stops accepting, waits for in-flight requests
       clearInterval(closeIdle);

@@ -15,6 +15,7 @@ t.test('an empty environment gives the documented defaults', async (t) => {
   t.equal(config.logLevel, 'info');
   t.equal(config.trustProxy, false);
   t.equal(config.seedDemo, false);
+  t.equal(config.shutdownGraceMs, 5000, 'SIGTERM: 5 s of 503 at /readyz before the listener closes');
   t.ok(Object.isFrozen(config), 'the config is frozen');
 });
 
@@ -49,6 +50,7 @@ t.test('good values are parsed', async (t) => {
     LOG_LEVEL: 'warn',
     TRUST_PROXY: 'true',
     SEED_DEMO: '1',
+    SHUTDOWN_GRACE_MS: '0',
   });
   t.equal(config.port, 8443);
   t.equal(config.host, '0.0.0.0');
@@ -58,6 +60,8 @@ t.test('good values are parsed', async (t) => {
   t.equal(config.logLevel, 'warn');
   t.equal(config.trustProxy, true);
   t.equal(config.seedDemo, true);
+  t.equal(config.shutdownGraceMs, 0, 'no grace');
+  t.equal(loadConfig({ SHUTDOWN_GRACE_MS: '30000' }).shutdownGraceMs, 30000);
   t.equal(loadConfig({ ISSUER: 'http://127.0.0.1:3000' }).issuer, 'http://127.0.0.1:3000', 'http is fine on loopback');
 });
 
@@ -77,6 +81,9 @@ const badValues: [variable: string, value: string, reason: RegExp][] = [
   ['TRUST_PROXY', 'maybe', /allowed values/],
   ['SEED_DEMO', 'yes', /allowed values/],
   ['CONSENT_REQUEST_TTL_DAYS', '0', />= 1/],
+  ['SHUTDOWN_GRACE_MS', '5s', /must be integer/],
+  ['SHUTDOWN_GRACE_MS', '-1', /must be >= 0/],
+  ['SHUTDOWN_GRACE_MS', '600000', /must be <= 300000/],
 ];
 
 for (const [variable, value, reason] of badValues) {

@@ -7,14 +7,15 @@ import { Directory } from '../src/services/directory.js';
 import { createTestDatabase } from './support/database.js';
 import { type ServerProcess, startServerProcess } from './support/server.js';
 
-// The real server process (src/server.ts), as an operator starts it, on a fresh database.
+// The real server process (src/server.ts), as an operator starts it, on a fresh database; without
+// a shutdown grace, so that SIGTERM closes the listener at once (the grace: reliability/sigterm-drain).
 const database = await createTestDatabase();
 let server: ServerProcess | undefined;
 t.teardown(async () => {
   await server?.kill();
   await database.drop();
 });
-server = await startServerProcess(database.url);
+server = await startServerProcess(database.url, { SHUTDOWN_GRACE_MS: '0' });
 const { child, origin, exited } = server;
 const port = Number(new URL(origin).port);
 

@@ -48,3 +48,27 @@ export const NotFound = accordError(404, 'not_found');
 export const Conflict = accordError(409, 'conflict');
 export const InteractionExpired = accordError(400, 'interaction_expired');
 export const TooManyRequests = accordError(429, 'too_many_requests');
+
+/** Seconds a client is asked to wait (Retry-After) when the database is away for a moment. */
+export const RETRY_AFTER_SECONDS = 5;
+
+/**
+ * The database cannot be reached for a moment: refused, dropped, timed out or shutting down.
+ * Only db/pool.ts raises it, in place of the error pg gave (kept as `cause`), so an error is
+ * classed as an outage by where it came from: a client that hangs up on Accord says ECONNRESET
+ * too, and that is the client's doing. Answered 503 with Retry-After.
+ */
+export class DatabaseUnavailable extends AccordError {
+  constructor(cause: Error) {
+    super(
+      503,
+      'temporarily_unavailable',
+      'The service is temporarily unavailable. Try again shortly.',
+      {},
+      { 'retry-after': String(RETRY_AFTER_SECONDS) },
+    );
+    this.name = 'DatabaseUnavailable';
+    this.message = `database unavailable: ${cause.message}`;
+    this.cause = cause;
+  }
+}

@@ -1,5 +1,6 @@
 // The pg Pool, and the Queryable every query function takes first so that callers own transactions.
 import pg from 'pg';
+import { DatabaseUnavailable } from '../core/errors.js';
 
 export type Queryable = Pick<pg.Pool | pg.PoolClient, 'query'>;
 export type Pool = pg.Pool;
@@ -20,7 +21,69 @@ export function createPool(connectionString: string, onError: (error: Error) => 
   });
   // An idle client can get 57P01 (admin shutdown) when the database stops; unhandled, it crashes node.
   pool.on('error', onError);
+  // What fails because the database cannot be reached fails as DatabaseUnavailable: the pool's own
+  // queries and connections, and the queries of each client it hands out (transactions).
+  pool.query = raisingUnavailable(pool.query.bind(pool) as Method) as typeof pool.query;
+  pool.connect = raisingUnavailable(pool.connect.bind(pool) as Method) as typeof pool.connect;
+  pool.on('connect', (client) => {
+    client.query = raisingUnavailable(client.query.bind(client) as Method) as typeof client.query;
+    // A client that loses its connection while checked out (a transaction) fails its query, then
+    // emits 'error', which the pool hears only while the client is idle: unheard, it would end the
+    // process. The pool drops the broken client when it comes back.
+    client.on('error', () => undefined);
+  });
   return pool;
+}
+
+// Connection failures, and PostgreSQL's "shutting down / cannot connect now" and connection
+// exception classes: the database is away for a moment. Seen here, on the pool's own calls, they
+// are the database's; the same codes elsewhere (a client hanging up mid-upload) are not.
+const UNREACHABLE_CODES: ReadonlySet<string> = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'EAI_AGAIN',
+  '57P01',
+  '57P02',
+  '57P03',
+  '08000',
+  '08001',
+  '08003',
+  '08006',
+]);
+// pg's and pg-pool's own words for a connection lost, not made in time, or a query not answered.
+const UNREACHABLE_MESSAGE =
+  /timeout exceeded when trying to connect|Connection terminated|Query read timeout|is not queryable/;
+
+/** `error` as DatabaseUnavailable when it says the database could not be reached; else unchanged. */
+function asUnavailable(error: unknown): unknown {
+  if (!(error instanceof Error) || error instanceof DatabaseUnavailable) return error;
+  const code = (error as { code?: unknown }).code;
+  const unreachable =
+    (typeof code === 'string' && UNREACHABLE_CODES.has(code)) || UNREACHABLE_MESSAGE.test(error.message);
+  return unreachable ? new DatabaseUnavailable(error) : error;
+}
+
+type Method = (...args: unknown[]) => unknown;
+
+/** `method` (pg's promise or callback form) with its failures to reach the database as DatabaseUnavailable. */
+function raisingUnavailable(method: Method): Method {
+  return (...args) => {
+    const callback = args.at(-1);
+    if (typeof callback === 'function') {
+      args[args.length - 1] = (error: unknown, ...results: unknown[]) =>
+        callback(error && asUnavailable(error), ...results);
+      return method(...args);
+    }
+    const result = method(...args);
+    return result instanceof Promise
+      ? result.catch((error: unknown) => {
+          throw asUnavailable(error);
+        })
+      : result;
+  };
 }
 
 /**

@@ -1,8 +1,12 @@
 // The one error handler: every error becomes a 4xx/5xx with an OAuth-style JSON body, or the
 // error page for browsers on page routes. Internals stay in the log, never in the response.
+// An error is classed by where it came from: Accord's own (core/errors.ts — a database outage
+// among them, raised where pg failed: db/pool.ts), the client's (Fastify's validation, its
+// reading of the request: a 4xx of its own; anything that failed because the client hung up), or
+// a fault of Accord's (500, logged as an error).
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { AccordError, type MessageKey } from '../core/errors.js';
+import { AccordError, DatabaseUnavailable, type MessageKey } from '../core/errors.js';
 import { pageLocale } from './i18n.js';
 
 interface WireError {
@@ -39,14 +43,6 @@ function toWireError(error: FastifyError | AccordError | Error): WireError {
       description: 'The request contains a character that cannot be stored (U+0000 or an unpaired surrogate).',
     };
   }
-  if (isDatabaseUnavailable(error)) {
-    return {
-      status: 503,
-      error: 'temporarily_unavailable',
-      description: 'The service is temporarily unavailable. Try again shortly.',
-      headers: { 'retry-after': '5' },
-    };
-  }
   const status = fastifyError.statusCode;
   if (status && status >= 400 && status < 500) {
     const code =
@@ -69,27 +65,6 @@ function isUnstorableText(error: Error): boolean {
   return code === '22021' || code === '22P05' || (code === '22P02' && /surrogate/i.test(error.message));
 }
 
-// Connection failures and PostgreSQL's "server shutting down / cannot connect now" classes: the
-// database is away for a moment, so answer 503 (retryable) rather than 500.
-const UNAVAILABLE_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EPIPE',
-  '57P01',
-  '57P02',
-  '57P03',
-  '08000',
-  '08003',
-  '08006',
-]);
-
-export function isDatabaseUnavailable(error: Error): boolean {
-  const code = (error as { code?: unknown }).code;
-  if (typeof code === 'string' && UNAVAILABLE_CODES.has(code)) return true;
-  return /timeout exceeded when trying to connect|Connection terminated|Query read timeout/.test(error.message);
-}
-
 /** Pages (not APIs) answer browsers with HTML. */
 function wantsPage(request: FastifyRequest): boolean {
   const url = request.url;
@@ -103,6 +78,8 @@ export async function sendError(request: FastifyRequest, reply: FastifyReply, wi
   if (wantsPage(request)) {
     // The page's language (set on every request by the i18n plugin; English if it never ran).
     const page = pageLocale(request.locale ?? 'en');
+    if (wire.error === 'temporarily_unavailable')
+      return reply.view('unavailable', { ...page, retry: request.method === 'GET' });
     return reply.view('error', {
       ...page,
       error: wire.error,
@@ -117,10 +94,22 @@ export async function sendError(request: FastifyRequest, reply: FastifyReply, wi
   });
 }
 
+/**
+ * The client hung up before its answer: mid-upload (Fastify's own 400, ECONNRESET), or before its
+ * request was looked at (a plugin that reads the client's address then finds none). Nobody is left
+ * to answer, and whatever failed on the way failed because of the hang-up.
+ */
+function clientHasGone(request: FastifyRequest): boolean {
+  // (Not `request.raw.destroyed`: a request stream is destroyed once its body has been read.)
+  return request.raw.socket?.destroyed === true;
+}
+
 export const errorsPlugin = fp(async (app: FastifyInstance) => {
   app.setErrorHandler(async (error: FastifyError, request, reply) => {
     const wire = toWireError(error);
-    if (wire.status >= 500) request.log.error({ err: error }, 'request failed');
+    if (error instanceof DatabaseUnavailable) request.log.warn({ err: error }, 'database unavailable');
+    else if (clientHasGone(request)) request.log.info({ err: error }, 'client closed the request');
+    else if (wire.status >= 500) request.log.error({ err: error }, 'request failed');
     else request.log.info({ error: wire.error, description: wire.description }, 'request refused');
     return sendError(request, reply, wire);
   });

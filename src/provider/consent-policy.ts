@@ -3,6 +3,7 @@
 import { interactionPolicy, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Pool } from '../db/pool.js';
 import type { Consents } from '../services/consents.js';
+import { reportingOutage } from './outage.js';
 import { findUserOnce } from './request-memo.js';
 
 /**
@@ -14,27 +15,42 @@ export function consentPolicy(consent: Consents, pool: Pool) {
   const policy = base();
   // A session whose user was disabled or deleted signs nobody in: ask for a new sign-in.
   policy.get('login')!.checks.add(
-    new Check('accord_account_inactive', 'the signed-in account is disabled or gone', 'login_required', async (ctx) => {
-      const accountId = ctx.oidc.session?.accountId;
-      if (!accountId) return Check.NO_NEED_TO_PROMPT;
-      const user = await findUserOnce(pool, accountId);
-      return !user || user.disabled ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT;
-    }),
+    new Check(
+      'accord_account_inactive',
+      'the signed-in account is disabled or gone',
+      'login_required',
+      reportingOutage(async (ctx) => {
+        const accountId = ctx.oidc.session?.accountId;
+        if (!accountId) return Check.NO_NEED_TO_PROMPT;
+        const user = await findUserOnce(pool, accountId);
+        return !user || user.disabled ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT;
+      }),
+    ),
   );
   const builtIn = policy.get('consent')!;
   const decide = memoisedDecision(consent);
   const prompt = new Prompt(
     { name: 'consent', requestable: true },
-    new Check('accord_refused', 'the app is not available to this user', 'interaction_required', async (ctx) => {
-      const decision = await decide(ctx);
-      return decision?.outcome === 'refused' ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT;
-    }),
-    new Check('accord_consent_missing', 'requested permissions not granted', 'consent_required', async (ctx) => {
-      const decision = await decide(ctx);
-      return decision === undefined || decision.outcome === 'consent' || decision.outcome === 'needs_admin_approval'
-        ? Check.REQUEST_PROMPT
-        : Check.NO_NEED_TO_PROMPT;
-    }),
+    new Check(
+      'accord_refused',
+      'the app is not available to this user',
+      'interaction_required',
+      reportingOutage(async (ctx) => {
+        const decision = await decide(ctx);
+        return decision?.outcome === 'refused' ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT;
+      }),
+    ),
+    new Check(
+      'accord_consent_missing',
+      'requested permissions not granted',
+      'consent_required',
+      reportingOutage(async (ctx) => {
+        const decision = await decide(ctx);
+        return decision === undefined || decision.outcome === 'consent' || decision.outcome === 'needs_admin_approval'
+          ? Check.REQUEST_PROMPT
+          : Check.NO_NEED_TO_PROMPT;
+      }),
+    ),
   );
   policy.splice(policy.indexOf(builtIn), 1, prompt);
   return policy;

@@ -4,6 +4,7 @@
 import type { JWK } from 'jose';
 import Provider, { type ClientMetadata, type Configuration, errors } from 'oidc-provider';
 import type { Config } from '../config.js';
+import { DatabaseUnavailable } from '../core/errors.js';
 import { FIRST_PARTY_CLIENT_ID } from '../core/first-party-client.js';
 import type { PermissionCatalogue } from '../core/permission-catalogue.js';
 import type { Pool } from '../db/pool.js';
@@ -12,6 +13,7 @@ import type { RenderPage } from '../plugins/views.js';
 import type { Consents } from '../services/consents.js';
 import { consentPolicy } from './consent-policy.js';
 import type { GrantModel, GrantSync, ResourceIndicators } from './grant-sync.js';
+import { reportingOutage, ServiceUnavailable } from './outage.js';
 import { pageLocaleOf } from './page-locale.js';
 import { postgresAdapterFactory } from './postgres-adapter.js';
 import { boundProtocolRequests } from './request-bounds.js';
@@ -152,7 +154,7 @@ export function createProvider(config: Config, deps: ProviderDeps): Provider {
             : resources.data;
         },
         useGrantedResource: async () => true,
-        getResourceServerInfo: async (ctx, indicator, client) => {
+        getResourceServerInfo: reportingOutage(async (ctx, indicator, client) => {
           const name = indicator === resources.data ? 'data' : indicator === resources.admin ? 'admin' : undefined;
           if (!name) throw new errors.InvalidTarget();
           const app = await findAppOnce(pool, client.clientId);
@@ -182,19 +184,20 @@ export function createProvider(config: Config, deps: ProviderDeps): Provider {
             accessTokenFormat: 'jwt',
             jwt: { sign: { alg: 'ES256' } },
           };
-        },
+        }),
       },
     },
     interactions: {
       url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
       policy: consentPolicy(consent, pool),
     },
-    loadExistingGrant: async (ctx) => {
+    // The hooks that read the database report an outage the provider's way (outage.ts).
+    loadExistingGrant: reportingOutage(async (ctx) => {
       const accountId = ctx.oidc.session?.accountId;
       if (!accountId || !ctx.oidc.client) return undefined;
       return grants.loadGrant(ctx.oidc.provider.Grant as unknown as GrantModel, accountId, ctx.oidc.client.clientId);
-    },
-    findAccount: async (ctx, sub) => {
+    }),
+    findAccount: reportingOutage(async (ctx, sub) => {
       // An authorization request goes on to load the user's grant for the app (loadExistingGrant,
       // then the consent decision), which needs what the user and their admin granted: start that
       // read now, so it runs alongside the user's row instead of after it.
@@ -214,14 +217,14 @@ export function createProvider(config: Config, deps: ProviderDeps): Provider {
           ...(user.email ? { email: user.email, email_verified: false } : {}),
         }),
       };
-    },
-    extraTokenClaims: async (_ctx, token) => {
+    }),
+    extraTokenClaims: reportingOutage(async (_ctx, token) => {
       const accountId = 'accountId' in token ? token.accountId : undefined;
       if (!accountId) return undefined;
       const user = await findUserOnce(pool, accountId);
       // `gid` lets resource servers check that the grant behind the token still exists.
       return user ? { tid: user.tenantId, gid: (token as { grantId?: string }).grantId } : undefined;
-    },
+    }),
     clientBasedCORS: (_ctx, origin, client) =>
       (client.redirectUris ?? []).some((uri) => {
         try {
@@ -232,8 +235,14 @@ export function createProvider(config: Config, deps: ProviderDeps): Provider {
       }),
     // Discovery names the languages of every page (OIDC Discovery §3); the pages follow ui_locales.
     discovery: { ui_locales_supported: [...SUPPORTED_LOCALES] },
-    renderError: async (ctx, out) => {
+    renderError: async (ctx, out, error) => {
       ctx.type = 'html';
+      if (error instanceof ServiceUnavailable || error instanceof DatabaseUnavailable) {
+        // No app to send the answer to (unknown, or its redirect_uri unverifiable): say it is brief.
+        ctx.status = 503;
+        ctx.body = await deps.renderPage('unavailable', { retry: ctx.method === 'GET' }, pageLocaleOf(ctx));
+        return;
+      }
       ctx.body = await deps.renderPage(
         'error',
         { error: out.error, description: out.error_description },

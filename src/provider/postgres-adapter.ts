@@ -1,7 +1,8 @@
 // oidc-provider's storage adapter over one table, oidc_models (db/oidc-models.ts), with payloads
 // as opaque jsonb (the library says its field list is not exhaustive). Clients are the exception:
 // they are read from the `apps` table so that a registration change applies at once.
-import { type Adapter, type AdapterPayload, errors } from 'oidc-provider';
+import Provider, { type Adapter, type AdapterPayload, errors } from 'oidc-provider';
+import { DatabaseUnavailable } from '../core/errors.js';
 import { clientMetadataOf } from '../db/apps.js';
 import {
   consumeModel,
@@ -13,6 +14,7 @@ import {
   upsertModel,
 } from '../db/oidc-models.js';
 import type { Pool } from '../db/pool.js';
+import { adapterReportingOutages, outageDuring } from './outage.js';
 import { findAppOnce } from './request-memo.js';
 
 /**
@@ -29,8 +31,13 @@ function assertStorable(payload: AdapterPayload): void {
     throw new errors.InvalidRequest('request parameters must not contain NUL characters or unpaired surrogates');
 }
 
+/** The adapters oidc-provider asks for, one per model; a database outage reported its way (outage.ts). */
 export function postgresAdapterFactory(pool: Pool): (model: string) => Adapter {
-  return (model) => (model === 'Client' ? new AppClientAdapter(pool) : new PostgresAdapter(pool, model));
+  const registrations = new RememberedRegistrations();
+  return (model) =>
+    adapterReportingOutages(
+      model === 'Client' ? new AppClientAdapter(pool, registrations) : new PostgresAdapter(pool, model),
+    );
 }
 
 export class PostgresAdapter implements Adapter {
@@ -93,13 +100,55 @@ export class PostgresAdapter implements Adapter {
   }
 }
 
+/**
+ * Each app's registration as this process last read it, for a few minutes. While the database is
+ * out of reach, a request that has already failed on it answers temporarily_unavailable; to send
+ * that answer to the app rather than show it to the user (RFC 6749 §4.1.2.1), oidc-provider needs
+ * the app's registration to check the redirect_uri against, and it cannot be read now. Nothing
+ * else is done with a remembered registration: the request has already failed.
+ */
+class RememberedRegistrations {
+  static readonly FOR_MS = 10 * 60 * 1000;
+  static readonly AT_MOST = 10_000;
+  private readonly entries = new Map<string, { metadata: AdapterPayload; readAt: number }>();
+
+  /** What was just read: a registration, or none (the app is gone). */
+  remember(clientId: string, metadata: AdapterPayload | undefined): void {
+    this.entries.delete(clientId);
+    if (!metadata) return;
+    this.entries.set(clientId, { metadata, readAt: Date.now() });
+    // Oldest first (insertion order): drop the longest unread beyond the bound.
+    if (this.entries.size > RememberedRegistrations.AT_MOST) this.entries.delete(this.entries.keys().next().value!);
+  }
+
+  recall(clientId: string): AdapterPayload | undefined {
+    const entry = this.entries.get(clientId);
+    return entry && Date.now() - entry.readAt < RememberedRegistrations.FOR_MS ? entry.metadata : undefined;
+  }
+}
+
 /** Read-only: apps are registered through Accord's own CLI and API, never by the provider. */
 class AppClientAdapter implements Adapter {
-  constructor(private readonly pool: Pool) {}
+  constructor(
+    private readonly pool: Pool,
+    private readonly registrations: RememberedRegistrations,
+  ) {}
   async find(id: string): Promise<AdapterPayload | undefined> {
     if (UNSTORABLE_TEXT.test(id)) return undefined;
-    const app = await findAppOnce(this.pool, id);
-    return app && (clientMetadataOf(app) as AdapterPayload);
+    let metadata: AdapterPayload | undefined;
+    try {
+      const app = await findAppOnce(this.pool, id);
+      metadata = app && (clientMetadataOf(app) as AdapterPayload);
+    } catch (error) {
+      // Only for a request that has already failed on the database (its answer is decided):
+      // the provider looks the app up to check where that answer may go.
+      const remembered =
+        error instanceof DatabaseUnavailable && outageDuring(Provider.ctx) && this.registrations.recall(id);
+      if (remembered) return remembered;
+      throw error;
+    }
+    this.registrations.remember(id, metadata);
+    return metadata;
   }
   async upsert(): Promise<void> {
     throw new Error('clients are registered through Accord, not the provider');

@@ -1,6 +1,7 @@
 // SIGTERM under load: the real server process (src/server.ts) with 20 token requests in flight at
-// all times. Every request the server took on is answered 200; once it stops listening, new
-// connections are refused (counted apart); the process exits 0.
+// all times. Every request the server took on is answered 200, through the shutdown grace and
+// after it; once it stops listening, new connections are refused (counted apart); the process
+// exits 0.
 
 import http from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -13,6 +14,7 @@ import { type ServerProcess, startServerProcess } from '../support/server.js';
 import { type Sample, sample } from './support.js';
 
 const CONCURRENCY = 20;
+const GRACE_MS = 1_000;
 
 const database = await createTestDatabase();
 const directory = new Directory(database.pool, new PermissionCatalogue(await listPermissions(database.pool)));
@@ -34,7 +36,7 @@ t.teardown(async () => {
   await server?.kill();
   await database.drop();
 });
-server = await startServerProcess(database.url);
+server = await startServerProcess(database.url, { SHUTDOWN_GRACE_MS: String(GRACE_MS) });
 const { child, origin, exited } = server;
 
 // Keep-alive connections, as a real client pool uses them (node:http, so that a connection the
@@ -92,7 +94,7 @@ t.test('SIGTERM with 20 token requests in flight: every answered request is a 20
     for (;;) {
       const s = await sample('token', tokenRequest);
       samples.push(s);
-      if (s.status === 'ECONNREFUSED' || Date.now() - signalledAt > 10_000) return;
+      if (s.status === 'ECONNREFUSED' || Date.now() - signalledAt > GRACE_MS + 10_000) return;
     }
   });
 
@@ -152,6 +154,6 @@ t.test('SIGTERM with 20 token requests in flight: every answered request is a 20
   t.equal(refused.length, CONCURRENCY, 'each worker stopped at a refused connection');
   t.ok(exit, 'the process exited');
   t.equal(exit?.code, 0, 'exit code 0');
-  if (exit) t.ok(exit.at - signalledAt < 5_000, `exited ${exit.at - signalledAt} ms after SIGTERM`);
+  if (exit) t.ok(exit.at - signalledAt < GRACE_MS + 5_000, `exited ${exit.at - signalledAt} ms after SIGTERM`);
   t.notMatch(server.output(), /shutdown failed|failed to start/);
 });
