@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import t from 'tap';
 import { ConfigError, loadConfig } from '../src/config.js';
-import { uncoveredChildEnv } from './support/child-env.js';
+import { coveredChildEnv, sourceCommand } from './support/child-env.js';
 import { repoRoot } from './support/database.js';
 
 t.test('an empty environment gives the documented defaults', async (t) => {
@@ -104,9 +104,9 @@ for (const [variable, value, reason] of badValues) {
 
 t.test('the server exits 78 on a bad variable, naming it, without a stack trace', async (t) => {
   const env: Record<string, string> = { PATH: process.env.PATH ?? '', PORT: 'abc' };
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+  const child = spawn(process.execPath, sourceCommand('src/server.ts'), {
     cwd: repoRoot,
-    env: uncoveredChildEnv(env),
+    env: coveredChildEnv(env),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';

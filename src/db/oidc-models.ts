@@ -84,6 +84,19 @@ export async function deleteModelsOfGrant(db: Queryable, grantId: string): Promi
   await db.query('DELETE FROM oidc_models WHERE grant_id = $1::text', [grantId]);
 }
 
+/**
+ * Deletes every sign-in session of the account (all browsers): a disabled user's sessions end for
+ * good rather than resuming when the user is enabled again. Rare (an admin's act), so a scan of
+ * the sessions is acceptable.
+ */
+export async function deleteSessionsOfAccount(db: Queryable, accountId: string): Promise<number> {
+  const { rowCount } = await db.query(
+    `DELETE FROM oidc_models WHERE model = 'Session' AND payload->>'accountId' = $1::text`,
+    [accountId],
+  );
+  return rowCount ?? 0;
+}
+
 /** Deletes the Grants and every row issued under them: codes, refresh tokens, opaque access tokens. */
 export async function deleteGrants(db: Queryable, grantIds: readonly string[]): Promise<void> {
   await db.query(

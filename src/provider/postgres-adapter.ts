@@ -6,6 +6,7 @@ import { DatabaseUnavailable } from '../core/errors.js';
 import { clientMetadataOf } from '../db/apps.js';
 import {
   consumeModel,
+  deleteGrants,
   deleteModel,
   deleteModelsOfGrant,
   findModel,
@@ -73,14 +74,16 @@ export class PostgresAdapter implements Adapter {
 
   /**
    * Marks a code or refresh token used. Exactly one of two concurrent redemptions wins: the
-   * loser finds the row already consumed, revokes the grant's tokens (RFC 9700 §4.5: a replayed
-   * code means the grant is compromised) and fails with invalid_grant.
+   * loser finds the row already consumed, revokes the whole grant — the Grant itself with every
+   * token issued under it, as oidc-provider does for a replay it sees itself (RFC 9700 §4.5 and
+   * §4.14.2: the grant is compromised, and the winner may be the attacker) — and fails with
+   * invalid_grant. Tokens the winner saves after this have no grant left, so they are refused.
    */
   async consume(id: string): Promise<void> {
     if (UNSTORABLE_TEXT.test(id)) throw new errors.InvalidGrant(`${this.model} not found`);
     if (await consumeModel(this.pool, this.model, id)) return;
     const grantId = await findModelGrantId(this.pool, this.model, id);
-    if (grantId) await this.revokeByGrantId(grantId);
+    if (grantId) await deleteGrants(this.pool, [grantId]);
     throw new errors.InvalidGrant(`${this.model} already consumed`);
   }
 

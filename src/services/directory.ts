@@ -8,6 +8,7 @@ import { redirectUriProblem, tenantIdProblem, usernameProblem, webUrlProblem } f
 import * as apps from '../db/apps.js';
 import { recordAuditEvent } from '../db/audit-events.js';
 import { detachGrantsOfUser, listGrantIdsOfApp } from '../db/consents.js';
+import { deleteSessionsOfAccount } from '../db/oidc-models.js';
 import { inTransaction, isPgError, PgError, type Pool } from '../db/pool.js';
 import { loadServerSecret } from '../db/server-secrets.js';
 import * as tenants from '../db/tenants.js';
@@ -175,7 +176,9 @@ export class Directory {
         target: userId,
       });
       if (!disabled) return [];
-      // Their grants go; the consent records stay, so re-enabling restores access without asking again.
+      // Their sessions end (they sign in again once enabled) and their grants go; the consent
+      // records stay, so re-enabling restores access without asking again.
+      await deleteSessionsOfAccount(tx, userId);
       return detachGrantsOfUser(tx, tenantId, userId);
     });
     await revokeGrants(this.pool, grantIds);

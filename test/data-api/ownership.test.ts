@@ -369,3 +369,28 @@ t.test("an app's own token (client credentials) reaches no user's data", async (
     t.match(response.headers.get('www-authenticate'), /error="insufficient_scope"/);
   }
 });
+
+t.test("an app's own token never carries User.Read.All or Sites.Read.All, asked for or not", async (t) => {
+  // The app registered both *.All permissions; no admin is behind a client-credentials token.
+  for (const scope of ['User.Read.All', 'Sites.Read.All', 'User.Read User.Read.All', 'User.Read Sites.Read.All']) {
+    const refused = await oidc.clientCredentialsGrant(app.config, { scope, resource: `${server.url}/data/v1` }).then(
+      (tokens) => `issued: ${tokens.scope}`,
+      (error: { error?: string }) => error.error,
+    );
+    t.equal(refused, 'invalid_scope', `${scope}: refused`);
+  }
+  // What it may have: user permissions, exactly as asked.
+  const tokens = await oidc.clientCredentialsGrant(app.config, {
+    scope: 'User.Read Calendars.Read',
+    resource: `${server.url}/data/v1`,
+  });
+  t.same(scopesOf(tokens.access_token), ['Calendars.Read', 'User.Read'], 'control: user permissions are issued');
+  const unasked = await oidc.clientCredentialsGrant(app.config, { resource: `${server.url}/data/v1` });
+  t.same(scopesOf(unasked.access_token), [], 'asking for nothing gets nothing, no *.All either');
+  await insertSite(server.pool, 'contoso', { id: 'appsite', name: 'App site' });
+  for (const path of [`/users/${alice.id}`, '/sites/appsite/items']) {
+    const response = await callApi(server, tokens.access_token, path);
+    t.equal(response.status, 403, `${path} is refused`);
+    t.match(response.headers.get('www-authenticate'), /error="insufficient_scope"/);
+  }
+});

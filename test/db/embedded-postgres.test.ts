@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import t from 'tap';
 import { type EmbeddedDatabase, startEmbeddedPostgres } from '../../src/db/embedded-postgres.js';
-import { uncoveredChildEnv } from '../support/child-env.js';
+import { coveredChildEnv, sourceCommand } from '../support/child-env.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const fixture = path.join(root, 'test/fixtures/embedded-postgres-child.ts');
@@ -99,9 +99,10 @@ t.test('data written before stop() is there after the next start', async (t) => 
 });
 
 t.test('a PostgreSQL orphaned by a SIGKILLed node process is stopped and its data kept', async (t) => {
-  const child = spawn(process.execPath, ['--import', 'tsx', fixture, dataDir], {
+  // SIGKILLed below, so it writes no coverage; the module is covered by the starts above.
+  const child = spawn(process.execPath, sourceCommand(fixture, [dataDir]), {
     cwd: root,
-    env: uncoveredChildEnv(process.env),
+    env: coveredChildEnv(process.env),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let orphanPid: number | undefined;

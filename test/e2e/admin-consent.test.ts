@@ -308,9 +308,23 @@ t.test('a session whose user was disabled must sign in again', async (t) => {
   await directory.setUserDisabled('contoso', user.id, true, 'operator');
   const again = await browser.request(`${server.url}/my/apps`);
   t.equal(again.status, 303);
-  t.match(again.headers.get('location') ?? '', /[?&]prompt=login(&|$)/, 'prompt=login: the old session is not resumed');
+  t.match(again.headers.get('location') ?? '', /^\/auth\?client_id=accord-portal&/, 'sent to sign in');
+  const { rowCount } = await pool.query(
+    `SELECT 1 FROM oidc_models WHERE model = 'Session' AND payload->>'accountId' = $1`,
+    [user.id],
+  );
+  t.equal(rowCount, 0, 'her sessions ended when she was disabled');
   const login = await browser.visit(`${server.url}/my/apps`);
   t.equal(pageName(login.body), 'login', 'the sign-in page, no loop');
   const refused = await browser.submit(login, /\/login$/, { username: 'dora@contoso', password: PASSWORD });
-  t.not(pageName(refused.body), 'my-apps', 'a disabled user cannot sign in to the portal');
+  t.equal(refused.status, 401, 'a disabled user cannot sign in to the portal');
+  t.equal(pageName(refused.body), 'login', 'the sign-in page again');
+  t.match(refused.body, /The username or password is incorrect/, 'with the generic message');
+  const still = await browser.request(`${server.url}/my/apps`);
+  t.equal(still.status, 303, 'My apps still sends the browser to sign in');
+
+  await directory.setUserDisabled('contoso', user.id, false, 'operator');
+  const login2 = await browser.visit(`${server.url}/my/apps`);
+  const back = await browser.submit(login2, /\/login$/, { username: 'dora@contoso', password: PASSWORD });
+  t.equal(pageName(back.body), 'my-apps', 'control: enabled again, the same sign-in lets her in');
 });

@@ -30,6 +30,7 @@ const as = await seedPeople(directory, [
   ['contoso', 'bob', 'user'],
   ['contoso', 'erin', 'user'],
   ['contoso', 'frank', 'user'],
+  ['contoso', 'gina', 'user'],
   ['fabrikam', 'carol', 'user'],
 ]);
 
@@ -167,6 +168,34 @@ t.test('prompt=none never grants silently', async (t) => {
   const callback = appRedirect(silent.page);
   t.equal(callback.searchParams.get('error'), 'consent_required');
   t.equal(callback.searchParams.get('iss'), server.url);
+});
+
+t.test('offline_access without prompt=consent gets no refresh token (OpenID Connect Core §11)', async (t) => {
+  const app = await registerApp(server, {
+    tenant: 'contoso',
+    name: 'Offline Notes',
+    scopes: ['openid', 'offline_access', 'User.Read'],
+  });
+  const consented = async () =>
+    (
+      await pool.query<{ scopes: string[] }>('SELECT scopes FROM user_consents WHERE user_id = $1 AND client_id = $2', [
+        as('gina@contoso').id,
+        app.clientId,
+      ])
+    ).rows[0]?.scopes;
+  const scope = 'openid offline_access User.Read';
+  const flow = await fullFlow(server, app, as('gina@contoso'), { scope });
+  t.ok(flow.consentShown, 'the consent page was shown and accepted');
+  const tokens = await exchangeCode(app, flow.callback, flow.auth);
+  t.ok(tokens.access_token, 'an access token');
+  t.equal(tokens.refresh_token, undefined, 'no refresh token');
+  t.notMatch(tokens.scope ?? '', /offline_access/, 'offline_access is not granted');
+  t.same(await consented(), ['openid', 'User.Read'], 'nor recorded as consented');
+
+  const withPrompt = await fullFlow(server, app, as('gina@contoso'), { scope, prompt: 'consent' });
+  const refreshable = await exchangeCode(app, withPrompt.callback, withPrompt.auth);
+  t.ok(refreshable.refresh_token, 'control: with prompt=consent the same request gets a refresh token');
+  t.same(await consented(), ['openid', 'offline_access', 'User.Read'], 'and offline_access is recorded');
 });
 
 t.test('prompt=consent shows the page again although everything is granted', async (t) => {

@@ -2,9 +2,17 @@
 
 import * as oidc from 'openid-client';
 import t from 'tap';
-import { Browser, type PageResponse, pageName } from '../support/browser.js';
+import { Browser, findForm, type PageResponse, pageName } from '../support/browser.js';
 import { createTestDatabase } from '../support/database.js';
-import { exchangeCode, fullFlow, registerApp, signInOnPage, startAuthorization } from '../support/flows.js';
+import {
+  answerConsent,
+  appRedirect,
+  exchangeCode,
+  fullFlow,
+  registerApp,
+  signInOnPage,
+  startAuthorization,
+} from '../support/flows.js';
 import { startTestServer } from '../support/server.js';
 
 const server = await startTestServer({
@@ -16,7 +24,14 @@ const PASSWORD = 'correct horse battery';
 await server.directory.createTenant({ id: 'contoso', name: 'Contoso' }, 'operator');
 await server.directory.createTenant({ id: 'fabrikam', name: 'Fabrikam' }, 'operator');
 const dora = await server.directory.createUser(
-  { tenantId: 'contoso', username: 'dora', password: PASSWORD, role: 'user' },
+  {
+    tenantId: 'contoso',
+    username: 'dora',
+    password: PASSWORD,
+    role: 'user',
+    displayName: 'Dora Explorer',
+    email: 'dora@contoso.example',
+  },
   'operator',
 );
 await server.directory.createUser(
@@ -30,16 +45,28 @@ const app = await registerApp(server, {
 
 t.test('the tenant comes from the username; the same username in another tenant is another person', async (t) => {
   const browser = new Browser(server.url);
-  const { page } = await startAuthorization(browser, app, { scope: 'openid' });
-  const wrongTenant = await signInOnPage(browser, page, 'dora@fabrikam', PASSWORD);
-  t.equal(pageName(wrongTenant.body), 'login', "contoso dora's password does not open fabrikam dora");
-  for (const name of ['dora', '@contoso', 'dora@', 'dora@nowhere', `${'x'.repeat(300)}@contoso`]) {
+  const auth = await startAuthorization(browser, app, { scope: 'openid' });
+  const wrongTenant = await signInOnPage(browser, auth.page, 'dora@fabrikam', PASSWORD);
+  t.equal(wrongTenant.status, 401, "contoso dora's password does not open fabrikam dora");
+  t.equal(pageName(wrongTenant.body), 'login');
+  // Each malformed or unknown name: the same generic refusal (a name over 200 characters is
+  // refused by the form's schema, 400, before any lookup).
+  for (const [name, status] of [
+    ['dora', 401],
+    ['@contoso', 401],
+    ['dora@', 401],
+    ['dora@nowhere', 401],
+    [`${'x'.repeat(300)}@contoso`, 400],
+  ] as const) {
     const refused = await signInOnPage(browser, wrongTenant, name, PASSWORD);
-    t.equal(refused.status, refused.status === 400 ? 400 : 401, name.slice(0, 20));
-    t.ok([400, 401].includes(refused.status));
+    t.equal(refused.status, status, `${name.slice(0, 20)}: ${status}`);
+    if (status === 401) t.match(refused.body, /The username or password is incorrect/, 'the generic message');
   }
-  const upper = await signInOnPage(browser, wrongTenant, 'DORA@Contoso', PASSWORD);
-  t.not(pageName(upper.body), 'login', 'usernames and tenants are case-insensitive');
+  // Written in another case, the name opens contoso's dora: the code's ID token is hers.
+  let page = await signInOnPage(browser, wrongTenant, 'DORA@Contoso', PASSWORD);
+  if (pageName(page.body) === 'consent') page = await answerConsent(browser, page, 'accept');
+  const tokens = await exchangeCode(app, appRedirect(page), auth);
+  t.equal(tokens.claims()?.sub, dora.id, 'usernames and tenants are case-insensitive');
 });
 
 t.test('ID token claims: opaque sub, tid, preferred_username', async (t) => {
@@ -50,11 +77,22 @@ t.test('ID token claims: opaque sub, tid, preferred_username', async (t) => {
     { scope: 'openid profile email' },
   );
   const tokens = await exchangeCode(app, flow.callback, flow.auth);
-  const userinfo = await oidc.fetchUserInfo(app.config, tokens.access_token, dora.id).catch(() => undefined);
   const claims = tokens.claims()!;
-  t.equal(claims.sub, dora.id);
-  t.equal(claims.tid, 'contoso');
-  void userinfo;
+  t.equal(claims.sub, dora.id, 'sub is the user id');
+  t.notMatch(claims.sub, /dora|contoso/, 'sub is opaque');
+  t.equal(claims.tid, 'contoso', 'tid is the tenant');
+  t.equal(claims.preferred_username, 'dora@contoso', 'preferred_username is username@tenant');
+  t.equal(claims.name, 'Dora Explorer', 'name (profile)');
+  t.equal(claims.email, 'dora@contoso.example', 'email (email)');
+  t.equal(claims.email_verified, false);
+
+  const openidOnly = await fullFlow(server, app, { signIn: 'dora@contoso', password: PASSWORD }, { scope: 'openid' });
+  const bare = (await exchangeCode(app, openidOnly.callback, openidOnly.auth)).claims()!;
+  t.same(
+    ['preferred_username', 'name', 'email'].filter((claim) => claim in bare),
+    [],
+    'control: without profile and email, none of their claims',
+  );
 });
 
 t.test('a disabled user cannot sign in, loses their session and their refresh tokens', async (t) => {
@@ -68,6 +106,12 @@ t.test('a disabled user cannot sign in, loses their session and their refresh to
   );
   const tokens = await exchangeCode(app, flow.callback, flow.auth);
   t.ok(tokens.refresh_token);
+  // Another browser of hers, signed in too, left alone until she is enabled again.
+  const laptop = new Browser(server.url);
+  await fullFlow(server, app, { signIn: 'dora@contoso', password: PASSWORD }, { scope: 'openid' }, laptop);
+  const silently = async (who: Browser) =>
+    appRedirect((await startAuthorization(who, app, { scope: 'openid', prompt: 'none' })).page).searchParams;
+  t.ok((await silently(laptop)).get('code'), 'control: that browser signs her in silently');
 
   await server.directory.setUserDisabled('contoso', dora.id, true, 'operator');
 
@@ -83,6 +127,11 @@ t.test('a disabled user cannot sign in, loses their session and their refresh to
   t.match(refused.body, /The username or password is incorrect/, 'the same generic message');
 
   await server.directory.setUserDisabled('contoso', dora.id, false, 'operator');
+  t.equal(
+    (await silently(laptop)).get('error'),
+    'login_required',
+    're-enabled: the session she had before is gone, she signs in again',
+  );
   const back = await fullFlow(
     server,
     app,
@@ -97,33 +146,48 @@ t.test('sign-in attempts are limited per client IP, counted for every process al
   const database = await createTestDatabase();
   const first = await startTestServer({ SIGN_IN_RATE_LIMIT: '3' }, database);
   const second = await startTestServer({ SIGN_IN_RATE_LIMIT: '3' }, database);
+  // A third behind a proxy it trusts (TRUST_PROXY): there X-Forwarded-For names the client.
+  const proxied = await startTestServer({ SIGN_IN_RATE_LIMIT: '3', TRUST_PROXY: 'true' }, database);
   t.teardown(async () => {
     await first.close();
     await second.close();
+    await proxied.close();
     await database.drop();
   });
   await first.directory.createTenant({ id: 'contoso', name: 'Contoso' }, 'operator');
   const attempts: { page: PageResponse; browser: Browser }[] = [];
-  for (const server of [first, second]) {
+  for (const server of [first, second, proxied]) {
     const limitedApp = await registerApp(server, { tenant: 'contoso', scopes: ['openid'] });
     const browser = new Browser(server.url);
     attempts.push({ browser, page: (await startAuthorization(browser, limitedApp, { scope: 'openid' })).page });
   }
-  const statuses: number[] = [];
-  for (const attempt of [0, 0, 1, 1]) {
-    const { browser, page } = attempts[attempt]!;
-    const next = await browser.submit(page, /\/login$/, {
-      username: `nobody${statuses.length}@contoso`,
-      password: 'wrong password',
+  /** One failed sign-in on attempts[at]'s page, from `forwardedFor` when given. */
+  const attempt = async (at: number, forwardedFor?: string) => {
+    const { browser, page } = attempts[at]!;
+    const form = findForm(page.body, /\/login$/)!;
+    const next = await browser.request(new URL(form.action, page.url).toString(), {
+      form: { ...form.hidden, username: `nobody${at}@contoso`, password: 'wrong password' },
+      headers: forwardedFor ? { 'x-forwarded-for': forwardedFor } : {},
     });
-    statuses.push(next.status);
-    if (next.status === 401) attempts[attempt]!.page = next;
+    if (next.status === 401) attempts[at]!.page = next;
     else
       t.ok(Number(next.headers.get('retry-after')) > 0, `refused with Retry-After: ${next.headers.get('retry-after')}`);
-  }
+    return next.status;
+  };
+  const statuses = [await attempt(0), await attempt(0), await attempt(1), await attempt(1)];
   t.same(
     statuses,
     [401, 401, 401, 429],
     'the fourth attempt in a minute is refused, though it reached the other process',
+  );
+  t.same(
+    [await attempt(0, '203.0.113.7'), await attempt(1, '198.51.100.1, 203.0.113.8')],
+    [429, 429],
+    'a forged X-Forwarded-For does not start a new count (TRUST_PROXY is off)',
+  );
+  t.same(
+    [await attempt(2, '203.0.113.7'), await attempt(2, '203.0.113.9')],
+    [401, 401],
+    'control: behind a trusted proxy the forwarded address is the client, counted apart',
   );
 });

@@ -298,8 +298,13 @@ t.test('every grant belongs to one consent and holds nothing that was not grante
     return extra.length > 0 ? [`${grant.account_id}: ${extra}`] : [];
   });
   t.same(excess, [], 'no grant holds a permission that is neither the user’s nor the admin’s');
-  for (const grant of grants)
-    t.equal(grant.account_id, userConsents.find((row) => row.grant_id === grant.id)?.user_id ?? grant.account_id);
+  t.same(
+    grants
+      .filter((grant) => userConsents.find((row) => row.grant_id === grant.id)?.user_id !== grant.account_id)
+      .map((grant) => `${grant.id} of ${grant.account_id}`),
+    [],
+    'each grant belongs to the user whose consent names it',
+  );
 });
 
 t.test('admin consents racing on an app with no admin consent yet are all kept', async (t) => {

@@ -1,13 +1,16 @@
 // PostgreSQL restarted under load: while it is down every request fails fast with 503
 // temporarily_unavailable (never a 500, never a hang); once it is back the same process serves
-// again without a restart, and no consent or grant was lost or duplicated. Then PostgreSQL frozen
-// (SIGSTOP: connections open, nothing answers), which is where pg's timeouts decide.
+// again without a restart, and no consent or grant was lost or duplicated — among them the
+// consents and grants that users were giving through the consent page while PostgreSQL went
+// down and came back. Then PostgreSQL frozen (SIGSTOP: connections open, nothing answers), which
+// is where pg's timeouts decide.
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
 import { migrate } from '../../src/db/migrate.js';
 import { userTokens } from '../data-api/support.js';
-import { registerApp } from '../support/flows.js';
+import { Browser, pageName } from '../support/browser.js';
+import { answerConsent, registerApp, signInOnPage, startAuthorization } from '../support/flows.js';
 import { startTestServer } from '../support/server.js';
 import { consentSnapshot, PrivateDatabase, type Sample, sample } from './support.js';
 
@@ -31,11 +34,21 @@ const admin = await directory.createUser(
 );
 for (const username of ['alice', 'bob'])
   await directory.createUser({ tenantId: 'contoso', username, password, role: 'user' }, 'operator');
+// The users who consent while PostgreSQL goes down and comes back, one flow each.
+const WRITERS = Array.from({ length: 60 }, (_, i) => `writer${i}`);
+const writerIds = new Map<string, string>();
+for (const username of WRITERS)
+  writerIds.set(
+    username,
+    (await directory.createUser({ tenantId: 'contoso', username, password, role: 'user' }, 'operator')).id,
+  );
 const app = await registerApp(server, { tenant: 'contoso', scopes: ['openid', 'User.Read', 'Calendars.Read'] });
 // Consents in place: two users' own (through the real flow, so each has a Grant) and the admin's.
 const aliceTokens = await userTokens(server, app, { signIn: 'alice@contoso', password }, 'openid User.Read');
 await userTokens(server, app, { signIn: 'bob@contoso', password }, 'openid User.Read Calendars.Read');
 await server.accord.services.consent.grantAdminConsent('contoso', admin.id, app.clientId, ['Calendars.Read'], 'test');
+// The app the writers consent to: theirs alone, no admin consent (which would give each a grant at sign-in).
+const writersApp = await registerApp(server, { tenant: 'contoso', name: 'Writers', scopes: ['openid', 'User.Read'] });
 const { app: daemon, clientSecret } = await directory.createApp(
   {
     publisherTenantId: 'contoso',
@@ -48,6 +61,7 @@ const { app: daemon, clientSecret } = await directory.createApp(
   'operator',
 );
 const before = await consentSnapshot(server.pool);
+const othersBefore = await othersSnapshot();
 
 const requests: Record<string, (signal: AbortSignal) => Promise<Response>> = {
   readyz: (signal) => fetch(`${server.url}/readyz`, { signal }),
@@ -69,9 +83,31 @@ const requests: Record<string, (signal: AbortSignal) => Promise<Response>> = {
     }),
 };
 
-/** One worker per kind of request, each sending the next as soon as the last one answered. */
+/**
+ * A user's consent through the real pages: /auth, sign-in, accept (when asked). Resolves to 'code'
+ * when the app got a code, else to the status (or error) of the step that failed.
+ */
+async function consentFlow(username: string): Promise<string | number> {
+  const browser = new Browser(server.url);
+  try {
+    const auth = await startAuthorization(browser, writersApp, { scope: 'openid User.Read' });
+    if (pageName(auth.page.body) !== 'login') return auth.page.status;
+    const consent = await signInOnPage(browser, auth.page, `${username}@contoso`, password);
+    // Consented already (a flow cut off after its commit): straight back to the app.
+    const done = pageName(consent.body) === 'consent' ? await answerConsent(browser, consent, 'accept') : consent;
+    return /[?&]code=/.test(done.headers.get('location') ?? '') ? 'code' : done.status;
+  } catch (error) {
+    return (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).message;
+  }
+}
+
+/**
+ * One worker per kind of request, each sending the next as soon as the last one answered, and
+ * one worker of users consenting (each writer once), which writes consents, grants and audit events.
+ */
 function loadLoop() {
   const samples: Sample[] = [];
+  const flows: Array<{ username: string; outcome: string | number; startedAt: number }> = [];
   let running = true;
   const workers = Object.entries(requests).map(async ([kind, request]) => {
     while (running) {
@@ -79,13 +115,94 @@ function loadLoop() {
       await sleep(25);
     }
   });
+  // Each writer tries until their consent reaches the app (as a user would), then the next one.
+  const writer = (async () => {
+    for (const username of WRITERS) {
+      let outcome: string | number | undefined;
+      while (running && outcome !== 'code') {
+        const startedAt = Date.now();
+        outcome = await consentFlow(username);
+        flows.push({ username, outcome, startedAt });
+        await sleep(25);
+      }
+      if (!running) break;
+    }
+  })();
   return {
     samples,
+    flows,
     stop: async () => {
       running = false;
-      await Promise.all(workers);
-      return samples;
+      await Promise.all([...workers, writer]);
+      return { samples, flows };
     },
+  };
+}
+
+/** The writers' consents, grants and audit events as stored, per writer. */
+async function writersState() {
+  const ids = [...writerIds.values()];
+  const [consents, grants, events] = await Promise.all([
+    server.pool.query<{ user_id: string; scopes: string[]; grant_id: string | null }>(
+      'SELECT user_id, scopes, grant_id FROM user_consents WHERE user_id = ANY($1::text[]) AND client_id = $2::text',
+      [ids, writersApp.clientId],
+    ),
+    server.pool.query<{ id: string; account_id: string }>(
+      `SELECT id, payload->>'accountId' AS account_id FROM oidc_models
+        WHERE model = 'Grant' AND payload->>'accountId' = ANY($1::text[]) AND payload->>'clientId' = $2::text`,
+      [ids, writersApp.clientId],
+    ),
+    server.pool.query<{ actor: string }>(
+      `SELECT actor FROM audit_events WHERE action = 'consent.user.granted' AND actor = ANY($1::text[]) AND target = $2::text`,
+      [ids, writersApp.clientId],
+    ),
+  ]);
+  return WRITERS.map((username) => {
+    const id = writerIds.get(username)!;
+    const consent = consents.rows.filter((row) => row.user_id === id);
+    const own = grants.rows.filter((row) => row.account_id === id);
+    return {
+      username,
+      consents: consent.map((row) => row.scopes.join(' ')),
+      grants: own.length,
+      grantIsTheConsents: own.length === 1 && consent[0]?.grant_id === own[0]!.id,
+      auditEvents: events.rows.filter((row) => row.actor === id).length,
+    };
+  });
+}
+
+/** Someone who consented: one consent with what was asked, one grant named by it, one audit event. */
+const CONSENTED = (username: string) => ({
+  username,
+  consents: ['openid User.Read'],
+  grants: 1,
+  grantIsTheConsents: true,
+  auditEvents: 1,
+});
+/** Consent recorded (with its audit event), its grant not built yet: the next sign-in builds it from the consent. */
+const RECORDED = (username: string) => ({
+  username,
+  consents: ['openid User.Read'],
+  grants: 0,
+  grantIsTheConsents: false,
+  auditEvents: 1,
+});
+const UNTOUCHED = (username: string) => ({
+  username,
+  consents: [],
+  grants: 0,
+  grantIsTheConsents: false,
+  auditEvents: 0,
+});
+
+/** The consent state of everyone but the writers. */
+async function othersSnapshot() {
+  const ids = new Set(writerIds.values());
+  const snapshot = await consentSnapshot(server.pool);
+  return {
+    userConsents: snapshot.userConsents.filter((row) => !ids.has(row.user_id)),
+    adminConsents: snapshot.adminConsents,
+    grants: snapshot.grants.filter((row) => !ids.has(row.account_id)),
   };
 }
 
@@ -122,7 +239,7 @@ t.test(
     }
     t.ok(readyAfter !== undefined, `ready again ${readyAfter} ms after PostgreSQL came back`);
     await sleep(500);
-    const samples = await load.stop();
+    const { samples, flows } = await load.stop();
 
     const outage = samples.filter((s) => s.startedAt >= outageFrom && s.startedAt + s.ms <= outageTo);
     for (const kind of Object.keys(requests)) {
@@ -160,11 +277,63 @@ t.test(
       const s = await sample(kind, request);
       t.equal(s.status, 200, `after recovery: ${describe(s)}`);
     }
+    // The consents given meanwhile, each writer trying until theirs reached the app: every
+    // attempt that failed got a 503; each writer who got through has one consent, one grant and
+    // one audit event — also when an attempt cut off after its commit came before (never twice);
+    // the writer still trying when the load stopped has nothing, or the consent whole (its grant
+    // is built at the next sign-in), never half.
+    const failed = flows.filter((flow) => flow.outcome !== 'code');
+    const completed = [...new Set(flows.filter((flow) => flow.outcome === 'code').map((flow) => flow.username))];
+    const tried = [...new Set(flows.map((flow) => flow.username))];
+    t.ok(
+      completed.length >= 2,
+      `${flows.length} consent attempts by ${tried.length} writers, ${completed.length} through`,
+    );
+    t.ok(
+      failed.some((flow) => flow.startedAt >= outageFrom && flow.startedAt < outageTo),
+      `${failed.length} attempts cut off by the outage`,
+    );
+    t.ok(
+      flows.some((flow) => flow.outcome === 'code' && flow.startedAt > outageTo),
+      'consents went through again after it',
+    );
+    t.same(
+      failed.filter((flow) => flow.outcome !== 503).map((flow) => `${flow.username}: ${flow.outcome}`),
+      [],
+      'every attempt that failed got a 503',
+    );
+    const state = await writersState();
+    t.same(
+      state.filter((writer) => completed.includes(writer.username)),
+      completed.map(CONSENTED),
+      'each writer who got through: one consent, one grant, one audit event',
+    );
+    const stillTrying = state.filter(
+      (writer) => tried.includes(writer.username) && !completed.includes(writer.username),
+    );
+    t.same(
+      stillTrying,
+      stillTrying.map((writer) =>
+        (writer.consents.length === 0 ? UNTOUCHED : writer.grants === 0 ? RECORDED : CONSENTED)(writer.username),
+      ),
+      'the writer still trying: nothing, or the consent whole',
+    );
+    t.same(
+      state.filter((writer) => !tried.includes(writer.username)),
+      WRITERS.filter((username) => !tried.includes(username)).map(UNTOUCHED),
+      'nothing for those who did not try',
+    );
+    for (const { username } of stillTrying) t.equal(await consentFlow(username), 'code', `${username} again`);
+    t.same(
+      (await writersState()).filter((writer) => tried.includes(writer.username)),
+      tried.map(CONSENTED),
+      'then every writer has exactly one consent, one grant and one audit event',
+    );
+
+    t.same(await othersSnapshot(), othersBefore, "everyone else's consents and grants unchanged");
     const after = await consentSnapshot(server.pool);
-    t.same(after.userConsents, before.userConsents, 'user consents unchanged');
-    t.same(after.adminConsents, before.adminConsents, 'admin consents unchanged');
-    t.same(after.grants, before.grants, 'grants unchanged');
-    t.equal(after.auditEvents, before.auditEvents, 'no audit event added or lost');
+    const writerEvents = (await writersState()).reduce((sum, writer) => sum + writer.auditEvents, 0);
+    t.equal(after.auditEvents, before.auditEvents + writerEvents, "no audit event but the writers' added or lost");
   },
 );
 
@@ -194,5 +363,5 @@ t.test('PostgreSQL that stops answering: requests fail within the bound, and the
     const s = await sample(kind, request);
     t.equal(s.status, 200, `after it answers again: ${describe(s)}`);
   }
-  t.same((await consentSnapshot(server.pool)).grants, before.grants, 'grants unchanged');
+  t.same(await othersSnapshot(), othersBefore, 'consents and grants unchanged');
 });

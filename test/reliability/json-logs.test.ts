@@ -7,7 +7,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { connect } from 'node:net';
 import t from 'tap';
-import { uncoveredChildEnv } from '../support/child-env.js';
+import { coveredChildEnv, sourceCommand } from '../support/child-env.js';
 import { repoRoot } from '../support/database.js';
 import { freePort } from '../support/server.js';
 import { PrivateDatabase } from './support.js';
@@ -17,16 +17,21 @@ const database = await PrivateDatabase.start();
 t.teardown(() => database.destroy());
 const port = await freePort();
 const origin = `http://127.0.0.1:${port}`;
-const child: ChildProcess = spawn('sh', ['-c', 'exec "$0" --import tsx src/server.ts 2>&1', process.execPath], {
-  cwd: repoRoot,
-  env: uncoveredChildEnv({
-    PATH: process.env.PATH ?? '',
-    DATABASE_URL: database.url,
-    PORT: String(port),
-    LOG_LEVEL: 'info',
-  }),
-  stdio: ['ignore', 'pipe', 'inherit'],
-});
+// One pipe for stdout and stderr (`2>&1`), so the lines keep their order.
+const child: ChildProcess = spawn(
+  'sh',
+  ['-c', 'exec "$0" "$@" 2>&1', process.execPath, ...sourceCommand('src/server.ts')],
+  {
+    cwd: repoRoot,
+    env: coveredChildEnv({
+      PATH: process.env.PATH ?? '',
+      DATABASE_URL: database.url,
+      PORT: String(port),
+      LOG_LEVEL: 'info',
+    }),
+    stdio: ['ignore', 'pipe', 'inherit'],
+  },
+);
 const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
 t.teardown(async () => {
   if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');

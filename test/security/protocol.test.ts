@@ -1,8 +1,11 @@
 // RFC 9700 attack list, protocol side: each case sends the attack and asserts the refusal and
 // that nothing was granted or leaked.
 
+import { decodeJwt } from 'jose';
 import * as oidc from 'openid-client';
 import t from 'tap';
+import { callApi as callDataApi } from '../data-api/support.js';
+import { refusedWithin } from '../support/api.js';
 import { Browser, pageName } from '../support/browser.js';
 import { exchangeCode, fullFlow, REDIRECT_URI, registerApp, startAuthorization } from '../support/flows.js';
 import { startTestServer } from '../support/server.js';
@@ -146,35 +149,59 @@ t.test('implicit and password grants are refused', async (t) => {
   t.equal(password.body.error, 'unsupported_grant_type');
 });
 
+/**
+ * What is left of the tokens a redemption issued: the data API's answer to its access token (once
+ * the revocation's notification has arrived), its refresh token at /token, and its grant.
+ */
+async function afterRevocation(issued: Record<string, string>) {
+  const gid = String(decodeJwt(issued.access_token!).gid);
+  const { rowCount } = await server.pool.query(`SELECT 1 FROM oidc_models WHERE model = 'Grant' AND id = $1::text`, [
+    gid,
+  ]);
+  return {
+    dataApi: (await refusedWithin(() => callDataApi(server, issued.access_token, '/me'))).status,
+    refresh: (await tokenRequest({ grant_type: 'refresh_token', refresh_token: issued.refresh_token! })).body.error,
+    grantStored: rowCount === 1,
+  };
+}
+
 t.test('a code is single-use; replay revokes what the first redemption issued', async (t) => {
   const { code, verifier } = await freshCode();
-  const first = await tokenRequest({
-    grant_type: 'authorization_code',
-    code,
-    redirect_uri: REDIRECT_URI,
-    code_verifier: verifier,
-  });
+  const redeem = { grant_type: 'authorization_code', code, redirect_uri: REDIRECT_URI, code_verifier: verifier };
+  const first = await tokenRequest(redeem);
   t.equal(first.status, 200);
-  const replay = await tokenRequest({
-    grant_type: 'authorization_code',
-    code,
-    redirect_uri: REDIRECT_URI,
-    code_verifier: verifier,
-  });
+  t.ok(first.body.refresh_token, 'the first redemption got a refresh token');
+  t.equal((await callDataApi(server, first.body.access_token, '/me')).status, 200, 'control: its access token works');
+  const replay = await tokenRequest(redeem);
+  t.equal(replay.status, 400);
   t.equal(replay.body.error, 'invalid_grant');
-  const refresh = await tokenRequest({ grant_type: 'refresh_token', refresh_token: first.body.refresh_token! });
-  t.equal(refresh.body.error, 'invalid_grant', "the first redemption's refresh token is revoked");
+  t.same(
+    await afterRevocation(first.body),
+    { dataApi: 401, refresh: 'invalid_grant', grantStored: false },
+    "the first redemption's access token is refused at the data API, its refresh token is dead, its grant is gone",
+  );
 });
 
-t.test('ten concurrent redemptions of one code: exactly one wins', async (t) => {
+t.test('ten concurrent redemptions of one code: exactly one wins, and its tokens are revoked', async (t) => {
   const { code, verifier } = await freshCode();
   const results = await Promise.all(
     Array.from({ length: 10 }, () =>
       tokenRequest({ grant_type: 'authorization_code', code, redirect_uri: REDIRECT_URI, code_verifier: verifier }),
     ),
   );
-  t.equal(results.filter((result) => result.status === 200).length, 1);
-  t.ok(results.filter((result) => result.status !== 200).every((result) => result.body.error === 'invalid_grant'));
+  const winners = results.filter((result) => result.status === 200);
+  t.equal(winners.length, 1, 'one redemption wins');
+  t.same(
+    results.filter((result) => result.status !== 200).map((result) => `${result.status} ${result.body.error}`),
+    Array.from({ length: 9 }, () => '400 invalid_grant'),
+    'the nine others are invalid_grant',
+  );
+  // RFC 9700 §4.5: a code redeemed twice is compromised; the winner may be the attacker.
+  t.same(
+    await afterRevocation(winners[0]!.body),
+    { dataApi: 401, refresh: 'invalid_grant', grantStored: false },
+    "the winner's access token is refused at the data API, its refresh token is dead, its grant is gone",
+  );
 });
 
 t.test('a code is bound to its client and redirect URI', async (t) => {

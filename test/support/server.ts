@@ -9,7 +9,7 @@ import { PermissionCatalogue } from '../../src/core/permission-catalogue.js';
 import { listPermissions } from '../../src/db/permissions.js';
 import type { Pool } from '../../src/db/pool.js';
 import { Directory } from '../../src/services/directory.js';
-import { uncoveredChildEnv } from './child-env.js';
+import { coveredChildEnv, sourceCommand } from './child-env.js';
 import { createTestDatabase, repoRoot, type TestDatabase } from './database.js';
 
 export async function freePort(): Promise<number> {
@@ -68,8 +68,11 @@ export interface ServerProcess {
   output(): string;
   /** Resolves when the process exits, with its code and the time. */
   exited: Promise<{ code: number | null; at: number }>;
-  /** Kills it if it still runs, and waits for it to exit. */
-  kill(): Promise<void>;
+  /**
+   * Stops it if it still runs, as an operator would (SIGTERM, so that its coverage is written),
+   * and waits for it to exit; SIGKILL if it has not exited after `graceMs`.
+   */
+  kill(graceMs?: number): Promise<void>;
 }
 
 /**
@@ -82,9 +85,9 @@ export async function startServerProcess(
 ): Promise<ServerProcess> {
   const port = await freePort();
   const origin = `http://127.0.0.1:${port}`;
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+  const child = spawn(process.execPath, sourceCommand('src/server.ts'), {
     cwd: repoRoot,
-    env: uncoveredChildEnv({
+    env: coveredChildEnv({
       PATH: process.env.PATH ?? '',
       DATABASE_URL: databaseUrl,
       PORT: String(port),
@@ -99,17 +102,20 @@ export async function startServerProcess(
   const exited = new Promise<{ code: number | null; at: number }>((resolve) =>
     child.on('exit', (code) => resolve({ code, at: Date.now() })),
   );
-  const kill = async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  const running = () => child.exitCode === null && child.signalCode === null;
+  const kill = async (graceMs = 10_000) => {
+    if (running()) child.kill('SIGTERM');
+    const timer = setTimeout(() => running() && child.kill('SIGKILL'), graceMs);
     await exited;
+    clearTimeout(timer);
   };
-  // Generous: two cores shared by several test runs were seen to need more than 15 s.
-  const deadline = Date.now() + 45_000;
+  // Generous: under the test runner's TypeScript loader a start on a busy machine takes a while.
+  const deadline = Date.now() + 90_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}:\n${output}`);
     if (Date.now() > deadline) {
-      await kill();
-      throw new Error(`server not ready after 45 s:\n${output}`);
+      await kill(0);
+      throw new Error(`server not ready after 90 s:\n${output}`);
     }
     try {
       if ((await fetch(`${origin}/readyz`, { signal: AbortSignal.timeout(2_000) })).status === 200) break;
