@@ -79,9 +79,13 @@ export async function deleteModel(db: Queryable, model: string, id: string): Pro
   await db.query('DELETE FROM oidc_models WHERE model = $1::text AND id = $2::text', [model, id]);
 }
 
-/** Deletes every row issued under the grant, of every model (the Grant row itself is keyed by id, not grant_id). */
-export async function deleteModelsOfGrant(db: Queryable, grantId: string): Promise<void> {
-  await db.query('DELETE FROM oidc_models WHERE grant_id = $1::text', [grantId]);
+/**
+ * Deletes the model's rows issued under the grant (oidc-provider revokes a grant one model at a
+ * time). Only that model's: an Interaction records the grant it started from, and must outlive
+ * the grant's revocation when a sign-in as another account ends the old session mid-interaction.
+ */
+export async function deleteModelsOfGrant(db: Queryable, model: string, grantId: string): Promise<void> {
+  await db.query('DELETE FROM oidc_models WHERE model = $1::text AND grant_id = $2::text', [model, grantId]);
 }
 
 /**
@@ -97,10 +101,14 @@ export async function deleteSessionsOfAccount(db: Queryable, accountId: string):
   return rowCount ?? 0;
 }
 
-/** Deletes the Grants and every row issued under them: codes, refresh tokens, opaque access tokens. */
+/**
+ * Deletes the Grants and every row issued under them: codes, refresh tokens, opaque access tokens.
+ * An Interaction only records the grant it started from; it is not issued under it, and stays.
+ */
 export async function deleteGrants(db: Queryable, grantIds: readonly string[]): Promise<void> {
   await db.query(
-    `DELETE FROM oidc_models WHERE grant_id = ANY ($1::text[]) OR (model = 'Grant' AND id = ANY ($1::text[]))`,
+    `DELETE FROM oidc_models
+      WHERE (grant_id = ANY ($1::text[]) AND model <> 'Interaction') OR (model = 'Grant' AND id = ANY ($1::text[]))`,
     [grantIds],
   );
 }

@@ -92,9 +92,9 @@ export class PostgresAdapter implements Adapter {
     await deleteModel(this.pool, this.model, id);
   }
 
-  /** Removes every artefact of the grant — all models, not only this one. */
+  /** Removes this model's entries issued under the grant (oidc-provider calls it for each model it revokes). */
   async revokeByGrantId(grantId: string): Promise<void> {
-    await deleteModelsOfGrant(this.pool, grantId);
+    await deleteModelsOfGrant(this.pool, this.model, grantId);
   }
 
   private async findOne(column: ModelLookup, value: string): Promise<AdapterPayload | undefined> {

@@ -86,10 +86,18 @@ export async function interactionRoutes(instance: FastifyInstance, deps: Interac
     return details;
   }
 
-  async function finish(request: FastifyRequest, reply: FastifyReply, result: InteractionResults) {
-    const redirectTo = await provider.interactionResult(request.raw, reply.raw, result, {
-      mergeWithLastSubmission: false,
-    });
+  /**
+   * Ends the step with its result. Consent adds to the sign-in just submitted (as oidc-provider's
+   * example does): that sign-in is what answers a `prompt=login`, and without it the provider
+   * would ask for a sign-in again after consent.
+   */
+  async function finish(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    result: InteractionResults,
+    mergeWithLastSubmission = false,
+  ) {
+    const redirectTo = await provider.interactionResult(request.raw, reply.raw, result, { mergeWithLastSubmission });
     return reply.redirect(redirectTo, 303);
   }
 
@@ -273,7 +281,7 @@ export async function interactionRoutes(instance: FastifyInstance, deps: Interac
         throw InteractionExpired('Nothing was granted. Go back to the app and start again.').withMessage(
           'pages:errors.nothingGranted',
         );
-      return finish(request, reply, { consent: { grantId: grant.jti } });
+      return finish(request, reply, { consent: { grantId: grant.jti } }, true);
     },
   );
 

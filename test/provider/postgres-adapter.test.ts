@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { type Adapter, type AdapterPayload, errors } from 'oidc-provider';
 import t, { type Test } from 'tap';
 import { PermissionCatalogue } from '../../src/core/permission-catalogue.js';
-import { purgeExpiredModels } from '../../src/db/oidc-models.js';
+import { deleteGrants, purgeExpiredModels } from '../../src/db/oidc-models.js';
 import { listPermissions } from '../../src/db/permissions.js';
 import { postgresAdapterFactory } from '../../src/provider/postgres-adapter.js';
 import { Directory } from '../../src/services/directory.js';
@@ -152,30 +152,48 @@ function adapterContract(t: Test, adapterFor: (model: string) => Adapter) {
     t.equal((reason as { error?: string } | undefined)?.error, 'invalid_grant');
   });
 
-  t.test("revokeByGrantId removes every model's entries of that grant and only those", async (t) => {
+  t.test("revokeByGrantId removes that model's entries of that grant and only those", async (t) => {
     const grantId = id('grant');
     const keptGrantId = id('grant');
-    const revoked = [
+    const tokens = [
       [codes, id('code')],
       [accessTokens, id('at')],
       [refreshTokens, id('rt')],
       [deviceCodes, id('device')],
     ] as const;
-    const kept = [
+    const otherGrant = [
       [codes, id('code')],
       [accessTokens, id('at')],
       [refreshTokens, id('rt')],
     ] as const;
-    for (const [adapter, jti] of revoked) await adapter.upsert(jti, { jti, grantId }, 60);
-    for (const [adapter, jti] of kept) await adapter.upsert(jti, { jti, grantId: keptGrantId }, 60);
+    for (const [adapter, jti] of tokens) await adapter.upsert(jti, { jti, grantId }, 60);
+    for (const [adapter, jti] of otherGrant) await adapter.upsert(jti, { jti, grantId: keptGrantId }, 60);
     const noGrant = id('session');
     await sessions.upsert(noGrant, { jti: noGrant }, 60);
+    // An interaction records the grant it started from; a sign-in as another account revokes that
+    // grant (the old session ends) while the interaction goes on.
+    const interaction = id('interaction');
+    await interactions.upsert(interaction, { jti: interaction, grantId }, 60);
 
-    // oidc-provider calls it on one model at a time; any one call removes the whole grant.
+    // oidc-provider calls it on each model it revokes (lib/helpers/revoke.js).
     await accessTokens.revokeByGrantId(grantId);
-    for (const [adapter, jti] of revoked) t.equal(await adapter.find(jti), undefined, `${jti} revoked`);
-    for (const [adapter, jti] of kept) t.ok(await adapter.find(jti), `${jti} kept`);
+    t.equal(await accessTokens.find(tokens[1][1]), undefined, 'the access token of the grant is revoked');
+    for (const [adapter, jti] of [tokens[0], tokens[2], tokens[3]])
+      t.ok(await adapter.find(jti), `${jti} is another model's`);
+    for (const [model, adapter] of [
+      ['AuthorizationCode', codes],
+      ['RefreshToken', refreshTokens],
+      ['DeviceCode', deviceCodes],
+    ] as const) {
+      await adapter.revokeByGrantId(grantId);
+      t.equal(await adapter.find(tokens.find(([a]) => a === adapter)![1]), undefined, `${model} revoked`);
+    }
+    for (const [adapter, jti] of otherGrant) t.ok(await adapter.find(jti), `${jti} kept`);
     t.ok(await sessions.find(noGrant), 'an entry without a grant is kept');
+    t.ok(await interactions.find(interaction), 'the interaction that started from the grant is kept');
+    // Accord's own revocation of whole grants (withdrawn consent, a replayed code) keeps it too.
+    await deleteGrants(database.pool, [grantId]);
+    t.ok(await interactions.find(interaction), 'kept when Accord revokes the grant');
   });
 }
 

@@ -70,12 +70,19 @@ export async function startServerAndBrowser(
   return { server: server.value, browser: browser.value };
 }
 
-/** A fresh browser context: its own cookies, an empty cache, a fixed viewport and locale. */
-export async function newUserContext(browser: Browser): Promise<BrowserContext> {
+/**
+ * A fresh browser context: its own cookies, an empty cache, a fixed viewport and locale; with
+ * `javaScriptEnabled: false`, a browser whose pages run no script.
+ */
+export async function newUserContext(
+  browser: Browser,
+  options: { javaScriptEnabled?: boolean } = {},
+): Promise<BrowserContext> {
   const context = await browser.newContext({
     viewport: { width: 1024, height: 900 },
     locale: 'en-GB',
     reducedMotion: 'reduce',
+    ...options,
   });
   context.setDefaultTimeout(10_000);
   context.setDefaultNavigationTimeout(15_000);

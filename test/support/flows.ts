@@ -121,3 +121,15 @@ export async function fullFlow(
   const callback = appRedirect(page);
   return { auth, callback, consentShown, browser };
 }
+
+/**
+ * After a sign-in as another account than the session's, oidc-provider ends the old session first:
+ * a page whose form posts to /session/end/confirm, submitted by a script or, without JavaScript, by
+ * its visible Continue button. Submits it as that button does; any other page is returned as is.
+ */
+export async function continueThroughEndSession(browser: Browser, page: PageResponse): Promise<PageResponse> {
+  if (page.status !== 200 || !/action="[^"]*\/session\/end\/confirm"/.test(page.body)) return page;
+  if (!/<button[^>]*type="submit"[^>]*>\s*Continue\s*<\/button>/.test(page.body))
+    throw new Error('the end-session form has no visible Continue button for a browser without JavaScript');
+  return browser.submit(page, /\/session\/end\/confirm$/, {});
+}
