@@ -2,7 +2,7 @@
 // refresh tokens, RFC 9207 `iss`, RFC 8707 resource indicators with RFC 9068 JWT access tokens,
 // client credentials, DPoP, PAR, introspection and revocation, no development interactions.
 import type { JWK } from 'jose';
-import Provider, { type ClientMetadata, type Configuration, errors } from 'oidc-provider';
+import Provider, { type ClientMetadata, type Configuration, errors, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Config } from '../config.js';
 import { DatabaseUnavailable } from '../core/errors.js';
 import { FIRST_PARTY_CLIENT_ID } from '../core/first-party-client.js';
@@ -65,6 +65,23 @@ export function createProvider(config: Config, deps: ProviderDeps): Provider {
   const resources = resourceIndicators(config.issuer);
   const secure = config.issuer.startsWith('https:');
 
+  const requestedScopes = (ctx: KoaContextWithOIDC): string[] =>
+    String(ctx.oidc.params?.scope ?? '')
+      .split(' ')
+      .filter(Boolean);
+  /** `openid` and only OpenID's own scopes (profile, email, offline_access): no API permission. */
+  const onlyOpenIdScopes = (scopes: readonly string[]): boolean =>
+    scopes.includes('openid') && scopes.every((scope) => catalogue.resourceOf(scope) === 'openid');
+
+  /** The app, once every scope asked for is in the catalogue and in the app's registration. */
+  async function registeredApp(clientId: string, requested: readonly string[]) {
+    const app = await findAppOnce(pool, clientId);
+    if (!app) throw new errors.InvalidClient();
+    const notAllowed = requested.filter((scope) => !catalogue.has(scope) || !app.scopes.includes(scope));
+    if (notAllowed.length > 0) throw invalidScope(`scope not registered for this app: ${someOf(notAllowed)}`);
+    return app;
+  }
+
   const configuration: Configuration = {
     adapter: postgresAdapterFactory(pool),
     // Accord's own portal sign-in. oidc-provider looks static clients up before the adapter, so no
@@ -82,6 +99,9 @@ export function createProvider(config: Config, deps: ProviderDeps): Provider {
       profile: ['name', 'preferred_username'],
       email: ['email', 'email_verified'],
     },
+    // The ID token carries the claims of the granted profile and email scopes even when the access
+    // token also serves userinfo (as Entra's ID tokens do); oidc-provider would keep them for userinfo only.
+    conformIdTokenClaims: false,
     responseTypes: ['code'],
     pkce: { required: () => true },
     // RFC 9700 §2.1: the redirect_uri is always sent and compared exactly.
@@ -143,30 +163,29 @@ export function createProvider(config: Config, deps: ProviderDeps): Provider {
       },
       resourceIndicators: {
         enabled: true,
-        defaultResource: async (ctx, client, oneOf) => {
-          // The first-party portal asks for an ID token only; it reaches no resource server.
-          if (client?.clientId === FIRST_PARTY_CLIENT_ID) return undefined;
+        defaultResource: reportingOutage(async (ctx, client, oneOf) => {
           if (oneOf) return oneOf.includes(resources.data) ? resources.data : oneOf;
-          const scopes = String(ctx.oidc.params?.scope ?? '').split(' ');
+          const scopes = requestedScopes(ctx);
+          // OIDC Core §5.3: an OpenID request that asks for no API permission (the portal's
+          // sign-in among them) gets no resource, so that its access token is for userinfo.
+          if (onlyOpenIdScopes(scopes)) {
+            if (client && client.clientId !== FIRST_PARTY_CLIENT_ID) await registeredApp(client.clientId, scopes);
+            return undefined;
+          }
           return scopes.some((scope) => catalogue.resourceOf(scope) === 'admin') &&
             !scopes.some((scope) => catalogue.resourceOf(scope) === 'data')
             ? resources.admin
             : resources.data;
-        },
-        useGrantedResource: async () => true,
+        }),
+        // The code's resource, unless a refresh asks for OpenID scopes only (RFC 6749 §6): its
+        // access token is then for userinfo, as that of a request for those alone would be.
+        useGrantedResource: async (ctx) =>
+          ctx.oidc.params?.scope === undefined || !onlyOpenIdScopes(requestedScopes(ctx)),
         getResourceServerInfo: reportingOutage(async (ctx, indicator, client) => {
           const name = indicator === resources.data ? 'data' : indicator === resources.admin ? 'admin' : undefined;
           if (!name) throw new errors.InvalidTarget();
-          const app = await findAppOnce(pool, client.clientId);
-          if (!app) throw new errors.InvalidClient();
-          // Only scopes in the catalogue and in the app's registration may be asked for.
-          const requested = String(ctx.oidc.params?.scope ?? '')
-            .split(' ')
-            .filter(Boolean);
-          const notAllowed = requested.filter((scope) => !catalogue.has(scope) || !app.scopes.includes(scope));
-          if (notAllowed.length > 0) {
-            throw invalidScope(`scope not registered for this app: ${someOf(notAllowed)}`);
-          }
+          const requested = requestedScopes(ctx);
+          const app = await registeredApp(client.clientId, requested);
           // An app's own token (client credentials) has no user and no admin behind it: it may
           // never carry an admin permission, which only an admin's consent can grant.
           const appOnly = ctx.oidc.params?.grant_type === 'client_credentials';
