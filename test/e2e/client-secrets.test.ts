@@ -35,6 +35,9 @@ async function grantWith(clientId: string, secret: string, post = false): Promis
     return tokens.access_token ? 'ok' : 'no token';
   } catch (error) {
     if (error instanceof oidc.ResponseBodyError) return error.error;
+    // A 401 with WWW-Authenticate (client_secret_basic): the OAuth error is in the body.
+    if (error instanceof oidc.WWWAuthenticateChallengeError)
+      return String(((await error.response.json()) as { error?: string }).error);
     throw error;
   }
 }
@@ -134,10 +137,8 @@ t.test('an expired secret is refused; expired secrets do not count toward the tw
   const app = await newApp('Expiring');
   const second = await directory.secrets.add('contoso', app.clientId, 'operator', 1);
   t.equal(await grantWith(app.clientId, second.value), 'ok');
-  await pool.query(`UPDATE app_secrets SET expires_at = now() - interval '1 second' WHERE client_id = $1 AND id = $2`, [
-    app.clientId,
-    second.id,
-  ]);
+  const expire = `UPDATE app_secrets SET created_at = now() - interval '2 days', expires_at = now() - interval '1 second'`;
+  await pool.query(`${expire} WHERE client_id = $1 AND id = $2`, [app.clientId, second.id]);
   t.equal(await grantWith(app.clientId, second.value), 'invalid_client', 'expired: refused');
   t.equal(await grantWith(app.clientId, app.first), 'ok', 'the other one still works');
   const third = await directory.secrets.add('contoso', app.clientId, 'operator');
@@ -148,9 +149,7 @@ t.test('an expired secret is refused; expired secrets do not count toward the tw
   t.notOk(ids.includes(second.id), 'the expired secret was cleared away');
 
   // Every secret expired: the app can still be found, but no secret authenticates it.
-  await pool.query(`UPDATE app_secrets SET expires_at = now() - interval '1 second' WHERE client_id = $1`, [
-    app.clientId,
-  ]);
+  await pool.query(`${expire} WHERE client_id = $1`, [app.clientId]);
   t.equal(await grantWith(app.clientId, app.first), 'invalid_client');
   t.equal(await grantWith(app.clientId, third.value), 'invalid_client');
 });

@@ -68,7 +68,7 @@ t.test('registering an app: the POST redirects; the secret is shown once; a relo
     _csrf: csrfOf(form),
     name: 'Field Reports',
     redirect_uris: 'https://reports.example.test/cb',
-    permissions: 'openid',
+    permissions: 'User.Read',
     homepage_url: 'https://reports.example.test/',
     privacy_url: 'https://reports.example.test/privacy',
     terms_url: 'https://reports.example.test/terms',
