@@ -30,10 +30,12 @@ import { protocolServerFactory } from './provider/protocol-server.js';
 import { consentReadsOncePerRequest } from './provider/request-memo.js';
 import { adminApiRoutes } from './routes/admin-api/index.js';
 import { adminCentreRoutes } from './routes/admin-centre/index.js';
+import { SecretReveal } from './routes/admin-centre/secret-reveal.js';
 import { adminConsentRoutes } from './routes/admin-consent.js';
 import { dataApiRoutes } from './routes/data-api.js';
 import { healthRoutes } from './routes/health.js';
 import { interactionRoutes } from './routes/interaction.js';
+import { landingRoutes } from './routes/landing.js';
 import { myAppsRoutes } from './routes/my-apps.js';
 // Portal sign-in, admin consent and My apps (first-party pages on the provider's SSO session).
 import { PortalSession, portalClientMetadata, portalSessionRoutes } from './routes/portal-session.js';
@@ -232,6 +234,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Accord> {
     });
     const portal = new PortalSession({ provider, pool, issuer: config.issuer, secureCookies, keys });
     await pages.register(portalSessionRoutes, { portal, issuer: config.issuer });
+    await pages.register(landingRoutes, { portal, issuer: config.issuer });
     await pages.register(adminConsentRoutes, { directoryReads, portal, consent, catalogue });
     await pages.register(myAppsRoutes, { portal, myApps, catalogue });
     await pages.register(adminCentreRoutes, {
@@ -242,6 +245,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Accord> {
       catalogue,
       preview: new IntegratedAppsPreview(pool, catalogue),
       enterpriseApps,
+      secretReveal: new SecretReveal(cookieKey, secureCookies),
     });
   });
 

@@ -1,8 +1,15 @@
-// `accord app …`: register, list, show, change and delete apps (OAuth clients); rotate a client
-// secret; mark a publisher verified. Commands that change an app act for the app's publisher
+// `accord app …`: register, list, show, change and delete apps (OAuth clients); manage client
+// secrets (add a second one, remove one, replace them all); mark a publisher verified. Commands that change an app act for the app's publisher
 // tenant, read from the app itself; `--tenant <publisher>`, when given, must name that tenant.
 import { InvalidRequest, NotFound } from '../core/errors.js';
 import type { AppChanges } from '../db/apps.js';
+import {
+  DEFAULT_SECRET_LIFETIME_DAYS,
+  MAX_LIVE_SECRETS,
+  MAX_SECRET_LIFETIME_DAYS,
+  type NewSecret,
+  secretLifetimeDays,
+} from '../services/app-secrets.js';
 import { DirectoryReads } from '../services/directory-reads.js';
 import {
   arg,
@@ -32,6 +39,26 @@ async function publisherOf(ctx: Context, clientId: string, tenant: string | unde
   if (tenant !== undefined && tenant !== app.publisherTenantId)
     throw NotFound(`app "${clientId}" is not published by tenant "${tenant}"`);
   return app.publisherTenantId;
+}
+
+/** `--expires-in-days`: a whole number; its range is the service's rule (secretLifetimeDays). */
+function daysOption(parsed: Parsed): number | undefined {
+  const value = stringOption(parsed, 'expires-in-days');
+  if (value === undefined) return undefined;
+  if (!/^\d{1,6}$/.test(value)) throw new UsageError('--expires-in-days must be a whole number of days');
+  return secretLifetimeDays(Number(value));
+}
+
+/** A secret just made, as `--json` prints it: the only time its value appears. */
+function newSecretJson(clientId: string, secret: NewSecret) {
+  return {
+    client_id: clientId,
+    client_secret: secret.value,
+    secret_id: secret.id,
+    hint: secret.hint,
+    created_at: secret.createdAt.toISOString(),
+    expires_at: secret.expiresAt.toISOString(),
+  };
 }
 
 function secretText(clientId: string, secret: string | undefined): string {
@@ -213,18 +240,70 @@ ${REDIRECT_HELP}`,
 
   defineCommand({
     name: 'app rotate-secret',
-    usage: '<client_id> [--tenant <publisher>]',
-    summary: "Replace a confidential app's client secret; prints the new one, once. The old one stops working at once.",
+    usage: '<client_id> [--tenant <publisher>] [--expires-in-days <n>]',
+    summary:
+      'Replace every client secret of a confidential app with a new one; prints it, once. The others stop working at once (use add-secret and remove-secret to change a secret without an outage).',
     args: ['client_id'],
-    options: { tenant: { type: 'string' } },
-    prepare: (parsed) => ({ clientId: arg(parsed, 0), tenant: stringOption(parsed, 'tenant') }),
+    options: { tenant: { type: 'string' }, 'expires-in-days': { type: 'string' } },
+    prepare: (parsed) => ({
+      clientId: arg(parsed, 0),
+      tenant: stringOption(parsed, 'tenant'),
+      days: daysOption(parsed),
+    }),
     run: async (ctx, input) => {
       const publisher = await publisherOf(ctx, input.clientId, input.tenant);
       const directory = await ctx.directory();
-      const secret = await directory.rotateAppSecret(publisher, input.clientId, OPERATOR);
+      const secret = await directory.secrets.replace(publisher, input.clientId, OPERATOR, input.days);
       return {
-        json: { client_id: input.clientId, client_secret: secret },
-        text: `new client secret for ${input.clientId}\n${secretText(input.clientId, secret)}`,
+        json: newSecretJson(input.clientId, secret),
+        text: `new client secret for ${input.clientId} (every other secret was removed)\n${secretText(input.clientId, secret.value)}  expires:       ${secret.expiresAt.toISOString()}\n`,
+      };
+    },
+  }),
+
+  defineCommand({
+    name: 'app add-secret',
+    usage: '<client_id> [--tenant <publisher>] [--expires-in-days <n>]',
+    summary: `Add a client secret beside the current one (at most ${MAX_LIVE_SECRETS} at a time); prints it, once. Both work until one is removed or expires.`,
+    help: `--expires-in-days: 1 to ${MAX_SECRET_LIFETIME_DAYS} (default ${DEFAULT_SECRET_LIFETIME_DAYS}).
+Rotation without an outage: add-secret, switch the app to the new secret, remove-secret the old one.
+JSON: {"client_id", "secret_id", "client_secret", "hint", "created_at", "expires_at"}`,
+    args: ['client_id'],
+    options: { tenant: { type: 'string' }, 'expires-in-days': { type: 'string' } },
+    prepare: (parsed) => ({
+      clientId: arg(parsed, 0),
+      tenant: stringOption(parsed, 'tenant'),
+      days: daysOption(parsed),
+    }),
+    run: async (ctx, input) => {
+      const publisher = await publisherOf(ctx, input.clientId, input.tenant);
+      const directory = await ctx.directory();
+      const secret = await directory.secrets.add(publisher, input.clientId, OPERATOR, input.days);
+      return {
+        json: newSecretJson(input.clientId, secret),
+        text: `added client secret ${secret.id} to ${input.clientId}\n${secretText(input.clientId, secret.value)}  expires:       ${secret.expiresAt.toISOString()}\n`,
+      };
+    },
+  }),
+
+  defineCommand({
+    name: 'app remove-secret',
+    usage: '<client_id> <secret_id> [--tenant <publisher>]',
+    summary: 'Remove one client secret of an app: it stops working at once. `app show` lists the secret ids.',
+    args: ['client_id', 'secret_id'],
+    options: { tenant: { type: 'string' } },
+    prepare: (parsed) => ({
+      clientId: arg(parsed, 0),
+      secretId: arg(parsed, 1),
+      tenant: stringOption(parsed, 'tenant'),
+    }),
+    run: async (ctx, input) => {
+      const publisher = await publisherOf(ctx, input.clientId, input.tenant);
+      const directory = await ctx.directory();
+      await directory.secrets.remove(publisher, input.clientId, input.secretId, OPERATOR);
+      return {
+        json: { client_id: input.clientId, secret_id: input.secretId, removed: true },
+        text: `removed client secret ${input.secretId} of ${input.clientId}: it no longer works\n`,
       };
     },
   }),

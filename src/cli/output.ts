@@ -1,5 +1,6 @@
 // How the CLI shows records: one JSON shape per kind (snake_case, like the OAuth wire formats;
 // lists are `{"value": [...]}` like the data API), and plain-text tables for people.
+import type { AppSecretRecord } from '../db/app-secrets.js';
 import type { AppRecord } from '../db/apps.js';
 import type { AuditEvent } from '../db/audit-events.js';
 import type { TenantRecord } from '../db/tenants.js';
@@ -27,6 +28,16 @@ export function userJson(user: UserRecord) {
   };
 }
 
+/** A client secret as listed: its id, hint and dates — never the secret nor its hash. */
+export function appSecretJson(secret: AppSecretRecord) {
+  return {
+    id: secret.id,
+    hint: secret.hint,
+    created_at: secret.createdAt.toISOString(),
+    expires_at: secret.expiresAt.toISOString(),
+  };
+}
+
 /** Never the secret nor its hash: a client secret is shown once, when created or rotated. */
 export function appJson(app: AppRecord) {
   return {
@@ -44,6 +55,7 @@ export function appJson(app: AppRecord) {
     terms_url: app.termsUrl,
     logo_url: app.logoUrl,
     permissions: app.scopes,
+    secrets: app.secrets.map(appSecretJson),
     created_at: app.createdAt.toISOString(),
     updated_at: app.updatedAt.toISOString(),
   };
@@ -100,6 +112,10 @@ export function appText(app: AppRecord): string {
     ['privacy', app.privacyUrl],
     ['terms', app.termsUrl],
     ['logo', app.logoUrl],
+    ...app.secrets.map((secret): [string, string] => [
+      `secret ${secret.id}`,
+      `${secret.hint ? `${secret.hint}… ` : ''}expires ${secret.expiresAt.toISOString()}`,
+    ]),
     ['created', app.createdAt.toISOString()],
     ['updated', app.updatedAt.toISOString()],
   ]);

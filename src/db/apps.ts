@@ -1,5 +1,6 @@
 // apps: client registrations (publisher tenant, name, publisher, verification, tenancy, redirect
-// URIs, secret hash, requested permissions).
+// URIs, requested permissions), each read with its client secrets (app-secrets.ts).
+import type { AppSecretRecord } from './app-secrets.js';
 import type { Queryable } from './pool.js';
 
 const OIDC_SCOPES = new Set(['openid', 'profile', 'email', 'offline_access']);
@@ -12,7 +13,8 @@ export interface AppRecord {
   publisherVerified: boolean;
   multiTenant: boolean;
   clientType: 'confidential' | 'public';
-  secretHash: string | null;
+  /** A confidential app's client secrets (at most two unexpired), oldest first; none for a public app. */
+  secrets: AppSecretRecord[];
   redirectUris: string[];
   postLogoutRedirectUris: string[];
   homepageUrl: string | null;
@@ -26,19 +28,38 @@ export interface AppRecord {
 
 const COLUMNS = `client_id AS "clientId", publisher_tenant_id AS "publisherTenantId", name,
   publisher_name AS "publisherName", publisher_verified AS "publisherVerified",
-  multi_tenant AS "multiTenant", client_type AS "clientType", secret_hash AS "secretHash",
+  multi_tenant AS "multiTenant", client_type AS "clientType",
+  COALESCE((SELECT jsonb_agg(jsonb_build_object('id', s.id, 'secretHash', s.secret_hash, 'hint', s.hint,
+                     'createdAt', s.created_at, 'expiresAt', s.expires_at) ORDER BY s.created_at, s.id)
+              FROM app_secrets s WHERE s.client_id = apps.client_id), '[]'::jsonb) AS secrets,
   redirect_uris AS "redirectUris", post_logout_redirect_uris AS "postLogoutRedirectUris",
   homepage_url AS "homepageUrl", privacy_url AS "privacyUrl", terms_url AS "termsUrl",
   logo_url AS "logoUrl", scopes, created_at AS "createdAt", updated_at AS "updatedAt"`;
 
+/** A row as read: the secrets come as JSON, their times as text. */
+type AppRow = Omit<AppRecord, 'secrets'> & {
+  secrets: Array<Omit<AppSecretRecord, 'createdAt' | 'expiresAt'> & { createdAt: string; expiresAt: string }>;
+};
+
+function appOf(row: AppRow): AppRecord {
+  return {
+    ...row,
+    secrets: row.secrets.map((secret) => ({
+      ...secret,
+      createdAt: new Date(secret.createdAt),
+      expiresAt: new Date(secret.expiresAt),
+    })),
+  };
+}
+
 export async function findApp(db: Queryable, clientId: string): Promise<AppRecord | undefined> {
   // Named, so each connection prepares it once: every protocol request looks its app up.
-  const { rows } = await db.query<AppRecord>({
+  const { rows } = await db.query<AppRow>({
     name: 'find-app',
     text: `SELECT ${COLUMNS} FROM apps WHERE client_id = $1::text`,
     values: [clientId],
   });
-  return rows[0];
+  return rows[0] && appOf(rows[0]);
 }
 
 /** Whether the app is registered (an app's own token is refused once its app is deleted). */
@@ -48,22 +69,22 @@ export async function appExists(db: Queryable, clientId: string): Promise<boolea
 }
 
 export async function listAppsPublishedBy(db: Queryable, tenantId: string): Promise<AppRecord[]> {
-  const { rows } = await db.query<AppRecord>(
+  const { rows } = await db.query<AppRow>(
     `SELECT ${COLUMNS} FROM apps WHERE publisher_tenant_id = $1::text ORDER BY created_at, client_id`,
     [tenantId],
   );
-  return rows;
+  return rows.map(appOf);
 }
 
-export type NewApp = Omit<AppRecord, 'createdAt' | 'updatedAt'>;
+export type NewApp = Omit<AppRecord, 'createdAt' | 'updatedAt' | 'secrets'>;
 
 export async function insertApp(db: Queryable, app: NewApp): Promise<AppRecord> {
-  const { rows } = await db.query<AppRecord>(
+  const { rows } = await db.query<AppRow>(
     `INSERT INTO apps (client_id, publisher_tenant_id, name, publisher_name, publisher_verified, multi_tenant,
-                       client_type, secret_hash, redirect_uris, post_logout_redirect_uris, homepage_url,
+                       client_type, redirect_uris, post_logout_redirect_uris, homepage_url,
                        privacy_url, terms_url, logo_url, scopes)
-     VALUES ($1::text, $2::text, $3::text, $4::text, $5::boolean, $6::boolean, $7::text, $8::text, $9::text[],
-             $10::text[], $11::text, $12::text, $13::text, $14::text, $15::text[])
+     VALUES ($1::text, $2::text, $3::text, $4::text, $5::boolean, $6::boolean, $7::text, $8::text[],
+             $9::text[], $10::text, $11::text, $12::text, $13::text, $14::text[])
      RETURNING ${COLUMNS}`,
     [
       app.clientId,
@@ -73,7 +94,6 @@ export async function insertApp(db: Queryable, app: NewApp): Promise<AppRecord> 
       app.publisherVerified,
       app.multiTenant,
       app.clientType,
-      app.secretHash,
       app.redirectUris,
       app.postLogoutRedirectUris,
       app.homepageUrl,
@@ -83,7 +103,7 @@ export async function insertApp(db: Queryable, app: NewApp): Promise<AppRecord> 
       app.scopes,
     ],
   );
-  return rows[0]!;
+  return appOf(rows[0]!);
 }
 
 export type AppChanges = Partial<
@@ -103,7 +123,7 @@ export type AppChanges = Partial<
 >;
 
 export async function updateApp(db: Queryable, clientId: string, changes: AppChanges): Promise<AppRecord | undefined> {
-  const { rows } = await db.query<AppRecord>(
+  const { rows } = await db.query<AppRow>(
     `UPDATE apps SET
         name = COALESCE($2::text, name),
         publisher_name = COALESCE($3::text, publisher_name),
@@ -136,15 +156,7 @@ export async function updateApp(db: Queryable, clientId: string, changes: AppCha
       changes.scopes ?? null,
     ],
   );
-  return rows[0];
-}
-
-export async function setAppSecretHash(db: Queryable, clientId: string, secretHash: string): Promise<boolean> {
-  const { rowCount } = await db.query(
-    `UPDATE apps SET secret_hash = $2::text, updated_at = now() WHERE client_id = $1::text AND client_type = 'confidential'`,
-    [clientId, secretHash],
-  );
-  return rowCount === 1;
+  return rows[0] && appOf(rows[0]);
 }
 
 export async function setPublisherVerified(
@@ -152,11 +164,11 @@ export async function setPublisherVerified(
   clientId: string,
   verified: boolean,
 ): Promise<AppRecord | undefined> {
-  const { rows } = await db.query<AppRecord>(
+  const { rows } = await db.query<AppRow>(
     `UPDATE apps SET publisher_verified = $2::boolean, updated_at = now() WHERE client_id = $1::text RETURNING ${COLUMNS}`,
     [clientId, verified],
   );
-  return rows[0];
+  return rows[0] && appOf(rows[0]);
 }
 
 export async function deleteApp(db: Queryable, clientId: string): Promise<boolean> {
@@ -164,16 +176,23 @@ export async function deleteApp(db: Queryable, clientId: string): Promise<boolea
   return rowCount === 1;
 }
 
+/** What `client_secret` holds for a confidential app without a live secret: no hash can equal it. */
+export const NO_LIVE_SECRET = '!none';
+
 /**
- * The app as oidc-provider client metadata. `client_secret` holds the keyed hash; the provider's
- * secret comparison is replaced to hash the presented secret first (see provider/configuration).
+ * The app as oidc-provider client metadata. `client_secret` holds the keyed hashes of the app's
+ * unexpired secrets, separated by spaces (base64url has none); the provider's secret comparison
+ * is replaced to hash the presented secret and compare it with each (provider/create-provider.ts).
+ * The provider reads the registration afresh for every request, so a secret stops working the
+ * moment it expires or is removed.
  */
-export function clientMetadataOf(app: AppRecord): Record<string, unknown> {
+export function clientMetadataOf(app: AppRecord, now = Date.now()): Record<string, unknown> {
   const confidential = app.clientType === 'confidential';
+  const liveHashes = app.secrets.filter((secret) => secret.expiresAt.getTime() > now).map((s) => s.secretHash);
   const oidcScopes = app.scopes.filter((scope) => OIDC_SCOPES.has(scope));
   return {
     client_id: app.clientId,
-    ...(confidential ? { client_secret: app.secretHash } : {}),
+    ...(confidential ? { client_secret: liveHashes.length > 0 ? liveHashes.join(' ') : NO_LIVE_SECRET } : {}),
     client_name: app.name,
     redirect_uris: app.redirectUris,
     post_logout_redirect_uris: app.postLogoutRedirectUris,
@@ -194,8 +213,8 @@ export function clientMetadataOf(app: AppRecord): Record<string, unknown> {
 
 /** Every registration, grouped by publisher (the operator's view). */
 export async function listApps(db: Queryable): Promise<AppRecord[]> {
-  const { rows } = await db.query<AppRecord>(
+  const { rows } = await db.query<AppRow>(
     `SELECT ${COLUMNS} FROM apps ORDER BY publisher_tenant_id, created_at, client_id`,
   );
-  return rows;
+  return rows.map(appOf);
 }

@@ -116,6 +116,7 @@ export async function adminConsentRoutes(instance: FastifyInstance, deps: AdminC
     await reply.status(403).view('admin-consent', {
       refused: true,
       user,
+      signedIn: user,
       tenant: validated.tenant,
       app: validated.app,
       returnUrl: deniedUrl(validated, 'The signed-in user is not an admin of this organisation.'),
@@ -155,6 +156,7 @@ export async function adminConsentRoutes(instance: FastifyInstance, deps: AdminC
       return reply.view('admin-consent', {
         refused: false,
         user,
+        signedIn: user,
         tenant: validated.tenant,
         app: validated.app,
         origin: publisher ? { kind: 'other', tenantName: publisher.name } : { kind: 'own' },

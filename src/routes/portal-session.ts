@@ -20,6 +20,8 @@ import { stringEnum } from './schema-parts.js';
 const PENDING_COOKIE = '__accord_portal';
 const PENDING_TTL_SECONDS = 10 * 60;
 export const PORTAL_CALLBACK_PATH = '/portal/callback';
+/** Where RP-initiated logout ends (the portal's registered post_logout_redirect_uri). */
+export const PORTAL_SIGNED_OUT_PATH = '/portal/signed-out';
 
 interface PendingSignIn {
   state: string;
@@ -43,6 +45,7 @@ export function portalClientMetadata(issuer: string) {
     client_name: 'Accord',
     token_endpoint_auth_method: 'none',
     redirect_uris: [`${issuer}${PORTAL_CALLBACK_PATH}`],
+    post_logout_redirect_uris: [`${issuer}${PORTAL_SIGNED_OUT_PATH}`],
     grant_types: ['authorization_code'],
     response_types: ['code'],
   } as const;
@@ -245,6 +248,8 @@ export async function portalSessionRoutes(
       throw InvalidRequest('The sign-in response came from another issuer.').withMessage(
         'pages:errors.portalOtherIssuer',
       );
+    // Cancelled at the sign-in page: back to the landing page, which says so (not an error page).
+    if (error === 'access_denied') return reply.redirect('/?signin=cancelled', 303);
     if (error)
       throw new AccordError(
         400,

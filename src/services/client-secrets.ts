@@ -10,10 +10,17 @@ export function hashClientSecret(secret: string, key: string): string {
   return createHmac('sha256', key).update(secret).digest('base64url');
 }
 
-/** Constant-time comparison of a presented secret with the stored hash. */
-export function clientSecretMatches(presented: unknown, storedHash: string | undefined, key: string): boolean {
-  if (typeof presented !== 'string' || !storedHash) return false;
+/**
+ * Whether a presented secret matches one of the stored hashes (the app's live secrets, separated
+ * by spaces: db/apps.ts clientMetadataOf). Each is compared in constant time, and all of them.
+ */
+export function clientSecretMatches(presented: unknown, storedHashes: string | undefined, key: string): boolean {
+  if (typeof presented !== 'string' || !storedHashes) return false;
   const a = Buffer.from(hashClientSecret(presented, key));
-  const b = Buffer.from(storedHash);
-  return a.length === b.length && timingSafeEqual(a, b);
+  let matched = false;
+  for (const storedHash of storedHashes.split(' ')) {
+    const b = Buffer.from(storedHash);
+    if (a.length === b.length && timingSafeEqual(a, b)) matched = true;
+  }
+  return matched;
 }

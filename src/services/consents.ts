@@ -179,7 +179,7 @@ function firstPartyApp(tenantId: string): AppRecord {
     publisherVerified: true,
     multiTenant: true,
     clientType: 'public',
-    secretHash: null,
+    secrets: [],
     redirectUris: [],
     postLogoutRedirectUris: [],
     homepageUrl: null,

@@ -10,10 +10,9 @@ import { recordAuditEvent } from '../db/audit-events.js';
 import { detachGrantsOfUser, listGrantIdsOfApp } from '../db/consents.js';
 import { deleteSessionsOfAccount } from '../db/oidc-models.js';
 import { inTransaction, isPgError, PgError, type Pool } from '../db/pool.js';
-import { loadServerSecret } from '../db/server-secrets.js';
 import * as tenants from '../db/tenants.js';
 import * as users from '../db/users.js';
-import { hashClientSecret, newClientSecret } from './client-secrets.js';
+import { AppSecrets, DEFAULT_SECRET_LIFETIME_DAYS } from './app-secrets.js';
 import { hashPassword } from './passwords.js';
 import { findOwnedApp } from './published-apps.js';
 import { revokeGrants } from './revocation.js';
@@ -41,10 +40,15 @@ export interface NewAppInput {
 }
 
 export class Directory {
+  /** The apps' client secrets: add, remove, replace (app-secrets.ts). */
+  readonly secrets: AppSecrets;
+
   constructor(
     private readonly pool: Pool,
     private readonly catalogue: PermissionCatalogue,
-  ) {}
+  ) {
+    this.secrets = new AppSecrets(pool);
+  }
 
   async createTenant(input: { id: string; name: string; integratedAppsEnabled?: boolean }, actor: Actor) {
     const problem = tenantIdProblem(input.id);
@@ -186,8 +190,6 @@ export class Directory {
 
   async createApp(input: NewAppInput, actor: Actor): Promise<{ app: apps.AppRecord; clientSecret?: string }> {
     const checked = this.checkAppInput(input);
-    const clientSecret = input.public ? undefined : newClientSecret();
-    const secretKey = await loadServerSecret(this.pool, 'client_secret_key');
     return inTransaction(this.pool, async (tx) => {
       const publisher = await tenants.findTenant(tx, input.publisherTenantId);
       if (!publisher) throw NotFound(`tenant "${input.publisherTenantId}" not found`);
@@ -199,7 +201,6 @@ export class Directory {
         publisherVerified: false,
         multiTenant: input.multiTenant,
         clientType: input.public ? 'public' : 'confidential',
-        secretHash: clientSecret ? hashClientSecret(clientSecret, secretKey) : null,
         redirectUris: checked.redirectUris,
         postLogoutRedirectUris: checked.postLogoutRedirectUris,
         homepageUrl: input.homepageUrl ?? null,
@@ -208,6 +209,10 @@ export class Directory {
         logoUrl: input.logoUrl ?? null,
         scopes: checked.scopes,
       });
+      // A confidential app starts with one secret of the default lifetime.
+      const secret = input.public
+        ? undefined
+        : await this.secrets.issue(tx, app.clientId, DEFAULT_SECRET_LIFETIME_DAYS);
       await recordAuditEvent(tx, {
         tenantId: publisher.id,
         actor,
@@ -215,7 +220,8 @@ export class Directory {
         target: app.clientId,
         details: { name: app.name, scopes: app.scopes },
       });
-      return clientSecret ? { app, clientSecret } : { app };
+      if (!secret) return { app };
+      return { app: (await apps.findApp(tx, app.clientId))!, clientSecret: secret.value };
     });
   }
 
@@ -242,21 +248,9 @@ export class Directory {
     });
   }
 
+  /** Replaces every secret of the app with one new one, returned once (AppSecrets.replace). */
   async rotateAppSecret(publisherTenantId: string, clientId: string, actor: Actor): Promise<string> {
-    const current = await findOwnedApp(this.pool, publisherTenantId, clientId);
-    if (current.clientType !== 'confidential') throw InvalidRequest('a public app has no secret');
-    const clientSecret = newClientSecret();
-    const secretKey = await loadServerSecret(this.pool, 'client_secret_key');
-    await inTransaction(this.pool, async (tx) => {
-      await apps.setAppSecretHash(tx, clientId, hashClientSecret(clientSecret, secretKey));
-      await recordAuditEvent(tx, {
-        tenantId: publisherTenantId,
-        actor,
-        action: 'app.secret.rotated',
-        target: clientId,
-      });
-    });
-    return clientSecret;
+    return (await this.secrets.replace(publisherTenantId, clientId, actor)).value;
   }
 
   /** Deletes the registration everywhere: every tenant's consents go, and their tokens with them. */

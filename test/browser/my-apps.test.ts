@@ -1,6 +1,6 @@
 // My apps in headless Chromium against the real server: after using two apps (one by her own
 // consent, one through her organisation's admin consent), a user sees both on an accessible page
-// and removes her consent with the button; the app leaves the list and loses its tokens.
+// and removes her consent (a link, then a confirmation page); the app leaves the list and loses its tokens.
 
 import * as oidc from 'openid-client';
 import type { Page } from 'playwright-core';
@@ -94,17 +94,21 @@ async function main() {
     const orgEntry = appSection(page, 'Org Directory');
     t.equal(await notesEntry.getAttribute('data-origin'), 'own');
     t.equal(await orgEntry.getAttribute('data-origin'), 'organisation');
-    t.equal(await notesEntry.getByRole('button', { name: 'Remove your consent' }).count(), 1);
+    t.equal(await notesEntry.getByRole('link', { name: 'Remove your consent…' }).count(), 1);
     t.equal(await orgEntry.getByRole('button').count(), 0, "an admin's grant is not hers to remove");
+    t.equal(await orgEntry.getByRole('link', { name: /Remove your consent/ }).count(), 0);
     await checkPage(t, page, 'my-apps', 'My apps');
   });
 
   t.test('the remove button takes the app off the list and ends its tokens', async (t) => {
     await page.goto(`${serverUrl}/my/apps`);
     await waitForPage(page, 'my-apps');
+    await appSection(page, 'Vendor Notes').getByRole('link', { name: 'Remove your consent…' }).click();
+    await waitForPage(page, 'my-apps-revoke');
+    await checkPage(t, page, 'my-apps-revoke', 'the confirmation');
     await Promise.all([
       page.waitForURL((url) => url.pathname === '/my/apps' && url.searchParams.has('revoked')),
-      appSection(page, 'Vendor Notes').getByRole('button', { name: 'Remove your consent' }).click(),
+      page.getByRole('button', { name: 'Withdraw my consent' }).click(),
     ]);
     await waitForPage(page, 'my-apps');
     await t.resolves(page.getByRole('status').waitFor(), 'a status message says the access was removed');

@@ -105,6 +105,8 @@ t.test('--help lists every command of the interface, without touching the databa
     'app show',
     'app update',
     'app rotate-secret',
+    'app add-secret',
+    'app remove-secret',
     'app delete',
     'app verify-publisher',
     'keys rotate',
@@ -324,7 +326,7 @@ t.test('apps: create, show without the secret, refuse bad input, verify, rotate,
   // without the code under test: neither the secret nor an unkeyed hash of it is in the database.
   const secretKey = await loadServerSecret(db.pool, 'client_secret_key');
   const hashOf = async (clientId: string) =>
-    (await db.pool.query('SELECT secret_hash FROM apps WHERE client_id = $1', [clientId])).rows[0].secret_hash;
+    (await db.pool.query('SELECT secret_hash FROM app_secrets WHERE client_id = $1', [clientId])).rows[0].secret_hash;
   const stored = await hashOf(created.client_id);
   t.equal(stored, createHmac('sha256', secretKey).update(created.client_secret).digest('base64url'), 'keyed hash');
   t.not(stored, createHash('sha256').update(created.client_secret).digest('base64url'), 'not an unkeyed hash');
@@ -395,11 +397,43 @@ t.test('apps: create, show without the secret, refuse bad input, verify, rotate,
   t.match(wrongPublisher.stderr, 'not published by tenant "contoso"');
   t.equal(nothing.code, 2);
 
+  // A rotation without an outage: add a second secret, both work, remove the first.
+  const added = json(await run(['app', 'add-secret', created.client_id, '--expires-in-days', '30', '--json']));
+  t.equal(added.client_id, created.client_id);
+  t.match(added.client_secret, /^[A-Za-z0-9_-]{43}$/);
+  t.equal(added.hint, added.client_secret.slice(0, 3), 'the hint is the first three characters');
+  t.equal(
+    Math.round((Date.parse(added.expires_at) - Date.parse(added.created_at)) / 86_400_000),
+    30,
+    'expires after the days asked',
+  );
+  t.equal(await tokenWith(added.client_secret), '200 token', 'the added secret works');
+  t.equal(await tokenWith(created.client_secret), '200 token', 'and so does the first one');
+  const third = await run(['app', 'add-secret', created.client_id]);
+  t.equal(third.code, 1, 'a third live secret is refused');
+  t.match(third.stderr, 'already has 2 client secrets');
+  const badDays = await run(['app', 'add-secret', created.client_id, '--expires-in-days', '731']);
+  t.equal(badDays.code, 1);
+  t.match(badDays.stderr, 'from 1 to 730');
+  const shown = json<{ secrets: Array<{ id: string; hint: string; expires_at: string }> }>(
+    await run(['app', 'show', created.client_id, '--json']),
+  );
+  t.equal(shown.secrets.length, 2, 'app show lists both secrets (never their values)');
+  t.notMatch(JSON.stringify(shown), created.client_secret);
+  const first = shown.secrets.find((secret) => secret.id !== added.secret_id)!;
+  const removedFirst = json(await run(['app', 'remove-secret', created.client_id, first.id, '--json']));
+  t.same(removedFirst, { client_id: created.client_id, secret_id: first.id, removed: true });
+  t.equal(await tokenWith(created.client_secret), '401 invalid_client', 'the removed secret no longer works');
+  t.equal(await tokenWith(added.client_secret), '200 token', 'the other one still does');
+  const removedAgain = await run(['app', 'remove-secret', created.client_id, first.id]);
+  t.equal(removedAgain.code, 1, 'an unknown secret id');
+  t.match(removedAgain.stderr, 'no client secret with this id');
+
   const rotated = json(await run(['app', 'rotate-secret', created.client_id, '--json']));
   t.equal(rotated.client_id, created.client_id);
   t.not(rotated.client_secret, created.client_secret);
   t.equal(await tokenWith(rotated.client_secret), '200 token', 'the new secret authenticates the app');
-  t.equal(await tokenWith(created.client_secret), '401 invalid_client', 'the old one no longer does');
+  t.equal(await tokenWith(added.client_secret), '401 invalid_client', 'the old one no longer does');
   const publicRotate = await run(['app', 'rotate-secret', mobile.client_id]);
   t.equal(publicRotate.code, 1);
   t.match(publicRotate.stderr, 'a public app has no secret');

@@ -154,8 +154,11 @@ t.test('a user who is not an admin is refused on every admin page and form', asy
     '/admin/apps/new',
     `/admin/apps/${notes.clientId}`,
     `/admin/apps/${notes.clientId}/remove`,
+    `/admin/apps/${notes.clientId}/secret`,
+    `/admin/apps/${notes.clientId}/new-secret`,
     '/admin/enterprise-apps',
     `/admin/enterprise-apps/${planner.clientId}`,
+    `/admin/enterprise-apps/${planner.clientId}/block`,
     '/admin/consent-requests',
     '/admin/audit',
   ];
@@ -167,7 +170,7 @@ t.test('a user who is not an admin is refused on every admin page and form', asy
   }
   // A valid CSRF token (from her My apps page, after she consented to an app) does not make her an admin.
   await fullFlow(server, notes, as('alice@contoso'), { scope: 'openid User.Read' }, browser);
-  const csrf = csrfOf(await browser.visit(`${server.url}/my/apps`));
+  const csrf = csrfOf(await browser.visit(`${server.url}/my/apps/${notes.clientId}/revoke`));
   const forms: Array<[string, Array<[string, string]>]> = [
     ['/admin/settings/integrated-apps/preview', [['enabled', 'off']]],
     ['/admin/settings/integrated-apps', [['enabled', 'off']]],
@@ -188,6 +191,8 @@ t.test('a user who is not an admin is refused on every admin page and form', asy
       ],
     ],
     [`/admin/apps/${notes.clientId}/secret`, []],
+    [`/admin/apps/${notes.clientId}/secrets`, []],
+    [`/admin/apps/${notes.clientId}/secrets/x/remove`, []],
     [`/admin/apps/${notes.clientId}/remove`, []],
     ['/admin/consent-requests/x/approve', [['scopes', 'openid']]],
     ['/admin/consent-requests/x/deny', [['reason', 'no']]],
@@ -351,14 +356,16 @@ t.test('registering an app shows its secret once; the detail page never shows it
     ['permissions', 'User.Read.All'],
     ['multi_tenant', 'on'],
   ]);
-  t.equal(created.status, 201);
+  t.equal(created.status, 200, 'shown on the GET after the POST (post/redirect/get)');
   t.equal(pageName(created.body), 'admin-app-secret');
   const clientId = /data-client-id="([^"]+)"/.exec(created.body)![1]!;
   const secret = /data-client-secret="([^"]+)"/.exec(created.body)![1]!;
   t.ok(secret.length >= 32, 'a secret is shown');
   t.match(created.body, /shown only on this page/);
   const { rows } = await pool.query(
-    'SELECT publisher_tenant_id, redirect_uris, scopes, multi_tenant, client_type, secret_hash FROM apps WHERE client_id = $1',
+    `SELECT publisher_tenant_id, redirect_uris, scopes, multi_tenant, client_type,
+            (SELECT secret_hash FROM app_secrets s WHERE s.client_id = apps.client_id) AS secret_hash
+       FROM apps WHERE client_id = $1`,
     [clientId],
   );
   t.equal(rows[0].publisher_tenant_id, 'contoso', "published by the admin's tenant");
@@ -385,7 +392,7 @@ t.test('registering an app shows its secret once; the detail page never shows it
     ['permissions', 'openid'],
     ['public', 'on'],
   ]);
-  t.equal(publicApp.status, 201);
+  t.equal(publicApp.status, 200);
   t.match(publicApp.body, /data-client-secret="none"/, 'a public app has no secret');
 });
 
@@ -438,7 +445,9 @@ t.test('an app is updated, its secret rotated (the old one stops working), and r
     scopes: ['openid', 'Calendars.Read'],
   });
 
-  const rotated = await admin.browser.submit(updated, /\/secret$/, {});
+  const rotateConfirm = await admin.browser.visit(`${server.url}/admin/apps/${app.clientId}/secret`);
+  t.equal(pageName(rotateConfirm.body), 'admin-app-rotate', 'rotation is confirmed first');
+  const rotated = await admin.browser.submit(rotateConfirm, /\/secret$/, {});
   t.equal(pageName(rotated.body), 'admin-app-secret');
   const newSecret = /data-client-secret="([^"]+)"/.exec(rotated.body)![1]!;
   t.not(newSecret, clientSecret);
@@ -472,6 +481,10 @@ t.test('an app is updated, its secret rotated (the old one stops working), and r
   t.equal(await auditCount('app.deleted'), 1);
 });
 
+/** An app's name and its secrets' hashes, to show nothing changed. */
+const SECRETS_AND_NAME = `SELECT name, ARRAY(SELECT secret_hash FROM app_secrets s WHERE s.client_id = apps.client_id ORDER BY id) AS hashes
+  FROM apps WHERE client_id = $1`;
+
 t.test("an admin of contoso sees only contoso's data and cannot touch fabrikam's", async (t) => {
   const fabrikamApp = await directory.createApp(
     {
@@ -486,9 +499,7 @@ t.test("an admin of contoso sees only contoso's data and cannot touch fabrikam's
   );
   const fabrikamRequest = (await requests.list('fabrikam', { status: 'pending' }))[0]!;
   t.ok(fabrikamRequest, 'fabrikam has an open request');
-  const [hashBefore] = (
-    await pool.query('SELECT secret_hash, name FROM apps WHERE client_id = $1', [fabrikamApp.app.clientId])
-  ).rows;
+  const [hashBefore] = (await pool.query(SECRETS_AND_NAME, [fabrikamApp.app.clientId])).rows;
 
   const apps = await admin.browser.visit(`${server.url}/admin/apps`);
   t.notMatch(apps.body, /Fabrikam Payroll|Fabrikam Secret Tool|Planner/);
@@ -509,7 +520,11 @@ t.test("an admin of contoso sees only contoso's data and cannot touch fabrikam's
   for (const [method, path, fields] of [
     ['GET', `/admin/apps/${id}`, []],
     ['GET', `/admin/apps/${id}/remove`, []],
+    ['GET', `/admin/apps/${id}/secret`, []],
+    ['GET', `/admin/apps/${id}/new-secret`, []],
+    ['GET', `/admin/apps/${id}/secrets/${fabrikamApp.app.secrets[0]!.id}/remove`, []],
     ['GET', `/admin/enterprise-apps/${id}`, []],
+    ['GET', `/admin/enterprise-apps/${id}/block`, []],
     [
       'POST',
       `/admin/apps/${id}`,
@@ -520,6 +535,8 @@ t.test("an admin of contoso sees only contoso's data and cannot touch fabrikam's
       ],
     ],
     ['POST', `/admin/apps/${id}/secret`, []],
+    ['POST', `/admin/apps/${id}/secrets`, []],
+    ['POST', `/admin/apps/${id}/secrets/${fabrikamApp.app.secrets[0]!.id}/remove`, []],
     ['POST', `/admin/apps/${id}/remove`, []],
     ['POST', `/admin/enterprise-apps/${id}/block`, []],
     ['POST', `/admin/enterprise-apps/${id}/remove`, []],
@@ -533,7 +550,7 @@ t.test("an admin of contoso sees only contoso's data and cannot touch fabrikam's
     t.equal(response.status, 404, `${method} ${path}`);
     t.equal(pageName(response.body), 'error');
   }
-  const [hashAfter] = (await pool.query('SELECT secret_hash, name FROM apps WHERE client_id = $1', [id])).rows;
+  const [hashAfter] = (await pool.query(SECRETS_AND_NAME, [id])).rows;
   t.same(hashAfter, hashBefore, "fabrikam's app is unchanged: same name, same secret");
   const [stillOpen] = await requests.list('fabrikam', { status: 'pending' });
   t.equal(stillOpen?.id, fabrikamRequest.id, "fabrikam's request is still pending");
@@ -663,7 +680,10 @@ t.test('enterprise apps: list, detail, block, unblock, withdraw a user consent, 
   t.match(detail.body, /<tr data-scope="User\.Read\.All">/, 'the admin consent per permission');
   t.match(detail.body, new RegExp(`data-user-id="${as('alice@contoso').id}"`));
 
-  const blocked = await admin.browser.submit(detail, /\/block$/, {});
+  const blockConfirm = await admin.browser.visit(`${server.url}/admin/enterprise-apps/${planner.clientId}/block`);
+  t.equal(pageName(blockConfirm.body), 'admin-enterprise-app-block', 'blocking is confirmed first');
+  t.equal(await auditCount('app.blocked'), 0, 'the confirmation page blocks nothing');
+  const blocked = await admin.browser.submit(blockConfirm, /\/block$/, {});
   t.match(blocked.body, /role="status" data-done="blocked"/);
   t.match(blocked.body, /data-state="blocked"/);
   const refused = await pauseAtDecision(planner, 'alice@contoso', 'openid User.Read');
@@ -671,7 +691,15 @@ t.test('enterprise apps: list, detail, block, unblock, withdraw a user consent, 
   const unblocked = await admin.browser.submit(blocked, /\/unblock$/, {});
   t.match(unblocked.body, /data-state="enabled"/);
 
-  const revoked = await admin.browser.submit(unblocked, new RegExp(`/users/${as('alice@contoso').id}/revoke$`), {});
+  const withdrawConfirm = await admin.browser.visit(
+    `${server.url}/admin/enterprise-apps/${planner.clientId}/users/${as('alice@contoso').id}/revoke`,
+  );
+  t.equal(pageName(withdrawConfirm.body), 'admin-enterprise-app-user-revoke', 'withdrawing is confirmed first');
+  const revoked = await admin.browser.submit(
+    withdrawConfirm,
+    new RegExp(`/users/${as('alice@contoso').id}/revoke$`),
+    {},
+  );
   t.match(revoked.body, /data-done="revoked"/);
   t.equal(
     (

@@ -3,7 +3,7 @@
 
 import * as oidc from 'openid-client';
 import t from 'tap';
-import { Browser, findForm, type PageResponse, pageName } from '../support/browser.js';
+import { Browser, type PageResponse, pageName } from '../support/browser.js';
 import { exchangeCode, fullFlow, registerApp, signInOnPage, startAuthorization } from '../support/flows.js';
 import { PASSWORD, seedPeople } from '../support/people.js';
 import { startTestServer } from '../support/server.js';
@@ -113,14 +113,17 @@ t.test(
     t.match(ownEntry!, /Vendor Notes/);
     t.same(scopesOf(ownEntry!, 'own'), ['openid', 'offline_access', 'User.Read']);
     t.match(ownEntry!, /<time datetime="\d{4}-/, 'says when');
-    t.ok(findForm(ownEntry!, new RegExp(`/my/apps/${ownApp.clientId}/revoke$`)), 'with a revoke form');
-    t.match(ownEntry!, /name="_csrf"/);
+    t.match(
+      ownEntry!,
+      new RegExp(`href="/my/apps/${ownApp.clientId}/revoke" data-action="withdraw"`),
+      'with a link to withdraw (confirmed on its own page)',
+    );
 
     const orgEntry = entry(page, orgApp.clientId);
     t.ok(orgEntry, 'the app she used through her organisation is listed');
     t.match(orgEntry!, /data-origin="organisation"/);
     t.same(scopesOf(orgEntry!, 'organisation'), ['openid', 'offline_access', 'User.Read', 'User.Read.All']);
-    t.notMatch(orgEntry!, /<form/, "she cannot revoke an admin's grant");
+    t.notMatch(orgEntry!, /<form|data-action="withdraw"/, "she cannot revoke an admin's grant");
     t.match(orgEntry!, /Only an admin can remove it/);
 
     const bothEntry = entry(page, bothApp.clientId);
@@ -144,7 +147,7 @@ t.test(
 t.test('revoking needs the CSRF token, and an organisation grant cannot be revoked by the user', async (t) => {
   const missing = await alice.request(`${server.url}/my/apps/${ownApp.clientId}/revoke`, { form: {} });
   t.equal(missing.status, 403);
-  const page = await alice.visit(`${server.url}/my/apps`);
+  const page = await alice.visit(`${server.url}/my/apps/${ownApp.clientId}/revoke`);
   const csrf = /name="_csrf" value="([^"]+)"/.exec(page.body)![1]!;
   const orgRevoke = await alice.request(`${server.url}/my/apps/${orgApp.clientId}/revoke`, { form: { _csrf: csrf } });
   t.equal(orgRevoke.status, 400);
@@ -161,7 +164,8 @@ t.test('revoking needs the CSRF token, and an organisation grant cannot be revok
 });
 
 t.test("revoking her consent ends the app's tokens at once and she is asked to consent again", async (t) => {
-  const page = await alice.visit(`${server.url}/my/apps`);
+  const page = await alice.visit(`${server.url}/my/apps/${ownApp.clientId}/revoke`);
+  t.equal(pageName(page.body), 'my-apps-revoke', 'a confirmation first');
   const after = await alice.submit(page, new RegExp(`/my/apps/${ownApp.clientId}/revoke$`), {});
   t.equal(after.status, 200);
   t.equal(pageName(after.body), 'my-apps');
@@ -185,7 +189,8 @@ t.test("revoking her consent ends the app's tokens at once and she is asked to c
 });
 
 t.test('revoking her part of a shared app keeps what the organisation granted', async (t) => {
-  const page = await alice.visit(`${server.url}/my/apps`);
+  const page = await alice.visit(`${server.url}/my/apps/${bothApp.clientId}/revoke`);
+  t.match(page.body, /data-organisation-granted="true"/, 'the confirmation says what the organisation keeps');
   const after = await alice.submit(page, new RegExp(`/my/apps/${bothApp.clientId}/revoke$`), {});
   const bothEntry = entry(after, bothApp.clientId);
   t.match(bothEntry ?? '', /data-origin="organisation"/, 'still listed through the organisation');

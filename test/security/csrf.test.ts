@@ -178,6 +178,8 @@ t.test(
   async (t) => {
     const { consent, consentRequests } = server.accord.services;
     const other = await registerApp(server, { tenant: 'contoso', name: 'Other', scopes: ['openid', 'User.Read'] });
+    const otherSecretId = (await pool.query('SELECT id FROM app_secrets WHERE client_id = $1', [other.clientId]))
+      .rows[0].id as string;
     await consent.grantUserConsent(as('cleo@contoso').id, other.clientId, ['openid', 'User.Read']);
     await consentRequests.request('contoso', as('cleo@contoso').id, app.clientId, ['User.Read.All'], 'for my reports');
 
@@ -191,17 +193,26 @@ t.test(
     const cleo = await portal('cleo@contoso');
     const adminConsent = `/contoso/adminconsent?${new URLSearchParams({ client_id: app.clientId, redirect_uri: 'https://app.example.test/callback' })}`;
     const pages: Array<[Browser, string, string]> = [
-      [cleo, '/my/apps', 'my-apps'],
+      [cleo, `/my/apps/${other.clientId}/revoke`, 'my-apps-revoke'],
       [admin, adminConsent, 'admin-consent'],
       [admin, '/admin/settings/integrated-apps', 'admin-integrated-apps'],
       [admin, '/admin/apps/new', 'admin-app-new'],
       [admin, `/admin/apps/${other.clientId}`, 'admin-app'],
       [admin, `/admin/apps/${other.clientId}/remove`, 'admin-app-remove'],
-      [admin, `/admin/enterprise-apps/${other.clientId}`, 'admin-enterprise-app'],
+      [admin, `/admin/apps/${other.clientId}/secret`, 'admin-app-rotate'],
+      [admin, `/admin/apps/${other.clientId}/secrets/${otherSecretId}/remove`, 'admin-app-secret-remove'],
+      // (The enterprise app's own page has only links to confirmation pages while the app is enabled.)
+      [admin, `/admin/enterprise-apps/${other.clientId}/block`, 'admin-enterprise-app-block'],
+      [
+        admin,
+        `/admin/enterprise-apps/${other.clientId}/users/${as('cleo@contoso').id}/revoke`,
+        'admin-enterprise-app-user-revoke',
+      ],
       [admin, `/admin/enterprise-apps/${other.clientId}/remove`, 'admin-enterprise-app-remove'],
       [admin, '/admin/consent-requests', 'admin-consent-requests'],
     ];
     const before = await databaseFingerprint();
+    const secretsBefore = (await pool.query('SELECT id FROM app_secrets ORDER BY client_id, id')).rows;
     const posted: string[] = [];
     for (const [browser, path, name] of pages) {
       const page = await browser.visit(`${server.url}${path}`);
@@ -219,6 +230,7 @@ t.test(
     }
     t.ok(posted.length >= 12, `${posted.length} forms posted without their token`);
     t.equal(await databaseFingerprint(), before, 'nothing changed');
+    t.same((await pool.query('SELECT id FROM app_secrets ORDER BY client_id, id')).rows, secretsBefore, 'no secret');
 
     // Sign-out is oidc-provider's own form, with its own token (xsrf).
     const logout = await cleo.visit(`${server.url}/session/end`);

@@ -1,22 +1,26 @@
 // /tenants/{tenant}/apps: the apps (OAuth clients) the tenant publishes — register, read, change,
-// delete, and rotate the client secret. A secret is shown once, in the answer that created it.
+// delete, and manage the client secrets: list, add (at most two live, for a rotation without an
+// outage), remove, replace all. A secret is shown once, in the answer that created it.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Static } from 'typebox';
 import { AccordError } from '../../core/errors.js';
 import type { AppChanges } from '../../db/apps.js';
 import type { AdminApiDeps } from './deps.js';
-import { appOf } from './presenters.js';
+import { appOf, appSecretInfoOf, newSecretOf } from './presenters.js';
 import { actorOf } from './require-tenant-admin.js';
 import {
   AppChangesBody,
   AppParams,
   AppSchema,
+  AppSecretInfoSchema,
+  AppSecretParams,
   AppSecretSchema,
   AppWithSecretSchema,
   answer,
   collectionOf,
   errorResponses,
   NewAppBody,
+  NewAppSecretBody,
   noContent,
   refTo,
   TenantParams,
@@ -151,16 +155,78 @@ export const appsRoutes: FastifyPluginAsyncTypebox<AdminApiDeps> = async (app, {
       schema: {
         tags,
         operationId: 'rotateAppSecret',
-        summary: 'Replace the app’s client secret',
+        summary: 'Replace every client secret of the app with a new one',
         description:
-          'The previous secret stops working at once. The new one is in this answer only. A public app has no secret (400).',
+          'Every previous secret stops working at once (for a leaked secret). To change a secret without an outage, add one (`addAppSecret`), switch the app to it, then remove the old one (`removeAppSecret`). The new secret is in this answer only. A public app has no secret (400).',
         params: AppParams,
         response: { 200: answer(AppSecretSchema, 'The new secret, shown only here.'), ...errorResponses(404) },
       },
     },
     async (request) => {
       const { tenant, clientId } = request.params;
-      return { clientId, clientSecret: await directory.rotateAppSecret(tenant, clientId, actorOf(request)) };
+      return newSecretOf(clientId, await directory.secrets.replace(tenant, clientId, actorOf(request)));
+    },
+  );
+
+  app.get(
+    '/apps/:clientId/secrets',
+    {
+      schema: {
+        tags,
+        operationId: 'listAppSecrets',
+        summary: 'List the app’s client secrets (never their values)',
+        params: AppParams,
+        response: {
+          200: collectionOf(refTo(AppSecretInfoSchema), 'The secrets, oldest first, expired ones included.'),
+          ...errorResponses(404),
+        },
+      },
+    },
+    async (request) => {
+      const record = await apps.findOwned(request.params.tenant, request.params.clientId);
+      return { value: record.secrets.map(appSecretInfoOf) };
+    },
+  );
+
+  app.post(
+    '/apps/:clientId/secrets',
+    {
+      schema: {
+        tags,
+        operationId: 'addAppSecret',
+        summary: 'Add a client secret beside the current one',
+        description:
+          'The first step of a rotation without an outage: both secrets work at the token endpoint until one is removed or expires. At most two unexpired secrets (409 otherwise; expired ones are cleared away). The new secret is in this answer only.',
+        params: AppParams,
+        body: NewAppSecretBody,
+        response: { 201: answer(AppSecretSchema, 'The new secret, shown only here.'), ...errorResponses(404, 409) },
+      },
+    },
+    async (request, reply) => {
+      const { tenant, clientId } = request.params;
+      const secret = await inApiTerms(() =>
+        directory.secrets.add(tenant, clientId, actorOf(request), request.body?.expiresInDays),
+      );
+      return reply.status(201).send(newSecretOf(clientId, secret));
+    },
+  );
+
+  app.delete(
+    '/apps/:clientId/secrets/:secretId',
+    {
+      schema: {
+        tags,
+        operationId: 'removeAppSecret',
+        summary: 'Remove one client secret',
+        description: 'It stops working at once: the token endpoint refuses it with `invalid_client`.',
+        params: AppSecretParams,
+        response: { 204: noContent('Removed.'), ...errorResponses(404) },
+      },
+    },
+    async (request, reply) => {
+      const { tenant, clientId, secretId } = request.params;
+      await directory.secrets.remove(tenant, clientId, secretId, actorOf(request));
+      return reply.status(204).send();
     },
   );
 };

@@ -1,11 +1,13 @@
 // Records as the admin API shows them: each presenter returns the type of its schema in
 // schemas.ts (so a field missing or misnamed here does not compile), with timestamps as RFC 3339
 // strings and Accord's scopes called permissions. Never a secret or its hash.
+import type { AppSecretRecord } from '../../db/app-secrets.js';
 import type { AppRecord } from '../../db/apps.js';
 import type { AuditEvent } from '../../db/audit-events.js';
 import type { ConsentRequestRecord } from '../../db/consent-requests.js';
 import type { TenantRecord } from '../../db/tenants.js';
 import type { UserRecord } from '../../db/users.js';
+import type { NewSecret } from '../../services/app-secrets.js';
 import type { EnterpriseAppDetail, EnterpriseAppSummary, PermissionGrant } from '../../services/enterprise-apps.js';
 import type { MyApp } from '../../services/my-apps.js';
 import type {
@@ -54,8 +56,31 @@ export function appOf(app: AppRecord): App {
     termsUrl: app.termsUrl,
     logoUrl: app.logoUrl,
     permissions: app.scopes,
+    secrets: app.secrets.map(appSecretInfoOf),
     createdAt: app.createdAt.toISOString(),
     updatedAt: app.updatedAt.toISOString(),
+  };
+}
+
+/** A client secret as listed: never its value nor its hash. */
+export function appSecretInfoOf(secret: AppSecretRecord) {
+  return {
+    id: secret.id,
+    hint: secret.hint,
+    createdAt: secret.createdAt.toISOString(),
+    expiresAt: secret.expiresAt.toISOString(),
+  };
+}
+
+/** A secret just made: the only answer that holds its value. */
+export function newSecretOf(clientId: string, secret: NewSecret) {
+  return {
+    clientId,
+    clientSecret: secret.value,
+    secretId: secret.id,
+    hint: secret.hint,
+    createdAt: secret.createdAt.toISOString(),
+    expiresAt: secret.expiresAt.toISOString(),
   };
 }
 

@@ -123,6 +123,19 @@ const redirectUris = redirectUriList(
 const postLogoutRedirectUris = redirectUriList('Where the app may send users after sign-out.', 0);
 const multiTenantDescription = 'Whether users of other tenants may use the app.';
 
+export const AppSecretInfoSchema = Type.Object(
+  {
+    id: Type.String({ description: 'The secret’s id: remove it with `DELETE …/secrets/{secretId}`.' }),
+    hint: nullableString('The secret’s first three characters, to tell secrets apart (null for older secrets).', 8),
+    createdAt: timestamp('When the secret was added.'),
+    expiresAt: timestamp('When it stops working.'),
+  },
+  {
+    $id: 'AppSecretInfo',
+    description: 'One of an app’s client secrets, never its value. An app holds at most two unexpired secrets.',
+  },
+);
+
 const appProperties = {
   clientId: Type.String({ description: 'The OAuth `client_id`.' }),
   name: Type.String(),
@@ -138,6 +151,9 @@ const appProperties = {
   termsUrl: nullableString('https URL.'),
   logoUrl: nullableString('https URL.'),
   permissions: permissionList,
+  secrets: Type.Array(refTo(AppSecretInfoSchema), {
+    description: 'The client secrets of a confidential app (none for a public app), oldest first.',
+  }),
   createdAt: timestamp('When the app was registered.'),
   updatedAt: timestamp('When the registration last changed.'),
 };
@@ -156,11 +172,32 @@ export const AppWithSecretSchema = Type.Object(
 );
 
 export const AppSecretSchema = Type.Object(
-  { clientId: Type.String(), clientSecret },
+  {
+    clientId: Type.String(),
+    clientSecret,
+    secretId: Type.String({ description: 'The new secret’s id.' }),
+    hint: Type.String({ description: 'Its first three characters.' }),
+    createdAt: timestamp('When it was made.'),
+    expiresAt: timestamp('When it stops working.'),
+  },
   {
     $id: 'AppSecret',
-    description: 'A new client secret. The previous one stops working at once; this one is shown only here.',
+    description: 'A new client secret, shown only here.',
   },
+);
+
+export const NewAppSecretBody = Type.Object(
+  {
+    expiresInDays: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: 730, description: 'The secret’s lifetime in days (default 180).' }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const AppSecretParams = Type.Object(
+  { tenant: tenantId, clientId: appClientId, secretId: opaqueId('The secret’s id.') },
+  { additionalProperties: false },
 );
 
 export const AuditEventSchema = Type.Object(
@@ -186,6 +223,7 @@ export const sharedSchemas = [
   ErrorSchema,
   SettingsSchema,
   UserSchema,
+  AppSecretInfoSchema,
   AppSchema,
   AppWithSecretSchema,
   AppSecretSchema,

@@ -13,6 +13,7 @@ import type { TenantUsers } from '../../services/tenant-users.js';
 import type { Tenants } from '../../services/tenants.js';
 import type { PortalSession } from '../portal-session.js';
 import type { AdminNavItem } from './guard.js';
+import type { SecretReveal } from './secret-reveal.js';
 
 export interface AdminCentreDeps {
   /** For the read services the mount builds (tenants, users, apps, audit log). */
@@ -23,6 +24,8 @@ export interface AdminCentreDeps {
   catalogue: PermissionCatalogue;
   preview: IntegratedAppsPreview;
   enterpriseApps: EnterpriseApps;
+  /** Carries a new client secret to the one GET page that shows it (post/redirect/get). */
+  secretReveal: SecretReveal;
 }
 
 export interface AdminCentreContext extends Omit<AdminCentreDeps, 'pool'> {

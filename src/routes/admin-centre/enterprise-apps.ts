@@ -1,8 +1,11 @@
 // Enterprise apps: the apps in use in the admin's tenant, whoever publishes them — who granted
 // what and when, block and unblock, remove from the organisation, withdraw one user's consent.
-// The work (transactions, audit, token revocation) is services/enterprise-apps.ts.
+// Block, remove and withdraw each ask for confirmation on a page of their own (a GET; the POST
+// from it acts and redirects). The work (transactions, audit, token revocation) is
+// services/enterprise-apps.ts.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
+import { NotFound } from '../../core/errors.js';
 import { CsrfOnlyBody } from '../schema-parts.js';
 import type { AdminCentreContext } from './deps.js';
 import { inTenant, pageData, requireAdmin } from './guard.js';
@@ -65,6 +68,25 @@ export const enterpriseAppsPages: FastifyPluginAsyncTypebox<AdminCentreContext> 
     },
   );
 
+  app.get(`${LIST}/:clientId/block`, { schema: { params: ClientIdParams } }, async (request, reply) => {
+    const admin = await requireAdmin(portal, request, reply);
+    if (!admin) return reply;
+    const detail = await inUse(admin.tenantId, request.params.clientId);
+    return reply.view('admin/confirm', {
+      ...pageData(reply, admin, 'enterprise-apps', navItems),
+      marker: 'admin-enterprise-app-block',
+      heading: { key: 'admin:confirmations.blockHeading', vars: { name: detail.name } },
+      consequences: [
+        { key: 'admin:confirmations.blockSignIn' },
+        { key: 'admin:confirmations.blockTokens', vars: { count: detail.userCount } },
+        { key: 'admin:confirmations.blockKept' },
+      ],
+      action: `${base(detail.clientId)}/block`,
+      confirmLabel: { key: 'admin:confirmations.blockConfirm' },
+      cancelUrl: base(detail.clientId),
+    });
+  });
+
   for (const [action, done] of [
     ['block', 'blocked'],
     ['unblock', 'unblocked'],
@@ -111,6 +133,31 @@ export const enterpriseAppsPages: FastifyPluginAsyncTypebox<AdminCentreContext> 
       return reply.redirect(`${LIST}?${new URLSearchParams({ removed: detail.name }).toString()}`, 303);
     },
   );
+
+  app.get(`${LIST}/:clientId/users/:userId/revoke`, { schema: { params: AppUserParams } }, async (request, reply) => {
+    const admin = await requireAdmin(portal, request, reply);
+    if (!admin) return reply;
+    const detail = await inUse(admin.tenantId, request.params.clientId);
+    const user = detail.users.find((candidate) => candidate.userId === request.params.userId);
+    // Only a consent of the user's own can be withdrawn; the organisation's is removed with the app.
+    if (!user || user.permissions.length === 0)
+      throw NotFound('this user has no consent of their own to this app').withMessage(
+        'admin:confirmations.withdrawNothing',
+      );
+    return reply.view('admin/confirm', {
+      ...pageData(reply, admin, 'enterprise-apps', navItems),
+      marker: 'admin-enterprise-app-user-revoke',
+      heading: { key: 'admin:confirmations.withdrawHeading', vars: { username: user.username, name: detail.name } },
+      consequences: [
+        { key: 'admin:confirmations.withdrawConsent' },
+        { key: 'admin:confirmations.withdrawTokens' },
+        ...(detail.adminConsent ? [{ key: 'admin:confirmations.withdrawOrganisation' }] : []),
+      ],
+      action: `${base(detail.clientId)}/users/${encodeURIComponent(user.userId)}/revoke`,
+      confirmLabel: { key: 'admin:confirmations.withdrawConfirm' },
+      cancelUrl: base(detail.clientId),
+    });
+  });
 
   app.post(
     `${LIST}/:clientId/users/:userId/revoke`,

@@ -31,6 +31,7 @@ export async function requireAdmin(
   if (user.role !== 'admin') {
     await reply.status(403).view('admin/forbidden', {
       user,
+      signedIn: user,
       switchAccountUrl: `/portal/sign-in?${new URLSearchParams({ returnTo: request.method === 'GET' ? request.url : returnTo, prompt: 'login' }).toString()}`,
     });
     return undefined;
@@ -45,7 +46,7 @@ export function pageData(
   section: AdminSection,
   navItems: readonly AdminNavItem[],
 ) {
-  return { user, section, nav: navItems, csrfToken: reply.generateCsrf() };
+  return { user, signedIn: user, section, nav: navItems, csrfToken: reply.generateCsrf() };
 }
 
 /** A same-tenant check result that never says whether the thing exists elsewhere. */
