@@ -6,11 +6,12 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { ConfigError } from '../config.js';
+import { ConfigError, loadConfig } from '../config.js';
 import { AccordError } from '../core/errors.js';
 import { appCommands } from './app.js';
 import { auditCommands } from './audit.js';
 import { Cancelled, type Command, type Options, type Output, type Parsed, UsageError } from './command.js';
+import { demoAppCommands } from './demo-app.js';
 import { keysCommands } from './keys.js';
 import { migrateCommands } from './migrate.js';
 import { seedCommands } from './seed.js';
@@ -37,6 +38,7 @@ export const commands: readonly Command[] = [
   ...appCommands,
   ...keysCommands,
   ...auditCommands,
+  ...demoAppCommands,
 ];
 
 const groups = [
@@ -187,17 +189,26 @@ function write(stream: NodeJS.WriteStream, text: string): Promise<void> {
   });
 }
 
-async function execute(command: Command, rest: string[]): Promise<Output & { asJson: boolean }> {
+const print = (output: Output, asJson: boolean) =>
+  write(process.stdout, asJson ? `${JSON.stringify(output.json, null, 2)}\n` : output.text);
+
+async function execute(command: Command, rest: string[]): Promise<void> {
   const { parsed, json } = parseCommandLine(command, rest);
   const input = await command.prepare(parsed);
+  if ('serve' in command) {
+    await command.serve(loadConfig(), input, (output) => print(output, json));
+    return;
+  }
   // Loaded only for a command that runs: --help and usage errors need no database.
   const { openContext } = await import('./context.js');
   const ctx = await openContext();
+  let output: Output;
   try {
-    return { ...(await command.run(ctx, input)), asJson: json };
+    output = await command.run(ctx, input);
   } finally {
     await ctx.close();
   }
+  await print(output, json);
 }
 
 /** Runs one command line; resolves to the exit code once everything is written. */
@@ -212,8 +223,7 @@ export async function runCli(argv: string[]): Promise<number> {
       return step.exitCode;
     }
     command = step.command;
-    const output = await execute(step.command, step.rest);
-    await write(process.stdout, output.asJson ? `${JSON.stringify(output.json, null, 2)}\n` : output.text);
+    await execute(step.command, step.rest);
     return EXIT.ok;
   } catch (error) {
     return report(error, command);
