@@ -7,6 +7,14 @@ import type { Context } from './context.js';
 /** A command line that cannot be run as written: exit code 2, with the command's usage line. */
 export class UsageError extends Error {
   override name = 'UsageError';
+
+  constructor(
+    message: string,
+    /** The usage to print after the message, when it is not the command's own usage line. */
+    readonly usage?: string,
+  ) {
+    super(message);
+  }
 }
 
 /** The operator stopped a prompt (Ctrl-C, Ctrl-D): exit code 130, like a shell. */
