@@ -2,7 +2,7 @@
 // `npm start` runs it) and the demo app in its own process with the credentials the seed kept in
 // DATA_DIR. A person signs in, consents, sees the ID token's and the access token's claims, calls
 // the data API, refreshes, and signs out at Accord; then the app's page says so and Accord asks
-// for a password again.
+// for a password again. UPDATE_SCREENSHOTS=1 writes docs/demo-app.png (README).
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
@@ -139,6 +139,12 @@ async function main() {
     const calendar = page.locator('[data-result="calendar"]');
     t.equal(await calendar.getAttribute('data-status'), '200', 'the calendar answers');
     t.match(await calendar.locator('pre').textContent(), /"subject": "Planning"/, "alice's seeded events");
+
+    if (process.env.UPDATE_SCREENSHOTS) {
+      const file = path.join(repoRoot, 'docs/demo-app.png');
+      await page.screenshot({ path: file, fullPage: true, animations: 'disabled', caret: 'hide' });
+      t.comment(`screenshot written to ${file}`);
+    }
 
     const firstJti = await claim(page, 'access_token', 'jti').textContent();
     await click(page, 'refresh');
