@@ -37,6 +37,8 @@ export interface DemoSeed {
     redirect_uris: string[];
     permissions: string[];
   };
+  /** Where the app's credentials were kept for `accord demo-app`, or why they could not be. */
+  credentials: { file: string; error?: string };
 }
 
 /**
@@ -47,7 +49,7 @@ export async function seedDemo(pool: Pool, dataDir: string): Promise<DemoSeed> {
   const directory = new Directory(pool, await loadPermissionCatalogue(pool));
   const sampleData = new SampleData(pool);
   const actor = 'operator';
-  const seed: DemoSeed = { tenants: [], users: [], app: undefined as never };
+  const seed: DemoSeed = { tenants: [], users: [], app: undefined as never, credentials: undefined as never };
   const people: Record<string, [string, string, 'user' | 'admin'][]> = {
     contoso: [
       ['admin', 'Contoso Admin', 'admin'],
@@ -100,7 +102,13 @@ export async function seedDemo(pool: Pool, dataDir: string): Promise<DemoSeed> {
     redirect_uris: redirectUris,
     permissions: app.scopes,
   };
-  await saveDemoAppCredentials(dataDir, { client_id: app.clientId, client_secret: clientSecret! });
+  const file = demoAppCredentialsFile(dataDir);
+  // The data is seeded by now: a folder that cannot be written (a read-only image) costs only the
+  // demo app's defaults, as the credentials are printed too.
+  seed.credentials = await saveDemoAppCredentials(file, { client_id: app.clientId, client_secret: clientSecret! }).then(
+    () => ({ file }),
+    (error: unknown) => ({ file, error: error instanceof Error ? error.message : String(error) }),
+  );
   return seed;
 }
 
@@ -126,9 +134,9 @@ export interface DemoAppCredentials {
 /** The seeded app's credentials, beside the embedded database's data (readable by its owner only). */
 export const demoAppCredentialsFile = (dataDir: string) => path.join(dataDir, 'demo-app.json');
 
-async function saveDemoAppCredentials(dataDir: string, credentials: DemoAppCredentials): Promise<void> {
-  await mkdir(dataDir, { recursive: true });
-  await writeFile(demoAppCredentialsFile(dataDir), `${JSON.stringify(credentials)}\n`, { mode: 0o600 });
+async function saveDemoAppCredentials(file: string, credentials: DemoAppCredentials): Promise<void> {
+  await mkdir(path.dirname(file), { recursive: true });
+  await writeFile(file, `${JSON.stringify(credentials)}\n`, { mode: 0o600 });
 }
 
 /** What the last seed in `dataDir` kept, or undefined when there is none. */
@@ -156,7 +164,10 @@ export function describeSeed(seed: DemoSeed, issuer: string): string {
     `    redirect_uris: ${seed.app.redirect_uris.join(' ')}`,
     `    permissions:   ${seed.app.permissions.join(' ')}`,
     `  issuer: ${issuer}`,
-    `Sign in to the app as one of these users: run \`npx accord demo-app\` and open http://localhost:${DEMO_APP_PORT}`,
+    seed.credentials.error
+      ? `The app's credentials could not be kept in ${seed.credentials.file} (${seed.credentials.error}): ` +
+        'pass them to `npx accord demo-app` with --client-id and --client-secret'
+      : `Sign in to the app as one of these users: run \`npx accord demo-app\` and open http://localhost:${DEMO_APP_PORT}`,
     '',
   ];
   return lines.join('\n');

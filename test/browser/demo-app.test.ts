@@ -4,12 +4,12 @@
 // the data API, refreshes, and signs out at Accord; then the app's page says so and Accord asks
 // for a password again. UPDATE_SCREENSHOTS=1 writes docs/demo-app.png (README).
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
 import t, { type Test } from 'tap';
-import { demoAppCredentialsFile, seedDemo } from '../../src/services/demo-seed.js';
+import { seedDemo } from '../../src/services/demo-seed.js';
 import { coveredChildEnv, sourceCommand } from '../support/child-env.js';
 import {
   assertAccessible,
@@ -71,12 +71,6 @@ async function main() {
   t.teardown(async () => {
     if (demo.child.exitCode === null) demo.child.kill('SIGKILL');
     await demo.exited;
-  });
-
-  t.test('the seed keeps the demo app credentials for its owner only', async (t) => {
-    const file = await stat(demoAppCredentialsFile(dataDir));
-    t.equal(file.mode & 0o777, 0o600);
-    t.ok(seed.app.permissions.includes('offline_access'), 'the seeded app may ask for a refresh token');
   });
 
   t.test('the demo app announces where it listens, with the seeded app as its default client', async (t) => {
