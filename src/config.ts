@@ -25,6 +25,11 @@ export interface Config {
    * balancer stops sending new ones before the listener closes.
    */
   readonly shutdownGraceMs: number;
+  /**
+   * At start, how long to keep trying a database that does not answer yet (a database started
+   * alongside Accord) before giving up; meanwhile every request is answered 503.
+   */
+  readonly databaseStartupTimeoutMs: number;
 }
 
 export class ConfigError extends Error {
@@ -49,6 +54,7 @@ const schema = {
     CONSENT_REQUEST_TTL_DAYS: { type: 'integer', minimum: 1, maximum: 365, default: 30 },
     SIGN_IN_RATE_LIMIT: { type: 'integer', minimum: 1, maximum: 1000000, default: 30 },
     SHUTDOWN_GRACE_MS: { type: 'integer', minimum: 0, maximum: 300000, default: 5000 },
+    DATABASE_STARTUP_TIMEOUT_MS: { type: 'integer', minimum: 0, maximum: 3600000, default: 60000 },
   },
 } as const;
 
@@ -64,6 +70,7 @@ interface RawEnv {
   CONSENT_REQUEST_TTL_DAYS: number;
   SIGN_IN_RATE_LIMIT: number;
   SHUTDOWN_GRACE_MS: number;
+  DATABASE_STARTUP_TIMEOUT_MS: number;
 }
 
 /** Reads `env` (default: process.env) into a Config, or throws a ConfigError naming the variable. */
@@ -95,6 +102,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     consentRequestTtlDays: raw.CONSENT_REQUEST_TTL_DAYS,
     signInRateLimit: raw.SIGN_IN_RATE_LIMIT,
     shutdownGraceMs: raw.SHUTDOWN_GRACE_MS,
+    databaseStartupTimeoutMs: raw.DATABASE_STARTUP_TIMEOUT_MS,
   });
 }
 

@@ -1,20 +1,81 @@
 // The only file that listens: configuration, database (embedded when DATABASE_URL is unset),
-// migrations, then the app; graceful shutdown on SIGTERM/SIGINT.
+// migrations, then the app; graceful shutdown on SIGTERM/SIGINT. Until the app is ready, a
+// holding server on the same port answers 503 (so a database that is not up yet is waited for,
+// with /readyz saying so, rather than ending the process).
 
-import type { Socket } from 'node:net';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyBaseLogger } from 'fastify';
+import { pino } from 'pino';
 import { buildApp } from './app.js';
 import { type Config, ConfigError, loadConfig } from './config.js';
+import { DatabaseUnavailable, RETRY_AFTER_SECONDS } from './core/errors.js';
 import { purgeExpiredDpopProofs } from './db/dpop-proofs.js';
 import { type EmbeddedDatabase, startEmbeddedPostgres } from './db/embedded-postgres.js';
 import { migrate } from './db/migrate.js';
 import { purgeExpiredModels } from './db/oidc-models.js';
-import { createPool, type Pool } from './db/pool.js';
+import { createPool, type Pool, retryWhileUnavailable } from './db/pool.js';
 import { purgeEndedRateLimitWindows } from './db/rate-limits.js';
+import { pickLocale } from './plugins/i18n.js';
+import { createEta, pageRenderer } from './plugins/views.js';
 import { seedDemoIfEmpty } from './services/demo-seed.js';
 
 const PURGE_INTERVAL_MS = 10 * 60 * 1000;
+
+const STARTING = {
+  error: 'temporarily_unavailable',
+  error_description: 'Accord is starting: the database is not reachable yet.',
+};
+
+/**
+ * Listens at once, before the database is reached: liveness (`/healthz`) is 200, everything else
+ * is 503 with Retry-After — readiness, the protocol endpoints and the APIs as JSON, a browser's
+ * page as the `unavailable` page in its language. Closed when the app takes over the port.
+ */
+async function listenWhileStarting(config: Config): Promise<Server> {
+  const renderPage = pageRenderer(createEta());
+  const server = createServer((request, response) => {
+    const path = (request.url ?? '/').split('?')[0];
+    response.setHeader('cache-control', 'no-store');
+    response.setHeader('x-content-type-options', 'nosniff');
+    response.setHeader('connection', 'close'); // the app, once up, is a new listener
+    if (request.method === 'GET' && path === '/healthz') {
+      response.writeHead(200, { 'content-type': 'application/json; charset=utf-8' });
+      response.end(JSON.stringify({ status: 'ok' }));
+      return;
+    }
+    response.setHeader('retry-after', String(RETRY_AFTER_SECONDS));
+    if (path !== '/readyz' && /\btext\/html\b/.test(request.headers.accept ?? '')) {
+      const locale = pickLocale({ acceptLanguage: request.headers['accept-language'] });
+      renderPage('unavailable', { retry: request.method === 'GET' }, locale).then(
+        (html) => {
+          response.writeHead(503, {
+            'content-type': 'text/html; charset=utf-8',
+            'content-security-policy': "default-src 'none'; style-src 'self'; frame-ancestors 'none'",
+          });
+          response.end(html);
+        },
+        () => response.writeHead(503).end(),
+      );
+      return;
+    }
+    response.writeHead(503, { 'content-type': 'application/json; charset=utf-8' });
+    response.end(JSON.stringify(STARTING));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => resolve());
+  });
+  return server;
+}
+
+async function closeServer(server: Server): Promise<void> {
+  await new Promise<void>((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}
 
 async function main(): Promise<void> {
   let config: Config;
@@ -28,6 +89,17 @@ async function main(): Promise<void> {
     throw error;
   }
 
+  // The app's logger exists once the app does; until then, the same JSON lines through pino.
+  const startLog: FastifyBaseLogger = pino({ level: config.logLevel });
+  const starting = await listenWhileStarting(config);
+  // Where the app listens: the port the holding server got (PORT=0 picks one).
+  const port = (starting.address() as AddressInfo).port;
+  // A signal while starting ends the wait and the process.
+  const startAborted = new AbortController();
+  const stopStarting = () => startAborted.abort();
+  process.once('SIGTERM', stopStarting);
+  process.once('SIGINT', stopStarting);
+
   let embedded: EmbeddedDatabase | undefined;
   let databaseUrl = config.databaseUrl;
   if (!databaseUrl) {
@@ -35,13 +107,29 @@ async function main(): Promise<void> {
     databaseUrl = embedded.url; // stopped last by the shutdown below, after in-flight requests
   }
   // An idle connection the database drops (a restart: 57P01) is logged by the app's logger, as
-  // JSON, once the app exists; during the migrations before it, as one line on stderr.
-  let log: FastifyBaseLogger | undefined;
-  const pool: Pool = createPool(databaseUrl, (error) => {
-    if (log) log.warn({ err: error }, 'idle database connection lost');
-    else process.stderr.write(`accord: idle database client error: ${error.message}\n`);
-  });
-  await migrate(pool);
+  // JSON, once the app exists; during the start, by the start's logger.
+  let log: FastifyBaseLogger = startLog;
+  const pool: Pool = createPool(databaseUrl, (error) => log.warn({ err: error }, 'idle database connection lost'));
+  try {
+    // Migrating is the first use of the database: tried again while it is not up yet.
+    await retryWhileUnavailable(() => migrate(pool), {
+      timeoutMs: config.databaseStartupTimeoutMs,
+      signal: startAborted.signal,
+      onRetry: (error, attempt, delayMs) =>
+        startLog.warn({ err: error.cause, attempt, retryInMs: delayMs }, 'database not reachable yet; retrying'),
+    });
+  } catch (error) {
+    await Promise.all([closeServer(starting), pool.end().catch(() => undefined)]);
+    await embedded?.stop();
+    if (startAborted.signal.aborted) process.exit(0);
+    if (error instanceof DatabaseUnavailable) {
+      const seconds = config.databaseStartupTimeoutMs / 1000;
+      throw new Error(
+        `the database did not answer within ${seconds} s (DATABASE_STARTUP_TIMEOUT_MS): ${(error.cause as Error).message}`,
+      );
+    }
+    throw error;
+  }
   if (config.seedDemo || embedded) {
     const seeded = await seedDemoIfEmpty(pool, config);
     if (seeded) process.stdout.write(seeded);
@@ -49,6 +137,8 @@ async function main(): Promise<void> {
 
   const { app, drain } = await buildApp(config, { pool });
   log = app.log;
+  process.off('SIGTERM', stopStarting);
+  process.off('SIGINT', stopStarting);
   const purge = setInterval(() => {
     Promise.all([purgeExpiredModels(pool), purgeExpiredDpopProofs(pool), purgeEndedRateLimitWindows(pool)]).catch(
       (error: unknown) => app.log.warn({ err: error }, 'purging expired rows failed'),
@@ -105,7 +195,11 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
 
-  await app.listen({ port: config.port, host: config.host });
+  // The holding server hands the port over: between its close and the app's listen (a moment),
+  // a connection is refused, as before any start.
+  await closeServer(starting);
+  if (startAborted.signal.aborted) return shutdown('SIGINT'); // signalled while the app was being built
+  await app.listen({ port, host: config.host });
   app.log.info(
     { issuer: config.issuer, database: embedded ? `embedded (${config.dataDir})` : 'DATABASE_URL' },
     'Accord is ready',
@@ -113,6 +207,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(`accord: failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
+  const reason = error instanceof Error ? error.message : String(error);
+  process.stderr.write(`accord: failed to start: ${reason}\n`);
   process.exit(1);
 });

@@ -16,6 +16,7 @@ t.test('an empty environment gives the documented defaults', async (t) => {
   t.equal(config.trustProxy, false);
   t.equal(config.seedDemo, false);
   t.equal(config.shutdownGraceMs, 5000, 'SIGTERM: 5 s of 503 at /readyz before the listener closes');
+  t.equal(config.databaseStartupTimeoutMs, 60000, 'a database not up yet is tried for a minute');
   t.ok(Object.isFrozen(config), 'the config is frozen');
 });
 
@@ -62,12 +63,15 @@ t.test('good values are parsed', async (t) => {
   t.equal(config.seedDemo, true);
   t.equal(config.shutdownGraceMs, 0, 'no grace');
   t.equal(loadConfig({ SHUTDOWN_GRACE_MS: '30000' }).shutdownGraceMs, 30000);
+  t.equal(loadConfig({ DATABASE_STARTUP_TIMEOUT_MS: '0' }).databaseStartupTimeoutMs, 0, 'no waiting');
   t.equal(loadConfig({ ISSUER: 'http://127.0.0.1:3000' }).issuer, 'http://127.0.0.1:3000', 'http is fine on loopback');
 });
 
 const badValues: [variable: string, value: string, reason: RegExp][] = [
   ['PORT', 'abc', /integer/],
   ['PORT', '70000', /65535/],
+  ['DATABASE_STARTUP_TIMEOUT_MS', '-1', /DATABASE_STARTUP_TIMEOUT_MS must be >= 0/],
+  ['DATABASE_STARTUP_TIMEOUT_MS', '3600001', /DATABASE_STARTUP_TIMEOUT_MS must be <= 3600000/],
   ['PORT', '-1', />= 0/],
   ['ISSUER', 'not-a-url', /absolute http\(s\) URL/],
   ['ISSUER', 'ftp://x', /absolute http\(s\) URL/],

@@ -1,11 +1,20 @@
 // What an `accord` command is: its usage line and options (for util.parseArgs), a `prepare` step
 // that checks the command line before any database is opened, and the work itself.
 import type { ParseArgsConfig } from 'node:util';
+import type { Config } from '../config.js';
 import type { Context } from './context.js';
 
 /** A command line that cannot be run as written: exit code 2, with the command's usage line. */
 export class UsageError extends Error {
   override name = 'UsageError';
+
+  constructor(
+    message: string,
+    /** The usage to print after the message, when it is not the command's own usage line. */
+    readonly usage?: string,
+  ) {
+    super(message);
+  }
 }
 
 /** The operator stopped a prompt (Ctrl-C, Ctrl-D): exit code 130, like a shell. */
@@ -27,7 +36,7 @@ export interface Output {
   text: string;
 }
 
-export interface Command<Input = unknown> {
+interface CommandLine<Input> {
   /** The words that name it: `tenant create`, `migrate`. */
   name: string;
   /** What follows the name in the usage line (without `[--json]`, which every command takes). */
@@ -40,8 +49,22 @@ export interface Command<Input = unknown> {
   args?: string[];
   /** Checks the command line (throwing UsageError) and reads what it needs from the operator. */
   prepare(parsed: Parsed): Input | Promise<Input>;
+}
+
+/** A command on the database: it runs, and what it returns is printed. */
+export interface DatabaseCommand<Input> extends CommandLine<Input> {
   run(ctx: Context, input: Input): Promise<Output>;
 }
+
+/**
+ * A command that opens no database and keeps running (the demo app): `announce` prints its output
+ * (text, or the JSON object with --json) once it is up; it resolves when it has stopped.
+ */
+export interface ServingCommand<Input> extends CommandLine<Input> {
+  serve(config: Config, input: Input, announce: (output: Output) => Promise<void>): Promise<void>;
+}
+
+export type Command<Input = unknown> = DatabaseCommand<Input> | ServingCommand<Input>;
 
 export function defineCommand<Input>(command: Command<Input>): Command {
   return command as Command;

@@ -6,11 +6,12 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { ConfigError } from '../config.js';
-import { AccordError } from '../core/errors.js';
+import { ConfigError, loadConfig } from '../config.js';
+import { AccordError, DatabaseUnavailable } from '../core/errors.js';
 import { appCommands } from './app.js';
 import { auditCommands } from './audit.js';
 import { Cancelled, type Command, type Options, type Output, type Parsed, UsageError } from './command.js';
+import { demoAppCommands } from './demo-app.js';
 import { keysCommands } from './keys.js';
 import { migrateCommands } from './migrate.js';
 import { seedCommands } from './seed.js';
@@ -37,6 +38,7 @@ export const commands: readonly Command[] = [
   ...appCommands,
   ...keysCommands,
   ...auditCommands,
+  ...demoAppCommands,
 ];
 
 const groups = [
@@ -111,19 +113,9 @@ function dispatch(argv: string[]): Dispatch {
   if (groups.includes(first)) {
     if (second === undefined || second.startsWith('-')) {
       if (wantsHelp(argv.slice(1))) return { kind: 'text', text: groupHelp(first), exitCode: EXIT.ok };
-      return {
-        kind: 'text',
-        text: `accord: "${first}" needs a command\n${groupHelp(first)}`,
-        exitCode: EXIT.usage,
-        toStderr: true,
-      };
+      throw new UsageError(`"${first}" needs a command`, groupHelp(first));
     }
-    return {
-      kind: 'text',
-      text: `accord: unknown command "${first} ${second}"\n${groupHelp(first)}`,
-      exitCode: EXIT.usage,
-      toStderr: true,
-    };
+    throw new UsageError(`unknown command "${first} ${second}"`, groupHelp(first));
   }
   throw new UsageError(`unknown command "${first}"; run "accord --help" for the list`);
 }
@@ -187,17 +179,26 @@ function write(stream: NodeJS.WriteStream, text: string): Promise<void> {
   });
 }
 
-async function execute(command: Command, rest: string[]): Promise<Output & { asJson: boolean }> {
+const print = (output: Output, asJson: boolean) =>
+  write(process.stdout, asJson ? `${JSON.stringify(output.json, null, 2)}\n` : output.text);
+
+async function execute(command: Command, rest: string[]): Promise<void> {
   const { parsed, json } = parseCommandLine(command, rest);
   const input = await command.prepare(parsed);
+  if ('serve' in command) {
+    await command.serve(loadConfig(), input, (output) => print(output, json));
+    return;
+  }
   // Loaded only for a command that runs: --help and usage errors need no database.
   const { openContext } = await import('./context.js');
   const ctx = await openContext();
+  let output: Output;
   try {
-    return { ...(await command.run(ctx, input)), asJson: json };
+    output = await command.run(ctx, input);
   } finally {
     await ctx.close();
   }
+  await print(output, json);
 }
 
 /** Runs one command line; resolves to the exit code once everything is written. */
@@ -205,6 +206,9 @@ export async function runCli(argv: string[]): Promise<number> {
   // `accord tenant list | head -1` closes stdout early: that is not an error of ours.
   process.stdout.on('error', () => undefined);
   let command: Command | undefined;
+  // Known before the command line is parsed, so that even a usage error is reported as JSON.
+  const end = argv.indexOf('--');
+  const asJson = (end === -1 ? argv : argv.slice(0, end)).includes('--json');
   try {
     const step = dispatch(argv);
     if (step.kind === 'text') {
@@ -212,29 +216,42 @@ export async function runCli(argv: string[]): Promise<number> {
       return step.exitCode;
     }
     command = step.command;
-    const output = await execute(step.command, step.rest);
-    await write(process.stdout, output.asJson ? `${JSON.stringify(output.json, null, 2)}\n` : output.text);
+    await execute(step.command, step.rest);
     return EXIT.ok;
   } catch (error) {
-    return report(error, command);
+    const failure = describeFailure(error, command);
+    await write(process.stderr, asJson ? `${JSON.stringify(failure.json)}\n` : failure.text);
+    return failure.exitCode;
   }
 }
 
-async function report(error: unknown, command: Command | undefined): Promise<number> {
+/**
+ * What a failed run prints on stderr: `accord: <message>` (and the usage for a usage error), or
+ * with --json one object `{"error": "<code>", "message": "…"}` (with "usage" or "field" when known).
+ */
+function describeFailure(
+  error: unknown,
+  command: Command | undefined,
+): { exitCode: number; text: string; json: Record<string, string> } {
+  const failure = (exitCode: number, code: string, message: string, extra: Record<string, string> = {}) => ({
+    exitCode,
+    text: `accord: ${message}\n${extra.usage ?? ''}`,
+    json: { error: code, message, ...extra },
+  });
   if (error instanceof UsageError) {
-    await write(process.stderr, `accord: ${error.message}\n${command ? `usage: ${usageLine(command)}\n` : ''}`);
-    return EXIT.usage;
+    const usage = error.usage ?? (command ? `usage: ${usageLine(command)}\n` : undefined);
+    return failure(EXIT.usage, 'usage_error', error.message, usage ? { usage } : {});
   }
-  if (error instanceof Cancelled) {
-    await write(process.stderr, 'accord: cancelled\n');
-    return EXIT.cancelled;
+  if (error instanceof Cancelled) return failure(EXIT.cancelled, 'cancelled', 'cancelled');
+  if (error instanceof ConfigError)
+    return failure(EXIT.config, 'configuration_error', `configuration error: ${error.message}`);
+  if (error instanceof AccordError) {
+    const field = error.details.field;
+    return failure(EXIT.failed, error.code, error.description, typeof field === 'string' ? { field } : {});
   }
-  if (error instanceof ConfigError) {
-    await write(process.stderr, `accord: configuration error: ${error.message}\n`);
-    return EXIT.config;
-  }
-  const message =
-    error instanceof AccordError ? error.description : error instanceof Error ? error.message : String(error);
-  await write(process.stderr, `accord: ${message}\n`);
-  return EXIT.failed;
+  const message = error instanceof Error ? error.message : String(error);
+  // The database could not be opened (services/database.ts names which, with pg's reason).
+  if (error instanceof Error && error.cause instanceof DatabaseUnavailable)
+    return failure(EXIT.failed, error.cause.code, message);
+  return failure(EXIT.failed, 'failed', message);
 }

@@ -69,8 +69,23 @@ export function auditEventJson(event: AuditEvent) {
     actor: event.actor,
     action: event.action,
     target: event.target,
-    details: event.details,
+    details: snakeCaseKeys(event.details),
   };
+}
+
+/**
+ * `value` with every object key in snake_case, as all of the CLI's JSON is: audit details are
+ * stored as the services wrote them (camelCase, as the admin API shows them).
+ */
+export function snakeCaseKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(snakeCaseKeys);
+  if (typeof value !== 'object' || value === null) return value;
+  return Object.fromEntries(
+    Object.entries(value).map(([key, inner]) => [
+      key.replace(/[A-Z]/g, (upper) => `_${upper.toLowerCase()}`),
+      snakeCaseKeys(inner),
+    ]),
+  );
 }
 
 export const onOffText = (enabled: boolean) => (enabled ? 'on' : 'off');

@@ -29,7 +29,7 @@ JSON: {"tenants": [{"id", "name"}], "users": [{"id", "tenant", "username", "sign
       }
       // Loaded here, not at the top: it brings the Directory and with it oidc-provider.
       const { describeSeed, seedDemo } = await import('../services/demo-seed.js');
-      const seed = await seedDemo(ctx.pool);
+      const seed = await seedDemo(ctx.pool, ctx.config.dataDir);
       return {
         json: {
           tenants: seed.tenants.map((tenant) => ({ id: tenant.id, name: tenant.name })),

@@ -1,4 +1,5 @@
 // The pg Pool, and the Queryable every query function takes first so that callers own transactions.
+import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { DatabaseUnavailable } from '../core/errors.js';
 
@@ -98,6 +99,42 @@ export function createDedicatedClient(pool: pg.Pool, applicationName: string): D
 /** Resolves once the database answers a trivial query (a readiness probe, a connection's heartbeat). */
 export async function ping(db: Queryable | DedicatedClient): Promise<void> {
   await db.query('SELECT 1');
+}
+
+export interface DatabaseWait {
+  /** Give up once this long has passed since the first attempt. */
+  timeoutMs: number;
+  /** Stop waiting (a signal during start-up): the last failure is thrown at once. */
+  signal?: AbortSignal;
+  /** Told of each failed attempt, before waiting `delayMs`. */
+  onRetry?: (error: DatabaseUnavailable, attempt: number, delayMs: number) => void;
+}
+
+/** The first wait between attempts; it doubles up to the longest, each jittered by up to a quarter. */
+const FIRST_RETRY_MS = 250;
+const LONGEST_RETRY_MS = 5_000;
+
+/**
+ * Runs `work` until it succeeds, again while it fails because the database cannot be reached yet
+ * (a database started alongside Accord), with exponential backoff, for at most `timeoutMs`. Any
+ * other failure, and the last one when time is up, is thrown.
+ */
+export async function retryWhileUnavailable<T>(work: () => Promise<T>, wait: DatabaseWait): Promise<T> {
+  const deadline = Date.now() + wait.timeoutMs;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await work();
+    } catch (error) {
+      const left = deadline - Date.now();
+      if (!(error instanceof DatabaseUnavailable) || left <= 0 || wait.signal?.aborted) throw error;
+      const backoff = Math.min(LONGEST_RETRY_MS, FIRST_RETRY_MS * 2 ** (attempt - 1));
+      const delayMs = Math.min(left, Math.round(backoff * (0.75 + Math.random() * 0.25)));
+      wait.onRetry?.(error, attempt, delayMs);
+      await sleep(delayMs, undefined, wait.signal ? { signal: wait.signal } : {}).catch(() => {
+        throw error;
+      });
+    }
+  }
 }
 
 /** Runs `work` in one transaction; rolls back on any error. */

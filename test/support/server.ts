@@ -77,11 +77,13 @@ export interface ServerProcess {
 
 /**
  * The real server process (src/server.ts), as an operator starts it, on `databaseUrl` and a free
- * port, with `env` added to its environment; resolves once /readyz answers 200.
+ * port, with `env` added to its environment; resolves once /readyz answers 200 (or, with
+ * `until: 'live'`, once /healthz does: the process listens, its database may not answer yet).
  */
 export async function startServerProcess(
   databaseUrl: string,
   env: Record<string, string> = {},
+  { until = 'ready' }: { until?: 'ready' | 'live' } = {},
 ): Promise<ServerProcess> {
   const port = await freePort();
   const origin = `http://127.0.0.1:${port}`;
@@ -118,7 +120,8 @@ export async function startServerProcess(
       throw new Error(`server not ready after 90 s:\n${output}`);
     }
     try {
-      if ((await fetch(`${origin}/readyz`, { signal: AbortSignal.timeout(2_000) })).status === 200) break;
+      const probe = until === 'ready' ? '/readyz' : '/healthz';
+      if ((await fetch(`${origin}${probe}`, { signal: AbortSignal.timeout(2_000) })).status === 200) break;
     } catch {
       // not listening yet
     }
