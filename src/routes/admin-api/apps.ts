@@ -12,6 +12,7 @@ import {
   AppParams,
   AppSchema,
   AppSecretSchema,
+  AppsQuery,
   AppWithSecretSchema,
   answer,
   collectionOf,
@@ -33,6 +34,7 @@ export const appsRoutes: FastifyPluginAsyncTypebox<AdminApiDeps> = async (app, {
         operationId: 'listApps',
         summary: 'List the apps this tenant registered',
         params: TenantParams,
+        querystring: AppsQuery,
         response: {
           200: collectionOf(
             refTo(AppSchema),
@@ -42,7 +44,7 @@ export const appsRoutes: FastifyPluginAsyncTypebox<AdminApiDeps> = async (app, {
         },
       },
     },
-    async (request) => ({ value: (await apps.list(request.params.tenant)).map(appOf) }),
+    async (request) => ({ value: (await apps.list(request.params.tenant, request.query)).map(appOf) }),
   );
 
   app.post(
