@@ -51,7 +51,7 @@ t.test('an admin creates a user, reads it back, and finds it in the list and the
   });
   t.same(
     Object.keys(created.body).sort(),
-    ['createdAt', 'disabled', 'displayName', 'email', 'id', 'role', 'tenant', 'username'],
+    ['createdAt', 'disabled', 'displayName', 'email', 'id', 'role', 'signInFailures', 'tenant', 'username'],
     'no password hash',
   );
   t.equal(created.headers.get('location'), `${server.url}/api/v1/tenants/contoso/users/${created.body.id}`);

@@ -11,7 +11,7 @@ import type { UserRecord } from '../../db/users.js';
 import { CsrfOnlyBody, csrfField } from '../schema-parts.js';
 import type { AdminCentreContext } from './deps.js';
 import { inTenant, NOT_IN_TENANT, pageData, pageMessage, requireAdmin } from './guard.js';
-import { ClientIdParams, RemovedQuery } from './schemas.js';
+import { AppsListQuery, ClientIdParams } from './schemas.js';
 
 const LIST = '/admin/apps';
 
@@ -112,13 +112,15 @@ export const appsPages: FastifyPluginAsyncTypebox<AdminCentreContext> = async (a
     });
   }
 
-  app.get(LIST, { schema: { querystring: RemovedQuery } }, async (request, reply) => {
+  app.get(LIST, { schema: { querystring: AppsListQuery } }, async (request, reply) => {
     const user = await requireAdmin(portal, request, reply, LIST);
     if (!user) return reply;
-    const apps = await publishedApps.list(user.tenantId);
+    const search = request.query.search?.trim() ?? '';
+    const apps = await publishedApps.list(user.tenantId, { search });
     return reply.view('admin/apps', {
       ...pageData(reply, user, 'apps', navItems),
       apps,
+      search,
       removed: request.query.removed,
     });
   });
