@@ -3,6 +3,7 @@
 // admin finds, creates, promotes, disables, enables and unlocks users; narrows apps, enterprise
 // apps and the audit log; the audit table fits a 1200 px window; the overview's SVG chart has
 // its title, description and table, in English and German. Every page is checked with axe-core.
+import path from 'node:path';
 import type { Page } from 'playwright-core';
 import t from 'tap';
 import { EnterpriseApps } from '../../src/services/enterprise-apps.js';
@@ -15,6 +16,7 @@ import {
   startServerAndBrowser,
   waitForPage,
 } from '../support/chromium.js';
+import { repoRoot } from '../support/database.js';
 import { fullFlow, registerApp } from '../support/flows.js';
 
 const skip = chromiumSkipReason();
@@ -105,6 +107,14 @@ async function main() {
     return page;
   }
 
+  /** With UPDATE_SCREENSHOTS set, the window as README shows it (docs/). */
+  async function screenshot(page: Page, name: string) {
+    if (!process.env.UPDATE_SCREENSHOTS) return;
+    const file = path.join(repoRoot, 'docs', name);
+    await page.screenshot({ path: file, animations: 'disabled', caret: 'hide' });
+    t.comment(`screenshot written to ${file}`);
+  }
+
   const rowNames = (page: Page) =>
     page.locator('tbody tr').evaluateAll((rows) => rows.map((row) => row.getAttribute('data-username')));
 
@@ -116,6 +126,7 @@ async function main() {
       .click();
     await waitForPage(page, 'admin-users');
     await checkPage(t, page, 'admin-users', 'Users');
+    await screenshot(page, 'admin-users.png');
     const first = await rowNames(page);
     t.equal(first.length, 50, 'fifty a page');
     t.same(first.slice(0, 3), ['admin', 'alice', 'bob'], 'by username');
@@ -340,6 +351,7 @@ async function main() {
       '1',
     ]);
     t.equal(await page.locator('script').count(), 0, 'no script on the page');
+    await screenshot(page, 'admin-overview.png');
 
     const german = await signedInAdmin('de-DE');
     t.equal(await german.locator('html').getAttribute('lang'), 'de');
