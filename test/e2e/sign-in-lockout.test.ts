@@ -3,14 +3,11 @@
 // locked, past a ceiling; admins unlock through the CLI and the admin API; a new password clears.
 // The server trusts a proxy (TRUST_PROXY), so X-Forwarded-For names the client, as it would
 // behind a real one; test/e2e/sign-in.test.ts shows the header is ignored without it.
-import { spawn } from 'node:child_process';
-import path from 'node:path';
 import t from 'tap';
 import { ACCOUNT_CEILING, ADDRESS_LIMIT, FIRST_DELAY_SECONDS } from '../../src/services/sign-in.js';
 import { adminApiToken, callApi, registerAdminClient } from '../admin-api/support.js';
+import { runAccord } from '../support/accord-cli.js';
 import { Browser, findForm, type PageResponse, pageName } from '../support/browser.js';
-import { coveredChildEnv, sourceCommand } from '../support/child-env.js';
-import { repoRoot } from '../support/database.js';
 import { registerApp, startAuthorization, type TestApp } from '../support/flows.js';
 import { startTestServer } from '../support/server.js';
 
@@ -156,23 +153,7 @@ t.test('an admin unlocks through the admin API; the event is audited', async (t)
   t.equal(elsewhere.status, 403, 'nor can a contoso admin act in fabrikam');
 });
 
-function accord(args: string[], stdin = ''): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const { NODE_OPTIONS: _runnerHooks, ...inherited } = process.env;
-    const child = spawn(process.execPath, sourceCommand(path.join(repoRoot, 'test/fixtures/accord-cli.ts'), args), {
-      cwd: repoRoot,
-      env: coveredChildEnv({ ...inherited, DATABASE_URL: server.database.url }),
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.on('error', () => undefined);
-    child.stdin.end(stdin);
-  });
-}
+const accord = (args: string[], stdin = '') => runAccord(server.database.url, args, stdin);
 
 t.test('the operator unlocks with `accord user unlock`; an unknown user exits 1 and changes nothing', async (t) => {
   const owner = await newUser();
