@@ -8,7 +8,8 @@ export type ChartSeries = (typeof CHART_SERIES)[number];
 
 const WIDTH = 720;
 const HEIGHT = 240;
-const PLOT = { left: 40, right: 8, top: 12, bottom: 28 };
+// The right margin leaves room for the last date, centred under the last bar.
+const PLOT = { left: 40, right: 40, top: 12, bottom: 28 };
 
 export interface ConsentChart {
   width: number;
@@ -22,7 +23,7 @@ export interface ConsentChart {
   days: ConsentActivityDay[];
 }
 
-/** The smallest of 1, 2, 5, 10, 20, 50, … at or above `value` (at least 1). */
+/** The smallest of 1, 2, 5, 10, 20, 50, … at or above `value` (at least 1): the y axis's top. */
 export function roundCeiling(value: number): number {
   let step = 1;
   for (;;) {
@@ -60,10 +61,13 @@ export function consentChart(days: ConsentActivityDay[]): ConsentChart {
       stacked += value;
     }
   });
-  const yTicks = (top === 1 ? [0, 1] : [0, top / 2, top]).map((value) => ({
-    value,
-    y: round(plotBottom - scale(value)),
-  }));
+  // Whole numbers only: events are counted, so 5 has no middle tick.
+  const yTicks = [0, top / 2, top]
+    .filter((value) => Number.isInteger(value))
+    .map((value) => ({
+      value,
+      y: round(plotBottom - scale(value)),
+    }));
   const xLabels = days
     .map((day, index) => ({ day: day.day, x: round(PLOT.left + index * slot + slot / 2), index }))
     .filter(({ index }) => (days.length - 1 - index) % 7 === 0)
