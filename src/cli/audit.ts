@@ -1,5 +1,6 @@
-// `accord audit list`: a tenant's audit trail, newest first, a page at a time.
-import { AuditLog } from '../services/audit-log.js';
+// `accord audit list`: a tenant's audit trail, newest first, a page at a time, filtered by actor,
+// action and days; people and apps by name.
+import { AuditLog, utcDayBounds } from '../services/audit-log.js';
 import { DirectoryReads } from '../services/directory-reads.js';
 import { arg, defineCommand, stringOption, UsageError } from './command.js';
 import { auditEventJson, table } from './output.js';
@@ -10,13 +11,25 @@ const MAX_LIMIT = 1000;
 export const auditCommands = [
   defineCommand({
     name: 'audit list',
-    usage: '<tenant> [--limit N] [--before <id>]',
+    usage: '<tenant> [--limit N] [--before <id>] [--actor <who>] [--action <action>] [--from <day>] [--to <day>]',
     summary: "List a tenant's audit events, newest first.",
     help: `--limit: how many events (1–${MAX_LIMIT}, default ${DEFAULT_LIMIT}).
 --before: only events older than this event id; the next page starts before the last id shown
-(with --json, "next_before" holds it, or null on the last page).`,
+(with --json, "next_before" holds it, or null on the last page).
+--actor: only events by this user (username or id), or "operator".
+--action: only this action (user.created), or a family of actions ending in a dot (consent.).
+--from, --to: only events on or after / on or before this day (UTC, YYYY-MM-DD).
+ACTOR and TARGET show names (username@tenant, the app's or tenant's name), else the id;
+with --json, "actor_name" and "target_name" sit beside "actor" and "target" (null when unknown).`,
     args: ['tenant'],
-    options: { limit: { type: 'string' }, before: { type: 'string' } },
+    options: {
+      limit: { type: 'string' },
+      before: { type: 'string' },
+      actor: { type: 'string' },
+      action: { type: 'string' },
+      from: { type: 'string' },
+      to: { type: 'string' },
+    },
     prepare: (parsed) => {
       const limitText = stringOption(parsed, 'limit') ?? String(DEFAULT_LIMIT);
       const limit = /^\d{1,4}$/.test(limitText) ? Number(limitText) : Number.NaN;
@@ -25,7 +38,25 @@ export const auditCommands = [
       const before = stringOption(parsed, 'before');
       if (before !== undefined && !/^[1-9]\d{0,17}$/.test(before))
         throw new UsageError('--before must be an audit event id (a positive whole number)');
-      return { tenant: arg(parsed, 0), limit, before };
+      const action = stringOption(parsed, 'action');
+      if (action !== undefined && !/^[a-z_]+(?:\.[a-z_]+)*\.?$/.test(action))
+        throw new UsageError('--action must be an action such as user.created, or a family such as consent.');
+      const day = (name: 'from' | 'to') => {
+        const value = stringOption(parsed, name);
+        if (value === undefined) return undefined;
+        const bounds = utcDayBounds(value);
+        if (!bounds) throw new UsageError(`--${name} must be a day as YYYY-MM-DD`);
+        return bounds;
+      };
+      return {
+        tenant: arg(parsed, 0),
+        limit,
+        before,
+        actor: stringOption(parsed, 'actor'),
+        action,
+        since: day('from')?.start,
+        until: day('to')?.end,
+      };
     },
     run: async (ctx, input) => {
       await new DirectoryReads(ctx.pool).requireTenant(input.tenant);
@@ -39,9 +70,9 @@ export const auditCommands = [
           events.map((event) => [
             event.id,
             event.at.toISOString(),
-            event.actor,
+            event.actorName ?? event.actor,
             event.action,
-            event.target ?? '',
+            event.targetName ?? event.target ?? '',
             JSON.stringify(event.details),
           ]),
           `no audit events for tenant ${input.tenant}`,

@@ -67,8 +67,10 @@ export function auditEventJson(event: AuditEvent) {
     tenant: event.tenantId,
     at: event.at.toISOString(),
     actor: event.actor,
+    actor_name: event.actorName,
     action: event.action,
     target: event.target,
+    target_name: event.targetName,
     details: snakeCaseKeys(event.details),
   };
 }

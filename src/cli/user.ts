@@ -1,4 +1,5 @@
-// `accord user …`: create and list a tenant's users; change a role or password; disable or enable.
+// `accord user …`: create and list a tenant's users; change a role or password; disable or enable;
+// unlock after failed sign-ins.
 // Users are addressed as `<tenant> <username>`, the two halves of their sign-in name.
 import { NotFound } from '../core/errors.js';
 import type { Role } from '../core/types.js';
@@ -152,4 +153,24 @@ JSON: {"id": "…", "tenant": "…", "username": "…", "role": "user|admin"}; t
 
   setDisabled(true),
   setDisabled(false),
+
+  defineCommand({
+    name: 'user unlock',
+    usage: '<tenant> <username>',
+    summary: "Forget a user's failed sign-ins from every address, so they can sign in again at once.",
+    help: `Failed sign-ins refuse the address that made them after 5, and slow every sign-in to the account
+after 20 from all addresses together; each limit ends by itself 15 minutes after the last failure.
+set-password clears them too. JSON: the user, with "sign_in_failures_cleared": the failures forgotten.`,
+    ...userAddress,
+    prepare: (parsed) => ({ tenant: arg(parsed, 0), username: arg(parsed, 1) }),
+    run: async (ctx, input) => {
+      const user = await findUser(ctx, input.tenant, input.username);
+      const directory = await ctx.directory();
+      const { failures } = await directory.unlockUser(user.tenantId, user.id, OPERATOR);
+      return {
+        json: { ...userJson(user), sign_in_failures_cleared: failures },
+        text: `unlocked ${user.username}@${user.tenantId} (${failures} failed sign-in${failures === 1 ? '' : 's'} forgotten)\n`,
+      };
+    },
+  }),
 ];

@@ -6,8 +6,12 @@ export interface AuditEvent {
   tenantId: string;
   at: Date;
   actor: string;
+  /** `username@tenant` when the actor is a user who still exists; null for the operator or a deleted user. */
+  actorName: string | null;
   action: string;
   target: string | null;
+  /** The target's name: a user's `username@tenant`, an app's or a tenant's name; null when unknown. */
+  targetName: string | null;
   details: Record<string, unknown>;
 }
 
@@ -22,19 +26,74 @@ export async function recordAuditEvent(
   );
 }
 
-/** Newest first; `before` is the id of the last event of the previous page (keyset pagination). */
+export interface AuditFilter {
+  /** The actor's id (or `operator`), or a username of the tenant. */
+  actor?: string | undefined;
+  /** One action (`user.created`), or a family of them ending in a dot (`consent.`). */
+  action?: string | undefined;
+  /** Events at or after this instant. */
+  since?: Date | undefined;
+  /** Events before this instant. */
+  until?: Date | undefined;
+}
+
+/** Newest first, filtered; `before` is the id of the last event of the previous page (keyset pagination). */
 export async function listAuditEvents(
   db: Queryable,
   tenantId: string,
-  page: { limit: number; before?: string },
+  page: { limit: number; before?: string | undefined } & AuditFilter,
 ): Promise<AuditEvent[]> {
+  // Names are joined within the event's tenant (users) or from the global tables (apps, tenants);
+  // a deleted app keeps the name its event recorded.
   const { rows } = await db.query<AuditEvent>(
-    `SELECT id::text, tenant_id AS "tenantId", at, actor, action, target, details
-       FROM audit_events
-      WHERE tenant_id = $1::text AND ($2::bigint IS NULL OR id < $2::bigint)
-      ORDER BY audit_events.id DESC
+    `SELECT e.id::text, e.tenant_id AS "tenantId", e.at, e.actor,
+            actor_user.username || '@' || actor_user.tenant_id AS "actorName",
+            e.action, e.target,
+            COALESCE(target_user.username || '@' || target_user.tenant_id, target_app.name, target_tenant.name,
+                     e.details->>'name') AS "targetName",
+            e.details
+       FROM audit_events e
+       LEFT JOIN users actor_user ON actor_user.tenant_id = e.tenant_id AND actor_user.id = e.actor
+       LEFT JOIN users target_user ON target_user.tenant_id = e.tenant_id AND target_user.id = e.target
+       LEFT JOIN apps target_app ON target_app.client_id = e.target
+       LEFT JOIN tenants target_tenant ON target_tenant.id = e.target
+      WHERE e.tenant_id = $1::text AND ($2::bigint IS NULL OR e.id < $2::bigint)
+        AND ($4::text IS NULL OR e.actor = $4::text OR actor_user.username = lower($4::text))
+        AND ($5::text IS NULL OR e.action = $5::text OR (right($5::text, 1) = '.' AND starts_with(e.action, $5::text)))
+        AND ($6::timestamptz IS NULL OR e.at >= $6::timestamptz)
+        AND ($7::timestamptz IS NULL OR e.at < $7::timestamptz)
+      ORDER BY e.id DESC
       LIMIT $3::integer`,
-    [tenantId, page.before ?? null, page.limit],
+    [
+      tenantId,
+      page.before ?? null,
+      page.limit,
+      page.actor ?? null,
+      page.action ?? null,
+      page.since ?? null,
+      page.until ?? null,
+    ],
+  );
+  return rows;
+}
+
+/** Consent activity per UTC day from `since` (inclusive): grants (user and admin), withdrawals and requests opened. */
+export async function countConsentActivityByDay(
+  db: Queryable,
+  tenantId: string,
+  since: Date,
+): Promise<Array<{ day: string; grants: number; withdrawals: number; requests: number }>> {
+  const { rows } = await db.query<{ day: string; grants: number; withdrawals: number; requests: number }>(
+    `SELECT to_char(e.at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day,
+            count(*) FILTER (WHERE e.action IN ('consent.user.granted', 'consent.admin.granted'))::integer AS grants,
+            count(*) FILTER (WHERE e.action = 'consent.user.revoked')::integer AS withdrawals,
+            count(*) FILTER (WHERE e.action = 'consent_request.opened')::integer AS requests
+       FROM audit_events e
+      WHERE e.tenant_id = $1::text AND e.at >= $2::timestamptz
+        AND e.action IN ('consent.user.granted', 'consent.admin.granted', 'consent.user.revoked', 'consent_request.opened')
+      GROUP BY 1
+      ORDER BY 1`,
+    [tenantId, since],
   );
   return rows;
 }

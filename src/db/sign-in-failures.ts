@@ -1,45 +1,95 @@
-// sign_in_failures: failed password sign-ins per account in a fixed window, shared by every process.
+// sign_in_failures and sign_in_address_failures: failed password sign-ins per account, and per
+// account and client address, shared by every process. A streak of failures lasts while each
+// comes less than `streakSeconds` after the one before. Times are passed in (never now() in an
+// upsert's update: Citus refuses non-immutable functions there).
 import type { Queryable } from './pool.js';
 
-/** Whether the account has `maxFailures` or more failures in a window started less than `windowSeconds` ago. */
-export async function isSignInThrottled(
-  db: Queryable,
-  account: { tenantId: string; username: string },
-  maxFailures: number,
-  windowSeconds: number,
-): Promise<boolean> {
-  const { rows } = await db.query<{ throttled: boolean }>(
-    `SELECT failures >= $3::integer AND window_start > now() - make_interval(secs => $4::integer) AS throttled
-       FROM sign_in_failures WHERE tenant_id = $1::text AND username = $2::text`,
-    [account.tenantId, account.username, maxFailures, windowSeconds],
-  );
-  return rows[0]?.throttled ?? false;
+export interface SignInAccount {
+  tenantId: string;
+  username: string;
 }
 
-/** Counts one failure, in the current window or in a new one when it is older than `windowSeconds`. */
+export interface FailureStreak {
+  failures: number;
+  lastFailureAt: Date;
+}
+
+/** The account's current streak across all addresses, and the one from `clientAddress`; absent when none runs. */
+export async function findFailureStreaks(
+  db: Queryable,
+  account: SignInAccount,
+  clientAddress: string,
+  at: Date,
+  streakSeconds: number,
+): Promise<{ account?: FailureStreak; address?: FailureStreak }> {
+  const { rows } = await db.query<FailureStreak & { scope: 'account' | 'address' }>(
+    `SELECT 'account' AS scope, failures, last_failure_at AS "lastFailureAt"
+       FROM sign_in_failures
+      WHERE tenant_id = $1::text AND username = $2::text
+        AND last_failure_at > $4::timestamptz - make_interval(secs => $5::integer)
+     UNION ALL
+     SELECT 'address', failures, last_failure_at
+       FROM sign_in_address_failures
+      WHERE tenant_id = $1::text AND username = $2::text AND client_address = $3::inet
+        AND last_failure_at > $4::timestamptz - make_interval(secs => $5::integer)`,
+    [account.tenantId, account.username, clientAddress, at, streakSeconds],
+  );
+  const streaks: { account?: FailureStreak; address?: FailureStreak } = {};
+  for (const { scope, failures, lastFailureAt } of rows) streaks[scope] = { failures, lastFailureAt };
+  return streaks;
+}
+
+/** Counts one failure for the account and for the address: the next of a running streak, or the first of a new one. */
 export async function recordSignInFailure(
   db: Queryable,
-  account: { tenantId: string; username: string },
-  windowSeconds: number,
+  account: SignInAccount,
+  clientAddress: string,
+  at: Date,
+  streakSeconds: number,
 ): Promise<void> {
+  // Two statements rather than one with a data-modifying CTE: Citus routes each by its tenant.
   await db.query(
-    `INSERT INTO sign_in_failures (tenant_id, username, failures, window_start) VALUES ($1::text, $2::text, 1, now())
+    `INSERT INTO sign_in_failures AS f (tenant_id, username, failures, last_failure_at)
+     VALUES ($1::text, $2::text, 1, $3::timestamptz)
      ON CONFLICT (tenant_id, username) DO UPDATE SET
-       failures = CASE WHEN sign_in_failures.window_start > now() - make_interval(secs => $3::integer)
-                       THEN sign_in_failures.failures + 1 ELSE 1 END,
-       window_start = CASE WHEN sign_in_failures.window_start > now() - make_interval(secs => $3::integer)
-                           THEN sign_in_failures.window_start ELSE now() END`,
-    [account.tenantId, account.username, windowSeconds],
+       failures = CASE WHEN f.last_failure_at > $3::timestamptz - make_interval(secs => $4::integer)
+                       THEN f.failures + 1 ELSE 1 END,
+       last_failure_at = $3::timestamptz`,
+    [account.tenantId, account.username, at, streakSeconds],
+  );
+  await db.query(
+    `INSERT INTO sign_in_address_failures AS f (tenant_id, username, client_address, failures, last_failure_at)
+     VALUES ($1::text, $2::text, $3::inet, 1, $4::timestamptz)
+     ON CONFLICT (tenant_id, username, client_address) DO UPDATE SET
+       failures = CASE WHEN f.last_failure_at > $4::timestamptz - make_interval(secs => $5::integer)
+                       THEN f.failures + 1 ELSE 1 END,
+       last_failure_at = $4::timestamptz`,
+    [account.tenantId, account.username, clientAddress, at, streakSeconds],
   );
 }
 
-/** Forgets the account's failures (after a successful sign-in). */
-export async function clearSignInFailures(
+/** Forgets the failures from one address (after that address signed in with the right password). */
+export async function clearAddressFailures(
   db: Queryable,
-  account: { tenantId: string; username: string },
+  account: SignInAccount,
+  clientAddress: string,
 ): Promise<void> {
-  await db.query('DELETE FROM sign_in_failures WHERE tenant_id = $1::text AND username = $2::text', [
+  await db.query(
+    `DELETE FROM sign_in_address_failures
+      WHERE tenant_id = $1::text AND username = $2::text AND client_address = $3::inet`,
+    [account.tenantId, account.username, clientAddress],
+  );
+}
+
+/** Forgets every failure of the account (an admin's unlock, a new password); answers how many its last streak had. */
+export async function clearAccountFailures(db: Queryable, account: SignInAccount): Promise<number> {
+  await db.query('DELETE FROM sign_in_address_failures WHERE tenant_id = $1::text AND username = $2::text', [
     account.tenantId,
     account.username,
   ]);
+  const { rows } = await db.query<{ failures: number }>(
+    'DELETE FROM sign_in_failures WHERE tenant_id = $1::text AND username = $2::text RETURNING failures',
+    [account.tenantId, account.username],
+  );
+  return rows[0]?.failures ?? 0;
 }

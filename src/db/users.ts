@@ -127,3 +127,42 @@ export async function findUserByUsername(
   );
   return rows[0];
 }
+
+/** A user with the failed sign-ins of their current streak (0 when none runs), as their admins see them. */
+export interface UserWithSignInFailures extends UserRecord {
+  signInFailures: number;
+}
+
+/**
+ * One page of the tenant's users by username, after `after`; `search` matches part of the
+ * username, display name or email, in any case. Failures count when the last came after `failuresSince`.
+ */
+export async function listUsersPage(
+  db: Queryable,
+  tenantId: string,
+  page: {
+    limit: number;
+    after?: string | undefined;
+    search?: string | undefined;
+    /** Only this user (a page of one or none). */
+    id?: string | undefined;
+    failuresSince: Date;
+  },
+): Promise<UserWithSignInFailures[]> {
+  const { rows } = await db.query<UserWithSignInFailures>(
+    `SELECT u.tenant_id AS "tenantId", u.id, u.username, u.email, u.display_name AS "displayName", u.role, u.disabled,
+            u.created_at AS "createdAt", COALESCE(f.failures, 0) AS "signInFailures"
+       FROM users u
+       LEFT JOIN sign_in_failures f
+         ON f.tenant_id = u.tenant_id AND f.username = u.username AND f.last_failure_at > $5::timestamptz
+      WHERE u.tenant_id = $1::text
+        AND ($2::text IS NULL OR u.username > $2::text)
+        AND ($3::text IS NULL
+             OR strpos(lower(u.username || ' ' || u.display_name || ' ' || COALESCE(u.email, '')), lower($3::text)) > 0)
+        AND ($6::text IS NULL OR u.id = $6::text)
+      ORDER BY u.username
+      LIMIT $4::integer`,
+    [tenantId, page.after ?? null, page.search ?? null, page.limit, page.failuresSince, page.id ?? null],
+  );
+  return rows;
+}

@@ -207,15 +207,23 @@ export async function interactionRoutes(instance: FastifyInstance, deps: Interac
     },
     async (request, reply) => {
       const details = await loadInteraction(request, reply, 'login');
-      const result = await signIn(pool, request.body.username, request.body.password);
+      // request.ip: the connection's address, or the trusted proxy's forwarded one (TRUST_PROXY).
+      const result = await signIn(pool, request.body.username, request.body.password, request.ip);
       if (!result.ok) {
         const client = await provider.Client.find(String(details.params.client_id));
-        return reply.status(result.reason === 'throttled' ? 429 : 401).view('login', {
+        if (result.reason === 'throttled') reply.status(429).header('retry-after', String(result.retryAfterSeconds));
+        else reply.status(401);
+        return reply.view('login', {
           uid: details.uid,
           csrfToken: reply.generateCsrf(),
           clientName: client?.clientName,
           username: request.body.username,
-          messageKey: result.reason === 'throttled' ? 'pages:login.throttled' : 'pages:login.wrongCredentials',
+          ...(result.reason === 'throttled'
+            ? {
+                messageKey: result.limitedBy === 'address' ? 'pages:login.throttled' : 'pages:login.accountSlowed',
+                messageValues: { count: Math.ceil(result.retryAfterSeconds / 60) },
+              }
+            : { messageKey: 'pages:login.wrongCredentials' }),
         });
       }
       return finish(request, reply, { login: { accountId: result.user.id } });

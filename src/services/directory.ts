@@ -10,6 +10,7 @@ import { recordAuditEvent } from '../db/audit-events.js';
 import { detachGrantsOfUser, listGrantIdsOfApp } from '../db/consents.js';
 import { deleteSessionsOfAccount } from '../db/oidc-models.js';
 import { inTransaction, isPgError, PgError, type Pool } from '../db/pool.js';
+import { clearAccountFailures } from '../db/sign-in-failures.js';
 import * as tenants from '../db/tenants.js';
 import * as users from '../db/users.js';
 import { AppSecrets, DEFAULT_SECRET_LIFETIME_DAYS } from './app-secrets.js';
@@ -163,8 +164,42 @@ export class Directory {
   async setUserPassword(tenantId: string, userId: string, password: string, actor: Actor) {
     const passwordHash = await hashPassword(password);
     return inTransaction(this.pool, async (tx) => {
-      if (!(await users.setUserPasswordHash(tx, tenantId, userId, passwordHash))) throw NotFound('user not found');
-      await recordAuditEvent(tx, { tenantId, actor, action: 'user.password.changed', target: userId });
+      const user = await users.findUserInTenant(tx, tenantId, userId);
+      if (!user || !(await users.setUserPasswordHash(tx, tenantId, userId, passwordHash)))
+        throw NotFound('user not found');
+      // A new password ends any lockout: the failures were against the old one.
+      const failures = await clearAccountFailures(tx, { tenantId, username: user.username });
+      await recordAuditEvent(tx, {
+        tenantId,
+        actor,
+        action: 'user.password.changed',
+        target: userId,
+        ...(failures > 0 ? { details: { signInFailuresCleared: failures } } : {}),
+      });
+    });
+  }
+
+  /**
+   * Forgets the user's failed sign-ins from every address, lifting any refusal or slowing at once
+   * (an admin's answer to a user who cannot get in). Answers how many failures the last streak had.
+   */
+  async unlockUser(
+    tenantId: string,
+    userId: string,
+    actor: Actor,
+  ): Promise<{ user: users.UserRecord; failures: number }> {
+    return inTransaction(this.pool, async (tx) => {
+      const user = await users.findUserInTenant(tx, tenantId, userId);
+      if (!user) throw NotFound('user not found');
+      const failures = await clearAccountFailures(tx, { tenantId, username: user.username });
+      await recordAuditEvent(tx, {
+        tenantId,
+        actor,
+        action: 'user.unlocked',
+        target: userId,
+        details: { signInFailuresCleared: failures },
+      });
+      return { user, failures };
     });
   }
 

@@ -3,6 +3,7 @@
 // consent. Every change is one transaction that writes its audit event and revokes the tokens of
 // the grants it ends (revocation.ts), so either all of it happens or none of it does.
 import { NotFound } from '../core/errors.js';
+import { matchesSearch } from '../core/search.js';
 import { listPermissionGrantTimes, recordAuditEvent } from '../db/audit-events.js';
 import {
   deleteAdminConsent,
@@ -22,6 +23,13 @@ import type { Actor } from './directory.js';
 import { revokeGrants } from './revocation.js';
 
 export type EnterpriseAppSummary = TenantAppSummary;
+
+/** `search` matches the app's name, publisher or client id; the others keep apps in that state only. */
+export interface EnterpriseAppFilter {
+  search?: string | undefined;
+  blocked?: boolean | undefined;
+  verified?: boolean | undefined;
+}
 
 /** One permission granted to the app, and when it was (last) granted. */
 export interface PermissionGrant {
@@ -58,9 +66,15 @@ export interface EnterpriseAppChange {
 export class EnterpriseApps {
   constructor(private readonly pool: Pool) {}
 
-  /** The apps in use in the tenant (a tenant_apps row, an admin consent or a user consent), by name. */
-  async list(tenantId: string): Promise<EnterpriseAppSummary[]> {
-    return listTenantApps(this.pool, tenantId);
+  /** The apps in use in the tenant (a tenant_apps row, an admin consent or a user consent), by name, filtered. */
+  async list(tenantId: string, filter: EnterpriseAppFilter = {}): Promise<EnterpriseAppSummary[]> {
+    const apps = await listTenantApps(this.pool, tenantId);
+    return apps.filter(
+      (app) =>
+        matchesSearch(filter.search, app.name, app.publisherName, app.clientId) &&
+        (filter.blocked === undefined || app.blocked === filter.blocked) &&
+        (filter.verified === undefined || app.publisherVerified === filter.verified),
+    );
   }
 
   /** One app in the tenant with every grant: the admin's and each user's, per permission, with times. */

@@ -27,9 +27,9 @@ export const MIN_PASSWORD_LENGTH = 8;
 
 export function checkPasswordAcceptable(password: string): void {
   if (Buffer.byteLength(password) > MAX_PASSWORD_BYTES)
-    throw InvalidRequest(`password must be at most ${MAX_PASSWORD_BYTES} bytes`);
+    throw InvalidRequest(`password must be at most ${MAX_PASSWORD_BYTES} bytes`, { field: 'password' });
   if (password.length < MIN_PASSWORD_LENGTH)
-    throw InvalidRequest(`password must be at least ${MIN_PASSWORD_LENGTH} characters`);
+    throw InvalidRequest(`password must be at least ${MIN_PASSWORD_LENGTH} characters`, { field: 'password' });
 }
 
 export async function hashPassword(password: string): Promise<string> {

@@ -1,7 +1,9 @@
 // The apps (OAuth clients) a tenant publishes, as its admins read them: the list, one of its own
 // registrations (the "this app belongs to this tenant, else 404" rule, written once), and any app
 // by client id for pages that name the apps users asked about. Changes go through Directory.
+
 import { NotFound } from '../core/errors.js';
+import { matchesSearch } from '../core/search.js';
 import { type AppRecord, findApp, listAppsPublishedBy } from '../db/apps.js';
 import type { Pool, Queryable } from '../db/pool.js';
 
@@ -24,9 +26,10 @@ export async function findOwnedApp(
 export class PublishedApps {
   constructor(private readonly pool: Pool) {}
 
-  /** The tenant's registrations, oldest first. */
-  list(tenantId: string): Promise<AppRecord[]> {
-    return listAppsPublishedBy(this.pool, tenantId);
+  /** The tenant's registrations, oldest first; with `search`, those whose name or client id match it. */
+  async list(tenantId: string, filter: { search?: string | undefined } = {}): Promise<AppRecord[]> {
+    const apps = await listAppsPublishedBy(this.pool, tenantId);
+    return apps.filter((app) => matchesSearch(filter.search, app.name, app.clientId));
   }
 
   /** The tenant's own registration, or 404 (findOwnedApp). */

@@ -97,8 +97,9 @@ t.test('every operation is fully described', async (t) => {
       t.ok(answer.description && answer.description !== 'Default Response', `${key} ${status}: described`);
     }
 
-    // Actions (rotate the secret, block, unblock, remove) take no body.
-    const takesBody = (method === 'post' || method === 'patch') && !/\/(secret|block|unblock|remove)$/.test(path);
+    // Actions (rotate the secret, block, unblock, remove, unlock) take no body.
+    const takesBody =
+      (method === 'post' || method === 'patch') && !/\/(secret|block|unblock|remove|unlock)$/.test(path);
     if (takesBody) {
       const schema = operation.requestBody?.content?.['application/json']?.schema;
       t.equal(schema?.type, 'object', `${key}: a JSON object body`);
@@ -187,6 +188,10 @@ t.test('the documented answers describe what the API really answers', async (t) 
   );
   await check(`POST ${base}/users`, '/tenants/contoso/users', { body: { username: 'dave', password: PASSWORD } }, 409);
   await check(`GET ${base}/users`, '/tenants/contoso/users', {}, 200);
+  await check(`GET ${base}/users`, '/tenants/contoso/users?search=dav&limit=1', {}, 200);
+  await check(`GET ${base}/users`, '/tenants/contoso/users?limit=0', {}, 400);
+  await check(`POST ${base}/users/{id}/unlock`, `/tenants/contoso/users/${user.id}/unlock`, { method: 'POST' }, 200);
+  await check(`POST ${base}/users/{id}/unlock`, '/tenants/contoso/users/nobody/unlock', { method: 'POST' }, 404);
   await check(`GET ${base}/users/{id}`, `/tenants/contoso/users/${user.id}`, {}, 200);
   await check(`GET ${base}/users/{id}`, '/tenants/contoso/users/nobody', {}, 404);
   await check(
@@ -232,6 +237,15 @@ t.test('the documented answers describe what the API really answers', async (t) 
   );
   await check(`GET ${base}/audit-events`, '/tenants/contoso/audit-events?limit=2', {}, 200);
   await check(`GET ${base}/audit-events`, '/tenants/contoso/audit-events', {}, 200);
+  await check(
+    `GET ${base}/audit-events`,
+    '/tenants/contoso/audit-events?actor=carol&action=user.&from=2026-01-01&to=2099-12-31',
+    {},
+    200,
+  );
+  await check(`GET ${base}/audit-events`, '/tenants/contoso/audit-events?from=2026-02-30', {}, 400);
+  await check(`GET ${base}/apps`, '/tenants/contoso/apps?search=plan', {}, 200);
+  await check(`GET ${base}/enterprise-apps`, '/tenants/contoso/enterprise-apps?search=plan&blocked=false', {}, 200);
   await check(`GET ${base}/settings`, '/tenants/fabrikam/settings', {}, 403);
   const deleted = await callApi(server, token, `/tenants/contoso/apps/${app.clientId}`, { method: 'DELETE' });
   t.equal(deleted.status, 204);

@@ -79,6 +79,7 @@ export function apiOperations(tenant: string, ids: { userId: string; clientId: s
       path: `${base}/users/${ids.userId}`,
       body: { role: 'user', disabled: true, password: 'taken over by someone' },
     },
+    { method: 'POST', path: `${base}/users/${ids.userId}/unlock` },
     { method: 'GET', path: `${base}/apps` },
     {
       method: 'POST',
@@ -113,6 +114,7 @@ export const DOCUMENTED_OPERATIONS = [
   'POST /api/v1/tenants/{tenant}/users',
   'GET /api/v1/tenants/{tenant}/users/{id}',
   'PATCH /api/v1/tenants/{tenant}/users/{id}',
+  'POST /api/v1/tenants/{tenant}/users/{id}/unlock',
   'GET /api/v1/tenants/{tenant}/apps',
   'POST /api/v1/tenants/{tenant}/apps',
   'GET /api/v1/tenants/{tenant}/apps/{clientId}',

@@ -51,7 +51,7 @@ t.test('an admin creates a user, reads it back, and finds it in the list and the
   });
   t.same(
     Object.keys(created.body).sort(),
-    ['createdAt', 'disabled', 'displayName', 'email', 'id', 'role', 'tenant', 'username'],
+    ['createdAt', 'disabled', 'displayName', 'email', 'id', 'role', 'signInFailures', 'tenant', 'username'],
     'no password hash',
   );
   t.equal(created.headers.get('location'), `${server.url}/api/v1/tenants/contoso/users/${created.body.id}`);
@@ -74,7 +74,7 @@ t.test('an admin creates a user, reads it back, and finds it in the list and the
     ),
     { actor: carol.id, details: { username: 'henry', role: 'user' } },
   );
-  t.ok((await signIn(pool, 'henry@contoso', 'a long enough password')).ok, 'the user can sign in');
+  t.ok((await signIn(pool, 'henry@contoso', 'a long enough password', '127.0.0.1')).ok, 'the user can sign in');
 
   const admin = await callApi(server, token, users, {
     body: { username: 'ivy', password: 'a long enough password', role: 'admin', email: null },
@@ -158,7 +158,7 @@ t.test('an admin promotes, disables and re-enables a user, and sets their passwo
 
   const disabled = await callApi(server, token, path, { method: 'PATCH', body: { disabled: true } });
   t.match(disabled.body, { role: 'admin', disabled: true });
-  t.notOk((await signIn(pool, 'jack@contoso', 'the first password')).ok, 'a disabled user cannot sign in');
+  t.notOk((await signIn(pool, 'jack@contoso', 'the first password', '127.0.0.1')).ok, 'a disabled user cannot sign in');
   t.match((await callApi(server, token, path, { method: 'PATCH', body: { disabled: false, role: 'user' } })).body, {
     role: 'user',
     disabled: false,
@@ -167,8 +167,11 @@ t.test('an admin promotes, disables and re-enables a user, and sets their passwo
   const password = await callApi(server, token, path, { method: 'PATCH', body: { password: 'the second password' } });
   t.equal(password.status, 200);
   t.notOk('password' in password.body);
-  t.notOk((await signIn(pool, 'jack@contoso', 'the first password')).ok, 'the old password no longer works');
-  t.ok((await signIn(pool, 'jack@contoso', 'the second password')).ok, 'the new one does');
+  t.notOk(
+    (await signIn(pool, 'jack@contoso', 'the first password', '127.0.0.1')).ok,
+    'the old password no longer works',
+  );
+  t.ok((await signIn(pool, 'jack@contoso', 'the second password', '127.0.0.1')).ok, 'the new one does');
 
   const audit = (await callApi(server, token, '/tenants/contoso/audit-events?limit=200')).body.value as {
     action: string;
@@ -248,7 +251,7 @@ t.test(
     );
     const password = await callApi(server, token, path, { method: 'PATCH', body: { password: 'carol new password' } });
     t.equal(password.status, 200);
-    t.ok((await signIn(pool, 'carol@contoso', 'carol new password')).ok);
+    t.ok((await signIn(pool, 'carol@contoso', 'carol new password', '127.0.0.1')).ok);
     t.equal((await callApi(server, token, '/tenants/contoso/settings')).status, 200, 'the token still works');
   },
 );

@@ -100,6 +100,7 @@ t.test('--help lists every command of the interface, without touching the databa
     'user set-role',
     'user set-password',
     'user disable',
+    'user unlock',
     'app create',
     'app list',
     'app show',

@@ -15,6 +15,7 @@ import {
   AppSecretInfoSchema,
   AppSecretParams,
   AppSecretSchema,
+  AppsQuery,
   AppWithSecretSchema,
   answer,
   collectionOf,
@@ -37,6 +38,7 @@ export const appsRoutes: FastifyPluginAsyncTypebox<AdminApiDeps> = async (app, {
         operationId: 'listApps',
         summary: 'List the apps this tenant registered',
         params: TenantParams,
+        querystring: AppsQuery,
         response: {
           200: collectionOf(
             refTo(AppSchema),
@@ -46,7 +48,7 @@ export const appsRoutes: FastifyPluginAsyncTypebox<AdminApiDeps> = async (app, {
         },
       },
     },
-    async (request) => ({ value: (await apps.list(request.params.tenant)).map(appOf) }),
+    async (request) => ({ value: (await apps.list(request.params.tenant, request.query)).map(appOf) }),
   );
 
   app.post(

@@ -13,6 +13,7 @@ import {
   EnterpriseAppChangeSchema,
   EnterpriseAppDetailSchema,
   EnterpriseAppSummarySchema,
+  EnterpriseAppsQuery,
   errorResponses,
   TenantParams,
 } from './schemas.js';
@@ -29,13 +30,16 @@ export const enterpriseAppsRoutes: FastifyPluginAsyncTypebox<AdminApiDeps> = asy
         operationId: 'listEnterpriseApps',
         summary: 'List the apps in use in the tenant',
         params: TenantParams,
+        querystring: EnterpriseAppsQuery,
         response: {
           200: collectionOf(EnterpriseAppSummarySchema, 'The apps in use in the tenant.'),
           ...errorResponses(),
         },
       },
     },
-    async (request) => ({ value: (await enterpriseApps.list(request.params.tenant)).map(enterpriseAppSummaryOf) }),
+    async (request) => ({
+      value: (await enterpriseApps.list(request.params.tenant, request.query)).map(enterpriseAppSummaryOf),
+    }),
   );
 
   app.get(

@@ -6,7 +6,7 @@ import type { AppRecord } from '../../db/apps.js';
 import type { AuditEvent } from '../../db/audit-events.js';
 import type { ConsentRequestRecord } from '../../db/consent-requests.js';
 import type { TenantRecord } from '../../db/tenants.js';
-import type { UserRecord } from '../../db/users.js';
+import type { UserWithSignInFailures } from '../../db/users.js';
 import type { NewSecret } from '../../services/app-secrets.js';
 import type { EnterpriseAppDetail, EnterpriseAppSummary, PermissionGrant } from '../../services/enterprise-apps.js';
 import type { MyApp } from '../../services/my-apps.js';
@@ -27,7 +27,7 @@ export function settingsOf(tenant: TenantRecord): Settings {
   return { id: tenant.id, name: tenant.name, integratedAppsEnabled: tenant.integratedAppsEnabled };
 }
 
-export function userOf(user: UserRecord): User {
+export function userOf(user: UserWithSignInFailures): User {
   return {
     id: user.id,
     tenant: user.tenantId,
@@ -37,6 +37,7 @@ export function userOf(user: UserRecord): User {
     role: user.role,
     disabled: user.disabled,
     createdAt: user.createdAt.toISOString(),
+    signInFailures: user.signInFailures,
   };
 }
 
@@ -89,8 +90,10 @@ export function auditEventOf(event: AuditEvent): AuditEventBody {
     id: event.id,
     at: event.at.toISOString(),
     actor: event.actor,
+    actorName: event.actorName,
     action: event.action,
     target: event.target,
+    targetName: event.targetName,
     details: event.details,
   };
 }

@@ -102,6 +102,12 @@ export const UserSchema = Type.Object(
     role: stringEnum(ROLES),
     disabled: Type.Boolean({ description: 'A disabled user cannot sign in and their grants are revoked.' }),
     createdAt: timestamp('When the user was created.'),
+    signInFailures: Type.Integer({
+      minimum: 0,
+      description:
+        'Failed sign-ins in the current streak (0 when none runs; a streak ends 15 minutes after its last failure). ' +
+        'Five from one address refuse that address; twenty from all together slow every sign-in. `unlock` clears them.',
+    }),
   },
   { $id: 'User' },
 );
@@ -205,8 +211,16 @@ export const AuditEventSchema = Type.Object(
     id: Type.String({ description: 'Increasing; pass the last id of a page as `before` to get the next page.' }),
     at: timestamp('When it happened.'),
     actor: Type.String({ description: 'The id of the user who did it, or `operator` for the command line.' }),
+    actorName: nullable(
+      Type.String({ description: 'The actor’s `username@tenant`; null for the operator or a user since deleted.' }),
+    ),
     action: Type.String({ examples: ['tenant.integrated_apps.changed', 'user.created', 'app.secret.rotated'] }),
     target: nullable(Type.String({ description: 'The tenant, user id or client id acted on.' })),
+    targetName: nullable(
+      Type.String({
+        description: 'The target’s name: a user’s `username@tenant`, an app’s or a tenant’s name; null when unknown.',
+      }),
+    ),
     // Any JSON object: written out, since TypeBox's Record would add a `patternProperties`.
     details: Type.Unsafe<Record<string, unknown>>({
       type: 'object',
@@ -465,6 +479,71 @@ export const AuditQuery = Type.Object(
         pattern: '^[1-9][0-9]{0,17}$',
         description: 'Only events older than this id: the `next` value of the previous page.',
       }),
+    ),
+    actor: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 200,
+        description: 'Only events by this actor: a user id, a username of the tenant, or `operator`.',
+      }),
+    ),
+    action: Type.Optional(
+      Type.String({
+        pattern: '^[a-z_]+(?:\\.[a-z_]+)*\\.?$',
+        maxLength: 100,
+        description: 'Only this action (`user.created`), or a family of actions ending in a dot (`consent.`).',
+      }),
+    ),
+    from: Type.Optional(isoDate('Only events on or after this day (UTC), `YYYY-MM-DD`.')),
+    to: Type.Optional(isoDate('Only events on or before this day (UTC), `YYYY-MM-DD`.')),
+  },
+  { additionalProperties: false },
+);
+
+function isoDate(description: string) {
+  return Type.String({ pattern: '^[0-9]{4}-[0-9]{2}-[0-9]{2}$', description });
+}
+
+export const USERS_PAGE_SIZE = 100;
+
+export const UsersQuery = Type.Object(
+  {
+    search: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 200, description: 'Part of the username, display name or email.' }),
+    ),
+    limit: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: 500, default: USERS_PAGE_SIZE, description: 'Page size.' }),
+    ),
+    after: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 64,
+        description: 'Only users after this username: the `next` value of the previous page.',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const UsersPageSchema = Type.Object(
+  { value: Type.Array(refTo(UserSchema)), next: nullable(Type.String()) },
+  { description: 'By username. `next` is the `after` value for the next page, or null on the last page.' },
+);
+
+const searchParameter = (description: string) =>
+  Type.Optional(Type.String({ minLength: 1, maxLength: 200, description }));
+
+export const AppsQuery = Type.Object(
+  { search: searchParameter('Only apps whose name or client id contain every word of this.') },
+  { additionalProperties: false },
+);
+
+export const EnterpriseAppsQuery = Type.Object(
+  {
+    search: searchParameter('Only apps whose name, publisher or client id contain every word of this.'),
+    blocked: Type.Optional(Type.Boolean({ description: 'Only blocked (true) or unblocked (false) apps.' })),
+    verified: Type.Optional(
+      Type.Boolean({ description: 'Only apps of verified (true) or unverified (false) publishers.' }),
     ),
   },
   { additionalProperties: false },

@@ -1,19 +1,20 @@
 // /tenants/{tenant}/users: the tenant's people — list, create, read, and change role, password or
-// disabled state. The directory applies the rules and writes the audit events.
+// disabled state, unlock after failed sign-ins. The directory applies the rules and writes the audit events.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { AdminApiDeps } from './deps.js';
 import { userOf } from './presenters.js';
 import { actorOf } from './require-tenant-admin.js';
 import {
   answer,
-  collectionOf,
   errorResponses,
   NewUserBody,
-  refTo,
   TenantParams,
+  USERS_PAGE_SIZE,
   UserChangesBody,
   UserParams,
   UserSchema,
+  UsersPageSchema,
+  UsersQuery,
 } from './schemas.js';
 
 const tags = ['Users'];
@@ -26,14 +27,19 @@ export const usersRoutes: FastifyPluginAsyncTypebox<AdminApiDeps> = async (app, 
         tags,
         operationId: 'listUsers',
         summary: 'List the tenant’s users',
+        description:
+          'By username, a page at a time: follow `next` (as `after`). `search` matches part of the username, display name or email.',
         params: TenantParams,
-        response: {
-          200: collectionOf(refTo(UserSchema), 'Every user of the tenant, by username.'),
-          ...errorResponses(),
-        },
+        querystring: UsersQuery,
+        response: { 200: UsersPageSchema, ...errorResponses() },
       },
     },
-    async (request) => ({ value: (await users.list(request.params.tenant)).map(userOf) }),
+    async (request) => {
+      // The schema's default fills `limit` in; the fallback only satisfies the type.
+      const { limit = USERS_PAGE_SIZE, after, search } = request.query;
+      const page = await users.page(request.params.tenant, { limit, after, search });
+      return { value: page.users.map(userOf), next: page.next };
+    },
   );
 
   app.post(
@@ -56,7 +62,10 @@ export const usersRoutes: FastifyPluginAsyncTypebox<AdminApiDeps> = async (app, 
         { tenantId: tenant, username, password, role, displayName: displayName ?? null, email: email ?? null },
         actorOf(request),
       );
-      return reply.status(201).header('location', `${apiUrl}/tenants/${tenant}/users/${user.id}`).send(userOf(user));
+      return reply
+        .status(201)
+        .header('location', `${apiUrl}/tenants/${tenant}/users/${user.id}`)
+        .send(userOf({ ...user, signInFailures: 0 }));
     },
   );
 
@@ -91,5 +100,22 @@ export const usersRoutes: FastifyPluginAsyncTypebox<AdminApiDeps> = async (app, 
     },
     async (request) =>
       userOf(await users.update(request.params.tenant, request.params.id, request.body, actorOf(request))),
+  );
+
+  app.post(
+    '/users/:id/unlock',
+    {
+      schema: {
+        tags,
+        operationId: 'unlockUser',
+        summary: 'Forget a user’s failed sign-ins',
+        description:
+          'Lifts at once the refusal of the addresses that made five failed sign-ins and the slowing of the account after twenty, ' +
+          'so the user can sign in again. Audited as `user.unlocked`. Setting a new password does the same.',
+        params: UserParams,
+        response: { 200: answer(UserSchema, 'The user, with no failed sign-ins.'), ...errorResponses(404) },
+      },
+    },
+    async (request) => userOf(await users.unlock(request.params.tenant, request.params.id, actorOf(request))),
   );
 };

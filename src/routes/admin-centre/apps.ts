@@ -14,7 +14,7 @@ import { MAX_LIVE_SECRETS, MAX_SECRET_LIFETIME_DAYS, type NewSecret } from '../.
 import { CsrfOnlyBody, csrfField, stringEnum } from '../schema-parts.js';
 import type { AdminCentreContext } from './deps.js';
 import { inTenant, NOT_IN_TENANT, pageData, pageMessage, requireAdmin } from './guard.js';
-import { ClientIdParams, RemovedQuery } from './schemas.js';
+import { AppsListQuery, ClientIdParams } from './schemas.js';
 
 /** The lifetimes offered for a new secret, in days (the API and CLI take any from 1 to 730). */
 const LIFETIME_CHOICES = [30, 90, 180, 365, MAX_SECRET_LIFETIME_DAYS] as const;
@@ -169,13 +169,15 @@ export const appsPages: FastifyPluginAsyncTypebox<AdminCentreContext> = async (a
     });
   }
 
-  app.get(LIST, { schema: { querystring: RemovedQuery } }, async (request, reply) => {
+  app.get(LIST, { schema: { querystring: AppsListQuery } }, async (request, reply) => {
     const user = await requireAdmin(portal, request, reply, LIST);
     if (!user) return reply;
-    const apps = await publishedApps.list(user.tenantId);
+    const search = request.query.search?.trim() ?? '';
+    const apps = await publishedApps.list(user.tenantId, { search });
     return reply.view('admin/apps', {
       ...pageData(reply, user, 'apps', navItems),
       apps,
+      search,
       removed: request.query.removed,
     });
   });

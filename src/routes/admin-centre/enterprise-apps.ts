@@ -9,7 +9,7 @@ import { NotFound } from '../../core/errors.js';
 import { CsrfOnlyBody } from '../schema-parts.js';
 import type { AdminCentreContext } from './deps.js';
 import { inTenant, pageData, requireAdmin } from './guard.js';
-import { AppUserParams, ClientIdParams, RemovedQuery } from './schemas.js';
+import { AppUserParams, ClientIdParams, EnterpriseAppsListQuery } from './schemas.js';
 
 const LIST = '/admin/enterprise-apps';
 
@@ -26,10 +26,19 @@ export const enterpriseAppsPages: FastifyPluginAsyncTypebox<AdminCentreContext> 
   const inUse = (tenantId: string, clientId: string) => inTenant(enterpriseApps.detail(tenantId, clientId));
   const base = (clientId: string) => `${LIST}/${encodeURIComponent(clientId)}`;
 
-  app.get(LIST, { schema: { querystring: RemovedQuery } }, async (request, reply) => {
+  app.get(LIST, { schema: { querystring: EnterpriseAppsListQuery } }, async (request, reply) => {
     const admin = await requireAdmin(portal, request, reply, LIST);
     if (!admin) return reply;
-    const apps = await enterpriseApps.list(admin.tenantId);
+    const filters = {
+      search: request.query.search?.trim() ?? '',
+      state: request.query.state ?? '',
+      publisher: request.query.publisher ?? '',
+    };
+    const apps = await enterpriseApps.list(admin.tenantId, {
+      search: filters.search,
+      blocked: filters.state ? filters.state === 'blocked' : undefined,
+      verified: filters.publisher ? filters.publisher === 'verified' : undefined,
+    });
     return reply.view('admin/enterprise-apps', {
       ...pageData(reply, admin, 'enterprise-apps', navItems),
       apps: apps.map((entry) => ({
@@ -37,6 +46,8 @@ export const enterpriseAppsPages: FastifyPluginAsyncTypebox<AdminCentreContext> 
         adminPermissions: describe(entry.adminScopes),
         href: base(entry.clientId),
       })),
+      filters,
+      filtered: Boolean(filters.search || filters.state || filters.publisher),
       removed: request.query.removed,
     });
   });

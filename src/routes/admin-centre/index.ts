@@ -1,6 +1,6 @@
 // The admin centre (/admin): server-rendered pages where a tenant's admins, signed in with their
 // Accord account through the portal session, govern their organisation — the Integrated Apps
-// setting (with a preview of its effect), the apps the tenant registers, the apps in use in the
+// setting (with a preview of its effect), its users, the apps the tenant registers, the apps in use in the
 // tenant (Enterprise apps), users' consent requests and the audit log. Every page is no-store,
 // every form is CSRF-protected, and the tenant is always the signed-in admin's own.
 
@@ -14,14 +14,20 @@ import { TenantUsers } from '../../services/tenant-users.js';
 import { Tenants } from '../../services/tenants.js';
 import { appsPages } from './apps.js';
 import { auditPages } from './audit.js';
+import { consentChart } from './consent-chart.js';
 import { consentRequestsPages } from './consent-requests.js';
 import type { AdminCentreContext, AdminCentreDeps } from './deps.js';
 import { enterpriseAppsPages } from './enterprise-apps.js';
 import { type AdminNavItem, pageData, requireAdmin } from './guard.js';
 import { integratedAppsPages } from './integrated-apps.js';
+import { usersPages } from './users.js';
+
+/** The overview's consent activity chart covers this many days, ending today. */
+const CHART_DAYS = 30;
 
 const NAV: readonly AdminNavItem[] = [
   { section: 'home', href: '/admin', labelKey: 'admin:nav.home' },
+  { section: 'users', href: '/admin/users', labelKey: 'admin:nav.users' },
   { section: 'integrated-apps', href: '/admin/settings/integrated-apps', labelKey: 'admin:nav.integratedApps' },
   { section: 'apps', href: '/admin/apps', labelKey: 'admin:nav.apps' },
   { section: 'enterprise-apps', href: '/admin/enterprise-apps', labelKey: 'admin:nav.enterpriseApps' },
@@ -54,14 +60,16 @@ export async function adminCentreRoutes(app: FastifyInstance, deps: AdminCentreD
   app.get('/admin', async (request, reply) => {
     const user = await requireAdmin(portal, request, reply, '/admin');
     if (!user) return reply;
-    const [tenant, pending] = await Promise.all([
+    const [tenant, pending, activity] = await Promise.all([
       tenants.find(user.tenantId),
       services.consentRequests.list(user.tenantId, { status: 'pending' }).then((rows) => rows.length),
+      context.auditLog.consentActivity(user.tenantId, CHART_DAYS),
     ]);
     return reply.view('admin/home', {
       ...pageData(reply, user, 'home', NAV),
       tenant,
       pendingRequests: pending,
+      chart: consentChart(activity),
     });
   });
 
@@ -70,4 +78,5 @@ export async function adminCentreRoutes(app: FastifyInstance, deps: AdminCentreD
   await app.register(enterpriseAppsPages, context);
   await app.register(consentRequestsPages, context);
   await app.register(auditPages, context);
+  await app.register(usersPages, context);
 }

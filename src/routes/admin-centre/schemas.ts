@@ -10,3 +10,16 @@ export const AppUserParams = Type.Object({ clientId: pathId(), userId: pathId() 
 
 /** `?removed=<name>`: the list page's notice after a removal. */
 export const RemovedQuery = Type.Object({ removed: Type.Optional(Type.String({ maxLength: 200 })) });
+
+const search = () => Type.Optional(Type.String({ maxLength: 200 }));
+
+/** The apps list: its notice, and its search box. */
+export const AppsListQuery = Type.Object({ removed: RemovedQuery.properties.removed, search: search() });
+
+/** The enterprise apps list: its notice, its search box and its filters (an empty choice means any). */
+export const EnterpriseAppsListQuery = Type.Object({
+  removed: RemovedQuery.properties.removed,
+  search: search(),
+  state: Type.Optional(Type.Enum(['', 'blocked', 'enabled'], { type: 'string' })),
+  publisher: Type.Optional(Type.Enum(['', 'verified', 'unverified'], { type: 'string' })),
+});
