@@ -9,7 +9,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type Provider from 'oidc-provider';
 import type { Config } from './config.js';
 import { DatabaseUnavailable, RETRY_AFTER_SECONDS } from './core/errors.js';
-import type { PermissionCatalogue } from './core/permission-catalogue.js';
+import { absoluteResource, type PermissionCatalogue } from './core/permission-catalogue.js';
 import { HEARTBEAT_SECONDS } from './core/server-liveness.js';
 import { rememberDpopProof } from './db/dpop-proofs.js';
 import { type Pool, ping } from './db/pool.js';
@@ -37,6 +37,7 @@ import { interactionRoutes } from './routes/interaction.js';
 import { myAppsRoutes } from './routes/my-apps.js';
 // Portal sign-in, admin consent and My apps (first-party pages on the provider's SSO session).
 import { PortalSession, portalClientMetadata, portalSessionRoutes } from './routes/portal-session.js';
+import { Apis } from './services/apis.js';
 import { clientSecretMatches } from './services/client-secrets.js';
 import { ConsentRequests } from './services/consent-requests.js';
 import { Consents } from './services/consents.js';
@@ -81,7 +82,7 @@ export async function configuredProvider(config: Config, pool: Pool, instance?: 
   ]);
   // The consent decision reads each row once per provider request, as the provider's own hooks do.
   const consent = new Consents(pool, catalogue, consentReadsOncePerRequest(pool));
-  const grants = new GrantSync(pool, consent, catalogue, resourceIndicators(config.issuer));
+  const grants = new GrantSync(pool, consent, catalogue, config.issuer);
   const eta = createEta();
   const provider = createProvider(config, {
     pool,
@@ -152,7 +153,13 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Accord> {
   const resources = resourceIndicators(config.issuer);
   const keys = await createLocalKeyResolver(pool);
   // The revocation check per request, cached in this process and invalidated by the database.
-  const grantLiveness = new GrantLiveness(pool, { log: app.log });
+  const apis = new Apis(pool, catalogue, config.issuer);
+  const grantLiveness = new GrantLiveness(pool, {
+    log: app.log,
+    // The catalogue is cached in this process and read again whenever any process changes it.
+    onCatalogueChanged: () =>
+      void apis.reload().catch((error: unknown) => app.log.warn({ err: error }, 'could not reload the catalogue')),
+  });
   app.addHook('onReady', () => grantLiveness.start());
   app.addHook('onClose', () => grantLiveness.close());
   const heartbeat = setInterval(() => {
@@ -170,7 +177,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Accord> {
   provider.use(
     introspectAccessTokens({
       issuer: config.issuer,
-      audiences: [resources.data, resources.admin],
+      audiences: () => catalogue.apis.map((api) => absoluteResource(config.issuer, api.identifier)),
       keys,
       isRevoked: (token) => grantLiveness.isRevoked(token),
     }),

@@ -14,8 +14,8 @@ type Middleware = Parameters<Provider['use']>[0];
 
 export interface AccessTokenIntrospectionOptions {
   issuer: string;
-  /** Accord's resource indicators: a token for any other audience is not one of Accord's. */
-  audiences: readonly string[];
+  /** Every registered API's resource indicator, as it is now (APIs are registered at run time). */
+  audiences: () => readonly string[];
   keys: JWTVerifyGetKey;
   /** The resource servers' revocation check: true once the token's grant (or app) is gone. */
   isRevoked: (token: AccessTokenInfo) => Promise<boolean>;
@@ -77,7 +77,7 @@ async function introspect(
 ): Promise<Record<string, unknown>> {
   let claims: JWTPayload;
   try {
-    claims = await verifyAccessTokenClaims(token, { ...options, audience: options.audiences });
+    claims = await verifyAccessTokenClaims(token, { ...options, audience: options.audiences() });
   } catch {
     return { active: false }; // forged, altered, expired, or not one of Accord's access tokens
   }

@@ -2,17 +2,17 @@
 // refresh tokens, RFC 9207 `iss`, RFC 8707 resource indicators with RFC 9068 JWT access tokens,
 // client credentials, DPoP, PAR, introspection and revocation, no development interactions.
 import type { JWK } from 'jose';
-import Provider, { type ClientMetadata, type Configuration, errors } from 'oidc-provider';
+import Provider, { type ClientMetadata, type Configuration, errors, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Config } from '../config.js';
 import { DatabaseUnavailable } from '../core/errors.js';
 import { FIRST_PARTY_CLIENT_ID } from '../core/first-party-client.js';
-import type { PermissionCatalogue } from '../core/permission-catalogue.js';
+import { absoluteResource, type PermissionCatalogue } from '../core/permission-catalogue.js';
 import type { Pool } from '../db/pool.js';
 import { SUPPORTED_LOCALES } from '../plugins/i18n.js';
 import type { RenderPage } from '../plugins/views.js';
 import type { Consents } from '../services/consents.js';
 import { consentPolicy } from './consent-policy.js';
-import type { GrantModel, GrantSync, ResourceIndicators } from './grant-sync.js';
+import type { GrantModel, GrantSync } from './grant-sync.js';
 import { reportingOutage, ServiceUnavailable } from './outage.js';
 import { pageLocaleOf } from './page-locale.js';
 import { postgresAdapterFactory } from './postgres-adapter.js';
@@ -55,14 +55,29 @@ function invalidScope(description: string) {
   return new errors.InvalidScope(description, undefined as unknown as string);
 }
 
-/** The resource indicators (RFC 8707) of Accord's two APIs. */
-export function resourceIndicators(issuer: string): ResourceIndicators {
-  return { data: `${issuer}/data/v1`, admin: `${issuer}/api/v1` };
+/** The resource indicators (RFC 8707) of Accord's own two APIs, for its own routes. */
+export function resourceIndicators(issuer: string): { data: string; admin: string } {
+  return { data: absoluteResource(issuer, '/data/v1'), admin: absoluteResource(issuer, '/api/v1') };
+}
+
+/** The scopes the request names (`scope` parameter), in order. */
+function requestedScopes(ctx: KoaContextWithOIDC): string[] {
+  return String(ctx.oidc.params?.scope ?? '')
+    .split(' ')
+    .filter(Boolean);
+}
+
+/** The `resource` parameters of the request (RFC 8707 §2 allows several). */
+function requestedResources(ctx: KoaContextWithOIDC): string[] {
+  const resource = ctx.oidc.params?.resource as string | string[] | undefined;
+  return resource === undefined ? [] : Array.isArray(resource) ? resource : [resource];
 }
 
 export function createProvider(config: Config, deps: ProviderDeps): Provider {
   const { pool, catalogue, consent, grants } = deps;
-  const resources = resourceIndicators(config.issuer);
+  /** The registered API a resource indicator names, by its identifier as the catalogue keeps it. */
+  const apiNamed = (indicator: string) =>
+    catalogue.apis.find((api) => absoluteResource(config.issuer, api.identifier) === indicator);
   const secure = config.issuer.startsWith('https:');
 
   const configuration: Configuration = {
@@ -143,29 +158,41 @@ export function createProvider(config: Config, deps: ProviderDeps): Provider {
       },
       resourceIndicators: {
         enabled: true,
+        // Issue 13: the request's scopes decide its resource. Scopes of several APIs give consent
+        // for all of them and a token for the first named; the refresh token redeems tokens for
+        // the others (`resource` at /token), within what was granted.
         defaultResource: async (ctx, client, oneOf) => {
           // The first-party portal asks for an ID token only; it reaches no resource server.
           if (client?.clientId === FIRST_PARTY_CLIENT_ID) return undefined;
-          if (oneOf) return oneOf.includes(resources.data) ? resources.data : oneOf;
-          const scopes = String(ctx.oidc.params?.scope ?? '').split(' ');
-          return scopes.some((scope) => catalogue.resourceOf(scope) === 'admin') &&
-            !scopes.some((scope) => catalogue.resourceOf(scope) === 'data')
-            ? resources.admin
-            : resources.data;
+          // At /token, of the resources the grant covers: the first the authorization request named.
+          if (oneOf) return oneOf[0]!;
+          const named = catalogue.apisOf(requestedScopes(ctx));
+          const fallback = catalogue.defaultApi;
+          const apis = named.length > 0 ? named : fallback ? [fallback.identifier] : [];
+          const indicators = apis.map((identifier) => absoluteResource(config.issuer, identifier));
+          return indicators.length > 1 ? indicators : indicators[0];
         },
         useGrantedResource: async () => true,
         getResourceServerInfo: reportingOutage(async (ctx, indicator, client) => {
-          const name = indicator === resources.data ? 'data' : indicator === resources.admin ? 'admin' : undefined;
-          if (!name) throw new errors.InvalidTarget();
+          const api = apiNamed(indicator);
+          if (!api) throw new errors.InvalidTarget();
           const app = await findAppOnce(pool, client.clientId);
           if (!app) throw new errors.InvalidClient();
           // Only scopes in the catalogue and in the app's registration may be asked for.
-          const requested = String(ctx.oidc.params?.scope ?? '')
-            .split(' ')
-            .filter(Boolean);
+          const requested = requestedScopes(ctx);
           const notAllowed = requested.filter((scope) => !catalogue.has(scope) || !app.scopes.includes(scope));
           if (notAllowed.length > 0) {
             throw invalidScope(`scope not registered for this app: ${someOf(notAllowed)}`);
+          }
+          // RFC 8707 §2: a `resource` given with the scopes must name every API they belong to.
+          const resources = requestedResources(ctx);
+          const elsewhere = catalogue
+            .apisOf(requested)
+            .filter((identifier) => !resources.includes(absoluteResource(config.issuer, identifier)));
+          if (resources.length > 0 && elsewhere.length > 0) {
+            throw new errors.InvalidTarget(
+              `the requested scopes belong to another resource: ${someOf(elsewhere.map((id) => absoluteResource(config.issuer, id)))}`,
+            );
           }
           // An app's own token (client credentials) has no user and no admin behind it: it may
           // never carry an admin permission, which only an admin's consent can grant.
@@ -175,7 +202,7 @@ export function createProvider(config: Config, deps: ProviderDeps): Provider {
             throw invalidScope(`an app cannot grant itself admin permissions: ${someOf(adminOnly)}`);
           }
           const registered = catalogue
-            .scopesOf(name)
+            .scopesOf(api.identifier)
             .filter((scope) => app.scopes.includes(scope) && !(appOnly && catalogue.adminConsentRequired(scope)));
           return {
             scope: registered.join(' '),
@@ -185,6 +212,20 @@ export function createProvider(config: Config, deps: ProviderDeps): Provider {
             jwt: { sign: { alg: 'ES256' } },
           };
         }),
+      },
+    },
+    // RFC 9068 §2.2.3: the access token's `scope` holds the API's own scope names (`read`, not
+    // `api://x/read`): the token is for that API alone (`aud`).
+    formats: {
+      customizers: {
+        jwt: async (_ctx, _token, jwt) => {
+          const scope = jwt.payload.scope;
+          if (typeof scope === 'string')
+            jwt.payload.scope = scope
+              .split(' ')
+              .map((name) => catalogue.get(name)?.name ?? name)
+              .join(' ');
+        },
       },
     },
     interactions: {

@@ -85,7 +85,7 @@ export async function adminConsentRoutes(instance: FastifyInstance, deps: AdminC
       app: appRecord,
       redirectUri,
       state,
-      scopes: catalogue.sort(consent.requestable(appRecord, asked)),
+      scopes: catalogue.sort(consent.requestable(appRecord, asked, tenant.id)),
     };
   }
 
