@@ -58,7 +58,13 @@ export interface AppDeps {
 export interface Accord {
   app: FastifyInstance;
   provider: Provider;
-  services: { consent: Consents; grants: GrantSync; consentRequests: ConsentRequests; catalogue: PermissionCatalogue };
+  services: {
+    consent: Consents;
+    grants: GrantSync;
+    consentRequests: ConsentRequests;
+    catalogue: PermissionCatalogue;
+    apis: Apis;
+  };
   /**
    * The start of a graceful shutdown: from now on /readyz answers 503, so that load balancers
    * send no new requests, while every request that still arrives is served as before.
@@ -255,7 +261,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Accord> {
   return {
     app,
     provider,
-    services: { consent, grants, consentRequests, catalogue },
+    services: { consent, grants, consentRequests, catalogue, apis },
     drain: () => {
       draining = true;
     },
