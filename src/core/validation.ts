@@ -137,7 +137,8 @@ export function apiIdentifierProblem(identifier: string, issuer: string): string
     return 'API identifier must not contain a query or a fragment';
   if (url.username || url.password) return 'API identifier must not contain credentials';
   if (identifier.endsWith('/')) return 'API identifier must not end with a slash';
-  if (url.protocol === 'https:' && url.origin === new URL(issuer).origin)
+  // The same host under either scheme: the issuer's paths are Accord's own (its data and admin APIs).
+  if (url.protocol === 'https:' && url.host === new URL(issuer).host)
     return "API identifier must not be on Accord's own origin";
   return undefined;
 }
