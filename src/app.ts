@@ -241,6 +241,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Accord> {
       enterpriseApps,
       consentRequests,
       myApps,
+      apis,
       resourceServer: tokenOptions(resources.admin),
     });
     const portal = new PortalSession({ provider, pool, issuer: config.issuer, secureCookies, keys });
