@@ -186,6 +186,11 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Accord> {
       audiences: () => catalogue.apis.map((api) => absoluteResource(config.issuer, api.identifier)),
       keys,
       isRevoked: (token) => grantLiveness.isRevoked(token),
+      isResourceServerFor: async (callerId, audience) => {
+        const api = catalogue.apis.find((api) => absoluteResource(config.issuer, api.identifier) === audience);
+        if (!api?.ownerTenantId) return false;
+        return (await directoryReads.findApp(callerId))?.publisherTenantId === api.ownerTenantId;
+      },
     }),
   );
   const tokenOptions = (audience: string) => ({
