@@ -261,6 +261,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Accord> {
       catalogue,
       preview: new IntegratedAppsPreview(pool, catalogue),
       enterpriseApps,
+      apis,
     });
   });
 

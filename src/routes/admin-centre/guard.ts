@@ -7,7 +7,14 @@ import type { UserRecord } from '../../db/users.js';
 import { pageLocale } from '../../plugins/i18n.js';
 import type { PortalSession } from '../portal-session.js';
 
-export type AdminSection = 'home' | 'integrated-apps' | 'apps' | 'enterprise-apps' | 'consent-requests' | 'audit';
+export type AdminSection =
+  | 'home'
+  | 'integrated-apps'
+  | 'apps'
+  | 'apis'
+  | 'enterprise-apps'
+  | 'consent-requests'
+  | 'audit';
 
 export interface AdminNavItem {
   section: AdminSection;
