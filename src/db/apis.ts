@@ -35,7 +35,7 @@ export async function listApis(db: Queryable, tenantId?: string): Promise<ApiRec
   const { rows } = await db.query<ApiRecord>(
     `SELECT ${API_COLUMNS} FROM apis
       WHERE $1::text IS NULL OR tenant_id = $1::text
-      ORDER BY tenant_id NULLS FIRST, created_at, identifier`,
+      ORDER BY tenant_id NULLS FIRST, default_resource DESC, created_at, identifier`,
     [tenantId ?? null],
   );
   return rows;
