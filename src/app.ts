@@ -9,7 +9,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type Provider from 'oidc-provider';
 import type { Config } from './config.js';
 import { DatabaseUnavailable, RETRY_AFTER_SECONDS } from './core/errors.js';
-import type { PermissionCatalogue } from './core/permission-catalogue.js';
+import { absoluteResource, type PermissionCatalogue } from './core/permission-catalogue.js';
 import { HEARTBEAT_SECONDS } from './core/server-liveness.js';
 import { rememberDpopProof } from './db/dpop-proofs.js';
 import { type Pool, ping } from './db/pool.js';
@@ -39,6 +39,7 @@ import { landingRoutes } from './routes/landing.js';
 import { myAppsRoutes } from './routes/my-apps.js';
 // Portal sign-in, admin consent and My apps (first-party pages on the provider's SSO session).
 import { PortalSession, portalClientMetadata, portalSessionRoutes } from './routes/portal-session.js';
+import { Apis } from './services/apis.js';
 import { clientSecretMatches } from './services/client-secrets.js';
 import { ConsentRequests } from './services/consent-requests.js';
 import { Consents } from './services/consents.js';
@@ -59,7 +60,13 @@ export interface AppDeps {
 export interface Accord {
   app: FastifyInstance;
   provider: Provider;
-  services: { consent: Consents; grants: GrantSync; consentRequests: ConsentRequests; catalogue: PermissionCatalogue };
+  services: {
+    consent: Consents;
+    grants: GrantSync;
+    consentRequests: ConsentRequests;
+    catalogue: PermissionCatalogue;
+    apis: Apis;
+  };
   /**
    * The start of a graceful shutdown: from now on /readyz answers 503, so that load balancers
    * send no new requests, while every request that still arrives is served as before.
@@ -83,7 +90,7 @@ export async function configuredProvider(config: Config, pool: Pool, instance?: 
   ]);
   // The consent decision reads each row once per provider request, as the provider's own hooks do.
   const consent = new Consents(pool, catalogue, consentReadsOncePerRequest(pool));
-  const grants = new GrantSync(pool, consent, catalogue, resourceIndicators(config.issuer));
+  const grants = new GrantSync(pool, consent, catalogue, config.issuer);
   const eta = createEta();
   const provider = createProvider(config, {
     pool,
@@ -154,7 +161,13 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Accord> {
   const resources = resourceIndicators(config.issuer);
   const keys = await createLocalKeyResolver(pool);
   // The revocation check per request, cached in this process and invalidated by the database.
-  const grantLiveness = new GrantLiveness(pool, { log: app.log });
+  const apis = new Apis(pool, catalogue, config.issuer);
+  const grantLiveness = new GrantLiveness(pool, {
+    log: app.log,
+    // The catalogue is cached in this process and read again whenever any process changes it.
+    onCatalogueChanged: () =>
+      void apis.reload().catch((error: unknown) => app.log.warn({ err: error }, 'could not reload the catalogue')),
+  });
   app.addHook('onReady', () => grantLiveness.start());
   app.addHook('onClose', () => grantLiveness.close());
   const heartbeat = setInterval(() => {
@@ -172,9 +185,14 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Accord> {
   provider.use(
     introspectAccessTokens({
       issuer: config.issuer,
-      audiences: [resources.data, resources.admin],
+      audiences: () => catalogue.apis.map((api) => absoluteResource(config.issuer, api.identifier)),
       keys,
       isRevoked: (token) => grantLiveness.isRevoked(token),
+      isResourceServerFor: async (callerId, audience) => {
+        const api = catalogue.apis.find((api) => absoluteResource(config.issuer, api.identifier) === audience);
+        if (!api?.ownerTenantId) return false;
+        return (await directoryReads.findApp(callerId))?.publisherTenantId === api.ownerTenantId;
+      },
     }),
   );
   const tokenOptions = (audience: string) => ({
@@ -230,6 +248,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Accord> {
       enterpriseApps,
       consentRequests,
       myApps,
+      apis,
       resourceServer: tokenOptions(resources.admin),
     });
     const portal = new PortalSession({ provider, pool, issuer: config.issuer, secureCookies, keys });
@@ -246,13 +265,14 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Accord> {
       preview: new IntegratedAppsPreview(pool, catalogue),
       enterpriseApps,
       secretReveal: new SecretReveal(cookieKey, secureCookies),
+      apis,
     });
   });
 
   return {
     app,
     provider,
-    services: { consent, grants, consentRequests, catalogue },
+    services: { consent, grants, consentRequests, catalogue, apis },
     drain: () => {
       draining = true;
     },

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config.js';
 import { AccordError, DatabaseUnavailable } from '../core/errors.js';
+import { apiCommands } from './api.js';
 import { appCommands } from './app.js';
 import { auditCommands } from './audit.js';
 import { Cancelled, type Command, type Options, type Output, type Parsed, UsageError } from './command.js';
@@ -36,6 +37,7 @@ export const commands: readonly Command[] = [
   ...tenantCommands,
   ...userCommands,
   ...appCommands,
+  ...apiCommands,
   ...keysCommands,
   ...auditCommands,
   ...demoAppCommands,

@@ -26,11 +26,34 @@ export type Role = 'user' | 'admin';
  */
 export type AppTenantState = 'unconfigured' | 'admin_consented' | 'blocked';
 
-/** One entry of the permission catalogue. */
+/** How much a permission reaches, as its API's owner classes it. */
+export type Impact = 'low' | 'medium' | 'high';
+
+/** One entry of the permission catalogue: an OpenID scope or a scope of a registered API. */
 export interface Permission {
+  /** The name apps request it by: `<api identifier>/<name>`, or the short name for Accord's own APIs. */
   scope: string;
+  /** The API's identifier (relative to the issuer for Accord's own APIs), or `openid`. */
   resource: string;
+  /** The scope's own name within its API (the access token's `scope` carries these). */
+  name: string;
   userDescription: string;
   adminDescription: string;
   adminConsentRequired: boolean;
+  impact: Impact;
+  /** The API it belongs to; absent for the OpenID scopes. */
+  api?: ApiSummary;
+}
+
+/** What the catalogue knows of a registered API (a resource server, RFC 8707). */
+export interface ApiSummary {
+  /** An https:// or api:// URI; for Accord's own APIs a path relative to the issuer (`/data/v1`). */
+  identifier: string;
+  name: string;
+  /** The owner tenant; null for Accord's own APIs. */
+  ownerTenantId: string | null;
+  /** Whether users of other tenants may be granted its scopes. */
+  multiTenant: boolean;
+  /** The resource a request gets when its scopes name no API. */
+  defaultResource: boolean;
 }

@@ -115,3 +115,30 @@ export function webUrlProblem(name: string, value: string): string | undefined {
   if (url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname)) return undefined;
   return `${name} must be an https URL`;
 }
+
+/**
+ * An API's identifier (issue 13): an absolute `https://` or `api://` URI without fragment, query,
+ * credentials, spaces or a trailing slash (its scopes are named `<identifier>/<scope>`), and never
+ * on the server's own origin (`issuer`), whose paths are Accord's own.
+ */
+export function apiIdentifierProblem(identifier: string, issuer: string): string | undefined {
+  if (identifier.length > 500) return 'API identifier must be at most 500 characters';
+  if (/\s/.test(identifier)) return 'API identifier must not contain spaces';
+  let url: URL;
+  try {
+    url = new URL(identifier);
+  } catch {
+    return 'API identifier must be an absolute https:// or api:// URI';
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'api:')
+    return 'API identifier must be an absolute https:// or api:// URI';
+  if (!url.host) return 'API identifier must name a host';
+  if (identifier.includes('#') || identifier.includes('?'))
+    return 'API identifier must not contain a query or a fragment';
+  if (url.username || url.password) return 'API identifier must not contain credentials';
+  if (identifier.endsWith('/')) return 'API identifier must not end with a slash';
+  // The same host under either scheme: the issuer's paths are Accord's own (its data and admin APIs).
+  if (url.protocol === 'https:' && url.host === new URL(issuer).host)
+    return "API identifier must not be on Accord's own origin";
+  return undefined;
+}

@@ -282,9 +282,12 @@ const TENANT_APP_SUMMARY = `
          a.multi_tenant AS "multiTenant", COALESCE(ta.blocked, false) AS blocked,
          COALESCE(ac.scopes, '{}') AS "adminScopes", ac.granted_by AS "adminGrantedBy", ac.granted_at AS "adminGrantedAt",
          (SELECT count(*)::int FROM user_consents uc WHERE uc.tenant_id = $1::text AND uc.client_id = a.client_id) AS "userCount",
-         COALESCE((SELECT array_agg(p.scope ORDER BY p.sort_order) FROM permissions p
-                    WHERE p.scope IN (SELECT unnest(uc.scopes) FROM user_consents uc
-                                       WHERE uc.tenant_id = $1::text AND uc.client_id = a.client_id)), '{}') AS "userScopes"
+         -- Catalogue order: the OpenID scopes, Accord's own APIs' (short names), then registered APIs' by name.
+         COALESCE((SELECT array_agg(g.scope ORDER BY COALESCE(p.sort_order, own.sort_order, 1000000), g.scope)
+                     FROM (SELECT DISTINCT unnest(uc.scopes) AS scope FROM user_consents uc
+                            WHERE uc.tenant_id = $1::text AND uc.client_id = a.client_id) g
+                     LEFT JOIN permissions p ON p.scope = g.scope
+                     LEFT JOIN api_scopes own ON own.name = g.scope AND own.api_identifier LIKE '/%'), '{}') AS "userScopes"
     FROM used
     JOIN apps a ON a.client_id = used.client_id
     LEFT JOIN tenant_apps ta ON ta.tenant_id = $1::text AND ta.client_id = a.client_id

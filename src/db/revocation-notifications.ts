@@ -9,7 +9,10 @@ export const APP_CHANNEL = 'accord_app_deleted';
 /** The payload that stands for every row of a channel (sent when the table is truncated). */
 export const EVERY_ROW = '*';
 
-/** Starts listening on both channels, on a connection of its own (a pooled one would be handed to others). */
+/**
+ * Starts listening on both channels, and on the catalogue's (db/apis.ts), on a connection of its
+ * own (a pooled one would be handed to others).
+ */
 export async function listenForRevocations(client: DedicatedClient): Promise<void> {
-  await client.query('LISTEN accord_grant_changed; LISTEN accord_app_deleted');
+  await client.query('LISTEN accord_grant_changed; LISTEN accord_app_deleted; LISTEN accord_catalogue_changed');
 }

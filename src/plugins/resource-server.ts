@@ -40,8 +40,11 @@ export interface ResourceServerOptions {
   /** This resource's indicator; tokens must name it in `aud`. */
   audience: string;
   keys: JWTVerifyGetKey;
-  /** Returns true when the token must no longer be accepted (its grant was revoked, …). Asked on every request. */
-  isRevoked?: (token: AccessTokenInfo) => Promise<boolean>;
+  /**
+   * Returns true when the token must no longer be accepted (its grant was revoked, …). Asked on
+   * every request, with the token itself too (a service outside Accord introspects it, RFC 7662).
+   */
+  isRevoked?: (token: AccessTokenInfo, accessToken: string) => Promise<boolean>;
   /**
    * Records a DPoP proof as used; resolves false when it was already used (a replay). Share it
    * between processes (Accord keeps it in PostgreSQL); the default remembers in this process only.
@@ -183,7 +186,7 @@ export function createResourceServer(options: ResourceServerOptions): ResourceSe
     } else if (/^DPoP$/i.test(scheme!)) {
       throw new BearerError(401, 'invalid_token', 'This token is not DPoP-bound: send it as "Bearer <token>".');
     }
-    if (options.isRevoked && (await options.isRevoked(info))) {
+    if (options.isRevoked && (await options.isRevoked(info, token))) {
       throw new BearerError(401, 'invalid_token', 'The access token has been revoked.');
     }
     return info;

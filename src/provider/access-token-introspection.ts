@@ -5,7 +5,9 @@
 // in that refusal's place, with the resource servers' own checks: the token verifies (signature,
 // `typ`, `iss`, `exp`, `aud` one of Accord's APIs) and its grant (for an app's own token, the app)
 // still exists. As for every other token (RFC 7662 §4, features.introspection.allowedPolicy), only
-// the app the token was issued to learns anything: to anyone else it is `active: false`.
+// the app the token was issued to learns anything — and, for a registered API's token, the API's
+// own resource server (an app of the tenant that owns the API, `isResourceServerFor`), which is
+// what introspection is for: to anyone else it is `active: false`.
 import type { JWTPayload, JWTVerifyGetKey } from 'jose';
 import type Provider from 'oidc-provider';
 import { type AccessTokenInfo, accessTokenInfo, verifyAccessTokenClaims } from '../plugins/resource-server.js';
@@ -14,11 +16,13 @@ type Middleware = Parameters<Provider['use']>[0];
 
 export interface AccessTokenIntrospectionOptions {
   issuer: string;
-  /** Accord's resource indicators: a token for any other audience is not one of Accord's. */
-  audiences: readonly string[];
+  /** Every registered API's resource indicator, as it is now (APIs are registered at run time). */
+  audiences: () => readonly string[];
   keys: JWTVerifyGetKey;
   /** The resource servers' revocation check: true once the token's grant (or app) is gone. */
   isRevoked: (token: AccessTokenInfo) => Promise<boolean>;
+  /** Whether the calling app serves the API `audience` names (its tenant owns that API). */
+  isResourceServerFor: (callerId: string, audience: string) => Promise<boolean>;
 }
 
 /** What a post-middleware sees of oidc-provider's context (its types do not reach `provider.use`). */
@@ -77,12 +81,14 @@ async function introspect(
 ): Promise<Record<string, unknown>> {
   let claims: JWTPayload;
   try {
-    claims = await verifyAccessTokenClaims(token, { ...options, audience: options.audiences });
+    claims = await verifyAccessTokenClaims(token, { ...options, audience: options.audiences() });
   } catch {
     return { active: false }; // forged, altered, expired, or not one of Accord's access tokens
   }
   const info = accessTokenInfo(claims);
-  if (info.clientId !== callerId) return { active: false };
+  const audience = Array.isArray(claims.aud) ? claims.aud[0] : claims.aud;
+  if (info.clientId !== callerId && !(audience && (await options.isResourceServerFor(callerId, audience))))
+    return { active: false };
   if (await options.isRevoked(info)) return { active: false };
   return {
     active: true,

@@ -6,13 +6,13 @@ import Provider, { type ClientMetadata, type Configuration, errors, type KoaCont
 import type { Config } from '../config.js';
 import { DatabaseUnavailable } from '../core/errors.js';
 import { FIRST_PARTY_CLIENT_ID } from '../core/first-party-client.js';
-import type { PermissionCatalogue } from '../core/permission-catalogue.js';
+import { absoluteResource, type PermissionCatalogue } from '../core/permission-catalogue.js';
 import type { Pool } from '../db/pool.js';
 import { SUPPORTED_LOCALES } from '../plugins/i18n.js';
 import type { RenderPage } from '../plugins/views.js';
 import type { Consents } from '../services/consents.js';
 import { consentPolicy } from './consent-policy.js';
-import type { GrantModel, GrantSync, ResourceIndicators } from './grant-sync.js';
+import type { GrantModel, GrantSync } from './grant-sync.js';
 import { reportingOutage, ServiceUnavailable } from './outage.js';
 import { pageLocaleOf } from './page-locale.js';
 import { postgresAdapterFactory } from './postgres-adapter.js';
@@ -55,20 +55,31 @@ function invalidScope(description: string) {
   return new errors.InvalidScope(description, undefined as unknown as string);
 }
 
-/** The resource indicators (RFC 8707) of Accord's two APIs. */
-export function resourceIndicators(issuer: string): ResourceIndicators {
-  return { data: `${issuer}/data/v1`, admin: `${issuer}/api/v1` };
+/** The resource indicators (RFC 8707) of Accord's own two APIs, for its own routes. */
+export function resourceIndicators(issuer: string): { data: string; admin: string } {
+  return { data: absoluteResource(issuer, '/data/v1'), admin: absoluteResource(issuer, '/api/v1') };
+}
+
+/** The scopes the request names (`scope` parameter), in order. */
+function requestedScopes(ctx: KoaContextWithOIDC): string[] {
+  return String(ctx.oidc.params?.scope ?? '')
+    .split(' ')
+    .filter(Boolean);
+}
+
+/** The `resource` parameters of the request (RFC 8707 §2 allows several). */
+function requestedResources(ctx: KoaContextWithOIDC): string[] {
+  const resource = ctx.oidc.params?.resource as string | string[] | undefined;
+  return resource === undefined ? [] : Array.isArray(resource) ? resource : [resource];
 }
 
 export function createProvider(config: Config, deps: ProviderDeps): Provider {
   const { pool, catalogue, consent, grants } = deps;
-  const resources = resourceIndicators(config.issuer);
+  /** The registered API a resource indicator names, by its identifier as the catalogue keeps it. */
+  const apiNamed = (indicator: string) =>
+    catalogue.apis.find((api) => absoluteResource(config.issuer, api.identifier) === indicator);
   const secure = config.issuer.startsWith('https:');
 
-  const requestedScopes = (ctx: KoaContextWithOIDC): string[] =>
-    String(ctx.oidc.params?.scope ?? '')
-      .split(' ')
-      .filter(Boolean);
   /** `openid` and only OpenID's own scopes (profile, email, offline_access): no API permission. */
   const onlyOpenIdScopes = (scopes: readonly string[]): boolean =>
     scopes.includes('openid') && scopes.every((scope) => catalogue.resourceOf(scope) === 'openid');
@@ -163,29 +174,46 @@ export function createProvider(config: Config, deps: ProviderDeps): Provider {
       },
       resourceIndicators: {
         enabled: true,
+        // Issue 13: the request's scopes decide its resource. Scopes of several APIs give consent
+        // for all of them and a token for the first named; the refresh token redeems tokens for
+        // the others (`resource` at /token), within what was granted.
         defaultResource: reportingOutage(async (ctx, client, oneOf) => {
-          if (oneOf) return oneOf.includes(resources.data) ? resources.data : oneOf;
+          // At /token, of the resources the grant covers: the first the authorization request named.
+          if (oneOf) return oneOf[0]!;
           const scopes = requestedScopes(ctx);
           // OIDC Core §5.3: an OpenID request that asks for no API permission (the portal's
           // sign-in among them) gets no resource, so that its access token is for userinfo.
+          if (client?.clientId === FIRST_PARTY_CLIENT_ID) return undefined;
           if (onlyOpenIdScopes(scopes)) {
-            if (client && client.clientId !== FIRST_PARTY_CLIENT_ID) await registeredApp(client.clientId, scopes);
+            if (client) await registeredApp(client.clientId, scopes);
             return undefined;
           }
-          return scopes.some((scope) => catalogue.resourceOf(scope) === 'admin') &&
-            !scopes.some((scope) => catalogue.resourceOf(scope) === 'data')
-            ? resources.admin
-            : resources.data;
+          const named = catalogue.apisOf(scopes);
+          const fallback = catalogue.defaultApi;
+          const apis = named.length > 0 ? named : fallback ? [fallback.identifier] : [];
+          const indicators = apis.map((identifier) => absoluteResource(config.issuer, identifier));
+          return indicators.length > 1 ? indicators : indicators[0];
         }),
         // The code's resource, unless a refresh asks for OpenID scopes only (RFC 6749 §6): its
         // access token is then for userinfo, as that of a request for those alone would be.
         useGrantedResource: async (ctx) =>
           ctx.oidc.params?.scope === undefined || !onlyOpenIdScopes(requestedScopes(ctx)),
         getResourceServerInfo: reportingOutage(async (ctx, indicator, client) => {
-          const name = indicator === resources.data ? 'data' : indicator === resources.admin ? 'admin' : undefined;
-          if (!name) throw new errors.InvalidTarget();
+          const api = apiNamed(indicator);
+          if (!api) throw new errors.InvalidTarget();
+          // Only scopes in the catalogue and in the app's registration may be asked for.
           const requested = requestedScopes(ctx);
           const app = await registeredApp(client.clientId, requested);
+          // RFC 8707 §2: a `resource` given with the scopes must name every API they belong to.
+          const resources = requestedResources(ctx);
+          const elsewhere = catalogue
+            .apisOf(requested)
+            .filter((identifier) => !resources.includes(absoluteResource(config.issuer, identifier)));
+          if (resources.length > 0 && elsewhere.length > 0) {
+            throw new errors.InvalidTarget(
+              `the requested scopes belong to another resource: ${someOf(elsewhere.map((id) => absoluteResource(config.issuer, id)))}`,
+            );
+          }
           // An app's own token (client credentials) has no user and no admin behind it: it may
           // never carry an admin permission, which only an admin's consent can grant.
           const appOnly = ctx.oidc.params?.grant_type === 'client_credentials';
@@ -194,7 +222,7 @@ export function createProvider(config: Config, deps: ProviderDeps): Provider {
             throw invalidScope(`an app cannot grant itself admin permissions: ${someOf(adminOnly)}`);
           }
           const registered = catalogue
-            .scopesOf(name)
+            .scopesOf(api.identifier)
             .filter((scope) => app.scopes.includes(scope) && !(appOnly && catalogue.adminConsentRequired(scope)));
           return {
             scope: registered.join(' '),
@@ -204,6 +232,20 @@ export function createProvider(config: Config, deps: ProviderDeps): Provider {
             jwt: { sign: { alg: 'ES256' } },
           };
         }),
+      },
+    },
+    // RFC 9068 §2.2.3: the access token's `scope` holds the API's own scope names (`read`, not
+    // `api://x/read`): the token is for that API alone (`aud`).
+    formats: {
+      customizers: {
+        jwt: async (_ctx, _token, jwt) => {
+          const scope = jwt.payload.scope;
+          if (typeof scope === 'string')
+            jwt.payload.scope = scope
+              .split(' ')
+              .map((name) => catalogue.get(name)?.name ?? name)
+              .join(' ');
+        },
       },
     },
     interactions: {

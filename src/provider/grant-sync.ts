@@ -3,7 +3,7 @@
 // this Grant, never one built from the browser session.
 import type { Grant as GrantInstance } from 'oidc-provider';
 import { FIRST_PARTY_CLIENT_ID } from '../core/first-party-client.js';
-import type { PermissionCatalogue, ResourceName } from '../core/permission-catalogue.js';
+import { absoluteResource, OPENID_RESOURCE, type PermissionCatalogue } from '../core/permission-catalogue.js';
 import type { AppRecord } from '../db/apps.js';
 import { claimGrantId, forgetEmptyConsent, loadAccess } from '../db/consents.js';
 import type { Pool } from '../db/pool.js';
@@ -16,18 +16,13 @@ export interface GrantModel {
   find(id: string): Promise<GrantInstance | undefined>;
 }
 
-/** The resource indicators (RFC 8707) of Accord's two APIs. */
-export interface ResourceIndicators {
-  data: string;
-  admin: string;
-}
-
 export class GrantSync {
   constructor(
     private readonly pool: Pool,
     private readonly consents: Consents,
     private readonly catalogue: PermissionCatalogue,
-    private readonly resources: ResourceIndicators,
+    /** The issuer, against which Accord's own APIs' identifiers resolve. */
+    private readonly issuer: string,
   ) {}
 
   /**
@@ -53,7 +48,7 @@ export class GrantSync {
     ]);
     if (!app || !access || access.disabled || access.blocked) return undefined;
     if (!app.multiTenant && app.publisherTenantId !== access.tenantId) return undefined;
-    const granted = this.consents.requestable(app, [...access.adminScopes, ...access.userScopes]);
+    const granted = this.consents.requestable(app, [...access.adminScopes, ...access.userScopes], access.tenantId);
     if (granted.length === 0) return undefined;
 
     let grant: GrantInstance | undefined;
@@ -100,7 +95,7 @@ export class GrantSync {
     const access = await loadAccess(this.pool, userId, app.clientId);
     const granted =
       access && !access.disabled && !access.blocked
-        ? this.consents.requestable(app, [...access.adminScopes, ...access.userScopes])
+        ? this.consents.requestable(app, [...access.adminScopes, ...access.userScopes], access.tenantId)
         : [];
     if (!access || access.grantId !== grant.jti || granted.length === 0) {
       await grant.destroy();
@@ -115,15 +110,15 @@ export class GrantSync {
   /** Makes the grant hold exactly `scopes`; returns whether it changed. */
   private applyScopes(grant: GrantInstance, scopes: readonly string[]): boolean {
     const before = JSON.stringify({ openid: grant.openid?.scope ?? '', resources: grant.resources ?? {} });
-    const byResource = new Map<ResourceName, string[]>();
+    const byResource = new Map<string, string[]>();
     for (const scope of scopes) {
       const resource = this.catalogue.resourceOf(scope);
       if (resource) byResource.set(resource, [...(byResource.get(resource) ?? []), scope]);
     }
-    const openid = byResource.get('openid') ?? [];
+    const openid = byResource.get(OPENID_RESOURCE) ?? [];
     const resources: Record<string, string> = {};
     for (const [resource, list] of byResource) {
-      if (resource !== 'openid') resources[this.resources[resource]] = list.join(' ');
+      if (resource !== OPENID_RESOURCE) resources[absoluteResource(this.issuer, resource)] = list.join(' ');
     }
     const after = JSON.stringify({ openid: openid.join(' '), resources });
     if (before === after) return false;

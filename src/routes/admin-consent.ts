@@ -12,6 +12,7 @@ import type { TenantRecord } from '../db/tenants.js';
 import type { UserRecord } from '../db/users.js';
 import type { Consents } from '../services/consents.js';
 import type { DirectoryReads } from '../services/directory-reads.js';
+import { groupPermissions } from './permission-groups.js';
 import type { PortalSession } from './portal-session.js';
 import { csrfField, stringEnum } from './schema-parts.js';
 
@@ -85,7 +86,7 @@ export async function adminConsentRoutes(instance: FastifyInstance, deps: AdminC
       app: appRecord,
       redirectUri,
       state,
-      scopes: catalogue.sort(consent.requestable(appRecord, asked)),
+      scopes: catalogue.sort(consent.requestable(appRecord, asked, tenant.id)),
     };
   }
 
@@ -161,6 +162,11 @@ export async function adminConsentRoutes(instance: FastifyInstance, deps: AdminC
         app: validated.app,
         origin: publisher ? { kind: 'other', tenantName: publisher.name } : { kind: 'own' },
         permissions: validated.scopes.map((scope) => catalogue.get(scope)!),
+        groups: await groupPermissions(
+          catalogue,
+          validated.scopes,
+          async (tenantId) => (await directoryReads.findTenant(tenantId))?.name,
+        ),
         formAction: request.url,
         csrfToken: reply.generateCsrf(),
       });

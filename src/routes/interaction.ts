@@ -16,6 +16,7 @@ import type { ConsentRequests } from '../services/consent-requests.js';
 import type { ConsentEvaluation, Consents } from '../services/consents.js';
 import type { DirectoryReads } from '../services/directory-reads.js';
 import { signIn } from '../services/sign-in.js';
+import { groupPermissions } from './permission-groups.js';
 import { csrfField, stringEnum } from './schema-parts.js';
 
 export interface InteractionRouteDeps {
@@ -145,6 +146,8 @@ export async function interactionRoutes(instance: FastifyInstance, deps: Interac
     };
     const { decision } = evaluation;
     const describe = (scopes: string[]) => scopes.map((scope) => catalogue.get(scope)!);
+    const groups = (scopes: string[]) =>
+      groupPermissions(catalogue, scopes, async (tenantId) => (await directoryReads.findTenant(tenantId))?.name);
     switch (decision.outcome) {
       case 'refused':
         return reply.view('refused', { ...common, reason: decision.reason });
@@ -159,22 +162,27 @@ export async function interactionRoutes(instance: FastifyInstance, deps: Interac
           ...common,
           reason: decision.reason,
           adminPermissions: describe(decision.adminScopes),
+          adminGroups: await groups(decision.adminScopes),
           requested: describe(decision.missingScopes),
+          requestedGroups: await groups(decision.missingScopes),
           openRequest,
           sent: sentNotice,
         });
       }
       case 'consent':
-      case 'proceed':
+      case 'proceed': {
+        const missing = decision.outcome === 'consent' ? decision.missingScopes : [];
+        const granted = decision.outcome === 'consent' ? decision.alreadyGrantedScopes : evaluation.requestedScopes;
         return reply.view('consent', {
           ...common,
           isAdmin: evaluation.access.role === 'admin',
-          missing: describe(decision.outcome === 'consent' ? decision.missingScopes : []),
-          granted: describe(
-            decision.outcome === 'consent' ? decision.alreadyGrantedScopes : evaluation.requestedScopes,
-          ),
+          missing: describe(missing),
+          missingGroups: await groups(missing),
+          granted: describe(granted),
+          grantedGroups: await groups(granted),
           offerOrgConsent: decision.outcome === 'consent' && decision.offerOrgConsent,
         });
+      }
     }
   }
 

@@ -68,7 +68,7 @@ export class Consents {
     }
     const [app, access] = await Promise.all([this.reads.findApp(clientId), this.reads.loadAccess(userId, clientId)]);
     if (!app || !access || access.disabled) return undefined;
-    const requestedScopes = this.requestable(app, requested);
+    const requestedScopes = this.requestable(app, requested, access.tenantId);
     const decision = decideAccess(this.catalogue, app, access, requestedScopes, promptConsent);
     return { app, access, requestedScopes, decision };
   }
@@ -130,20 +130,29 @@ export class Consents {
     return tx ? record(tx) : inTransaction(this.pool, record);
   }
 
-  /** The scopes of `requested` that are in the catalogue and registered by the app, deduplicated. */
-  requestable(app: AppRecord, requested: Iterable<string>): string[] {
-    return requestableScopes(this.catalogue, app.scopes, requested);
+  /**
+   * The scopes of `requested` that are in the catalogue, registered by the app and available to
+   * users of `tenantId`, deduplicated.
+   */
+  requestable(app: AppRecord, requested: Iterable<string>, tenantId: string): string[] {
+    return requestableScopes(this.catalogue, app.scopes, requested, tenantId);
   }
 }
 
-/** The scopes of `requested` that are in the catalogue and registered by the app, deduplicated. */
+/**
+ * The scopes of `requested` that are in the catalogue, registered by the app and available to
+ * users of `tenantId` (a single-tenant API serves its own tenant only), deduplicated.
+ */
 export function requestableScopes(
   catalogue: PermissionCatalogue,
   appScopes: readonly string[],
   requested: Iterable<string>,
+  tenantId: string,
 ): string[] {
   const registered = new Set(appScopes);
-  return [...new Set(requested)].filter((scope) => registered.has(scope) && catalogue.has(scope));
+  return [...new Set(requested)].filter(
+    (scope) => registered.has(scope) && catalogue.has(scope) && catalogue.availableTo(scope, tenantId),
+  );
 }
 
 /** The consent decision (core/consent-decision.ts) for one user's access to one app, from their records. */

@@ -356,7 +356,10 @@ export class Directory {
       }
     }
     const scopes = [...new Set(input.scopes)];
-    const unknown = this.catalogue.unknown(scopes);
+    // A single-tenant API's scopes exist only for its owner's apps: to others they are unknown.
+    const unknown = scopes.filter(
+      (scope) => !this.catalogue.has(scope) || !this.catalogue.availableTo(scope, input.publisherTenantId),
+    );
     if (unknown.length > 0)
       throw InvalidScope(`permissions not in the catalogue: ${unknown.join(' ')}`, {
         field: 'permissions',

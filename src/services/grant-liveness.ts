@@ -8,6 +8,7 @@
 // entries read from the database after it started listening. When the listener is lost the cache
 // is emptied and every check reads the database (as without a cache) until it listens again.
 // Only "alive" is cached: a refusal always comes from the database.
+import { CATALOGUE_CHANNEL } from '../db/apis.js';
 import { appExists } from '../db/apps.js';
 import { grantLifetimeMs } from '../db/oidc-models.js';
 import { createDedicatedClient, type DedicatedClient, type Pool, ping } from '../db/pool.js';
@@ -31,6 +32,11 @@ export interface GrantLivenessOptions {
   /** The first and the longest wait before reconnecting; the wait doubles in between. */
   reconnectDelayMs?: readonly [first: number, longest: number];
   log?: GrantLivenessLog;
+  /**
+   * Called when the permission catalogue changed (db/apis.ts announces it on the same connection),
+   * and whenever the listener (re)connects, since a change may have been missed meanwhile.
+   */
+  onCatalogueChanged?: () => void;
 }
 
 export interface TokenGrant {
@@ -47,6 +53,7 @@ export class GrantLiveness {
   private readonly heartbeatMs: number;
   private readonly reconnectDelayMs: readonly [number, number];
   private readonly log: GrantLivenessLog | undefined;
+  private readonly onCatalogueChanged: (() => void) | undefined;
 
   private client: DedicatedClient | undefined;
   private listening = false;
@@ -70,6 +77,7 @@ export class GrantLiveness {
     this.heartbeatMs = options.heartbeatMs ?? 5_000;
     this.reconnectDelayMs = options.reconnectDelayMs ?? [100, 5_000];
     this.log = options.log;
+    this.onCatalogueChanged = options.onCatalogueChanged;
   }
 
   /** Whether the cache is in use: the listener is connected and listening. */
@@ -141,6 +149,10 @@ export class GrantLiveness {
   }
 
   private forget(channel: string, payload: string | undefined): void {
+    if (channel === CATALOGUE_CHANNEL) {
+      this.onCatalogueChanged?.();
+      return;
+    }
     this.generation++;
     const prefix = channel === GRANT_CHANNEL ? 'g:' : channel === APP_CHANNEL ? 'a:' : undefined;
     if (prefix === undefined) return;
@@ -169,6 +181,7 @@ export class GrantLiveness {
     if (this.client !== client) return; // lost or closed meanwhile
     this.listening = true;
     this.generation++; // reads that began before LISTEN took effect are not cached
+    this.onCatalogueChanged?.(); // a change announced while not listening was missed
     if (this.failures > 0)
       this.log?.info({ attempts: this.failures }, 'revocation listener connected again; caching grant checks');
     this.failures = 0;

@@ -82,7 +82,12 @@ export class IntegratedAppsPreview {
       tenantId: row.userTenantId,
       role: row.role,
     };
-    const requestedScopes = requestableScopes(this.catalogue, row.appScopes, row.requested.split(' '));
+    const requestedScopes = requestableScopes(
+      this.catalogue,
+      row.appScopes,
+      row.requested.split(' '),
+      row.userTenantId,
+    );
     return decideAccess(this.catalogue, row, access, requestedScopes, row.prompt.split(' ').includes('consent'))
       .outcome;
   }

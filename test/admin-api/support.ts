@@ -65,6 +65,9 @@ export function claimsOf(jwt: string): Record<string, unknown> {
   return JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString()) as Record<string, unknown>;
 }
 
+/** An API identifier as a path segment. */
+const API = encodeURIComponent('https://api.example');
+
 /** Every operation of the API, with a body that would be valid (so only access decides). */
 export function apiOperations(tenant: string, ids: { userId: string; clientId: string }) {
   const base = `/tenants/${tenant}`;
@@ -103,6 +106,15 @@ export function apiOperations(tenant: string, ids: { userId: string; clientId: s
     { method: 'POST', path: `${base}/consent-requests/someRequest/approve`, body: {} },
     { method: 'POST', path: `${base}/consent-requests/someRequest/deny`, body: { reason: 'no' } },
     { method: 'GET', path: `${base}/audit-events` },
+    { method: 'GET', path: `${base}/apis` },
+    { method: 'POST', path: `${base}/apis`, body: { identifier: 'https://intruder.example', name: 'Intruder' } },
+    { method: 'GET', path: `${base}/apis/${API}` },
+    { method: 'DELETE', path: `${base}/apis/${API}` },
+    { method: 'GET', path: `${base}/apis/${API}/impact` },
+    { method: 'POST', path: `${base}/apis/${API}/scopes`, body: { name: 'steal', description: 'Steal' } },
+    { method: 'PATCH', path: `${base}/apis/${API}/scopes/read`, body: { description: 'Changed' } },
+    { method: 'DELETE', path: `${base}/apis/${API}/scopes/read` },
+    { method: 'GET', path: `${base}/apis/${API}/scopes/read/impact` },
   ] as const;
 }
 
@@ -134,6 +146,15 @@ export const DOCUMENTED_OPERATIONS = [
   'POST /api/v1/tenants/{tenant}/consent-requests/{requestId}/approve',
   'POST /api/v1/tenants/{tenant}/consent-requests/{requestId}/deny',
   'GET /api/v1/tenants/{tenant}/audit-events',
+  'GET /api/v1/tenants/{tenant}/apis',
+  'POST /api/v1/tenants/{tenant}/apis',
+  'GET /api/v1/tenants/{tenant}/apis/{api}',
+  'DELETE /api/v1/tenants/{tenant}/apis/{api}',
+  'GET /api/v1/tenants/{tenant}/apis/{api}/impact',
+  'POST /api/v1/tenants/{tenant}/apis/{api}/scopes',
+  'PATCH /api/v1/tenants/{tenant}/apis/{api}/scopes/{scope}',
+  'DELETE /api/v1/tenants/{tenant}/apis/{api}/scopes/{scope}',
+  'GET /api/v1/tenants/{tenant}/apis/{api}/scopes/{scope}/impact',
 ];
 
 /** The user's own operations (`/me`), outside any tenant's admin scope. */

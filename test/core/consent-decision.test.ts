@@ -8,7 +8,14 @@ import {
   missingScopes,
 } from '../../src/core/consent-decision.js';
 
-const ADMIN_PERMISSIONS = new Set(['Sites.Read.All', 'User.Read.All', 'Organization.ReadWrite.All']);
+// A tenant's own API (issue 13) has its scopes by full name; the same rules apply to them.
+const HR = 'https://hr.contoso.example';
+const ADMIN_PERMISSIONS = new Set([
+  'Sites.Read.All',
+  'User.Read.All',
+  'Organization.ReadWrite.All',
+  `${HR}/Salaries.Read`,
+]);
 
 // A multi-tenant app from another tenant, asked for by an ordinary user of contoso with
 // Integrated Apps on and nothing granted yet.
@@ -432,6 +439,51 @@ const cases: Case[] = [
       alreadyGrantedScopes: ['openid'],
       offerOrgConsent: false,
     },
+  },
+  // Registered APIs (issue 13): the table applies unchanged to every API's scopes.
+  {
+    name: "a user may consent to a registered API's user scope",
+    input: { requestedScopes: ['openid', `${HR}/Leave.Read`] },
+    expected: {
+      outcome: 'consent',
+      missingScopes: ['openid', `${HR}/Leave.Read`],
+      alreadyGrantedScopes: [],
+      offerOrgConsent: false,
+    },
+  },
+  {
+    name: "an admin-only scope of a registered API needs an admin, alongside another API's user scope",
+    input: { requestedScopes: ['openid', 'User.Read', `${HR}/Leave.Read`, `${HR}/Salaries.Read`] },
+    expected: {
+      outcome: 'needs_admin_approval',
+      reason: 'admin_permission',
+      missingScopes: ['openid', 'User.Read', `${HR}/Leave.Read`, `${HR}/Salaries.Read`],
+      adminScopes: [`${HR}/Salaries.Read`],
+    },
+  },
+  {
+    name: "Integrated Apps off stops users' consent to a registered API's scopes too",
+    input: {
+      integratedAppsEnabled: false,
+      requestedScopes: ['openid', `${HR}/Leave.Read`],
+      userGrantedScopes: ['openid'],
+    },
+    expected: {
+      outcome: 'needs_admin_approval',
+      reason: 'integrated_apps_off',
+      missingScopes: [`${HR}/Leave.Read`],
+      adminScopes: [],
+    },
+  },
+  {
+    name: "an admin's tenant-wide grant of a registered API's admin scope lets users through silently",
+    input: {
+      appState: 'admin_consented',
+      requestedScopes: ['openid', `${HR}/Leave.Read`, `${HR}/Salaries.Read`],
+      adminGrantedScopes: [`${HR}/Salaries.Read`],
+      userGrantedScopes: ['openid', `${HR}/Leave.Read`],
+    },
+    expected: { outcome: 'proceed' },
   },
 ];
 

@@ -2,6 +2,7 @@
 // route file receives. Kept apart from index.ts so route files never import their mount.
 import type { Pool } from '../../db/pool.js';
 import type { ResourceServerOptions } from '../../plugins/resource-server.js';
+import type { Apis } from '../../services/apis.js';
 import type { AuditLog } from '../../services/audit-log.js';
 import type { ConsentRequests } from '../../services/consent-requests.js';
 import type { Directory } from '../../services/directory.js';
@@ -18,6 +19,7 @@ export interface AdminApiOptions {
   enterpriseApps: EnterpriseApps;
   consentRequests: ConsentRequests;
   myApps: MyApps;
+  apis: Apis;
   /** How this API verifies tokens; `audience` is the API's resource indicator. */
   resourceServer: ResourceServerOptions;
 }
@@ -31,6 +33,7 @@ export interface AdminApiDeps {
   users: TenantUsers;
   apps: PublishedApps;
   auditLog: AuditLog;
+  apis: Apis;
   /** This API's public URL (its resource indicator), for `Location` headers. */
   apiUrl: string;
 }

@@ -12,6 +12,7 @@ import { AuditLog } from '../../services/audit-log.js';
 import { PublishedApps } from '../../services/published-apps.js';
 import { TenantUsers } from '../../services/tenant-users.js';
 import { Tenants } from '../../services/tenants.js';
+import { apiSchemas, apisRoutes } from './apis.js';
 import { appsRoutes } from './apps.js';
 import { auditEventsRoutes } from './audit-events.js';
 import { consentRequestsRoutes } from './consent-requests.js';
@@ -48,12 +49,13 @@ export async function adminApiRoutes(app: FastifyInstance, options: AdminApiOpti
     users: new TenantUsers(pool, directory),
     apps: new PublishedApps(pool),
     auditLog: new AuditLog(pool),
+    apis: options.apis,
     apiUrl: options.resourceServer.audience,
   };
   useStrictValidation(app);
   // JSON only: the global form and text parsers serve the pages, not this API (415 here).
   app.removeContentTypeParser(['application/x-www-form-urlencoded', 'text/plain']);
-  for (const schema of sharedSchemas) app.addSchema(schema);
+  for (const schema of [...sharedSchemas, ...apiSchemas]) app.addSchema(schema);
   await app.register(openapiPlugin, {
     issuer: options.resourceServer.issuer,
     info: { title: 'Accord admin API', version: '1.0.0', description: DESCRIPTION },
@@ -68,6 +70,7 @@ export async function adminApiRoutes(app: FastifyInstance, options: AdminApiOpti
       },
       { name: 'Consent requests', description: 'Users’ requests for admin approval of an app.' },
       { name: 'Audit events', description: 'Who changed what, newest first.' },
+      { name: 'APIs', description: 'The tenant’s own APIs (resource servers) and their scopes.' },
       {
         name: 'My apps',
         description: 'The signed-in user’s own apps and consents (permission AppConsents.ReadWrite).',
@@ -89,6 +92,7 @@ export async function adminApiRoutes(app: FastifyInstance, options: AdminApiOpti
       await tenant.register(enterpriseAppsRoutes, deps);
       await tenant.register(consentRequestsRoutes, deps);
       await tenant.register(auditEventsRoutes, deps);
+      await tenant.register(apisRoutes, deps);
     },
     { prefix: '/tenants/:tenant' },
   );

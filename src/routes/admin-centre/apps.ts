@@ -121,14 +121,16 @@ export const appsPages: FastifyPluginAsyncTypebox<AdminCentreContext> = async (a
   const ownApp = (user: UserRecord, clientId: string) =>
     inTenant(publishedApps.findOwned(user.tenantId, clientId, NOT_IN_TENANT));
 
-  const permissionsView = () => catalogue.permissions;
+  /** What the tenant's apps may ask for: a single-tenant API of another tenant is not offered. */
+  const permissionsView = (user: UserRecord) =>
+    catalogue.permissions.filter((permission) => catalogue.availableTo(permission.scope, user.tenantId));
 
   function renderNew(reply: FastifyReply, user: UserRecord, values: AppFormValues, error?: AccordError) {
     if (error) reply.status(error.status);
     return reply.view('admin/app-new', {
       ...pageData(reply, user, 'apps', navItems),
       values,
-      permissions: permissionsView(),
+      permissions: permissionsView(user),
       error: error ? formError(reply, error) : undefined,
     });
   }
@@ -152,7 +154,7 @@ export const appsPages: FastifyPluginAsyncTypebox<AdminCentreContext> = async (a
       ...pageData(reply, user, 'apps', navItems),
       app: record,
       values: extra.values ?? valuesOfApp(record),
-      permissions: permissionsView(),
+      permissions: permissionsView(user),
       adminPermissions: record.scopes
         .filter((scope) => catalogue.adminConsentRequired(scope))
         .map((scope) => catalogue.get(scope))

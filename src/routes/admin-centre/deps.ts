@@ -3,6 +3,7 @@
 // import their mount.
 import type { PermissionCatalogue } from '../../core/permission-catalogue.js';
 import type { Pool } from '../../db/pool.js';
+import type { Apis } from '../../services/apis.js';
 import type { AuditLog } from '../../services/audit-log.js';
 import type { ConsentRequests } from '../../services/consent-requests.js';
 import type { Directory } from '../../services/directory.js';
@@ -26,6 +27,7 @@ export interface AdminCentreDeps {
   enterpriseApps: EnterpriseApps;
   /** Carries a new client secret to the one GET page that shows it (post/redirect/get). */
   secretReveal: SecretReveal;
+  apis: Apis;
 }
 
 export interface AdminCentreContext extends Omit<AdminCentreDeps, 'pool'> {

@@ -12,6 +12,7 @@ export type AdminSection =
   | 'users'
   | 'integrated-apps'
   | 'apps'
+  | 'apis'
   | 'enterprise-apps'
   | 'consent-requests'
   | 'audit';

@@ -12,6 +12,7 @@ import { AuditLog } from '../../services/audit-log.js';
 import { PublishedApps } from '../../services/published-apps.js';
 import { TenantUsers } from '../../services/tenant-users.js';
 import { Tenants } from '../../services/tenants.js';
+import { apisPages } from './apis.js';
 import { appsPages } from './apps.js';
 import { auditPages } from './audit.js';
 import { consentChart } from './consent-chart.js';
@@ -30,6 +31,7 @@ const NAV: readonly AdminNavItem[] = [
   { section: 'users', href: '/admin/users', labelKey: 'admin:nav.users' },
   { section: 'integrated-apps', href: '/admin/settings/integrated-apps', labelKey: 'admin:nav.integratedApps' },
   { section: 'apps', href: '/admin/apps', labelKey: 'admin:nav.apps' },
+  { section: 'apis', href: '/admin/apis', labelKey: 'admin:nav.apis' },
   { section: 'enterprise-apps', href: '/admin/enterprise-apps', labelKey: 'admin:nav.enterpriseApps' },
   { section: 'consent-requests', href: '/admin/consent-requests', labelKey: 'admin:nav.consentRequests' },
   { section: 'audit', href: '/admin/audit', labelKey: 'admin:nav.audit' },
@@ -75,6 +77,7 @@ export async function adminCentreRoutes(app: FastifyInstance, deps: AdminCentreD
 
   await app.register(integratedAppsPages, context);
   await app.register(appsPages, context);
+  await app.register(apisPages, context);
   await app.register(enterpriseAppsPages, context);
   await app.register(consentRequestsPages, context);
   await app.register(auditPages, context);
