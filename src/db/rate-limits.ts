@@ -15,11 +15,15 @@ export interface WindowCount {
 export async function countHit(db: Queryable, key: string, windowMs: number): Promise<WindowCount> {
   const { rows } = await db.query<{ hits: number; ttl: number }>({
     name: 'rate-limit-hit',
+    // In DO UPDATE SET, now is EXCLUDED.ends_at less the window: Citus allows no non-immutable
+    // function there.
     text: `INSERT INTO rate_limit_windows AS w (key, hits, ends_at)
            VALUES ($1::text, 1, now() + make_interval(secs => $2::float8 / 1000))
            ON CONFLICT (key) DO UPDATE SET
-             hits = CASE WHEN w.ends_at <= now() THEN 1 ELSE w.hits + 1 END,
-             ends_at = CASE WHEN w.ends_at <= now() THEN EXCLUDED.ends_at ELSE w.ends_at END
+             hits = CASE WHEN w.ends_at <= EXCLUDED.ends_at - make_interval(secs => $2::float8 / 1000)
+                         THEN 1 ELSE w.hits + 1 END,
+             ends_at = CASE WHEN w.ends_at <= EXCLUDED.ends_at - make_interval(secs => $2::float8 / 1000)
+                            THEN EXCLUDED.ends_at ELSE w.ends_at END
            RETURNING hits, greatest(0, ceil(extract(epoch FROM ends_at - now()) * 1000))::float8 AS ttl`,
     values: [key, windowMs],
   });

@@ -23,12 +23,13 @@ export async function recordSignInFailure(
   windowSeconds: number,
 ): Promise<void> {
   await db.query(
-    `INSERT INTO sign_in_failures (tenant_id, username, failures, window_start) VALUES ($1::text, $2::text, 1, now())
+    // The time comes from VALUES: Citus allows no non-immutable function in DO UPDATE SET.
+    `INSERT INTO sign_in_failures AS f (tenant_id, username, failures, window_start) VALUES ($1::text, $2::text, 1, now())
      ON CONFLICT (tenant_id, username) DO UPDATE SET
-       failures = CASE WHEN sign_in_failures.window_start > now() - make_interval(secs => $3::integer)
-                       THEN sign_in_failures.failures + 1 ELSE 1 END,
-       window_start = CASE WHEN sign_in_failures.window_start > now() - make_interval(secs => $3::integer)
-                           THEN sign_in_failures.window_start ELSE now() END`,
+       failures = CASE WHEN f.window_start > EXCLUDED.window_start - make_interval(secs => $3::integer)
+                       THEN f.failures + 1 ELSE 1 END,
+       window_start = CASE WHEN f.window_start > EXCLUDED.window_start - make_interval(secs => $3::integer)
+                           THEN f.window_start ELSE EXCLUDED.window_start END`,
     [account.tenantId, account.username, windowSeconds],
   );
 }
