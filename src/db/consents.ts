@@ -378,10 +378,11 @@ export async function detachGrantsOfUser(db: Queryable, tenantId: string, userId
 
 /** The grants held for the app by users of every tenant. */
 export async function listGrantIdsOfApp(db: Queryable, clientId: string): Promise<string[]> {
-  const { rows } = await db.query<{ grant_id: string }>(
-    'SELECT grant_id FROM user_consents WHERE client_id = $1::text AND grant_id IS NOT NULL',
-    [clientId],
-  );
+  const { rows } = await db.query<{ grant_id: string }>({
+    name: 'list-grant-ids-of-app',
+    text: 'SELECT grant_id FROM user_consents WHERE client_id = $1::text AND grant_id IS NOT NULL',
+    values: [clientId],
+  });
   return rows.map((row) => row.grant_id);
 }
 

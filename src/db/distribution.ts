@@ -56,6 +56,25 @@ export const TABLE_KINDS: Readonly<Record<string, TableKind>> = {
   rate_limit_windows: { kind: 'keyed', column: 'key', group: 'rate_limit_windows' },
 };
 
+/**
+ * The statements that deliberately ask every shard on Citus, by their prepared-statement name, and
+ * why. Every other statement Accord runs reaches one shard (or none): the Citus suite EXPLAINs each
+ * statement it sees run and fails on any other multi-shard plan (test/support/citus.ts).
+ */
+export const CROSS_SHARD_STATEMENTS: Readonly<Record<string, string>> = {
+  'oidc-delete-of-grant':
+    "oidc-provider's revokeByGrantId (sign-out, token revocation, a replayed code): a grant's codes and tokens are sharded by their own ids, the key of every token request, so finding them by grant asks each shard once, on its grant_id index",
+  'oidc-delete-grants':
+    "Accord's revocation (consent withdrawn, app blocked or removed, user disabled, a replayed code): the grants' rows by grant_id, as above",
+  'oidc-delete-sessions-of-account': "an admin disables a user: the user's sessions, found by account in their payload",
+  'oidc-purge-expired': 'the periodic purge of expired rows (every 10 minutes, in batches)',
+  'oidc-waiting-consent-interactions':
+    "the admin centre's Integrated Apps preview: sign-ins waiting at consent right now, an admin's page",
+  'purge-dpop-proofs': 'the periodic purge of expired DPoP proofs',
+  'purge-rate-limit-windows': 'the periodic purge of ended rate-limit windows',
+  'list-grant-ids-of-app': 'an app is deleted: its grants in every tenant that used it',
+};
+
 /** The column each tenant-owned table is sharded by. */
 export const TENANT_COLUMN = 'tenant_id';
 

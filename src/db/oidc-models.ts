@@ -20,12 +20,14 @@ export interface ModelRow {
   expiresIn: number;
 }
 
-// Named statements (this one and those below), so each connection prepares them once: they run on every request.
+// Named statements (this one and those below), so each connection prepares them once: they run on
+// every request. An expiresIn of 0 makes a NULL interval, so no expiry (no CASE around now(): Citus
+// refuses non-immutable functions inside CASE in an UPDATE).
 const UPSERT = {
   name: 'oidc-upsert',
   text: `INSERT INTO oidc_models (model, id, payload, grant_id, user_code, uid, expires_at)
        VALUES ($1::text, $2::text, $3::jsonb, $4::text, $5::text, $6::text,
-               CASE WHEN $7::integer > 0 THEN now() + make_interval(secs => $7::integer) END)
+               now() + make_interval(secs => NULLIF($7::integer, 0)))
        ON CONFLICT (model, id) DO UPDATE
           SET payload = EXCLUDED.payload, grant_id = EXCLUDED.grant_id, user_code = EXCLUDED.user_code,
               uid = EXCLUDED.uid, expires_at = EXCLUDED.expires_at
@@ -50,7 +52,7 @@ export async function upsertModel(pool: Pool, row: ModelRow): Promise<void> {
   const { rowCount } = await pool.query({
     name: 'oidc-update',
     text: `UPDATE oidc_models SET payload = $3::jsonb, grant_id = $4::text, user_code = $5::text, uid = $6::text,
-              expires_at = CASE WHEN $7::integer > 0 THEN now() + make_interval(secs => $7::integer) END
+              expires_at = now() + make_interval(secs => NULLIF($7::integer, 0))
         WHERE model = $1::text AND id = $2::text`,
     values: valuesOf(row),
   });

@@ -22,15 +22,15 @@ export async function recordSignInFailure(
   account: { tenantId: string; username: string },
   windowSeconds: number,
 ): Promise<void> {
+  const now = new Date();
   await db.query(
-    // The time comes from VALUES: Citus allows no non-immutable function in DO UPDATE SET.
-    `INSERT INTO sign_in_failures AS f (tenant_id, username, failures, window_start) VALUES ($1::text, $2::text, 1, now())
+    // Now is passed in ($3): Citus allows only immutable functions in DO UPDATE SET, and
+    // timestamptz arithmetic is not (it depends on the time zone).
+    `INSERT INTO sign_in_failures AS f (tenant_id, username, failures, window_start) VALUES ($1::text, $2::text, 1, $3::timestamptz)
      ON CONFLICT (tenant_id, username) DO UPDATE SET
-       failures = CASE WHEN f.window_start > EXCLUDED.window_start - make_interval(secs => $3::integer)
-                       THEN f.failures + 1 ELSE 1 END,
-       window_start = CASE WHEN f.window_start > EXCLUDED.window_start - make_interval(secs => $3::integer)
-                           THEN f.window_start ELSE EXCLUDED.window_start END`,
-    [account.tenantId, account.username, windowSeconds],
+       failures = CASE WHEN f.window_start > $4::timestamptz THEN f.failures + 1 ELSE 1 END,
+       window_start = CASE WHEN f.window_start > $4::timestamptz THEN f.window_start ELSE EXCLUDED.window_start END`,
+    [account.tenantId, account.username, now, new Date(now.getTime() - windowSeconds * 1000)],
   );
 }
 

@@ -1,0 +1,201 @@
+// The Citus suite: tests that run against a real Citus cluster (a coordinator and workers) when
+// ACCORD_CITUS_URL names a database on its coordinator that has the `citus` extension and its
+// workers registered (what `../shared/citus/cluster.sh createdb` prints; `.ci/run` sets it). Each
+// test file gets a database of its own on every node, migrated — and so distributed — by Accord.
+// Without the variable the suite is skipped with the reason shown.
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import t, { type Test } from 'tap';
+import { CROSS_SHARD_STATEMENTS } from '../../src/db/distribution.js';
+import { migrate } from '../../src/db/migrate.js';
+import { createPool, type Pool } from '../../src/db/pool.js';
+import type { TestDatabase } from './database.js';
+
+export const CITUS_URL_VARIABLE = 'ACCORD_CITUS_URL';
+/** Set by `onCitusCluster` for the test files it runs: createTestDatabase then creates Citus databases. */
+const ON_CITUS_VARIABLE = 'ACCORD_TEST_ON_CITUS';
+
+export function citusClusterUrl(): string | undefined {
+  return process.env[CITUS_URL_VARIABLE] || undefined;
+}
+
+export function testsRunOnCitus(): boolean {
+  return process.env[ON_CITUS_VARIABLE] === '1' && citusClusterUrl() !== undefined;
+}
+
+/**
+ * Runs a test file of the plain suite (or this file's own tests) against the Citus cluster:
+ * every database it creates through test/support/database.ts is a fresh Citus database. Skips the
+ * file, saying why, when no cluster is configured.
+ */
+export async function onCitusCluster(load?: () => Promise<unknown>): Promise<boolean> {
+  if (!citusClusterUrl()) {
+    t.plan(0, `no Citus cluster: set ${CITUS_URL_VARIABLE} (see .ci/run and ../shared/citus/README.md)`);
+    return false;
+  }
+  process.env[ON_CITUS_VARIABLE] = '1';
+  await load?.();
+  t.test('every statement run on the cluster reaches one shard, but the deliberate cross-shard ones', (t) =>
+    checkRouting(t),
+  );
+  return true;
+}
+
+// ---- routing: every statement the file ran, through EXPLAIN ---------------------------------------
+
+interface RecordedStatement {
+  name: string | undefined;
+  text: string;
+  /** Distinct parameter sets seen (a few): whether a statement reaches one shard can depend on them. */
+  values: unknown[][];
+  /** The database it ran on (still there while the file's tests run). */
+  url: string;
+}
+
+const recorded = new Map<string, RecordedStatement>();
+const VALUE_SETS_KEPT = 4;
+
+/** Records each statement the pool's connections run (from the file's tests and the app they start). */
+function recordStatements(pool: Pool, url: string): void {
+  pool.on('connect', (client) => {
+    const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+    client.query = ((...args: unknown[]) => {
+      const [first, second] = args;
+      const config =
+        typeof first === 'string'
+          ? { text: first, values: second }
+          : (first as { name?: string; text?: string; values?: unknown });
+      if (typeof config?.text === 'string') {
+        const values = Array.isArray(config.values) ? config.values : Array.isArray(second) ? second : [];
+        const entry = recorded.get(config.text) ?? { name: config.name, text: config.text, values: [], url };
+        const key = JSON.stringify(values);
+        if (entry.values.length < VALUE_SETS_KEPT && !entry.values.some((seen) => JSON.stringify(seen) === key))
+          entry.values.push(values);
+        recorded.set(config.text, entry);
+      }
+      return query(...args);
+    }) as typeof client.query;
+  });
+}
+
+/** The statements EXPLAIN can plan: queries and data changes (not BEGIN, LISTEN, SET, DDL). */
+const PLANNABLE = /^\s*(SELECT|INSERT|UPDATE|DELETE|WITH)\b/i;
+
+/** Every "Task Count" in an EXPLAIN (FORMAT JSON) plan: Citus's tasks (shards) per distributed step. */
+export function taskCounts(plan: unknown): number[] {
+  if (Array.isArray(plan)) return plan.flatMap(taskCounts);
+  if (typeof plan !== 'object' || plan === null) return [];
+  return Object.entries(plan).flatMap(([key, value]) =>
+    key === 'Task Count' && typeof value === 'number' ? [value] : taskCounts(value),
+  );
+}
+
+async function checkRouting(t: Test): Promise<void> {
+  const statements = [...recorded.values()].filter((statement) => PLANNABLE.test(statement.text));
+  t.ok(statements.length > 0, `${statements.length} statements recorded`);
+  const crossShardSeen = new Set<string>();
+  for (const statement of statements) {
+    await onNode(statement.url, async (client) => {
+      for (const values of statement.values) {
+        const { rows } = await client.query<{ 'QUERY PLAN': unknown }>(
+          `EXPLAIN (FORMAT JSON) ${statement.text}`,
+          values,
+        );
+        const counts = taskCounts(rows[0]!['QUERY PLAN']);
+        const multiShard = counts.some((count) => count > 1);
+        if (!multiShard) continue;
+        const why = statement.name && CROSS_SHARD_STATEMENTS[statement.name];
+        if (why) {
+          crossShardSeen.add(statement.name!);
+          continue;
+        }
+        t.fail(`a statement reaches ${Math.max(...counts)} shards: ${statement.name ?? '(unnamed)'}`, {
+          statement: statement.text,
+          values,
+        });
+      }
+    });
+  }
+  t.pass(
+    `${statements.length} statements EXPLAINed; deliberately cross-shard among them: ${[...crossShardSeen].join(', ') || 'none'}`,
+  );
+}
+
+interface ClusterNode {
+  host: string;
+  port: number;
+  coordinator: boolean;
+}
+
+function urlOf(base: string, node: ClusterNode, database: string): string {
+  const url = new URL(base);
+  url.hostname = node.host;
+  url.port = String(node.port);
+  url.pathname = `/${database}`;
+  return url.toString();
+}
+
+async function onNode<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.end();
+  }
+}
+
+async function clusterNodes(clusterUrl: string): Promise<ClusterNode[]> {
+  return onNode(clusterUrl, async (client) => {
+    const { rows } = await client.query<{ nodename: string; nodeport: number; groupid: number }>(
+      `SELECT nodename, nodeport, groupid FROM pg_dist_node WHERE isactive AND noderole = 'primary' ORDER BY groupid`,
+    );
+    if (!rows.some((row) => row.groupid === 0) || rows.length < 2)
+      throw new Error(`${CITUS_URL_VARIABLE}: the database has no coordinator host set or no worker registered`);
+    return rows.map((row) => ({ host: row.nodename, port: row.nodeport, coordinator: row.groupid === 0 }));
+  });
+}
+
+/**
+ * A fresh database on every node of the cluster, with citus in each and the workers registered,
+ * then migrated (which distributes every table). Dropped on every node by `drop()`.
+ */
+export async function createCitusDatabase(options: { migrated?: boolean } = {}): Promise<TestDatabase> {
+  const clusterUrl = citusClusterUrl();
+  if (!clusterUrl) throw new Error(`${CITUS_URL_VARIABLE} is not set`);
+  const nodes = await clusterNodes(clusterUrl);
+  const name = `accord_citus_${randomBytes(6).toString('hex')}`;
+  for (const node of nodes) {
+    await onNode(urlOf(clusterUrl, node, 'postgres'), (client) => client.query(`CREATE DATABASE ${name}`));
+    await onNode(urlOf(clusterUrl, node, name), (client) => client.query('CREATE EXTENSION citus'));
+  }
+  const coordinator = nodes.find((node) => node.coordinator)!;
+  const url = urlOf(clusterUrl, coordinator, name);
+  await onNode(url, async (client) => {
+    await client.query('SELECT citus_set_coordinator_host($1::text, $2::integer)', [
+      coordinator.host,
+      coordinator.port,
+    ]);
+    for (const worker of nodes.filter((node) => !node.coordinator))
+      await client.query('SELECT citus_add_node($1::text, $2::integer)', [worker.host, worker.port]);
+  });
+  if (options.migrated !== false) {
+    const migrating = createPool(url, () => undefined);
+    await migrate(migrating);
+    await migrating.end();
+  }
+  // A pool of its own after the migrations, so that every statement it runs is recorded.
+  const pool = createPool(url, () => undefined);
+  recordStatements(pool, url);
+  return {
+    url,
+    pool,
+    drop: async () => {
+      await pool.end().catch(() => undefined);
+      for (const node of nodes)
+        await onNode(urlOf(clusterUrl, node, 'postgres'), (client) =>
+          client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`),
+        );
+    },
+  };
+}
