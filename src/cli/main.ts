@@ -11,6 +11,7 @@ import { AccordError } from '../core/errors.js';
 import { appCommands } from './app.js';
 import { auditCommands } from './audit.js';
 import { Cancelled, type Command, type Options, type Output, type Parsed, UsageError } from './command.js';
+import { distributeCommands } from './distribute.js';
 import { keysCommands } from './keys.js';
 import { migrateCommands } from './migrate.js';
 import { seedCommands } from './seed.js';
@@ -31,6 +32,7 @@ export const EXIT = {
 
 export const commands: readonly Command[] = [
   ...migrateCommands,
+  ...distributeCommands,
   ...seedCommands,
   ...tenantCommands,
   ...userCommands,

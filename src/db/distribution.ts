@@ -75,6 +75,16 @@ export const CROSS_SHARD_STATEMENTS: Readonly<Record<string, string>> = {
   'list-grant-ids-of-app': 'an app is deleted: its grants in every tenant that used it',
 };
 
+/**
+ * For a transaction that asks every shard and then changes a reference table: on Citus it makes
+ * the transaction use one connection per node (Citus refuses to change a reference table after a
+ * parallel multi-shard statement in the same transaction). Harmless on plain PostgreSQL, where the
+ * setting is an unused placeholder for the rest of the transaction.
+ */
+export async function oneConnectionPerNode(db: Queryable): Promise<void> {
+  await db.query(`SET LOCAL citus.multi_shard_modify_mode TO 'sequential'`);
+}
+
 /** The column each tenant-owned table is sharded by. */
 export const TENANT_COLUMN = 'tenant_id';
 
@@ -124,9 +134,7 @@ export async function distributeTables(db: pg.PoolClient): Promise<DistributedTa
     );
   const toDistribute = pending.map((row) => row.table).filter((table) => TABLE_KINDS[table]!.kind !== 'coordinator');
   if (toDistribute.length === 0) return [];
-  // One connection per worker for the whole transaction: Citus refuses to change a table after a
-  // parallel (multi-connection) operation on a distributed table in the same transaction.
-  await db.query(`SET LOCAL citus.multi_shard_modify_mode TO 'sequential'`);
+  await oneConnectionPerNode(db);
 
   const { rows: foreignKeys } = await db.query<ForeignKey>(
     `SELECT conrelid::regclass::text AS table, conname AS name, pg_get_constraintdef(oid) AS definition

@@ -55,27 +55,41 @@ interface RecordedStatement {
 const recorded = new Map<string, RecordedStatement>();
 const VALUE_SETS_KEPT = 4;
 
-/** Records each statement the pool's connections run (from the file's tests and the app they start). */
+/**
+ * Records each statement Accord's own code (src/db/) runs through the pool or one of its
+ * connections, whoever called it (the file's tests or the app they start); a test's own SQL is left out.
+ */
 function recordStatements(pool: Pool, url: string): void {
+  const record = (args: unknown[]) => {
+    if (!/[/\\]src[/\\]db[/\\]/.test(new Error().stack ?? '')) return;
+    const [first, second] = args;
+    const config =
+      typeof first === 'string' ? { text: first, values: second, name: undefined } : (first as QueryConfig | undefined);
+    if (typeof config?.text !== 'string') return;
+    const values = Array.isArray(config.values) ? config.values : Array.isArray(second) ? second : [];
+    const entry = recorded.get(config.text) ?? { name: config.name, text: config.text, values: [], url };
+    const key = JSON.stringify(values);
+    if (entry.values.length < VALUE_SETS_KEPT && !entry.values.some((seen) => JSON.stringify(seen) === key))
+      entry.values.push(values);
+    recorded.set(config.text, entry);
+  };
+  type Method = (...args: unknown[]) => unknown;
+  const recording =
+    (method: Method): Method =>
+    (...args) => {
+      record(args);
+      return method(...args);
+    };
+  pool.query = recording(pool.query.bind(pool) as Method) as typeof pool.query;
   pool.on('connect', (client) => {
-    const query = client.query.bind(client) as (...args: unknown[]) => unknown;
-    client.query = ((...args: unknown[]) => {
-      const [first, second] = args;
-      const config =
-        typeof first === 'string'
-          ? { text: first, values: second }
-          : (first as { name?: string; text?: string; values?: unknown });
-      if (typeof config?.text === 'string') {
-        const values = Array.isArray(config.values) ? config.values : Array.isArray(second) ? second : [];
-        const entry = recorded.get(config.text) ?? { name: config.name, text: config.text, values: [], url };
-        const key = JSON.stringify(values);
-        if (entry.values.length < VALUE_SETS_KEPT && !entry.values.some((seen) => JSON.stringify(seen) === key))
-          entry.values.push(values);
-        recorded.set(config.text, entry);
-      }
-      return query(...args);
-    }) as typeof client.query;
+    client.query = recording(client.query.bind(client) as Method) as typeof client.query;
   });
+}
+
+interface QueryConfig {
+  name?: string;
+  text?: string;
+  values?: unknown;
 }
 
 /** The statements EXPLAIN can plan: queries and data changes (not BEGIN, LISTEN, SET, DDL). */

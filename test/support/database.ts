@@ -80,7 +80,11 @@ export interface TestDatabase {
 
 /** A fresh migrated database: a clone of the template, or on the Citus cluster for the Citus suite (citus.ts). */
 export async function createTestDatabase(): Promise<TestDatabase> {
-  if (testsRunOnCitus()) return createCitusDatabase();
+  return testsRunOnCitus() ? createCitusDatabase() : createPlainTestDatabase();
+}
+
+/** A fresh migrated database on plain PostgreSQL, whichever suite runs. */
+export async function createPlainTestDatabase(): Promise<TestDatabase> {
   const template = await ensureTemplate();
   const adminUrl = adminDatabaseUrl();
   const name = `accord_test_${randomBytes(6).toString('hex')}`;
