@@ -353,7 +353,7 @@ export async function detachGrantsOfApp(db: Queryable, tenantId: string, clientI
     `UPDATE user_consents uc SET grant_id = NULL, updated_at = now()
        FROM (SELECT tenant_id, user_id, client_id, grant_id FROM user_consents
               WHERE tenant_id = $1::text AND client_id = $2::text AND grant_id IS NOT NULL FOR UPDATE) old
-      WHERE uc.tenant_id = old.tenant_id AND uc.user_id = old.user_id AND uc.client_id = old.client_id
+      WHERE uc.tenant_id = $1::text AND uc.tenant_id = old.tenant_id AND uc.user_id = old.user_id AND uc.client_id = old.client_id
       RETURNING old.grant_id`,
     [tenantId, clientId],
   );
@@ -369,7 +369,7 @@ export async function detachGrantsOfUser(db: Queryable, tenantId: string, userId
     `UPDATE user_consents uc SET grant_id = NULL
        FROM (SELECT tenant_id, user_id, client_id, grant_id FROM user_consents
               WHERE tenant_id = $1::text AND user_id = $2::text AND grant_id IS NOT NULL FOR UPDATE) old
-      WHERE uc.tenant_id = old.tenant_id AND uc.user_id = old.user_id AND uc.client_id = old.client_id
+      WHERE uc.tenant_id = $1::text AND uc.tenant_id = old.tenant_id AND uc.user_id = old.user_id AND uc.client_id = old.client_id
       RETURNING old.grant_id`,
     [tenantId, userId],
   );

@@ -59,9 +59,12 @@ const VALUE_SETS_KEPT = 4;
  * Records each statement Accord's own code (src/db/) runs through the pool or one of its
  * connections, whoever called it (the file's tests or the app they start); a test's own SQL is left out.
  */
+// A frame in a file of src/db/ other than the pool's own wrapper (pool.ts), which every query passes.
+const ACCORD_SQL = /[/\\]src[/\\]db[/\\](?!pool\.ts)[^/\\]+\.ts/;
+
 function recordStatements(pool: Pool, url: string): void {
   const record = (args: unknown[]) => {
-    if (!/[/\\]src[/\\]db[/\\]/.test(new Error().stack ?? '')) return;
+    if (!ACCORD_SQL.test(new Error().stack ?? '')) return;
     const [first, second] = args;
     const config =
       typeof first === 'string' ? { text: first, values: second, name: undefined } : (first as QueryConfig | undefined);
