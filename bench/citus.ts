@@ -13,7 +13,7 @@ import { PermissionCatalogue } from '../src/core/permission-catalogue.js';
 import { listPermissions } from '../src/db/permissions.js';
 import type { Pool } from '../src/db/pool.js';
 import { Consents } from '../src/services/consents.js';
-import { citusClusterUrl, createCitusDatabase, taskCounts } from '../test/support/citus.js';
+import { citusClusterUrl, createCitusDatabase, taskCounts } from '../test/support/citus-cluster.js';
 import { createPlainTestDatabase, type TestDatabase } from '../test/support/database.js';
 import { relyingParty } from '../test/support/flows.js';
 import { startTestServer } from '../test/support/server.js';

@@ -14,7 +14,8 @@ import { migrate, migrationsDir } from '../../src/db/migrate.js';
 import { listPermissions } from '../../src/db/permissions.js';
 import { inTransaction } from '../../src/db/pool.js';
 import { Directory } from '../../src/services/directory.js';
-import { createCitusDatabase, onCitusCluster } from '../support/citus.js';
+import { onCitusCluster } from '../support/citus.js';
+import { createCitusDatabase } from '../support/citus-cluster.js';
 import { createPlainTestDatabase, repoRoot, type TestDatabase } from '../support/database.js';
 import { exchangeCode, fullFlow, registerApp, relyingParty } from '../support/flows.js';
 import { PASSWORD, seedPeople } from '../support/people.js';
@@ -85,9 +86,9 @@ if (await onCitusCluster()) {
   });
 
   t.test('a user id is unique across every tenant, and a refused user leaves nothing behind', async (t) => {
-    await directory.createTenant({ id: 'fabrikam', name: 'Fabrikam' }, 'operator');
+    await directory.createTenant({ id: 'northwind', name: 'Northwind' }, 'operator');
     const bob = await directory.createUser(
-      { tenantId: 'fabrikam', username: 'bob', password: PASSWORD, role: 'user' },
+      { tenantId: 'northwind', username: 'bob', password: PASSWORD, role: 'user' },
       'operator',
     );
     await t.rejects(
@@ -99,7 +100,7 @@ if (await onCitusCluster()) {
     );
     const before = (await pool.query('SELECT count(*)::int AS n FROM user_ids')).rows[0].n;
     await t.rejects(
-      directory.createUser({ tenantId: 'fabrikam', username: 'bob', password: PASSWORD, role: 'user' }, 'operator'),
+      directory.createUser({ tenantId: 'northwind', username: 'bob', password: PASSWORD, role: 'user' }, 'operator'),
       /already exists/,
     );
     t.equal((await pool.query('SELECT count(*)::int AS n FROM user_ids')).rows[0].n, before, 'no id claimed');
@@ -164,7 +165,11 @@ if (await onCitusCluster()) {
         'every table laid out by its kind',
       );
 
-      const onCluster = await startTestServer({ SIGN_IN_RATE_LIMIT: '1000' }, cluster);
+      // The same issuer (so the same port): the grant's resource indicators are the issuer's.
+      const onCluster = await startTestServer(
+        { SIGN_IN_RATE_LIMIT: '1000', PORT: String(single.config.port) },
+        cluster,
+      );
       t.teardown(() => onCluster.close());
       const sameApp = await relyingParty(onCluster, app.clientId, app.clientSecret);
       const refreshed = await oidc.refreshTokenGrant(sameApp.config, tokens.refresh_token!);
