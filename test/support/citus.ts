@@ -25,6 +25,9 @@ export async function onCitusCluster(load?: () => Promise<unknown>): Promise<boo
     return false;
   }
   process.env[ON_CITUS_VARIABLE] = '1';
+  // Every statement crosses the coordinator and a database is made on every node: slower than the
+  // plain suite, more so on a shared machine.
+  t.setTimeout(900_000);
   if (!load) return true;
   await load();
   t.test('every statement run on the cluster reaches one shard, but the deliberate cross-shard ones', (t) =>
