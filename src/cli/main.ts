@@ -13,6 +13,7 @@ import { appCommands } from './app.js';
 import { auditCommands } from './audit.js';
 import { Cancelled, type Command, type Options, type Output, type Parsed, UsageError } from './command.js';
 import { demoAppCommands } from './demo-app.js';
+import { distributeCommands } from './distribute.js';
 import { keysCommands } from './keys.js';
 import { migrateCommands } from './migrate.js';
 import { seedCommands } from './seed.js';
@@ -33,6 +34,7 @@ export const EXIT = {
 
 export const commands: readonly Command[] = [
   ...migrateCommands,
+  ...distributeCommands,
   ...seedCommands,
   ...tenantCommands,
   ...userCommands,

@@ -2,6 +2,7 @@
 // URIs, requested permissions), each read with its client secrets (app-secrets.ts).
 import type { AppSecretRecord } from './app-secrets.js';
 import type { Queryable } from './pool.js';
+import { APP_CHANNEL, announce } from './revocation-notifications.js';
 
 const OIDC_SCOPES = new Set(['openid', 'profile', 'email', 'offline_access']);
 
@@ -171,8 +172,10 @@ export async function setPublisherVerified(
   return rows[0] && appOf(rows[0]);
 }
 
+/** Deletes the app and announces it, so that every process refuses its own tokens at once. */
 export async function deleteApp(db: Queryable, clientId: string): Promise<boolean> {
   const { rowCount } = await db.query('DELETE FROM apps WHERE client_id = $1::text', [clientId]);
+  if (rowCount === 1) await announce(db, APP_CHANNEL, [clientId]);
   return rowCount === 1;
 }
 

@@ -1,5 +1,6 @@
 // tenant_apps, admin_consents and user_consents: what each tenant and user allowed each app.
 import type { Queryable } from './pool.js';
+import { withTenantOfUser } from './users.js';
 
 export interface AdminConsentRecord {
   tenantId: string;
@@ -32,10 +33,12 @@ export interface AccessRecord {
 }
 
 export async function loadAccess(db: Queryable, userId: string, clientId: string): Promise<AccessRecord | undefined> {
-  // Named, so each connection prepares it once: it runs on every authorization request.
-  const { rows } = await db.query<AccessRecord>({
-    name: 'load-access',
-    text: `SELECT u.tenant_id AS "tenantId", t.integrated_apps_enabled AS "integratedAppsEnabled", u.role, u.disabled,
+  // Named, so each connection prepares it once: it runs on every authorization request. By tenant
+  // and user, so that on Citus it reads one shard.
+  return withTenantOfUser(db, userId, async (tenantId) => {
+    const { rows } = await db.query<AccessRecord>({
+      name: 'load-access',
+      text: `SELECT u.tenant_id AS "tenantId", t.integrated_apps_enabled AS "integratedAppsEnabled", u.role, u.disabled,
             COALESCE(ta.blocked, false) AS blocked,
             COALESCE(ac.scopes, '{}') AS "adminScopes",
             COALESCE(uc.scopes, '{}') AS "userScopes",
@@ -45,10 +48,11 @@ export async function loadAccess(db: Queryable, userId: string, clientId: string
        LEFT JOIN tenant_apps ta ON ta.tenant_id = u.tenant_id AND ta.client_id = $2::text
        LEFT JOIN admin_consents ac ON ac.tenant_id = u.tenant_id AND ac.client_id = $2::text
        LEFT JOIN user_consents uc ON uc.tenant_id = u.tenant_id AND uc.user_id = u.id AND uc.client_id = $2::text
-      WHERE u.id = $1::text`,
-    values: [userId, clientId],
+      WHERE u.tenant_id = $3::text AND u.id = $1::text`,
+      values: [userId, clientId, tenantId],
+    });
+    return rows[0];
   });
-  return rows[0];
 }
 
 export async function findAdminConsent(
@@ -78,10 +82,11 @@ export async function upsertAdminConsent(
   consent: { tenantId: string; clientId: string; scopes: string[]; grantedBy: string },
 ): Promise<void> {
   await db.query(
-    `INSERT INTO admin_consents (tenant_id, client_id, scopes, granted_by)
-     VALUES ($1::text, $2::text, $3::text[], $4::text)
+    // The time comes from VALUES: Citus allows no non-immutable function in DO UPDATE SET.
+    `INSERT INTO admin_consents (tenant_id, client_id, scopes, granted_by, granted_at)
+     VALUES ($1::text, $2::text, $3::text[], $4::text, now())
      ON CONFLICT (tenant_id, client_id) DO UPDATE
-        SET scopes = EXCLUDED.scopes, granted_by = EXCLUDED.granted_by, granted_at = now()`,
+        SET scopes = EXCLUDED.scopes, granted_by = EXCLUDED.granted_by, granted_at = EXCLUDED.granted_at`,
     [consent.tenantId, consent.clientId, consent.scopes, consent.grantedBy],
   );
 }
@@ -143,11 +148,11 @@ export async function claimGrantId(
   staleGrantId: string | null,
 ): Promise<string> {
   const { rows } = await db.query<{ grant_id: string }>(
-    `INSERT INTO user_consents AS uc (tenant_id, user_id, client_id, grant_id)
-     VALUES ($1::text, $2::text, $3::text, $4::text)
+    `INSERT INTO user_consents AS uc (tenant_id, user_id, client_id, grant_id, updated_at)
+     VALUES ($1::text, $2::text, $3::text, $4::text, now())
      ON CONFLICT (tenant_id, user_id, client_id) DO UPDATE
         SET grant_id = CASE WHEN uc.grant_id IS NULL OR uc.grant_id = $5::text THEN EXCLUDED.grant_id ELSE uc.grant_id END,
-            updated_at = now()
+            updated_at = EXCLUDED.updated_at
      RETURNING grant_id`,
     [key.tenantId, key.userId, key.clientId, grantId, staleGrantId],
   );
@@ -242,8 +247,10 @@ export async function setAppBlocked(
   by: string,
 ): Promise<void> {
   await db.query(
-    `INSERT INTO tenant_apps (tenant_id, client_id, blocked, updated_by) VALUES ($1::text, $2::text, $3::boolean, $4::text)
-     ON CONFLICT (tenant_id, client_id) DO UPDATE SET blocked = EXCLUDED.blocked, updated_by = EXCLUDED.updated_by, updated_at = now()`,
+    `INSERT INTO tenant_apps (tenant_id, client_id, blocked, updated_by, updated_at)
+     VALUES ($1::text, $2::text, $3::boolean, $4::text, now())
+     ON CONFLICT (tenant_id, client_id) DO UPDATE
+        SET blocked = EXCLUDED.blocked, updated_by = EXCLUDED.updated_by, updated_at = EXCLUDED.updated_at`,
     [tenantId, clientId, blocked, by],
   );
 }
@@ -349,7 +356,7 @@ export async function detachGrantsOfApp(db: Queryable, tenantId: string, clientI
     `UPDATE user_consents uc SET grant_id = NULL, updated_at = now()
        FROM (SELECT tenant_id, user_id, client_id, grant_id FROM user_consents
               WHERE tenant_id = $1::text AND client_id = $2::text AND grant_id IS NOT NULL FOR UPDATE) old
-      WHERE uc.tenant_id = old.tenant_id AND uc.user_id = old.user_id AND uc.client_id = old.client_id
+      WHERE uc.tenant_id = $1::text AND uc.tenant_id = old.tenant_id AND uc.user_id = old.user_id AND uc.client_id = old.client_id
       RETURNING old.grant_id`,
     [tenantId, clientId],
   );
@@ -365,7 +372,7 @@ export async function detachGrantsOfUser(db: Queryable, tenantId: string, userId
     `UPDATE user_consents uc SET grant_id = NULL
        FROM (SELECT tenant_id, user_id, client_id, grant_id FROM user_consents
               WHERE tenant_id = $1::text AND user_id = $2::text AND grant_id IS NOT NULL FOR UPDATE) old
-      WHERE uc.tenant_id = old.tenant_id AND uc.user_id = old.user_id AND uc.client_id = old.client_id
+      WHERE uc.tenant_id = $1::text AND uc.tenant_id = old.tenant_id AND uc.user_id = old.user_id AND uc.client_id = old.client_id
       RETURNING old.grant_id`,
     [tenantId, userId],
   );
@@ -374,10 +381,11 @@ export async function detachGrantsOfUser(db: Queryable, tenantId: string, userId
 
 /** The grants held for the app by users of every tenant. */
 export async function listGrantIdsOfApp(db: Queryable, clientId: string): Promise<string[]> {
-  const { rows } = await db.query<{ grant_id: string }>(
-    'SELECT grant_id FROM user_consents WHERE client_id = $1::text AND grant_id IS NOT NULL',
-    [clientId],
-  );
+  const { rows } = await db.query<{ grant_id: string }>({
+    name: 'list-grant-ids-of-app',
+    text: 'SELECT grant_id FROM user_consents WHERE client_id = $1::text AND grant_id IS NOT NULL',
+    values: [clientId],
+  });
   return rows.map((row) => row.grant_id);
 }
 

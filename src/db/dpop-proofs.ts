@@ -12,6 +12,9 @@ export async function rememberDpopProof(db: Queryable, key: string, expiresAtSec
 
 /** Forgets proofs that could no longer be accepted anyway. */
 export async function purgeExpiredDpopProofs(db: Queryable): Promise<number> {
-  const { rowCount } = await db.query('DELETE FROM dpop_proofs WHERE expires_at < now()');
+  const { rowCount } = await db.query({
+    name: 'purge-dpop-proofs',
+    text: 'DELETE FROM dpop_proofs WHERE expires_at < now()',
+  });
   return rowCount ?? 0;
 }

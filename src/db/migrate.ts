@@ -1,9 +1,11 @@
 // Forward-only migration runner: migrations/NNNN_name.sql, each applied and recorded in one
-// transaction, serialised by an advisory lock so processes starting together do not race.
+// transaction, serialised by an advisory lock so processes starting together do not race. On a
+// Citus coordinator it then distributes the tables not distributed yet (distribution.ts).
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
+import { type DistributedTable, distributeTables, isCitus } from './distribution.js';
 import type { Queryable } from './pool.js';
 
 export const migrationsDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../migrations');
@@ -32,6 +34,17 @@ export async function loadMigrations(dir = migrationsDir): Promise<Migration[]> 
 
 /** Applies every migration not yet recorded; returns the versions it applied. */
 export async function migrate(pool: pg.Pool, dir = migrationsDir): Promise<number[]> {
+  return (await migrateAndDistribute(pool, dir)).applied;
+}
+
+/**
+ * Applies every migration not yet recorded, then, on a Citus coordinator, distributes every table
+ * not distributed yet, in one transaction; returns both.
+ */
+export async function migrateAndDistribute(
+  pool: pg.Pool,
+  dir = migrationsDir,
+): Promise<{ applied: number[]; distributed: DistributedTable[] }> {
   const migrations = await loadMigrations(dir);
   const client = await pool.connect();
   try {
@@ -61,7 +74,18 @@ export async function migrate(pool: pg.Pool, dir = migrationsDir): Promise<numbe
         }
         done.push(migration.version);
       }
-      return done;
+      let distributed: DistributedTable[] = [];
+      if (await isCitus(client)) {
+        await client.query('BEGIN');
+        try {
+          distributed = await distributeTables(client);
+          await client.query('COMMIT');
+        } catch (error) {
+          await client.query('ROLLBACK');
+          throw new Error(`distributing the tables on Citus failed: ${(error as Error).message}`);
+        }
+      }
+      return { applied: done, distributed };
     } finally {
       await client.query('SELECT pg_advisory_unlock($1::bigint)', [MIGRATION_LOCK_KEY]);
     }

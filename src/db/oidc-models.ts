@@ -1,52 +1,122 @@
 // oidc_models: what oidc-provider stores (sessions, interactions, grants, codes, tokens), one row
 // per model and id, the payload as opaque jsonb; grant_id, user_code and uid are copied out of the
-// payload so that the adapter's lookups and a grant's revocation find rows by index.
+// payload so that a grant's revocation finds rows by index. Rows are sharded by id on Citus
+// (distribution.ts): the provider finds every row by its id, except sessions by uid and device
+// codes by user code, which oidc_model_keys maps to the id.
 import type { Role } from '../core/types.js';
-import type { Queryable } from './pool.js';
+import { inTransaction, type Pool, type Queryable } from './pool.js';
+import { announce, GRANT_CHANNEL } from './revocation-notifications.js';
 
 /** The columns a model's row is looked up by (oidc-provider's find, findByUid, findByUserCode). */
 export type ModelLookup = 'id' | 'uid' | 'user_code';
 
-/** Inserts or replaces the row; `expiresIn` seconds from now, or never when it is 0. */
-export async function upsertModel(
-  db: Queryable,
-  row: {
-    model: string;
-    id: string;
-    payload: object;
-    grantId: string | null;
-    userCode: string | null;
-    uid: string | null;
-    expiresIn: number;
-  },
-): Promise<void> {
-  // Named statements (this one and those below), so each connection prepares them once: they run on every request.
-  await db.query({
-    name: 'oidc-upsert',
-    text: `INSERT INTO oidc_models (model, id, payload, grant_id, user_code, uid, expires_at)
+export interface ModelRow {
+  model: string;
+  id: string;
+  payload: object;
+  grantId: string | null;
+  userCode: string | null;
+  uid: string | null;
+  expiresIn: number;
+}
+
+// Named statements (this one and those below), so each connection prepares them once: they run on
+// every request. An expiresIn of 0 makes a NULL interval, so no expiry (no CASE around now(): Citus
+// refuses non-immutable functions inside CASE in an UPDATE).
+const UPSERT = {
+  name: 'oidc-upsert',
+  text: `INSERT INTO oidc_models (model, id, payload, grant_id, user_code, uid, expires_at)
        VALUES ($1::text, $2::text, $3::jsonb, $4::text, $5::text, $6::text,
-               CASE WHEN $7::integer > 0 THEN now() + make_interval(secs => $7::integer) END)
+               now() + make_interval(secs => NULLIF($7::integer, 0)))
        ON CONFLICT (model, id) DO UPDATE
           SET payload = EXCLUDED.payload, grant_id = EXCLUDED.grant_id, user_code = EXCLUDED.user_code,
-              uid = EXCLUDED.uid, expires_at = EXCLUDED.expires_at`,
-    values: [row.model, row.id, row.payload, row.grantId, row.userCode, row.uid, row.expiresIn],
+              uid = EXCLUDED.uid, expires_at = EXCLUDED.expires_at
+       RETURNING (xmax = 0) AS inserted`,
+};
+
+const valuesOf = (row: ModelRow) => [row.model, row.id, row.payload, row.grantId, row.userCode, row.uid, row.expiresIn];
+
+/**
+ * Inserts or replaces the row; `expiresIn` seconds from now, or never when it is 0. A Grant saved
+ * again is announced (its expiry may have moved earlier). A row with a uid or user code (a
+ * session) is updated in one statement when it exists; a new one is inserted together with its
+ * lookup keys, in one transaction.
+ */
+export async function upsertModel(pool: Pool, row: ModelRow): Promise<void> {
+  const keys = lookupKeysOf(row);
+  if (keys.length === 0) {
+    const { rows } = await pool.query<{ inserted: boolean }>({ ...UPSERT, values: valuesOf(row) });
+    if (row.model === 'Grant' && !rows[0]!.inserted) await announce(pool, GRANT_CHANNEL, [row.id]);
+    return;
+  }
+  const { rowCount } = await pool.query({
+    name: 'oidc-update',
+    text: `UPDATE oidc_models SET payload = $3::jsonb, grant_id = $4::text, user_code = $5::text, uid = $6::text,
+              expires_at = now() + make_interval(secs => NULLIF($7::integer, 0))
+        WHERE model = $1::text AND id = $2::text`,
+    values: valuesOf(row),
+  });
+  if (rowCount === 1) return;
+  await inTransaction(pool, async (tx) => {
+    await tx.query({ ...UPSERT, values: valuesOf(row) });
+    for (const key of keys)
+      await tx.query({
+        name: 'oidc-key-insert',
+        text: `INSERT INTO oidc_model_keys (key, kind, model, id) VALUES ($1::text, $2::text, $3::text, $4::text)
+           ON CONFLICT (key, kind, model) DO UPDATE SET id = EXCLUDED.id`,
+        values: [key.key, key.kind, row.model, row.id],
+      });
   });
 }
 
-/** The payload of the model's unexpired row whose `column` is `value` (one named statement per column). */
+function lookupKeysOf(row: Pick<ModelRow, 'uid' | 'userCode'>): Array<{ key: string; kind: 'uid' | 'user_code' }> {
+  return [
+    ...(row.uid ? [{ key: row.uid, kind: 'uid' as const }] : []),
+    ...(row.userCode ? [{ key: row.userCode, kind: 'user_code' as const }] : []),
+  ];
+}
+
+/** Forgets the lookup keys of deleted rows (only keys that still point at those rows). */
+async function forgetLookupKeys(
+  db: Queryable,
+  deleted: ReadonlyArray<{ model: string; id: string; uid: string | null; user_code: string | null }>,
+): Promise<void> {
+  for (const row of deleted)
+    for (const key of lookupKeysOf({ uid: row.uid, userCode: row.user_code }))
+      await db.query({
+        name: 'oidc-key-delete',
+        text: 'DELETE FROM oidc_model_keys WHERE key = $1::text AND kind = $2::text AND model = $3::text AND id = $4::text',
+        values: [key.key, key.kind, row.model, row.id],
+      });
+}
+
+/** The payload of the model's unexpired row whose `column` is `value`: by id, or through its lookup key. */
 export async function findModel<Payload extends object>(
   db: Queryable,
   model: string,
   column: ModelLookup,
   value: string,
 ): Promise<Payload | undefined> {
-  const { rows } = await db.query<{ payload: Payload }>({
-    name: `oidc-find-by-${column}`,
-    text: `SELECT payload FROM oidc_models
-        WHERE model = $1::text AND ${column} = $2::text AND (expires_at IS NULL OR expires_at > now())`,
-    values: [model, value],
+  let id = value;
+  if (column !== 'id') {
+    const { rows } = await db.query<{ id: string }>({
+      name: 'oidc-find-key',
+      text: 'SELECT id FROM oidc_model_keys WHERE key = $1::text AND kind = $2::text AND model = $3::text',
+      values: [value, column, model],
+    });
+    if (!rows[0]) return undefined;
+    id = rows[0].id;
+  }
+  const { rows } = await db.query<{ payload: Payload; uid: string | null; user_code: string | null }>({
+    name: 'oidc-find',
+    text: `SELECT payload, uid, user_code FROM oidc_models
+        WHERE model = $1::text AND id = $2::text AND (expires_at IS NULL OR expires_at > now())`,
+    values: [model, id],
   });
-  return rows[0]?.payload;
+  const row = rows[0];
+  // A key is removed with its row; checking it again costs nothing and keeps a stale key harmless.
+  if (!row || (column !== 'id' && row[column] !== value)) return undefined;
+  return row.payload;
 }
 
 /**
@@ -68,24 +138,38 @@ export async function consumeModel(db: Queryable, model: string, id: string): Pr
 
 /** The grant the row was issued under, if the row exists and has one. */
 export async function findModelGrantId(db: Queryable, model: string, id: string): Promise<string | undefined> {
-  const { rows } = await db.query<{ grant_id: string | null }>(
-    'SELECT grant_id FROM oidc_models WHERE model = $1::text AND id = $2::text',
-    [model, id],
-  );
+  const { rows } = await db.query<{ grant_id: string | null }>({
+    name: 'oidc-find-grant-id',
+    text: 'SELECT grant_id FROM oidc_models WHERE model = $1::text AND id = $2::text',
+    values: [model, id],
+  });
   return rows[0]?.grant_id ?? undefined;
 }
 
+/** Deletes the row (and its lookup keys); a deleted Grant is announced. */
 export async function deleteModel(db: Queryable, model: string, id: string): Promise<void> {
-  await db.query('DELETE FROM oidc_models WHERE model = $1::text AND id = $2::text', [model, id]);
+  const { rows } = await db.query<{ model: string; id: string; uid: string | null; user_code: string | null }>({
+    name: 'oidc-delete',
+    text: 'DELETE FROM oidc_models WHERE model = $1::text AND id = $2::text RETURNING model, id, uid, user_code',
+    values: [model, id],
+  });
+  await forgetLookupKeys(db, rows);
+  if (model === 'Grant' && rows.length > 0) await announce(db, GRANT_CHANNEL, [id]);
 }
 
 /**
  * Deletes the model's rows issued under the grant (oidc-provider revokes a grant one model at a
  * time). Only that model's: an Interaction records the grant it started from, and must outlive
  * the grant's revocation when a sign-in as another account ends the old session mid-interaction.
+ * On Citus this asks every shard (rows are sharded by their own id): revocation and sign-out are
+ * rare beside the lookups by id that the sharding serves.
  */
 export async function deleteModelsOfGrant(db: Queryable, model: string, grantId: string): Promise<void> {
-  await db.query('DELETE FROM oidc_models WHERE model = $1::text AND grant_id = $2::text', [model, grantId]);
+  await db.query({
+    name: 'oidc-delete-of-grant',
+    text: 'DELETE FROM oidc_models WHERE model = $1::text AND grant_id = $2::text',
+    values: [model, grantId],
+  });
 }
 
 /**
@@ -94,23 +178,30 @@ export async function deleteModelsOfGrant(db: Queryable, model: string, grantId:
  * the sessions is acceptable.
  */
 export async function deleteSessionsOfAccount(db: Queryable, accountId: string): Promise<number> {
-  const { rowCount } = await db.query(
-    `DELETE FROM oidc_models WHERE model = 'Session' AND payload->>'accountId' = $1::text`,
-    [accountId],
-  );
-  return rowCount ?? 0;
+  const { rows } = await db.query<{ model: string; id: string; uid: string | null; user_code: string | null }>({
+    name: 'oidc-delete-sessions-of-account',
+    text: `DELETE FROM oidc_models WHERE model = 'Session' AND payload->>'accountId' = $1::text
+     RETURNING model, id, uid, user_code`,
+    values: [accountId],
+  });
+  await forgetLookupKeys(db, rows);
+  return rows.length;
 }
 
 /**
- * Deletes the Grants and every row issued under them: codes, refresh tokens, opaque access tokens.
- * An Interaction only records the grant it started from; it is not issued under it, and stays.
+ * Deletes the Grants and every row issued under them: codes, refresh tokens, opaque access tokens;
+ * announces the Grants. An Interaction only records the grant it started from; it is not issued
+ * under it, and stays.
  */
 export async function deleteGrants(db: Queryable, grantIds: readonly string[]): Promise<void> {
-  await db.query(
-    `DELETE FROM oidc_models
-      WHERE (grant_id = ANY ($1::text[]) AND model <> 'Interaction') OR (model = 'Grant' AND id = ANY ($1::text[]))`,
-    [grantIds],
-  );
+  if (grantIds.length === 0) return;
+  await db.query({
+    name: 'oidc-delete-grants',
+    text: `DELETE FROM oidc_models
+            WHERE (grant_id = ANY ($1::text[]) AND model <> 'Interaction') OR (model = 'Grant' AND id = ANY ($1::text[]))`,
+    values: [grantIds],
+  });
+  await announce(db, GRANT_CHANNEL, grantIds);
 }
 
 /**
@@ -119,23 +210,30 @@ export async function deleteGrants(db: Queryable, grantIds: readonly string[]): 
  * holding the answer does not depend on this machine's clock agreeing.
  */
 export async function grantLifetimeMs(db: Queryable, grantId: string): Promise<number | undefined> {
-  const { rows } = await db.query<{ ms: number | null }>(
-    `SELECT (extract(epoch FROM expires_at - now()) * 1000)::float8 AS ms FROM oidc_models
+  const { rows } = await db.query<{ ms: number | null }>({
+    name: 'grant-lifetime',
+    text: `SELECT (extract(epoch FROM expires_at - now()) * 1000)::float8 AS ms FROM oidc_models
       WHERE model = 'Grant' AND id = $1::text AND (expires_at IS NULL OR expires_at > now())`,
-    [grantId],
-  );
+    values: [grantId],
+  });
   const row = rows[0];
   return row ? (row.ms ?? Infinity) : undefined;
 }
 
-/** Deletes expired rows, at most `batch` of them; run periodically so the table does not grow without bound. */
+/**
+ * Deletes expired rows, at most `batch` of them (and their lookup keys); run periodically so the
+ * table does not grow without bound. A grant is never cached past its expiry, so none is announced.
+ */
 export async function purgeExpiredModels(db: Queryable, batch = 5000): Promise<number> {
-  const { rowCount } = await db.query(
-    `DELETE FROM oidc_models WHERE ctid = ANY (ARRAY(
-       SELECT ctid FROM oidc_models WHERE expires_at < now() LIMIT $1::integer))`,
-    [batch],
-  );
-  return rowCount ?? 0;
+  const { rows } = await db.query<{ model: string; id: string; uid: string | null; user_code: string | null }>({
+    name: 'oidc-purge-expired',
+    text: `DELETE FROM oidc_models WHERE (model, id) IN (
+       SELECT model, id FROM oidc_models WHERE expires_at < now() LIMIT $1::integer)
+     RETURNING model, id, uid, user_code`,
+    values: [batch],
+  });
+  await forgetLookupKeys(db, rows);
+  return rows.length;
 }
 
 /** A sign-in paused at the consent step, with what the consent decision needs about its user and app. */
@@ -165,25 +263,29 @@ export async function listWaitingConsentInteractions(
   // The interaction's account must be a user of this tenant: the join on users.tenant_id is
   // what keeps other tenants' sign-ins out. The portal client has no row in apps and never
   // asks for consent, so the join on apps leaves it out too.
-  const { rows } = await db.query<WaitingConsentInteraction>(
-    `SELECT u.role, u.tenant_id AS "userTenantId",
-          COALESCE(i.payload->'params'->>'scope', '') AS requested,
-          COALESCE(i.payload->'params'->>'prompt', '') AS prompt,
+  // The sign-ins are found first, on their own (on Citus: on every shard, rows being sharded by
+  // id; an admin's page, not a hot path); the rest is the tenant's, on one shard.
+  const { rows } = await db.query<WaitingConsentInteraction>({
+    name: 'oidc-waiting-consent-interactions',
+    text: `WITH waiting AS MATERIALIZED (
+       SELECT payload->'session'->>'accountId' AS account_id, payload->'params'->>'client_id' AS client_id,
+              COALESCE(payload->'params'->>'scope', '') AS requested,
+              COALESCE(payload->'params'->>'prompt', '') AS prompt
+         FROM oidc_models
+        WHERE model = 'Interaction' AND expires_at > now()
+          AND payload->'prompt'->>'name' = 'consent' AND NOT (payload ? 'result'))
+     SELECT u.role, u.tenant_id AS "userTenantId", i.requested, i.prompt,
           a.scopes AS "appScopes", a.multi_tenant AS "multiTenant", a.publisher_tenant_id AS "publisherTenantId",
           COALESCE(ta.blocked, false) AS blocked,
           COALESCE(ac.scopes, '{}') AS "adminScopes",
           COALESCE(uc.scopes, '{}') AS "userScopes"
-     FROM oidc_models i
-     JOIN users u ON u.tenant_id = $1::text AND u.id = i.payload->'session'->>'accountId' AND NOT u.disabled
-     JOIN apps a ON a.client_id = i.payload->'params'->>'client_id'
-     LEFT JOIN tenant_apps ta ON ta.tenant_id = u.tenant_id AND ta.client_id = a.client_id
-     LEFT JOIN admin_consents ac ON ac.tenant_id = u.tenant_id AND ac.client_id = a.client_id
-     LEFT JOIN user_consents uc ON uc.tenant_id = u.tenant_id AND uc.user_id = u.id AND uc.client_id = a.client_id
-    WHERE i.model = 'Interaction'
-      AND i.expires_at > now()
-      AND i.payload->'prompt'->>'name' = 'consent'
-      AND NOT (i.payload ? 'result')`,
-    [tenantId],
-  );
+     FROM waiting i
+     JOIN users u ON u.tenant_id = $1::text AND u.id = i.account_id AND NOT u.disabled
+     JOIN apps a ON a.client_id = i.client_id
+     LEFT JOIN tenant_apps ta ON ta.tenant_id = $1::text AND ta.client_id = a.client_id
+     LEFT JOIN admin_consents ac ON ac.tenant_id = $1::text AND ac.client_id = a.client_id
+     LEFT JOIN user_consents uc ON uc.tenant_id = $1::text AND uc.user_id = u.id AND uc.client_id = a.client_id`,
+    values: [tenantId],
+  });
   return rows;
 }

@@ -13,22 +13,28 @@ export interface WindowCount {
  * ended. One statement: concurrent hits from several processes are each counted once.
  */
 export async function countHit(db: Queryable, key: string, windowMs: number): Promise<WindowCount> {
-  const { rows } = await db.query<{ hits: number; ttl: number }>({
+  const now = new Date();
+  const { rows } = await db.query<{ hits: number; endsAt: Date }>({
     name: 'rate-limit-hit',
+    // Now is passed in ($3): Citus allows only immutable functions in DO UPDATE SET, and
+    // timestamptz arithmetic is not (it depends on the time zone).
     text: `INSERT INTO rate_limit_windows AS w (key, hits, ends_at)
-           VALUES ($1::text, 1, now() + make_interval(secs => $2::float8 / 1000))
+           VALUES ($1::text, 1, $3::timestamptz + make_interval(secs => $2::float8 / 1000))
            ON CONFLICT (key) DO UPDATE SET
-             hits = CASE WHEN w.ends_at <= now() THEN 1 ELSE w.hits + 1 END,
-             ends_at = CASE WHEN w.ends_at <= now() THEN EXCLUDED.ends_at ELSE w.ends_at END
-           RETURNING hits, greatest(0, ceil(extract(epoch FROM ends_at - now()) * 1000))::float8 AS ttl`,
-    values: [key, windowMs],
+             hits = CASE WHEN w.ends_at <= $3::timestamptz THEN 1 ELSE w.hits + 1 END,
+             ends_at = CASE WHEN w.ends_at <= $3::timestamptz THEN EXCLUDED.ends_at ELSE w.ends_at END
+           RETURNING hits, ends_at AS "endsAt"`,
+    values: [key, windowMs, now],
   });
   const row = rows[0]!;
-  return { current: row.hits, ttl: row.ttl };
+  return { current: row.hits, ttl: Math.max(0, Math.ceil(row.endsAt.getTime() - now.getTime())) };
 }
 
 /** Forgets windows that have ended. */
 export async function purgeEndedRateLimitWindows(db: Queryable): Promise<number> {
-  const { rowCount } = await db.query('DELETE FROM rate_limit_windows WHERE ends_at <= now()');
+  const { rowCount } = await db.query({
+    name: 'purge-rate-limit-windows',
+    text: 'DELETE FROM rate_limit_windows WHERE ends_at <= now()',
+  });
   return rowCount ?? 0;
 }

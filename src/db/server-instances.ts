@@ -16,8 +16,9 @@ export async function registerInstance(
 ): Promise<void> {
   await db.query(`DELETE FROM server_instances WHERE seen_at < now() - interval '1 day'`);
   await db.query(
+    // seen_at from VALUES (its default): Citus allows no non-immutable function in DO UPDATE SET.
     `INSERT INTO server_instances (id, description, published_kids) VALUES ($1::text, $2::text, $3::text[])
-     ON CONFLICT (id) DO UPDATE SET published_kids = EXCLUDED.published_kids, seen_at = now()`,
+     ON CONFLICT (id) DO UPDATE SET published_kids = EXCLUDED.published_kids, seen_at = EXCLUDED.seen_at`,
     [instance.id, instance.description, publishedKids],
   );
 }

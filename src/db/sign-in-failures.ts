@@ -47,24 +47,25 @@ export async function recordSignInFailure(
   at: Date,
   streakSeconds: number,
 ): Promise<void> {
-  // Two statements rather than one with a data-modifying CTE: Citus routes each by its tenant.
+  // Two statements rather than one with a data-modifying CTE: Citus routes each by its tenant. The
+  // streak's cutoff is computed here: Citus allows only immutable functions in DO UPDATE SET, and
+  // timestamptz arithmetic is not (it depends on the time zone).
+  const streakCutoff = new Date(at.getTime() - streakSeconds * 1000);
   await db.query(
     `INSERT INTO sign_in_failures AS f (tenant_id, username, failures, last_failure_at)
      VALUES ($1::text, $2::text, 1, $3::timestamptz)
      ON CONFLICT (tenant_id, username) DO UPDATE SET
-       failures = CASE WHEN f.last_failure_at > $3::timestamptz - make_interval(secs => $4::integer)
-                       THEN f.failures + 1 ELSE 1 END,
+       failures = CASE WHEN f.last_failure_at > $4::timestamptz THEN f.failures + 1 ELSE 1 END,
        last_failure_at = $3::timestamptz`,
-    [account.tenantId, account.username, at, streakSeconds],
+    [account.tenantId, account.username, at, streakCutoff],
   );
   await db.query(
     `INSERT INTO sign_in_address_failures AS f (tenant_id, username, client_address, failures, last_failure_at)
      VALUES ($1::text, $2::text, $3::inet, 1, $4::timestamptz)
      ON CONFLICT (tenant_id, username, client_address) DO UPDATE SET
-       failures = CASE WHEN f.last_failure_at > $4::timestamptz - make_interval(secs => $5::integer)
-                       THEN f.failures + 1 ELSE 1 END,
+       failures = CASE WHEN f.last_failure_at > $5::timestamptz THEN f.failures + 1 ELSE 1 END,
        last_failure_at = $4::timestamptz`,
-    [account.tenantId, account.username, clientAddress, at, streakSeconds],
+    [account.tenantId, account.username, clientAddress, at, streakCutoff],
   );
 }
 

@@ -1,4 +1,5 @@
-// users: people of a tenant, with argon2id password hashes and a role.
+// users: people of a tenant, with argon2id password hashes and a role; and user_ids, which keeps
+// each user id (`sub`) unique across tenants and leads from a sub to its tenant (migration 0015).
 
 import type { Role } from '../core/types.js';
 import type { Queryable } from './pool.js';
@@ -29,6 +30,8 @@ export async function insertUser(
     passwordHash: string;
   },
 ): Promise<UserRecord> {
+  // The caller's transaction holds both rows: a user exists with its id claimed, or not at all.
+  await db.query('INSERT INTO user_ids (id, tenant_id) VALUES ($1::text, $2::text)', [user.id, user.tenantId]);
   const { rows } = await db.query<UserRecord>(
     `INSERT INTO users (tenant_id, id, username, email, display_name, role, password_hash)
      VALUES ($1::text, $2::text, $3::text, $4::text, $5::text, $6::text, $7::text) RETURNING ${COLUMNS}`,
@@ -37,15 +40,56 @@ export async function insertUser(
   return rows[0]!;
 }
 
+/**
+ * The tenant of each user id this process has met. A user never changes tenant and an id is
+ * never given to another user, so an entry stays true; it saves a statement on every request.
+ */
+const tenantOfUser = new Map<string, string>();
+const TENANTS_REMEMBERED = 100_000;
+
+/**
+ * `read(tenantId)` for the user's tenant, found from the id alone (tokens and sessions carry only
+ * the sub), so that the read can name the tenant — one shard on Citus. Undefined when the id is
+ * unknown. A remembered tenant under which `read` finds nothing is looked up once more (the
+ * process may be reading another database than the one it was remembered from, as tests do).
+ */
+export async function withTenantOfUser<T>(
+  db: Queryable,
+  userId: string,
+  read: (tenantId: string) => Promise<T | undefined>,
+): Promise<T | undefined> {
+  const remembered = tenantOfUser.get(userId);
+  if (remembered !== undefined) {
+    const found = await read(remembered);
+    if (found !== undefined) return found;
+    tenantOfUser.delete(userId);
+  }
+  const { rows } = await db.query<{ tenant_id: string }>({
+    name: 'find-user-tenant',
+    text: 'SELECT tenant_id FROM user_ids WHERE id = $1::text',
+    values: [userId],
+  });
+  const tenantId = rows[0]?.tenant_id;
+  if (tenantId === undefined) return undefined;
+  const found = await read(tenantId);
+  if (found !== undefined) {
+    if (tenantOfUser.size >= TENANTS_REMEMBERED) tenantOfUser.delete(tenantOfUser.keys().next().value!);
+    tenantOfUser.set(userId, tenantId);
+  }
+  return found;
+}
+
 /** By `sub`: tokens and sessions carry only the user's id. */
 export async function findUserById(db: Queryable, id: string): Promise<UserRecord | undefined> {
   // Named, so each connection prepares it once: every signed-in protocol request reads the user.
-  const { rows } = await db.query<UserRecord>({
-    name: 'find-user',
-    text: `SELECT ${COLUMNS} FROM users WHERE id = $1::text`,
-    values: [id],
+  return withTenantOfUser(db, id, async (tenantId) => {
+    const { rows } = await db.query<UserRecord>({
+      name: 'find-user',
+      text: `SELECT ${COLUMNS} FROM users WHERE tenant_id = $1::text AND id = $2::text`,
+      values: [tenantId, id],
+    });
+    return rows[0];
   });
-  return rows[0];
 }
 
 export async function findUserInTenant(db: Queryable, tenantId: string, id: string): Promise<UserRecord | undefined> {

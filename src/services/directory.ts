@@ -8,6 +8,7 @@ import { redirectUriProblem, tenantIdProblem, usernameProblem, webUrlProblem } f
 import * as apps from '../db/apps.js';
 import { recordAuditEvent } from '../db/audit-events.js';
 import { detachGrantsOfUser, listGrantIdsOfApp } from '../db/consents.js';
+import { oneConnectionPerNode } from '../db/distribution.js';
 import { deleteSessionsOfAccount } from '../db/oidc-models.js';
 import { inTransaction, isPgError, PgError, type Pool } from '../db/pool.js';
 import { clearAccountFailures } from '../db/sign-in-failures.js';
@@ -291,6 +292,7 @@ export class Directory {
   /** Deletes the registration everywhere: every tenant's consents go, and their tokens with them. */
   async deleteApp(publisherTenantId: string, clientId: string, actor: Actor) {
     const grantIds = await inTransaction(this.pool, async (tx) => {
+      await oneConnectionPerNode(tx); // the grants of every tenant are read, then the app (a reference table) goes
       const current = await findOwnedApp(tx, publisherTenantId, clientId);
       const grantIds = await listGrantIdsOfApp(tx, clientId);
       await apps.deleteApp(tx, clientId);

@@ -1,8 +1,8 @@
 // The resource servers' revocation check — is the token's grant still alive, does the app still
-// exist? — answered from a per-process cache that the database invalidates. Migration 0008's
-// triggers NOTIFY whenever a Grant row is deleted or its expiry changes and whenever an app is
-// deleted, whichever code path did it (db/revocation-notifications.ts); one dedicated connection
-// per process LISTENs.
+// exist? — answered from a per-process cache that the database invalidates. The statements that
+// delete a Grant row (or save it again) and an app NOTIFY it, on the database every process is
+// connected to — the coordinator on Citus (db/revocation-notifications.ts); one dedicated
+// connection per process LISTENs. A cached entry is read again after maxAgeMs regardless.
 //
 // Safety rule: the cache answers "alive" only while the listener is connected, and only for
 // entries read from the database after it started listening. When the listener is lost the cache

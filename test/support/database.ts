@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { loadMigrations, migrate } from '../../src/db/migrate.js';
 import { createPool, type Pool } from '../../src/db/pool.js';
+import { createCitusDatabase, testsRunOnCitus } from './citus-cluster.js';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 /**
@@ -77,7 +78,13 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
+/** A fresh migrated database: a clone of the template, or on the Citus cluster for the Citus suite (citus.ts). */
 export async function createTestDatabase(): Promise<TestDatabase> {
+  return testsRunOnCitus() ? createCitusDatabase() : createPlainTestDatabase();
+}
+
+/** A fresh migrated database on plain PostgreSQL, whichever suite runs. */
+export async function createPlainTestDatabase(): Promise<TestDatabase> {
   const template = await ensureTemplate();
   const adminUrl = adminDatabaseUrl();
   const name = `accord_test_${randomBytes(6).toString('hex')}`;

@@ -35,7 +35,8 @@ export interface TestServer {
 
 export async function startTestServer(env: Record<string, string> = {}, database?: TestDatabase): Promise<TestServer> {
   const db = database ?? (await createTestDatabase());
-  const port = await freePort();
+  // A PORT of the caller's: a server that takes over another's issuer (the same database moved).
+  const port = env.PORT ? Number(env.PORT) : await freePort();
   const config = loadConfig({
     PORT: String(port),
     HOST: '127.0.0.1',
