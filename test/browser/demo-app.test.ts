@@ -23,7 +23,7 @@ import {
 import { repoRoot } from '../support/database.js';
 import { freePort } from '../support/server.js';
 
-t.setTimeout(240_000);
+t.setTimeout(480_000);
 
 const skip = chromiumSkipReason();
 if (skip) t.test('the demo app in a real browser', { skip }, () => undefined);
