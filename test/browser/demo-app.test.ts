@@ -23,7 +23,7 @@ import {
 import { repoRoot } from '../support/database.js';
 import { freePort } from '../support/server.js';
 
-t.setTimeout(240_000);
+t.setTimeout(480_000);
 
 const skip = chromiumSkipReason();
 if (skip) t.test('the demo app in a real browser', { skip }, () => undefined);
@@ -81,6 +81,14 @@ async function main() {
     });
   });
 
+  /** A person's browser; generous waits, as a sign-in (argon2) on a busy machine takes a while. */
+  async function userContext() {
+    const context = await newUserContext(browser);
+    context.setDefaultTimeout(30_000);
+    context.setDefaultNavigationTimeout(30_000);
+    return context;
+  }
+
   const claim = (page: Page, token: 'id_token' | 'access_token', name: string) =>
     page
       .locator(`[data-claims="${token}"] tr`, { has: page.locator(`th code`, { hasText: new RegExp(`^${name}$`) }) })
@@ -91,7 +99,7 @@ async function main() {
   }
 
   t.test('sign in, consent, claims, data calls, refresh, sign out', async (t: Test) => {
-    const context = await newUserContext(browser);
+    const context = await userContext();
     t.teardown(() => context.close());
     const page = await context.newPage();
     await page.goto(`${origin}/`);
@@ -177,7 +185,7 @@ async function main() {
   });
 
   t.test('a denied consent comes back as an error on the page', async (t) => {
-    const context = await newUserContext(browser);
+    const context = await userContext();
     t.teardown(() => context.close());
     const page = await context.newPage();
     await page.goto(`${origin}/`);
@@ -189,6 +197,29 @@ async function main() {
     t.match(await page.locator('[data-error]').textContent(), /access_denied/);
     t.equal(await page.locator('body').getAttribute('data-signed-in'), 'false');
   });
+
+  t.test(
+    'once alice is disabled, the data API refuses the token and the refresh fails: the page shows both',
+    async (t) => {
+      const context = await userContext();
+      t.teardown(() => context.close());
+      const page = await context.newPage();
+      await page.goto(`${origin}/`);
+      await page.locator('[data-action="sign-in"]').click();
+      await signInWithKeyboard(page, alice.signIn, alice.password);
+      await waitForPage(page, 'consent');
+      await page.locator('button[name="decision"][value="accept"]').click();
+      await page.locator('body[data-page="demo-app"][data-signed-in="true"]').waitFor();
+
+      await server.directory.setUserDisabled('contoso', alice.id, true, 'operator');
+      await click(page, 'me');
+      const me = page.locator('[data-result="me"]');
+      t.equal(await me.getAttribute('data-status'), '401', 'the answer as the API gave it');
+      t.match(await me.locator('pre').textContent(), /"error": "invalid_token"/);
+      await click(page, 'refresh');
+      t.match(await page.locator('[data-error]').textContent(), /The refresh was refused: invalid_grant/);
+    },
+  );
 
   t.test('SIGTERM stops the demo app cleanly', async (t) => {
     demo.child.kill('SIGTERM');

@@ -2,6 +2,8 @@
 // against a fresh database, checking stdout, stderr, exit codes and what reached the database.
 import { spawn } from 'node:child_process';
 import { createHash, createHmac } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import { loadServerSecret } from '../../src/db/server-secrets.js';
@@ -593,7 +595,10 @@ t.test('audit list pages newest first', async (t) => {
 t.test('seed --demo creates the demo and prints its credentials; a second run changes nothing', async (t) => {
   const fresh = await createTestDatabase();
   t.teardown(() => fresh.drop());
-  const seed = json(await accord(fresh, ['seed', '--demo', '--json']));
+  // Where the seed keeps the demo app's credentials (test/services/demo-seed.test.ts): not the checkout.
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'accord-cli-seed-'));
+  t.teardown(() => rm(dataDir, { recursive: true, force: true }));
+  const seed = json(await accord(fresh, ['seed', '--demo', '--json'], '', { DATA_DIR: dataDir }));
   t.same(
     seed.tenants.map((tenant: { id: string }) => tenant.id),
     ['contoso', 'fabrikam'],
@@ -616,7 +621,15 @@ t.test('seed --demo creates the demo and prints its credentials; a second run ch
     );
   }
   t.match(seed.app, { client_id: String, client_secret: String, publisher: String });
-  t.same(seed.app.permissions, ['openid', 'profile', 'User.Read', 'Calendars.Read', 'Files.ReadWrite', 'Mail.Send']);
+  t.same(seed.app.permissions, [
+    'openid',
+    'profile',
+    'offline_access',
+    'User.Read',
+    'Calendars.Read',
+    'Files.ReadWrite',
+    'Mail.Send',
+  ]);
   const { rows } = await fresh.pool.query('SELECT publisher_tenant_id, multi_tenant FROM apps WHERE client_id = $1', [
     seed.app.client_id,
   ]);

@@ -8,7 +8,7 @@ import { coveredChildEnv, sourceCommand } from '../support/child-env.js';
 import { createTestDatabase, repoRoot } from '../support/database.js';
 import { freePort } from '../support/server.js';
 
-t.setTimeout(240_000);
+t.setTimeout(480_000);
 
 interface Run {
   code: number | null;

@@ -207,7 +207,11 @@ export class RelyingParty {
       const text = await answer.text();
       session.results[call] = { url: target.href, status: answer.status, body: prettyJson(text) };
     } catch (error) {
-      session.results[call] = { url: target.href, status: 0, body: describe(error) };
+      // A refusal (401, 403) comes as an error carrying the answer: shown as any other answer.
+      session.results[call] =
+        error instanceof oidc.WWWAuthenticateChallengeError
+          ? { url: target.href, status: error.status, body: prettyJson(await error.response.text()) }
+          : { url: target.href, status: 0, body: describe(error) };
     }
     redirect(response, `/#${call}`);
   }
