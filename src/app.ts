@@ -18,6 +18,7 @@ import { removeInstance, type ServerInstance, touchInstance } from './db/server-
 import { loadServerSecret } from './db/server-secrets.js';
 import { errorsPlugin } from './plugins/errors.js';
 import { i18nPlugin } from './plugins/i18n.js';
+import { loggerOptions } from './plugins/log-redaction.js';
 import type { AccessTokenInfo } from './plugins/resource-server.js';
 import { securityPlugin } from './plugins/security.js';
 import { createEta, pageRenderer, viewsDir, viewsPlugin } from './plugins/views.js';
@@ -121,11 +122,8 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Accord> {
     if (ctx.status === 503) ctx.set('retry-after', String(RETRY_AFTER_SECONDS));
   });
   const app = Fastify({
-    logger: {
-      level: config.logLevel,
-      // Never log credentials, cookies or tokens.
-      redact: ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]', 'req.headers["dpop"]'],
-    },
+    // Never a query string, credential, cookie or token in the log (plugins/log-redaction.ts).
+    logger: loggerOptions(config.logLevel),
     bodyLimit: BODY_LIMIT_BYTES,
     trustProxy: config.trustProxy,
     genReqId: () => crypto.randomUUID(),

@@ -8,6 +8,7 @@ import type { EventEmitter } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { FastifyBaseLogger, FastifyServerFactory } from 'fastify';
 import type Provider from 'oidc-provider';
+import { pathOf, requestForLog } from '../plugins/log-redaction.js';
 
 /** oidc-provider's default routes (configuration `routes`), plus discovery and the logout steps. */
 const PROTOCOL_PATHS: ReadonlySet<string> = new Set([
@@ -25,12 +26,6 @@ const PROTOCOL_PATHS: ReadonlySet<string> = new Set([
 ]);
 /** `/auth/<uid>`: where the provider resumes an authorization after its interaction. */
 const RESUME_PATH = /^\/auth\/[^/]+$/;
-
-/** The path of a request target (path and query). */
-function pathOf(target: string): string {
-  const query = target.indexOf('?');
-  return query === -1 ? target : target.slice(0, query);
-}
 
 const isProviderPath = (path: string) => PROTOCOL_PATHS.has(path) || RESUME_PATH.test(path);
 
@@ -53,7 +48,7 @@ const LEVELS_WITH_INFO = new Set(['trace', 'debug', 'info']);
 /**
  * Fastify's `serverFactory`: the server that dispatches. `log` returns the app's logger (the app
  * is built after its server); each protocol request gets one `request completed` line with its
- * path (never the query: it may carry a login hint or a request object) when info is enabled.
+ * path (never the query: plugins/log-redaction.ts) when info is enabled.
  */
 export function protocolServerFactory(provider: Provider, log: () => FastifyBaseLogger): FastifyServerFactory {
   logProviderErrors(provider, log);
@@ -71,7 +66,7 @@ export function protocolServerFactory(provider: Provider, log: () => FastifyBase
       // Closing (a graceful shutdown): answer, then let the client go, as Fastify does for its routes.
       if (!server.listening) response.setHeader('connection', 'close');
       const logger = log();
-      if (LEVELS_WITH_INFO.has(logger.level)) logCompletion(logger, request, response, path);
+      if (LEVELS_WITH_INFO.has(logger.level)) logCompletion(logger, request, response);
       serveProtocol ??= provider.callback();
       void serveProtocol(request, response);
     });
@@ -95,7 +90,7 @@ function logProviderErrors(provider: Provider, log: () => FastifyBaseLogger): vo
     'error',
     (error: Error & { expose?: boolean }, ctx?: { req?: IncomingMessage; method?: string; path?: string }) => {
       if (ctx?.req && isConnectionError(ctx.req, error)) return;
-      const req = { method: ctx?.method, url: ctx?.path };
+      const req = requestForLog(ctx?.method, ctx?.path);
       // An error Koa would answer with its own message (a 4xx) was the request's fault, as Koa judges it.
       if (error.expose) log().info({ req, error: error.message }, 'protocol request refused');
       else log().error({ err: error, req }, 'protocol request failed');
@@ -112,12 +107,7 @@ function isConnectionError(request: IncomingMessage, error: Error & { code?: unk
   return request.socket?.errored === error || (typeof error.code === 'string' && error.code.startsWith('HPE_'));
 }
 
-function logCompletion(
-  logger: FastifyBaseLogger,
-  request: IncomingMessage,
-  response: ServerResponse,
-  path: string,
-): void {
+function logCompletion(logger: FastifyBaseLogger, request: IncomingMessage, response: ServerResponse): void {
   const started = performance.now();
   response.once('close', () => {
     // The connection failed under the request: the client hung up (ECONNRESET) or sent what is
@@ -125,7 +115,7 @@ function logCompletion(
     const connectionError = request.socket?.errored as (Error & { code?: unknown }) | null | undefined;
     logger.info(
       {
-        req: { method: request.method, url: path },
+        req: requestForLog(request.method, request.url),
         res: { statusCode: response.statusCode },
         responseTime: performance.now() - started,
         ...(response.writableFinished ? {} : { aborted: true }),

@@ -12,7 +12,11 @@ export interface TestApp {
   config: oidc.Configuration;
 }
 
-export async function relyingParty(server: TestServer, clientId: string, clientSecret?: string): Promise<TestApp> {
+export async function relyingParty(
+  server: Pick<TestServer, 'url'>,
+  clientId: string,
+  clientSecret?: string,
+): Promise<TestApp> {
   const config = await oidc.discovery(
     new URL(server.url),
     clientId,
@@ -25,7 +29,7 @@ export async function relyingParty(server: TestServer, clientId: string, clientS
 
 /** Registers an app through the directory, as the CLI would, and returns the app's RP side. */
 export async function registerApp(
-  server: TestServer,
+  server: Pick<TestServer, 'url' | 'directory'>,
   options: { tenant: string; scopes: string[]; multiTenant?: boolean; public?: boolean; name?: string },
 ): Promise<TestApp> {
   const { app, clientSecret } = await server.directory.createApp(
@@ -107,7 +111,7 @@ export async function exchangeCode(app: TestApp, callback: URL, auth: Authorizat
 
 /** Sign in and (when asked) accept consent; returns the app's callback URL. */
 export async function fullFlow(
-  server: TestServer,
+  server: Pick<TestServer, 'url'>,
   app: TestApp,
   user: { signIn: string; password: string },
   params: Record<string, string>,
