@@ -4,6 +4,7 @@
 // centre, a new secret is shown once (a reload shows it no more), a second one is added, the first
 // removed after a confirmation page, and replacing every secret is confirmed first. Every page is
 // checked with axe-core.
+import path from 'node:path';
 import t from 'tap';
 import {
   checkPage,
@@ -13,6 +14,7 @@ import {
   startServerAndBrowser,
   waitForPage,
 } from '../support/chromium.js';
+import { repoRoot } from '../support/database.js';
 
 const skip = chromiumSkipReason();
 if (skip) t.test('the landing page and client secrets in a real browser', { skip }, () => undefined);
@@ -48,6 +50,16 @@ async function main() {
     await page.getByRole('link', { name: 'Sign in' }).click();
     await signInWithKeyboard(page, 'admin@contoso', PASSWORD);
     await waitForPage(page, 'my-apps');
+    if (process.env.UPDATE_SCREENSHOTS) {
+      // README's picture of the landing page, signed in as an admin.
+      await page.goto(`${serverUrl}/`);
+      await waitForPage(page, 'home');
+      const file = path.join(repoRoot, 'docs/landing-page.png');
+      await page.screenshot({ path: file, fullPage: true, animations: 'disabled', caret: 'hide' });
+      t.comment(`screenshot written to ${file}`);
+      await page.goto(`${serverUrl}/my/apps`);
+      await waitForPage(page, 'my-apps');
+    }
     const account = page.getByRole('navigation', { name: 'Your account' });
     t.match(await account.textContent(), /admin@contoso/, 'the header shows the account');
     await checkPage(t, page, 'my-apps', 'My apps with the account header');

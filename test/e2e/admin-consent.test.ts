@@ -285,15 +285,15 @@ t.test('a signed-in admin goes straight to the page, and the portal keeps no tok
   t.equal(consents.rowCount, 0);
 });
 
-t.test('a cancelled portal sign-in ends on an error page of ours', async (t) => {
+t.test('a cancelled portal sign-in ends on the landing page of ours, which says so', async (t) => {
   const browser = new Browser(server.url);
   const login = await browser.visit(`${server.url}/my/apps`);
   t.equal(pageName(login.body), 'login');
   t.match(login.body, /to continue to <strong>Accord<\/strong>/);
   const cancelled = await browser.submit(login, /\/abort$/, {});
-  t.equal(cancelled.status, 400);
-  t.equal(pageName(cancelled.body), 'error');
-  t.match(cancelled.body, /access_denied/);
+  t.equal(cancelled.status, 200);
+  t.equal(pageName(cancelled.body), 'home');
+  t.match(cancelled.body, /data-notice="sign-in-cancelled"/);
 });
 
 t.test('a session whose user was disabled must sign in again', async (t) => {

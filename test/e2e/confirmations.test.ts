@@ -211,6 +211,10 @@ t.test('add a second secret and remove the first from the admin centre, with no 
   t.equal(badLifetime.status, 400);
   t.equal(await count('SELECT 1 FROM app_secrets WHERE client_id = $1', [app.clientId]), 2);
 
+  for (const badId of ['%00x', 'a%20b', 'x'.repeat(65)]) {
+    const bad = await postOnce(admin, `/admin/apps/${app.clientId}/secrets/${badId}/remove`, { _csrf: csrfOf(full) });
+    t.equal(bad.status, 400, `a malformed secret id (${badId.slice(0, 10)}) is a clear 400`);
+  }
   const confirm = await admin.visit(`${server.url}/admin/apps/${app.clientId}/secrets/${firstId}/remove`);
   t.equal(pageName(confirm.body), 'admin-app-secret-remove');
   t.equal(await tokenWith(app.clientId, clientSecret!), 200, 'the confirmation page removes nothing');

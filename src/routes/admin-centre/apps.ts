@@ -21,7 +21,8 @@ const LIFETIME_CHOICES = [30, 90, 180, 365, MAX_SECRET_LIFETIME_DAYS] as const;
 
 const SecretParams = Type.Object({
   clientId: Type.String({ minLength: 1, maxLength: 200 }),
-  secretId: Type.String({ minLength: 1, maxLength: 64 }),
+  // Secret ids are base64url (or `original`): anything else is a 400 before it reaches the database.
+  secretId: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' }),
 });
 
 /** "Add a secret": its lifetime, one of the offered choices. */
