@@ -23,12 +23,13 @@ import type { AccessTokenInfo } from './plugins/resource-server.js';
 import { securityPlugin } from './plugins/security.js';
 import { createEta, pageRenderer, viewsDir, viewsPlugin } from './plugins/views.js';
 import { introspectAccessTokens } from './provider/access-token-introspection.js';
-import { createProvider, resourceIndicators } from './provider/create-provider.js';
+import { accountClaims, createProvider, resourceIndicators } from './provider/create-provider.js';
 import { GrantSync } from './provider/grant-sync.js';
 import { createLocalKeyResolver } from './provider/local-jwks.js';
 import { outageDuring } from './provider/outage.js';
 import { protocolServerFactory } from './provider/protocol-server.js';
 import { consentReadsOncePerRequest } from './provider/request-memo.js';
+import { userinfoForApiTokens } from './provider/userinfo-for-api-tokens.js';
 import { adminApiRoutes } from './routes/admin-api/index.js';
 import { adminCentreRoutes } from './routes/admin-centre/index.js';
 import { SecretReveal } from './routes/admin-centre/secret-reveal.js';
@@ -191,6 +192,16 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Accord> {
         if (!api?.ownerTenantId) return false;
         return (await directoryReads.findApp(callerId))?.publisherTenantId === api.ownerTenantId;
       },
+    }),
+  );
+  // UserInfo for the access token of any OpenID request, an API's JWT among them (OIDC Core §5.3).
+  provider.use(
+    userinfoForApiTokens({
+      issuer: config.issuer,
+      audiences: () => catalogue.apis.map((api) => absoluteResource(config.issuer, api.identifier)),
+      keys,
+      isRevoked: (token) => grantLiveness.isRevoked(token),
+      accountClaims: (sub) => accountClaims(pool, sub),
     }),
   );
   const tokenOptions = (audience: string) => ({

@@ -73,6 +73,23 @@ function requestedResources(ctx: KoaContextWithOIDC): string[] {
   return resource === undefined ? [] : Array.isArray(resource) ? resource : [resource];
 }
 
+/**
+ * The account's claims (OIDC Core §5.1), which the provider masks by the granted scopes (`claims`
+ * above); undefined for a user who is gone or disabled (a disabled user is no account: their
+ * sessions and refresh tokens stop working).
+ */
+export async function accountClaims(pool: Pool, sub: string) {
+  const user = await findUserOnce(pool, sub);
+  if (!user || user.disabled) return undefined;
+  return {
+    sub: user.id,
+    tid: user.tenantId,
+    name: user.displayName,
+    preferred_username: `${user.username}@${user.tenantId}`,
+    ...(user.email ? { email: user.email, email_verified: false } : {}),
+  };
+}
+
 export function createProvider(config: Config, deps: ProviderDeps): Provider {
   const { pool, catalogue, consent, grants } = deps;
   /** The registered API a resource indicator names, by its identifier as the catalogue keeps it. */
@@ -265,19 +282,8 @@ export function createProvider(config: Config, deps: ProviderDeps): Provider {
       const clientId = ctx.oidc?.client?.clientId;
       if (clientId && ROUTES_THAT_LOAD_A_GRANT.has(ctx.oidc.route))
         void loadAccessOnce(pool, sub, clientId).catch(() => undefined);
-      const user = await findUserOnce(pool, sub);
-      // A disabled user is no account: their sessions and refresh tokens stop working.
-      if (!user || user.disabled) return undefined;
-      return {
-        accountId: user.id,
-        claims: async () => ({
-          sub: user.id,
-          tid: user.tenantId,
-          name: user.displayName,
-          preferred_username: `${user.username}@${user.tenantId}`,
-          ...(user.email ? { email: user.email, email_verified: false } : {}),
-        }),
-      };
+      const claims = await accountClaims(pool, sub);
+      return claims && { accountId: claims.sub, claims: async () => claims };
     }),
     extraTokenClaims: reportingOutage(async (_ctx, token) => {
       const accountId = 'accountId' in token ? token.accountId : undefined;

@@ -4,6 +4,8 @@
 import * as oauth from 'oauth4webapi';
 import * as oidc from 'openid-client';
 import t from 'tap';
+import { MyApps } from '../../src/services/my-apps.js';
+import { loadPermissionCatalogue } from '../../src/services/permission-catalogue.js';
 import { exchangeCode, fullFlow, REDIRECT_URI, registerApp } from '../support/flows.js';
 import { startTestServer } from '../support/server.js';
 
@@ -28,10 +30,10 @@ const app = await registerApp(server, {
   scopes: ['openid', 'offline_access', 'profile', 'email', 'User.Read'],
 });
 
-/** The user signs in to the app with `scope`; the app redeems the code. */
-async function tokensFor(scope: string, params: Record<string, string> = {}) {
-  const flow = await fullFlow(server, app, user, { scope, ...params });
-  return exchangeCode(app, flow.callback, flow.auth);
+/** The user signs in to the app (`app` unless another is named) with `scope`; the app redeems the code. */
+async function tokensFor(scope: string, params: Record<string, string> = {}, to = app) {
+  const flow = await fullFlow(server, to, user, { scope, ...params });
+  return exchangeCode(to, flow.callback, flow.auth);
 }
 
 const discovery = await (await fetch(`${server.url}/.well-known/openid-configuration`)).json();
@@ -120,14 +122,15 @@ t.test('a refreshed access token works at userinfo too', async (t) => {
 });
 
 t.test(
-  'a request for data-API permissions gets a data-API token; a refresh for OpenID scopes gets userinfo',
+  'a request for data-API permissions gets a data-API token that userinfo takes; a refresh for OpenID scopes gets a userinfo token',
   async (t) => {
     const tokens = await tokensFor('openid profile offline_access User.Read', { prompt: 'consent' });
     const me = await fetch(`${server.url}/data/v1/me`, { headers: { authorization: `Bearer ${tokens.access_token}` } });
     t.equal(me.status, 200, 'the access token is for the data API');
     t.equal((await me.json()).id, dora.id);
-    const refused = await fetch(userinfoEndpoint, { headers: { authorization: `Bearer ${tokens.access_token}` } });
-    t.equal(refused.status, 401, 'a data-API token is for the data API only (RFC 8707)');
+    const withDataToken = await oidc.fetchUserInfo(app.config, tokens.access_token, dora.id);
+    t.equal(withDataToken.sub, dora.id, 'the data-API token of an OpenID request works at userinfo too');
+    t.equal(withDataToken.name, 'Dora Explorer');
 
     const forUserinfo = await oidc.refreshTokenGrant(app.config, tokens.refresh_token!, { scope: 'openid profile' });
     const claims = await oidc.fetchUserInfo(app.config, forUserinfo.access_token, dora.id);
@@ -142,6 +145,57 @@ t.test(
       headers: { authorization: `Bearer ${dataAgain.access_token}` },
     });
     t.equal(meAgain.status, 200, 'a plain refresh gives a data-API token again');
+  },
+);
+
+t.test(
+  'an API token works at userinfo by GET and POST (oauth4webapi) while its grant lives, and only then',
+  async (t) => {
+    // A new app, so that its grant holds only what this test grants (a grant accumulates per app).
+    const mailApp = await registerApp(server, {
+      tenant: 'contoso',
+      scopes: ['openid', 'profile', 'email', 'User.Read'],
+    });
+    const mailClient: oauth.Client = { client_id: mailApp.clientId };
+    const tokens = await tokensFor('openid email User.Read', {}, mailApp);
+    const sub = tokens.claims()!.sub;
+    const byGet = await oauth.processUserInfoResponse(
+      as,
+      mailClient,
+      sub,
+      await oauth.userInfoRequest(as, mailClient, tokens.access_token, { [oauth.allowInsecureRequests]: true }),
+    );
+    t.same(
+      byGet,
+      { sub: dora.id, tid: 'contoso', email: 'dora@contoso.example', email_verified: false },
+      'the OpenID claims the user granted the app (openid email), not profile',
+    );
+    t.same(await oauth.processUserInfoResponse(as, mailClient, sub, await postUserInfo(tokens.access_token)), byGet);
+
+    // A token whose grant holds no `openid` (an OAuth-only request) is no userinfo token.
+    const oauthOnlyApp = await registerApp(server, { tenant: 'contoso', scopes: ['openid', 'User.Read'] });
+    const oauthOnly = await tokensFor('User.Read', {}, oauthOnlyApp);
+    const noOpenId = await fetch(userinfoEndpoint, { headers: { authorization: `Bearer ${oauthOnly.access_token}` } });
+    t.equal(noOpenId.status, 401, 'a grant without openid: refused');
+
+    // An app's own token has no user.
+    const appToken = await oidc.clientCredentialsGrant(mailApp.config, { scope: 'User.Read' });
+    const noUser = await fetch(userinfoEndpoint, { headers: { authorization: `Bearer ${appToken.access_token}` } });
+    t.equal(noUser.status, 401, "an app's own token: refused");
+
+    // An altered token is refused, and names the error (RFC 6750 §3).
+    const altered = `${tokens.access_token.slice(0, -4)}AAAA`;
+    const forged = await fetch(userinfoEndpoint, { headers: { authorization: `Bearer ${altered}` } });
+    t.equal(forged.status, 401);
+    t.match(forged.headers.get('www-authenticate') ?? '', /error="invalid_token"/);
+
+    // The user withdraws their consent: the grant is gone, and its token with it.
+    const myApps = new MyApps(server.pool, await loadPermissionCatalogue(server.pool));
+    t.ok(await myApps.revokeOwnConsent('contoso', dora.id, mailApp.clientId), 'the consent was withdrawn');
+    const afterRevocation = await fetch(userinfoEndpoint, {
+      headers: { authorization: `Bearer ${tokens.access_token}` },
+    });
+    t.equal(afterRevocation.status, 401, 'the grant revoked: refused');
   },
 );
 
