@@ -27,15 +27,18 @@ export interface AppRecord {
   updatedAt: Date;
 }
 
-const COLUMNS = `client_id AS "clientId", publisher_tenant_id AS "publisherTenantId", name,
+/** The app's own columns, without its secrets: what an INSERT or UPDATE may return on Citus too (no subquery there). */
+const APP_COLUMNS = `client_id AS "clientId", publisher_tenant_id AS "publisherTenantId", name,
   publisher_name AS "publisherName", publisher_verified AS "publisherVerified",
   multi_tenant AS "multiTenant", client_type AS "clientType",
-  COALESCE((SELECT jsonb_agg(jsonb_build_object('id', s.id, 'secretHash', s.secret_hash, 'hint', s.hint,
-                     'createdAt', s.created_at, 'expiresAt', s.expires_at) ORDER BY s.created_at, s.id)
-              FROM app_secrets s WHERE s.client_id = apps.client_id), '[]'::jsonb) AS secrets,
   redirect_uris AS "redirectUris", post_logout_redirect_uris AS "postLogoutRedirectUris",
   homepage_url AS "homepageUrl", privacy_url AS "privacyUrl", terms_url AS "termsUrl",
   logo_url AS "logoUrl", scopes, created_at AS "createdAt", updated_at AS "updatedAt"`;
+
+const COLUMNS = `${APP_COLUMNS},
+  COALESCE((SELECT jsonb_agg(jsonb_build_object('id', s.id, 'secretHash', s.secret_hash, 'hint', s.hint,
+                     'createdAt', s.created_at, 'expiresAt', s.expires_at) ORDER BY s.created_at, s.id)
+              FROM app_secrets s WHERE s.client_id = apps.client_id), '[]'::jsonb) AS secrets`;
 
 /** A row as read: the secrets come as JSON, their times as text. */
 type AppRow = Omit<AppRecord, 'secrets'> & {
@@ -86,7 +89,7 @@ export async function insertApp(db: Queryable, app: NewApp): Promise<AppRecord> 
                        privacy_url, terms_url, logo_url, scopes)
      VALUES ($1::text, $2::text, $3::text, $4::text, $5::boolean, $6::boolean, $7::text, $8::text[],
              $9::text[], $10::text, $11::text, $12::text, $13::text, $14::text[])
-     RETURNING ${COLUMNS}`,
+     RETURNING ${APP_COLUMNS}, '[]'::jsonb AS secrets`,
     [
       app.clientId,
       app.publisherTenantId,
@@ -124,7 +127,7 @@ export type AppChanges = Partial<
 >;
 
 export async function updateApp(db: Queryable, clientId: string, changes: AppChanges): Promise<AppRecord | undefined> {
-  const { rows } = await db.query<AppRow>(
+  const { rows } = await db.query(
     `UPDATE apps SET
         name = COALESCE($2::text, name),
         publisher_name = COALESCE($3::text, publisher_name),
@@ -138,7 +141,7 @@ export async function updateApp(db: Queryable, clientId: string, changes: AppCha
         scopes = COALESCE($15::text[], scopes),
         updated_at = now()
       WHERE client_id = $1::text
-      RETURNING ${COLUMNS}`,
+      RETURNING client_id`,
     [
       clientId,
       changes.name ?? null,
@@ -157,7 +160,8 @@ export async function updateApp(db: Queryable, clientId: string, changes: AppCha
       changes.scopes ?? null,
     ],
   );
-  return rows[0] && appOf(rows[0]);
+  // Read whole (with its secrets) after the change: an UPDATE's RETURNING may hold no subquery on Citus.
+  return rows[0] ? findApp(db, clientId) : undefined;
 }
 
 export async function setPublisherVerified(
@@ -166,10 +170,11 @@ export async function setPublisherVerified(
   verified: boolean,
 ): Promise<AppRecord | undefined> {
   const { rows } = await db.query<AppRow>(
-    `UPDATE apps SET publisher_verified = $2::boolean, updated_at = now() WHERE client_id = $1::text RETURNING ${COLUMNS}`,
+    `UPDATE apps SET publisher_verified = $2::boolean, updated_at = now() WHERE client_id = $1::text RETURNING client_id`,
     [clientId, verified],
   );
-  return rows[0] && appOf(rows[0]);
+  // Read whole (with its secrets) after the change: an UPDATE's RETURNING may hold no subquery on Citus.
+  return rows[0] ? findApp(db, clientId) : undefined;
 }
 
 /** Deletes the app and announces it, so that every process refuses its own tokens at once. */
