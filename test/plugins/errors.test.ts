@@ -3,6 +3,7 @@
 // not as a fault (an error-level line would page someone). The real server process, its JSON log.
 import net from 'node:net';
 import t from 'tap';
+import { requestForLog } from '../../src/plugins/log-redaction.js';
 import { createTestDatabase } from '../support/database.js';
 import { type ServerProcess, startServerProcess } from '../support/server.js';
 
@@ -70,7 +71,9 @@ async function hangUpMidUpload(path: string): Promise<string> {
     ].join('\r\n'),
   );
   // Logged: the server has taken the request on (its hooks do no I/O) and waits for the body.
-  const reqId = await untilLogged((lines) => lines.find((line) => line.req?.url === path)?.reqId);
+  // Logged by its path as the log shows it: an interaction's uid masked (plugins/log-redaction.ts).
+  const logged = requestForLog('POST', path).url;
+  const reqId = await untilLogged((lines) => lines.find((line) => line.req?.url === logged)?.reqId);
   socket.write('username=alice%40contoso&password=');
   socket.resetAndDestroy(); // the client goes away with 9,966 bytes still to send
   return reqId;
