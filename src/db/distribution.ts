@@ -82,8 +82,8 @@ export const CROSS_SHARD_STATEMENTS: Readonly<Record<string, string>> = {
 /**
  * For a transaction that asks every shard and then changes a reference table: on Citus it makes
  * the transaction use one connection per node (Citus refuses to change a reference table after a
- * parallel multi-shard statement in the same transaction). Harmless on plain PostgreSQL, where the
- * setting is an unused placeholder for the rest of the transaction.
+ * parallel multi-shard statement in the same transaction). Harmless on plain PostgreSQL, which
+ * keeps a custom setting it does not know until the transaction ends, and nothing reads it.
  */
 export async function oneConnectionPerNode(db: Queryable): Promise<void> {
   await db.query(`SET LOCAL citus.multi_shard_modify_mode TO 'sequential'`);
