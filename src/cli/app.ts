@@ -61,6 +61,19 @@ function newSecretJson(clientId: string, secret: NewSecret) {
   };
 }
 
+/** What `rotate-secret` and `add-secret` print: the new secret, once, after a line saying what happened. */
+function newSecretOutput(clientId: string, secret: NewSecret, heading: string) {
+  return {
+    json: newSecretJson(clientId, secret),
+    text: `${heading}\n${secretText(clientId, secret.value)}  expires:       ${secret.expiresAt.toISOString()}\n`,
+  };
+}
+
+/** The input of a command that makes a secret: the app, its publisher if given, the secret's lifetime. */
+function newSecretInput(parsed: Parsed) {
+  return { clientId: arg(parsed, 0), tenant: stringOption(parsed, 'tenant'), days: daysOption(parsed) };
+}
+
 function secretText(clientId: string, secret: string | undefined): string {
   if (!secret) return `  client_id:     ${clientId}\n  (a public client: no secret; it must use PKCE)\n`;
   return `  client_id:     ${clientId}\n  client_secret: ${secret}\n  The secret is shown only now: store it safely.\n`;
@@ -245,19 +258,16 @@ ${REDIRECT_HELP}`,
       'Replace every client secret of a confidential app with a new one; prints it, once. The others stop working at once (use add-secret and remove-secret to change a secret without an outage).',
     args: ['client_id'],
     options: { tenant: { type: 'string' }, 'expires-in-days': { type: 'string' } },
-    prepare: (parsed) => ({
-      clientId: arg(parsed, 0),
-      tenant: stringOption(parsed, 'tenant'),
-      days: daysOption(parsed),
-    }),
+    prepare: newSecretInput,
     run: async (ctx, input) => {
       const publisher = await publisherOf(ctx, input.clientId, input.tenant);
       const directory = await ctx.directory();
       const secret = await directory.secrets.replace(publisher, input.clientId, OPERATOR, input.days);
-      return {
-        json: newSecretJson(input.clientId, secret),
-        text: `new client secret for ${input.clientId} (every other secret was removed)\n${secretText(input.clientId, secret.value)}  expires:       ${secret.expiresAt.toISOString()}\n`,
-      };
+      return newSecretOutput(
+        input.clientId,
+        secret,
+        `new client secret for ${input.clientId} (every other secret was removed)`,
+      );
     },
   }),
 
@@ -270,19 +280,12 @@ Rotation without an outage: add-secret, switch the app to the new secret, remove
 JSON: {"client_id", "secret_id", "client_secret", "hint", "created_at", "expires_at"}`,
     args: ['client_id'],
     options: { tenant: { type: 'string' }, 'expires-in-days': { type: 'string' } },
-    prepare: (parsed) => ({
-      clientId: arg(parsed, 0),
-      tenant: stringOption(parsed, 'tenant'),
-      days: daysOption(parsed),
-    }),
+    prepare: newSecretInput,
     run: async (ctx, input) => {
       const publisher = await publisherOf(ctx, input.clientId, input.tenant);
       const directory = await ctx.directory();
       const secret = await directory.secrets.add(publisher, input.clientId, OPERATOR, input.days);
-      return {
-        json: newSecretJson(input.clientId, secret),
-        text: `added client secret ${secret.id} to ${input.clientId}\n${secretText(input.clientId, secret.value)}  expires:       ${secret.expiresAt.toISOString()}\n`,
-      };
+      return newSecretOutput(input.clientId, secret, `added client secret ${secret.id} to ${input.clientId}`);
     },
   }),
 
