@@ -53,6 +53,8 @@ const DURATION_SECONDS = Number(process.env.BENCH_DURATION ?? 5);
 const GROUPS = new Set((process.env.BENCH_CASES ?? 'endpoints,flows').split(',').map((group) => group.trim()));
 const SCALE = process.env.BENCH_SCALE === '1' || process.env.BENCH_SCALE === 'true';
 const CODES = Number(process.env.BENCH_CODES ?? 3000);
+// BENCH_FLOWS=silent1,code: only these flow cases (code, refresh, silent10, silent10x10, silent1, full).
+const FLOW_FILTER = process.env.BENCH_FLOWS?.split(',').map((name) => name.trim());
 // BENCH_ENDPOINTS=token,jwks: only the endpoint cases whose name contains one of these words.
 const ENDPOINT_FILTER = process.env.BENCH_ENDPOINTS?.split(',')
   .map((word) => word.trim().toLowerCase())
@@ -395,12 +397,15 @@ async function main(): Promise<void> {
         statements: async () => (await (await fetch(`${accord.url}/bench/stats`)).json()) as StatementCount,
         log: (line) => process.stderr.write(line),
       };
-      rows.push(await codeExchange(ctx));
-      rows.push(await refreshRotation(ctx));
-      rows.push(await silentReauthorization(ctx)); // 10 in flight in one session, as asked
-      rows.push(await silentReauthorization(ctx, CONNECTIONS, CONNECTIONS)); // 10 users, a session each
-      rows.push(await silentReauthorization(ctx, 1));
-      rows.push(await fullSignInFlow(ctx));
+      const flows: Record<string, () => Promise<Row>> = {
+        code: () => codeExchange(ctx),
+        refresh: () => refreshRotation(ctx),
+        silent10: () => silentReauthorization(ctx), // 10 in flight in one session, as asked
+        silent10x10: () => silentReauthorization(ctx, CONNECTIONS, CONNECTIONS), // 10 users, a session each
+        silent1: () => silentReauthorization(ctx, 1),
+        full: () => fullSignInFlow(ctx),
+      };
+      for (const [name, flow] of Object.entries(flows)) if (!FLOW_FILTER || FLOW_FILTER.includes(name)) rows.push(await flow());
     }
 
     let scale: ScaleResult | undefined;

@@ -44,6 +44,7 @@ const valuesOf = (row: ModelRow) => [row.model, row.id, row.payload, row.grantId
  */
 export async function upsertModel(pool: Pool, row: ModelRow): Promise<void> {
   const keys = lookupKeysOf(row);
+  keyHints.remember(row.model, row);
   if (keys.length === 0) {
     const { rows } = await pool.query<{ inserted: boolean }>({ ...UPSERT, values: valuesOf(row) });
     if (row.model === 'Grant' && !rows[0]!.inserted) await announce(pool, GRANT_CHANNEL, [row.id]);
@@ -68,6 +69,37 @@ export async function upsertModel(pool: Pool, row: ModelRow): Promise<void> {
       });
   });
 }
+
+/**
+ * The row id this process last saw for each lookup key (a session's uid, a device code's user
+ * code). A lookup by key reads that row by id first: the code exchange finds the session that the
+ * /auth just saved in one round trip instead of two (oidc_model_keys, then the row). Only a hint:
+ * the row must still carry the key, else oidc_model_keys is asked as without it, so a hint made
+ * stale by another process (a new session id, a deleted row) costs a statement and nothing else.
+ */
+class KeyHints {
+  static readonly AT_MOST = 10_000;
+  private readonly ids = new Map<string, string>();
+
+  private static of(model: string, kind: string, key: string): string {
+    return `${model}\u0000${kind}\u0000${key}`;
+  }
+
+  remember(model: string, row: Pick<ModelRow, 'id' | 'uid' | 'userCode'>): void {
+    for (const { key, kind } of lookupKeysOf(row)) {
+      const hint = KeyHints.of(model, kind, key);
+      this.ids.delete(hint);
+      this.ids.set(hint, row.id);
+      // Insertion order is age: drop the oldest beyond the bound.
+      if (this.ids.size > KeyHints.AT_MOST) this.ids.delete(this.ids.keys().next().value!);
+    }
+  }
+
+  idOf(model: string, kind: string, key: string): string | undefined {
+    return this.ids.get(KeyHints.of(model, kind, key));
+  }
+}
+const keyHints = new KeyHints();
 
 function lookupKeysOf(row: Pick<ModelRow, 'uid' | 'userCode'>): Array<{ key: string; kind: 'uid' | 'user_code' }> {
   return [
@@ -97,16 +129,29 @@ export async function findModel<Payload extends object>(
   column: ModelLookup,
   value: string,
 ): Promise<Payload | undefined> {
-  let id = value;
-  if (column !== 'id') {
-    const { rows } = await db.query<{ id: string }>({
-      name: 'oidc-find-key',
-      text: 'SELECT id FROM oidc_model_keys WHERE key = $1::text AND kind = $2::text AND model = $3::text',
-      values: [value, column, model],
-    });
-    if (!rows[0]) return undefined;
-    id = rows[0].id;
+  if (column === 'id') return (await readModel<Payload>(db, model, value))?.payload;
+  const hinted = keyHints.idOf(model, column, value);
+  if (hinted !== undefined) {
+    const row = await readModel<Payload>(db, model, hinted);
+    if (row?.[column] === value) return row.payload;
   }
+  const { rows } = await db.query<{ id: string }>({
+    name: 'oidc-find-key',
+    text: 'SELECT id FROM oidc_model_keys WHERE key = $1::text AND kind = $2::text AND model = $3::text',
+    values: [value, column, model],
+  });
+  if (!rows[0] || rows[0].id === hinted) return undefined;
+  const row = await readModel<Payload>(db, model, rows[0].id);
+  // A key is removed with its row; checking it again costs nothing and keeps a stale key harmless.
+  return row?.[column] === value ? row.payload : undefined;
+}
+
+/** The model's unexpired row by id; remembers its lookup keys (KeyHints). */
+async function readModel<Payload extends object>(
+  db: Queryable,
+  model: string,
+  id: string,
+): Promise<{ payload: Payload; uid: string | null; user_code: string | null } | undefined> {
   const { rows } = await db.query<{ payload: Payload; uid: string | null; user_code: string | null }>({
     name: 'oidc-find',
     text: `SELECT payload, uid, user_code FROM oidc_models
@@ -114,9 +159,8 @@ export async function findModel<Payload extends object>(
     values: [model, id],
   });
   const row = rows[0];
-  // A key is removed with its row; checking it again costs nothing and keeps a stale key harmless.
-  if (!row || (column !== 'id' && row[column] !== value)) return undefined;
-  return row.payload;
+  if (row && (row.uid || row.user_code)) keyHints.remember(model, { id, uid: row.uid, userCode: row.user_code });
+  return row;
 }
 
 /**

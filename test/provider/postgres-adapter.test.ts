@@ -201,6 +201,56 @@ t.test('the Postgres adapter keeps the adapter contract', async (t) => {
   adapterContract(t, postgresAdapterFactory(database.pool));
 });
 
+t.test(
+  'findByUid reads the row this process saw for the uid in one statement, and survives a stale hint',
+  async (t) => {
+    let statements = 0;
+    const counting = new Proxy(database.pool, {
+      get(pool, property) {
+        if (property === 'query') {
+          return (...args: unknown[]) => {
+          statements++;
+          return (pool.query as (...query: unknown[]) => unknown).apply(pool, args);
+        };
+        }
+        return Reflect.get(pool, property);
+      },
+    });
+    const sessions = postgresAdapterFactory(counting)('Session');
+    const uid = id('uid');
+    const first = id('session');
+    await sessions.upsert(first, { jti: first, uid, accountId: 'user-1' }, 60);
+
+    statements = 0;
+    t.same(await sessions.findByUid(uid), { jti: first, uid, accountId: 'user-1' });
+    t.equal(statements, 1, 'the row by the id this process saved it under, without oidc_model_keys');
+
+    // Another process gives the session a new id (oidc-provider's resetIdentifier: the old row is
+    // destroyed, the new one saved): this process's hint now names a row that is gone.
+    const second = id('session');
+    const other = postgresAdapterFactory(database.pool)('Session');
+    await database.pool.query('DELETE FROM oidc_models WHERE id = $1::text', [first]);
+    await database.pool.query(
+      `INSERT INTO oidc_models (model, id, payload, uid, expires_at) VALUES ('Session', $1::text, $2::jsonb, $3::text, now() + interval '1 minute')`,
+      [second, { jti: second, uid, accountId: 'user-1' }, uid],
+    );
+    await database.pool.query(`UPDATE oidc_model_keys SET id = $1::text WHERE key = $2::text AND kind = 'uid'`, [
+      second,
+      uid,
+    ]);
+    statements = 0;
+    t.same(await sessions.findByUid(uid), { jti: second, uid, accountId: 'user-1' }, 'found through oidc_model_keys');
+    t.equal(statements, 3, 'the stale hint costs one statement');
+    statements = 0;
+    t.ok(await sessions.findByUid(uid));
+    t.equal(statements, 1, 'and the hint is mended');
+    t.ok(await other.findByUid(uid));
+
+    await sessions.destroy(second);
+    t.equal(await sessions.findByUid(uid), undefined, 'a destroyed session is not found through its hint');
+  },
+);
+
 t.test('purgeExpiredModels deletes expired rows only', async (t) => {
   const adapterFor = postgresAdapterFactory(database.pool);
   const tokens = adapterFor('AccessToken');
