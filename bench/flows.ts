@@ -18,7 +18,7 @@ export interface Row {
   p99: number;
   peakRssMb: number;
   failed: number;
-  /** Server CPU per request, ms (the autocannon endpoints). */
+  /** Server CPU per request (per sample of a flow), ms. */
   cpuMs?: number;
 }
 
@@ -44,6 +44,29 @@ export interface FlowContext {
   /** CPU seconds all PostgreSQL processes on this machine have used so far (other users' included). */
   postgresCpuSeconds(): number;
   log(line: string): void;
+  /**
+   * The bare provider (bench/server.ts bare: the same configuration, issuer, keys, adapter and
+   * database, served by node:http): when given, the code exchange and the refresh also redeem at
+   * it what Accord minted, so that the provider's own ceiling stands beside Accord's figure.
+   */
+  bare?: Redeemer;
+}
+
+/** The server a token request is timed on. */
+export interface Redeemer {
+  server: 'accord' | 'bare';
+  url: string;
+  serverCpuSeconds(): number;
+  statements(): Promise<StatementCount>;
+  resetPeak(): void;
+  peakMb(): number;
+}
+
+/** Accord itself, or the bare provider beside it. */
+function redeemerOf(ctx: FlowContext, server: Redeemer['server']): Redeemer {
+  if (server === 'accord') return { ...ctx, server };
+  if (!ctx.bare) throw new Error('no bare provider to redeem at');
+  return ctx.bare;
 }
 
 export interface StatementCount {
@@ -140,19 +163,20 @@ function row(
   result: LoopResult,
   peakMb: number,
   log: (line: string) => void,
-  samplesPerSecond?: number,
+  server: Redeemer['server'] = 'accord',
 ): Row {
   const sorted = [...result.latencies].sort((a, b) => a - b);
   const out: Row = {
-    server: 'accord',
+    server,
     name,
-    rps: samplesPerSecond ?? sorted.length / result.seconds,
+    rps: sorted.length / result.seconds,
     p50: Number(percentile(sorted, 50).toFixed(1)),
     p99: Number(percentile(sorted, 99).toFixed(1)),
     peakRssMb: peakMb,
     failed: result.failed,
   };
   const samples = Math.max(1, sorted.length + out.failed);
+  out.cpuMs = (1000 * result.serverCpu) / samples;
   details.push(
     `${name}: ${sorted.length} samples in ${result.seconds.toFixed(1)} s; server CPU ${((1000 * result.serverCpu) / samples).toFixed(2)} ms ` +
       `and ${(result.statements / samples).toFixed(1)} SQL statements per sample, PostgreSQL CPU ${((1000 * result.postgresCpu) / samples).toFixed(2)} ms per sample; ` +
@@ -165,7 +189,7 @@ function row(
   );
   const busy = (cpuSeconds: number) => `${Math.round((100 * cpuSeconds) / result.seconds)} %`;
   log(
-    `  accord  ${name}: ${Math.round(out.rps)}/s over ${sorted.length} samples in ${result.seconds.toFixed(1)} s; ` +
+    `  ${server.padEnd(6)}  ${name}: ${Math.round(out.rps)}/s over ${sorted.length} samples in ${result.seconds.toFixed(1)} s; ` +
       `CPU busy: server ${busy(result.serverCpu)} of its core, load generator ${busy(result.clientCpu)}; ` +
       `server CPU ${((1000 * result.serverCpu) / Math.max(1, sorted.length + out.failed)).toFixed(2)} ms and ` +
       `${(result.statements / Math.max(1, sorted.length + out.failed)).toFixed(1)} SQL statements per sample` +
@@ -234,11 +258,11 @@ export async function signedInBrowser(
 
 const SCOPE = 'openid User.Read';
 
-/** Lets the loops read the server's CPU time (called by each case with its context). */
-function track(ctx: FlowContext): void {
-  serverCpu = ctx.serverCpuSeconds;
+/** Lets the loops read the CPU time and statements of the server the case times (Accord unless told). */
+function track(ctx: FlowContext, on: Redeemer = redeemerOf(ctx, 'accord')): void {
+  serverCpu = on.serverCpuSeconds;
   postgresCpu = ctx.postgresCpuSeconds;
-  serverStatements = ctx.statements;
+  serverStatements = on.statements;
 }
 
 /**
@@ -272,11 +296,13 @@ export async function silentReauthorization(
 
 /**
  * 1. Authorization-code exchange. Codes are single-use and live 60 s: they are minted by silent
- * re-authorization in one signed-in session (10 in flight), in batches, each batch exchanged
- * right after it was minted; only the exchanges are timed.
+ * re-authorization at Accord in one signed-in session (10 in flight), in batches, each batch
+ * exchanged right after it was minted, at Accord or at the bare provider (`on`); only the
+ * exchanges are timed.
  */
-export async function codeExchange(ctx: FlowContext): Promise<Row> {
-  track(ctx);
+export async function codeExchange(ctx: FlowContext, on: Redeemer['server'] = 'accord'): Promise<Row> {
+  const redeemer = redeemerOf(ctx, on);
+  track(ctx, redeemer);
   const browser = await signedInBrowser(ctx, ctx.users[0]!, SCOPE);
   const batchSize = Math.min(ctx.codes, Number(process.env.BENCH_CODE_BATCH ?? 1500));
   const runBatch = async (size: number): Promise<LoopResult> => {
@@ -293,10 +319,11 @@ export async function codeExchange(ctx: FlowContext): Promise<Row> {
         `  (minting ${size} codes took ${mintSeconds.toFixed(0)} s: the first ones are close to their 60 s expiry)\n`,
       );
     let next = 0;
+    const target = { ...ctx, url: redeemer.url };
     return loop(ctx.concurrency, 60, async () => {
       const minted = codes[next++];
       if (!minted) return false;
-      await tokenRequest(ctx, {
+      await tokenRequest(target, {
         grant_type: 'authorization_code',
         code: minted.code,
         redirect_uri: REDIRECT_URI,
@@ -305,7 +332,7 @@ export async function codeExchange(ctx: FlowContext): Promise<Row> {
     });
   };
   await runBatch(Math.min(300, batchSize)); // warm-up
-  ctx.resetPeak();
+  redeemer.resetPeak();
   const total: LoopResult = {
     latencies: [],
     seconds: 0,
@@ -328,16 +355,18 @@ export async function codeExchange(ctx: FlowContext): Promise<Row> {
     for (const [text, n] of Object.entries(batch.byText)) total.byText[text] = (total.byText[text] ?? 0) + n;
     if (batch.firstError) total.firstError ??= batch.firstError;
   }
-  return row('POST /token authorization_code', total, ctx.peakMb(), ctx.log);
+  return row('POST /token authorization_code', total, redeemer.peakMb(), ctx.log, on);
 }
 
 /**
  * 2. Refresh with rotation: each worker carries its own chain (its own user's grant, signed in
- * with offline_access and prompt=consent, which oidc-provider requires to issue a refresh token);
- * every refresh returns the next refresh token and invalidates the one sent.
+ * with offline_access and prompt=consent, which oidc-provider requires to issue a refresh token),
+ * started at Accord and rotated at Accord or at the bare provider (`on`); every refresh returns
+ * the next refresh token and invalidates the one sent.
  */
-export async function refreshRotation(ctx: FlowContext): Promise<Row> {
-  track(ctx);
+export async function refreshRotation(ctx: FlowContext, on: Redeemer['server'] = 'accord'): Promise<Row> {
+  const redeemer = redeemerOf(ctx, on);
+  track(ctx, redeemer);
   const scope = 'openid offline_access User.Read';
   const chains: string[] = [];
   for (let i = 0; i < ctx.concurrency; i++) {
@@ -357,17 +386,18 @@ export async function refreshRotation(ctx: FlowContext): Promise<Row> {
       throw new Error(`no refresh token for ${user.signIn}: ${JSON.stringify(tokens)}`);
     chains.push(tokens.refresh_token);
   }
+  const target = { ...ctx, url: redeemer.url };
   const refresh = async (worker: number) => {
-    const tokens = await tokenRequest(ctx, { grant_type: 'refresh_token', refresh_token: chains[worker]! });
+    const tokens = await tokenRequest(target, { grant_type: 'refresh_token', refresh_token: chains[worker]! });
     if (typeof tokens.refresh_token !== 'string' || tokens.refresh_token === chains[worker])
       throw new Error('refresh did not rotate');
     chains[worker] = tokens.refresh_token;
   };
   const warm = await loop(ctx.concurrency, ctx.warmupSeconds, refresh);
   if (warm.failed) throw new Error(`refresh warm-up: ${warm.failed} failed: ${warm.firstError}`);
-  ctx.resetPeak();
+  redeemer.resetPeak();
   const result = await loop(ctx.concurrency, ctx.durationSeconds, refresh);
-  return row('POST /token refresh_token (rotation)', result, ctx.peakMb(), ctx.log);
+  return row('POST /token refresh_token (rotation)', result, redeemer.peakMb(), ctx.log, on);
 }
 
 /** One full flow in a fresh browser: /auth, login page, sign-in, code, /token; returns the tokens. */

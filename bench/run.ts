@@ -53,7 +53,8 @@ const DURATION_SECONDS = Number(process.env.BENCH_DURATION ?? 5);
 const GROUPS = new Set((process.env.BENCH_CASES ?? 'endpoints,flows').split(',').map((group) => group.trim()));
 const SCALE = process.env.BENCH_SCALE === '1' || process.env.BENCH_SCALE === 'true';
 const CODES = Number(process.env.BENCH_CODES ?? 3000);
-// BENCH_FLOWS=silent1,code: only these flow cases (code, refresh, silent10, silent10x10, silent1, full).
+// BENCH_FLOWS=silent1,code: only these flow cases (code, code-bare, refresh, refresh-bare, silent10,
+// silent10x10, silent1, full); the -bare ones redeem at the bare provider what Accord minted.
 const FLOW_FILTER = process.env.BENCH_FLOWS?.split(',').map((name) => name.trim());
 // BENCH_ENDPOINTS=token,jwks: only the endpoint cases whose name contains one of these words.
 const ENDPOINT_FILTER = process.env.BENCH_ENDPOINTS?.split(',')
@@ -80,6 +81,7 @@ interface Case {
 async function startServer(
   mode: 'accord' | 'bare' | 'fastify',
   databaseUrl: string,
+  issuer?: string,
 ): Promise<{ child: ChildProcess; url: string }> {
   const port = await freePort();
   // taskset execs node in place, so child.pid is the server's own pid.
@@ -101,6 +103,7 @@ async function startServer(
       mode,
       databaseUrl,
       String(port),
+      ...(issuer ? [issuer] : []),
     ],
     {
       cwd: root,
@@ -256,6 +259,29 @@ function printTable(rows: Row[]): void {
 }
 
 /**
+ * The code exchange and the refresh at Accord beside the same requests at the bare provider (what
+ * Accord minted, redeemed by the same configuration, keys, adapter and database without Fastify
+ * and Accord's hooks): the provider's own ceiling, and how far below it Accord is.
+ */
+function printFlowCeiling(rows: Row[]): void {
+  const lines = rows
+    .filter((row) => row.server === 'bare' && row.cpuMs !== undefined)
+    .flatMap((bare) => {
+      const accord = rows.find((row) => row.server === 'accord' && row.name === bare.name);
+      if (!accord?.cpuMs || !bare.cpuMs) return [];
+      return [
+        `- ${bare.name}: accord ${Math.round(accord.rps)}/s, bare ${Math.round(bare.rps)}/s ` +
+          `(accord at ${((100 * accord.rps) / bare.rps).toFixed(0)} % of bare); server CPU per request ` +
+          `accord ${accord.cpuMs.toFixed(2)} ms, bare ${bare.cpuMs.toFixed(2)} ms (${(1000 / bare.cpuMs).toFixed(0)}/s per core at the bare provider's cost)`,
+      ];
+    });
+  if (lines.length > 0)
+    process.stdout.write(
+      `\nFlows at the bare provider (the provider's own ceiling, same minutes):\n${lines.join('\n')}\n`,
+    );
+}
+
+/**
  * The overhead of the wrapper on the provider's own endpoints: how many fewer requests/s Accord
  * and the plain-Fastify server serve than the same provider bare, and how much more server CPU
  * each request takes (the steadier figure on a shared machine). Target: ≤ 5 % on /token.
@@ -377,6 +403,11 @@ async function main(): Promise<void> {
 
     if (GROUPS.has('flows')) {
       const accordPid = accord.child.pid!;
+      // The bare provider again, under Accord's issuer (so that the sample API's identifier, and
+      // with it every grant's resource, is the same): it redeems what Accord minted.
+      const bareFlows = await startServer('bare', databaseUrl, accord.url);
+      children.push(bareFlows.child);
+      const bareFlowsPid = bareFlows.child.pid!;
       const ctx: FlowContext = {
         url: accord.url,
         app: await relyingParty(
@@ -396,16 +427,27 @@ async function main(): Promise<void> {
         postgresCpuSeconds,
         statements: async () => (await (await fetch(`${accord.url}/bench/stats`)).json()) as StatementCount,
         log: (line) => process.stderr.write(line),
+        bare: {
+          server: 'bare',
+          url: bareFlows.url,
+          resetPeak: () => resetPeakRss(bareFlowsPid),
+          peakMb: () => rssMb(bareFlowsPid),
+          serverCpuSeconds: () => cpuSeconds(bareFlowsPid),
+          statements: async () => (await (await fetch(`${bareFlows.url}/bench/stats`)).json()) as StatementCount,
+        },
       };
       const flows: Record<string, () => Promise<Row>> = {
         code: () => codeExchange(ctx),
+        'code-bare': () => codeExchange(ctx, 'bare'),
         refresh: () => refreshRotation(ctx),
+        'refresh-bare': () => refreshRotation(ctx, 'bare'),
         silent10: () => silentReauthorization(ctx), // 10 in flight in one session, as asked
         silent10x10: () => silentReauthorization(ctx, CONNECTIONS, CONNECTIONS), // 10 users, a session each
         silent1: () => silentReauthorization(ctx, 1),
         full: () => fullSignInFlow(ctx),
       };
-      for (const [name, flow] of Object.entries(flows)) if (!FLOW_FILTER || FLOW_FILTER.includes(name)) rows.push(await flow());
+      for (const [name, flow] of Object.entries(flows))
+        if (!FLOW_FILTER || FLOW_FILTER.includes(name)) rows.push(await flow());
     }
 
     let scale: ScaleResult | undefined;
@@ -468,6 +510,7 @@ async function main(): Promise<void> {
     );
     printTable(rows);
     if (bareRows.length > 0) printOverhead(rows, fastifyRows, bareRows);
+    printFlowCeiling(rows);
     process.stdout.write(`\nServer RSS when ready, before any load (node --import tsx): ${idle.join(', ')}\n`);
     if (endpointDetails.length > 0)
       process.stdout.write(`\nEndpoints, server CPU:\n${endpointDetails.map((line) => `- ${line}`).join('\n')}\n`);

@@ -6,7 +6,9 @@
 //     GET /bench/stats, the number of SQL statements the server has sent so far.
 //   node --import tsx bench/server.ts bare <database url> <port>
 //     The same oidc-provider configuration (configuredProvider, same keys and adapter) served by
-//     node:http with no Fastify around it: the baseline for discovery, /jwks and /token.
+//     node:http with no Fastify around it: the baseline for discovery, /jwks and /token; with
+//     GET /bench/stats as in accord mode. An optional fourth argument sets its issuer: given
+//     Accord's, it redeems the codes and refresh tokens Accord minted (the flows' bare rows).
 //   node --import tsx bench/server.ts fastify <database url> <port>
 //     That provider served ahead of a plain Fastify (protocolServerFactory, no logger, none of Accord's plugins
 //     or routes): separates the cost of Fastify itself from the cost of what Accord adds.
@@ -25,16 +27,16 @@ import { protocolServerFactory } from '../src/provider/protocol-server.js';
 import { dataApiRoutes } from '../src/routes/data-api.js';
 import { SampleData } from '../src/services/sample-data.js';
 
-const [mode, databaseUrl, portArg] = process.argv.slice(2);
+const [mode, databaseUrl, portArg, issuerArg] = process.argv.slice(2);
 if ((mode !== 'accord' && mode !== 'bare' && mode !== 'fastify') || !databaseUrl || !portArg) {
-  process.stderr.write('usage: bench/server.ts accord|bare|fastify <database url> <port>\n');
+  process.stderr.write('usage: bench/server.ts accord|bare|fastify <database url> <port> [issuer]\n');
   process.exit(64);
 }
 const port = Number(portArg);
 const config = loadConfig({
   PORT: String(port),
   HOST: '127.0.0.1',
-  ISSUER: `http://127.0.0.1:${port}`,
+  ISSUER: issuerArg ?? `http://127.0.0.1:${port}`,
   LOG_LEVEL: 'silent',
   DATABASE_URL: databaseUrl,
   // The full-flow case signs in ~50 times a second from one address.
@@ -57,6 +59,8 @@ pg.Client.prototype.query = function countedQuery(this: pg.Client, ...args: unkn
   return (clientQuery as (...a: unknown[]) => unknown).apply(this, args);
 } as typeof clientQuery;
 
+const stats = () => ({ statements, byText: Object.fromEntries(byText) });
+
 let close: () => Promise<void>;
 if (mode === 'accord') {
   const { app } = await buildApp(config, { pool });
@@ -66,7 +70,7 @@ if (mode === 'accord') {
     sampleData: new SampleData(pool),
     resourceServer: { issuer: config.issuer, audience: resources.data, keys: await createLocalKeyResolver(pool) },
   });
-  app.get('/bench/stats', async () => ({ statements, byText: Object.fromEntries(byText) }));
+  app.get('/bench/stats', async () => stats());
   await app.listen({ port, host: '127.0.0.1' });
   close = () => app.close();
 } else {
@@ -80,7 +84,12 @@ if (mode === 'accord') {
     await app.listen({ port, host: '127.0.0.1' });
     close = () => app.close();
   } else {
-    const server = createServer(provider.callback());
+    const callback = provider.callback();
+    const server = createServer((request, response) => {
+      if (request.url !== '/bench/stats') return callback(request, response);
+      response.setHeader('content-type', 'application/json');
+      response.end(JSON.stringify(stats()));
+    });
     await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
     close = () => new Promise((resolve) => server.close(() => resolve()));
   }
