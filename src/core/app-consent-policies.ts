@@ -131,10 +131,7 @@ export function evaluatePolicies(
 }
 
 /** The policies in effect in a tenant: the setting's built-in one, then the custom ones. */
-export function policiesInEffect(
-  setting: UserConsentSetting,
-  custom: readonly AppConsentPolicy[],
-): AppConsentPolicy[] {
+export function policiesInEffect(setting: UserConsentSetting, custom: readonly AppConsentPolicy[]): AppConsentPolicy[] {
   return [BUILT_IN_POLICIES[setting], ...custom];
 }
 

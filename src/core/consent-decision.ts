@@ -142,7 +142,11 @@ export function decideConsent(input: ConsentInput): ConsentDecision {
 
   // Row 1: blocked or removed by the tenant's admin; beats every grant, policy and the admin role.
   if (input.appState === 'blocked')
-    return { outcome: 'refused', reason: 'app_blocked', rule: rule(1, 'app_blocked', 'your organisation blocked this app') };
+    return {
+      outcome: 'refused',
+      reason: 'app_blocked',
+      rule: rule(1, 'app_blocked', 'your organisation blocked this app'),
+    };
 
   // Row 2: a single-tenant app is not available outside its publisher's tenant.
   if (!input.app.multiTenant && input.app.publisherTenantId !== input.userTenantId) {
@@ -166,7 +170,13 @@ export function decideConsent(input: ConsentInput): ConsentDecision {
     reason: Extract<ConsentDecision, { outcome: 'needs_admin_approval' }>['reason'],
     decidedBy: DecisionRule,
     adminScopes: string[] = [],
-  ): ConsentDecision => ({ outcome: 'needs_admin_approval', reason, missingScopes: missing, adminScopes, rule: decidedBy });
+  ): ConsentDecision => ({
+    outcome: 'needs_admin_approval',
+    reason,
+    missingScopes: missing,
+    adminScopes,
+    rule: decidedBy,
+  });
 
   // Row 3: everything is granted already (admin and user grants together) and no prompt=consent.
   if (missing.length === 0 && !input.promptConsent)
@@ -188,7 +198,8 @@ export function decideConsent(input: ConsentInput): ConsentDecision {
 
   // Rows 6–8 govern missing permissions only ("grants already made keep working"), so
   // prompt=consent with nothing missing goes straight to the consent page.
-  if (missing.length === 0) return consent(false, rule(9, 'all_granted', 'everything the app asks for is granted already'));
+  if (missing.length === 0)
+    return consent(false, rule(9, 'all_granted', 'everything the app asks for is granted already'));
 
   // Row 6: with Integrated Apps off users may not consent.
   if (!input.integratedAppsEnabled)
@@ -220,12 +231,21 @@ export function decideConsent(input: ConsentInput): ConsentDecision {
     if (verdict.kind === 'excluded')
       return needsApproval(
         'consent_policy',
-        rule(8, 'policy_excluded', `your organisation's policy "${policy.name}" excludes ${verdict.scopes.join(', ')}`, {
-          policy,
-          scopes: verdict.scopes,
-        }),
+        rule(
+          8,
+          'policy_excluded',
+          `your organisation's policy "${policy.name}" excludes ${verdict.scopes.join(', ')}`,
+          {
+            policy,
+            scopes: verdict.scopes,
+          },
+        ),
       );
-    if (verdict.policy.id === 'verified-low-impact' && !input.app.publisherVerified && input.customPolicies.length === 0)
+    if (
+      verdict.policy.id === 'verified-low-impact' &&
+      !input.app.publisherVerified &&
+      input.customPolicies.length === 0
+    )
       return needsApproval(
         'consent_policy',
         rule(8, 'unverified_publisher', 'your organisation only lets you consent to apps from verified publishers', {
@@ -245,15 +265,23 @@ export function decideConsent(input: ConsentInput): ConsentDecision {
       );
     return needsApproval(
       'consent_policy',
-      rule(8, 'policy_not_included', `no policy of your organisation lets users consent to ${verdict.scopes.join(', ')}`, {
-        policy,
-        scopes: verdict.scopes,
-      }),
+      rule(
+        8,
+        'policy_not_included',
+        `no policy of your organisation lets users consent to ${verdict.scopes.join(', ')}`,
+        {
+          policy,
+          scopes: verdict.scopes,
+        },
+      ),
     );
   }
 
   // Row 9: incremental consent, listing only what is missing.
-  return consent(false, rule(9, 'policy_allowed', `your organisation's policy "${policy.name}" lets you consent`, { policy }));
+  return consent(
+    false,
+    rule(9, 'policy_allowed', `your organisation's policy "${policy.name}" lets you consent`, { policy }),
+  );
 }
 
 function rule(

@@ -30,7 +30,10 @@ export async function loadTenantConsentPolicies(
   db: Queryable,
   tenantId: string,
 ): Promise<{ classifications: ClassificationRecord[]; policies: AppConsentPolicyRecord[] }> {
-  const { rows } = await db.query<{ classifications: ClassificationRecord[] | null; policies: AppConsentPolicyRecord[] | null }>({
+  const { rows } = await db.query<{
+    classifications: ClassificationRecord[] | null;
+    policies: AppConsentPolicyRecord[] | null;
+  }>({
     name: 'load-tenant-consent-policies',
     text: `SELECT
        (SELECT json_agg(json_build_object('scope', scope, 'classification', classification,
@@ -105,7 +108,14 @@ export async function insertPolicy(
     `INSERT INTO app_consent_policies (tenant_id, id, name, includes, excludes, created_by)
      VALUES ($1::text, $2::text, $3::text, $4::jsonb, $5::jsonb, $6::text)
      ON CONFLICT (tenant_id, id) DO NOTHING`,
-    [tenantId, policy.id, policy.name, JSON.stringify(policy.includes), JSON.stringify(policy.excludes), policy.createdBy],
+    [
+      tenantId,
+      policy.id,
+      policy.name,
+      JSON.stringify(policy.includes),
+      JSON.stringify(policy.excludes),
+      policy.createdBy,
+    ],
   );
   return rowCount === 1;
 }

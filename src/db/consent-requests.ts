@@ -18,7 +18,13 @@ export interface ConsentRequestRecord {
   expiresAt: Date;
   decidedAt: Date | null;
   /** Why the user needed approval when they last asked: the consent decision's rule (issue 14). */
-  approvalRule: { id: string; row: number; explanation: string; policy?: { id: string; name: string }; scopes?: string[] } | null;
+  approvalRule: {
+    id: string;
+    row: number;
+    explanation: string;
+    policy?: { id: string; name: string };
+    scopes?: string[];
+  } | null;
 }
 
 /**
@@ -162,7 +168,9 @@ export async function listOpenConsentRequestScopes(db: Queryable, tenantId: stri
 export async function listOpenConsentRequestsWithRequester(
   db: Queryable,
   tenantId: string,
-): Promise<Array<{ id: string; userId: string; username: string; role: 'user' | 'admin'; clientId: string; scopes: string[] }>> {
+): Promise<
+  Array<{ id: string; userId: string; username: string; role: 'user' | 'admin'; clientId: string; scopes: string[] }>
+> {
   const { rows } = await db.query<{
     id: string;
     userId: string;

@@ -73,7 +73,11 @@ export async function findTenantConsentSettings(db: Queryable, id: string): Prom
   return rows[0];
 }
 
-export async function updateTenantConsentSettings(db: Queryable, id: string, settings: TenantConsentSettings): Promise<void> {
+export async function updateTenantConsentSettings(
+  db: Queryable,
+  id: string,
+  settings: TenantConsentSettings,
+): Promise<void> {
   await db.query(
     'UPDATE tenants SET user_consent = $2::text, risk_step_up = $3::boolean, risk_step_up_days = $4::integer WHERE id = $1::text',
     [id, settings.userConsent, settings.riskStepUp, settings.riskStepUpDays],

@@ -158,7 +158,8 @@ export async function interactionRoutes(instance: FastifyInstance, deps: Interac
           accountId,
           evaluation.app.clientId,
         );
-        if (decision.rule.id === 'risky_app' && !sentNotice) await consent.recordRiskyAppDetected(accountId, evaluation);
+        if (decision.rule.id === 'risky_app' && !sentNotice)
+          await consent.recordRiskyAppDetected(accountId, evaluation);
         return reply.view('needs-admin-approval', {
           ...common,
           reason: decision.reason,

@@ -184,9 +184,12 @@ export class ConsentPolicies {
       );
     const permission = available[0]!;
     if (permission.adminConsentRequired)
-      throw InvalidRequest(`${permission.scope} is an admin permission: only admins consent to it, whatever its class`, {
-        field: 'scope',
-      });
+      throw InvalidRequest(
+        `${permission.scope} is an admin permission: only admins consent to it, whatever its class`,
+        {
+          field: 'scope',
+        },
+      );
     return permission;
   }
 
@@ -222,7 +225,9 @@ export class ConsentPolicies {
       countGrantsByScope(this.pool, tenantId),
     ]);
     return this.catalogue.permissions
-      .filter((permission) => !permission.adminConsentRequired && this.catalogue.availableTo(permission.scope, tenantId))
+      .filter(
+        (permission) => !permission.adminConsentRequired && this.catalogue.availableTo(permission.scope, tenantId),
+      )
       .map((permission) => {
         const own = policies.classifications.get(permission.scope);
         return {
@@ -256,9 +261,12 @@ export class ConsentPolicies {
   /** Checks a new policy against the catalogue, the apps and the tenants; the first problem is a 400. */
   async validatePolicy(tenantId: string, input: NewPolicy): Promise<AppConsentPolicy> {
     if (typeof input.id !== 'string' || !POLICY_ID.test(input.id))
-      throw InvalidRequest('the policy id must be 1–40 lowercase letters, digits or hyphens, starting with a letter or digit', {
-        field: 'id',
-      });
+      throw InvalidRequest(
+        'the policy id must be 1–40 lowercase letters, digits or hyphens, starting with a letter or digit',
+        {
+          field: 'id',
+        },
+      );
     if ((USER_CONSENT_SETTINGS as readonly string[]).includes(input.id))
       throw InvalidRequest(`"${input.id}" is a built-in policy's id`, { field: 'id' });
     if (typeof input.name !== 'string' || !input.name.trim() || input.name.length > 200)
@@ -295,7 +303,8 @@ export class ConsentPolicies {
       const unknownApi = set.apis?.find((api) => !apiIds.has(api));
       if (unknownApi !== undefined) throw InvalidRequest(`${where}: unknown API "${unknownApi}"`, { field });
       for (const clientId of set.clientAppIds ?? [])
-        if (!(await findApp(this.pool, clientId))) throw InvalidRequest(`${where}: unknown app "${clientId}"`, { field });
+        if (!(await findApp(this.pool, clientId)))
+          throw InvalidRequest(`${where}: unknown app "${clientId}"`, { field });
       for (const publisher of set.publisherTenantIds ?? [])
         if (!(await findTenant(this.pool, publisher)))
           throw InvalidRequest(`${where}: unknown publisher tenant "${publisher}"`, { field });

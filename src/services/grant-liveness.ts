@@ -8,8 +8,9 @@
 // entries read from the database after it started listening. When the listener is lost the cache
 // is emptied and every check reads the database (as without a cache) until it listens again.
 // Only "alive" is cached: a refusal always comes from the database.
-import { CONSENT_POLICY_CHANNEL } from '../db/app-consent-policies.js';
+
 import { CATALOGUE_CHANNEL } from '../db/apis.js';
+import { CONSENT_POLICY_CHANNEL } from '../db/app-consent-policies.js';
 import { appExists } from '../db/apps.js';
 import { grantLifetimeMs } from '../db/oidc-models.js';
 import { createDedicatedClient, type DedicatedClient, type Pool, ping } from '../db/pool.js';

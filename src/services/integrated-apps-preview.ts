@@ -89,10 +89,7 @@ export interface ConsentSettingsPreview {
   appsChanged: Array<{ clientId: string; name: string; users: number; before: Verdict; after: Verdict }>;
 }
 
-type Settings = Pick<
-  AccessRecord,
-  'integratedAppsEnabled' | 'userConsent' | 'riskStepUp' | 'riskStepUpDays'
->;
+type Settings = Pick<AccessRecord, 'integratedAppsEnabled' | 'userConsent' | 'riskStepUp' | 'riskStepUpDays'>;
 
 export class IntegratedAppsPreview {
   constructor(

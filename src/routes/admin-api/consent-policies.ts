@@ -28,7 +28,9 @@ const ConditionSetSchema = Type.Object(
     apis: Type.Optional(names('API identifiers (`/data/v1`, `https://…`), or `openid` for the OpenID scopes.')),
     clientAppIds: Type.Optional(names('Apps by client id.')),
     publisherTenantIds: Type.Optional(names('Publisher tenants by id.')),
-    verifiedPublisher: Type.Optional(Type.Boolean({ description: 'Only apps whose publisher is (or is not) verified.' })),
+    verifiedPublisher: Type.Optional(
+      Type.Boolean({ description: 'Only apps whose publisher is (or is not) verified.' }),
+    ),
   },
   {
     $id: 'ConditionSet',
@@ -57,7 +59,8 @@ const ClassificationSchema = Type.Object(
     description: Type.String({ description: 'What users read on the consent page.' }),
     classification: IMPACT,
     source: stringEnum(['tenant', 'default', 'api'], {
-      description: '`tenant`: classed by this tenant; `default`: low for sign-in and profile; `api`: its API owner’s class.',
+      description:
+        '`tenant`: classed by this tenant; `default`: low for sign-in and profile; `api`: its API owner’s class.',
     }),
     grants: Type.Integer({ description: 'Consents in the tenant holding it (users’ own and the admin consents).' }),
   },
@@ -110,7 +113,8 @@ const VerdictSchema = Type.Object({ outcome: Type.String(), rule: Type.String(),
 const PreviewSchema = Type.Object(
   {
     excludesEverything: Type.Boolean({
-      description: 'After the change a policy excludes every permission of every app: users could consent to nothing new.',
+      description:
+        'After the change a policy excludes every permission of every app: users could consent to nothing new.',
     }),
     existingGrantsKept: Type.Boolean({ description: 'Always true: no grant is revoked or narrowed.' }),
     waitingSignIns: Type.Integer(),
@@ -170,7 +174,11 @@ const SettingsChangesBody = Type.Object(
 const ScopeParams = Type.Object(
   {
     tenant: TenantParams.properties.tenant,
-    scope: Type.String({ minLength: 1, maxLength: 700, description: 'The permission, full or short name, percent-encoded.' }),
+    scope: Type.String({
+      minLength: 1,
+      maxLength: 700,
+      description: 'The permission, full or short name, percent-encoded.',
+    }),
   },
   { additionalProperties: false },
 );
