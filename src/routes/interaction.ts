@@ -164,6 +164,7 @@ export async function interactionRoutes(instance: FastifyInstance, deps: Interac
           ...common,
           reason: decision.reason,
           rule: decision.rule,
+          riskDays: evaluation.access.riskStepUpDays,
           adminPermissions: describe(decision.adminScopes),
           adminGroups: await groups(decision.adminScopes),
           requested: describe(decision.missingScopes),
