@@ -21,23 +21,25 @@ const SETTING = stringEnum(['all', 'verified-low-impact'], {
 const names = (description: string) =>
   Type.Array(Type.String({ minLength: 1, maxLength: 700 }), { minItems: 1, maxItems: 100, description });
 
-const ConditionSetSchema = Type.Object(
-  {
-    permissions: Type.Optional(names('Permissions by full or short name.')),
-    classifications: Type.Optional(Type.Array(IMPACT, { minItems: 1, maxItems: 3 })),
-    apis: Type.Optional(names('API identifiers (`/data/v1`, `https://…`), or `openid` for the OpenID scopes.')),
-    clientAppIds: Type.Optional(names('Apps by client id.')),
-    publisherTenantIds: Type.Optional(names('Publisher tenants by id.')),
-    verifiedPublisher: Type.Optional(
-      Type.Boolean({ description: 'Only apps whose publisher is (or is not) verified.' }),
-    ),
-  },
-  {
-    $id: 'ConditionSet',
-    additionalProperties: false,
-    description: 'Every field given must match; an empty set matches every permission of every app.',
-  },
-);
+const conditionSetProperties = {
+  permissions: Type.Optional(names('Permissions by full or short name.')),
+  classifications: Type.Optional(Type.Array(IMPACT, { minItems: 1, maxItems: 3 })),
+  apis: Type.Optional(names('API identifiers (`/data/v1`, `https://…`), or `openid` for the OpenID scopes.')),
+  clientAppIds: Type.Optional(names('Apps by client id.')),
+  publisherTenantIds: Type.Optional(names('Publisher tenants by id.')),
+  verifiedPublisher: Type.Optional(Type.Boolean({ description: 'Only apps whose publisher is (or is not) verified.' })),
+};
+const conditionSetDescription = 'Every field given must match; an empty set matches every permission of every app.';
+const ConditionSetSchema = Type.Object(conditionSetProperties, {
+  $id: 'ConditionSet',
+  additionalProperties: false,
+  description: conditionSetDescription,
+});
+/** The same, inline: request bodies are validated without the shared schemas. */
+const ConditionSetBody = Type.Object(conditionSetProperties, {
+  additionalProperties: false,
+  description: conditionSetDescription,
+});
 
 const ConsentSettingsSchema = Type.Object(
   {
@@ -191,8 +193,8 @@ const NewPolicyBody = Type.Object(
   {
     id: Type.String({ minLength: 1, maxLength: 40, description: 'Lowercase letters, digits, hyphens.' }),
     name: Type.String({ minLength: 1, maxLength: 200 }),
-    includes: Type.Optional(Type.Array(refTo(ConditionSetSchema), { maxItems: 20 })),
-    excludes: Type.Optional(Type.Array(refTo(ConditionSetSchema), { maxItems: 20 })),
+    includes: Type.Optional(Type.Array(ConditionSetBody, { maxItems: 20 })),
+    excludes: Type.Optional(Type.Array(ConditionSetBody, { maxItems: 20 })),
   },
   { additionalProperties: false },
 );
