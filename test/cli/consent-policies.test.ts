@@ -72,7 +72,10 @@ t.test('tenant set-user-consent and set-risk-step-up', async (t) => {
 
   const bad = await accord(['tenant', 'set-user-consent', 'contoso', 'some', '--json']);
   t.equal(bad.code, 2);
-  t.match(bad.stderr, /the setting must be "all" or "verified-low-impact", not "some"/);
+  t.match(JSON.parse(bad.stderr), {
+    error: 'usage_error',
+    message: 'the setting must be "all" or "verified-low-impact", not "some"',
+  });
   t.equal(bad.stdout, '');
   const unknown = await accord(['tenant', 'set-user-consent', 'nowhere', 'all']);
   t.equal(unknown.code, 1);
