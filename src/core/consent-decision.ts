@@ -65,7 +65,6 @@ export type DecisionRuleId =
   | 'unverified_publisher'
   | 'not_low_impact'
   | 'policy_excluded'
-  | 'policy_not_included'
   | 'policy_allowed';
 
 export interface DecisionRule {
@@ -241,11 +240,9 @@ export function decideConsent(input: ConsentInput): ConsentDecision {
           },
         ),
       );
-    if (
-      verdict.policy.id === 'verified-low-impact' &&
-      !input.app.publisherVerified &&
-      input.customPolicies.length === 0
-    )
+    // Not included by any policy: only the built-in `verified-low-impact` leaves anything out
+    // (`all` includes everything), so its two conditions say why.
+    if (!input.app.publisherVerified)
       return needsApproval(
         'consent_policy',
         rule(8, 'unverified_publisher', 'your organisation only lets you consent to apps from verified publishers', {
@@ -253,26 +250,13 @@ export function decideConsent(input: ConsentInput): ConsentDecision {
           scopes: verdict.scopes,
         }),
       );
-    if (verdict.policy.id === 'verified-low-impact' && input.customPolicies.length === 0)
-      return needsApproval(
-        'consent_policy',
-        rule(
-          8,
-          'not_low_impact',
-          `your organisation only lets you consent to low-impact permissions; ${describeClasses(verdict.scopes, facts)}`,
-          { policy, scopes: verdict.scopes },
-        ),
-      );
     return needsApproval(
       'consent_policy',
       rule(
         8,
-        'policy_not_included',
-        `no policy of your organisation lets users consent to ${verdict.scopes.join(', ')}`,
-        {
-          policy,
-          scopes: verdict.scopes,
-        },
+        'not_low_impact',
+        `your organisation only lets you consent to low-impact permissions; ${describeClasses(verdict.scopes, facts)}`,
+        { policy, scopes: verdict.scopes },
       ),
     );
   }

@@ -904,7 +904,7 @@ const policyCases: PolicyCase[] = [
       requestedScopes: ['User.Read', 'Files.Read'],
     },
     outcome: 'needs_admin_approval',
-    rule: { row: 8, id: 'policy_not_included', scopes: ['Files.Read'] },
+    rule: { row: 8, id: 'not_low_impact', scopes: ['Files.Read'] },
   },
   {
     name: 'an exclusion beats the built-in `all`',
@@ -976,7 +976,7 @@ const policyCases: PolicyCase[] = [
       requestedScopes: [`${HR}/Leave.Read`],
     },
     outcome: 'needs_admin_approval',
-    rule: { id: 'policy_not_included' },
+    rule: { id: 'unverified_publisher' },
   },
   {
     name: 'a condition on the OpenID pseudo-API includes the sign-in scopes',
