@@ -125,7 +125,7 @@ t.test('classifications: listed with their source and grants; classify by short 
   t.notOk(byScope.has('User.Read.All'), 'admin permissions are not classed');
 
   const classified = await callApi(server, token, `${base}/permission-classifications/Calendars.Read`, {
-    method: 'PUT',
+    method: 'PATCH',
     body: { classification: 'low' },
   });
   t.same(classified.body, { scope: 'Calendars.Read', from: 'medium', to: 'low' });
@@ -137,7 +137,7 @@ t.test('classifications: listed with their source and grants; classify by short 
     ['Calendars.Read', 'tiny', 400],
   ] as const) {
     const refused = await callApi(server, token, `${base}/permission-classifications/${scope}`, {
-      method: 'PUT',
+      method: 'PATCH',
       body: { classification },
     });
     t.equal(refused.status, status, `${scope} ${classification}`);

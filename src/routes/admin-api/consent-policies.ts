@@ -24,7 +24,7 @@ const names = (description: string) =>
 const conditionSetProperties = {
   permissions: Type.Optional(names('Permissions by full or short name.')),
   classifications: Type.Optional(Type.Array(IMPACT, { minItems: 1, maxItems: 3 })),
-  apis: Type.Optional(names('API identifiers (`/data/v1`, `https://…`), or `openid` for the OpenID scopes.')),
+  apis: Type.Optional(names('API identifiers (as the catalogue names them), or `openid` for the OpenID scopes.')),
   clientAppIds: Type.Optional(names('Apps by client id.')),
   publisherTenantIds: Type.Optional(names('Publisher tenants by id.')),
   verifiedPublisher: Type.Optional(Type.Boolean({ description: 'Only apps whose publisher is (or is not) verified.' })),
@@ -340,7 +340,7 @@ export const consentPoliciesRoutes: FastifyPluginAsyncTypebox<AdminApiDeps> = as
     }),
   );
 
-  app.put(
+  app.patch(
     '/permission-classifications/:scope',
     {
       schema: {
