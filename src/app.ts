@@ -43,6 +43,8 @@ import { myAppsRoutes } from './routes/my-apps.js';
 import { PortalSession, portalClientMetadata, portalSessionRoutes } from './routes/portal-session.js';
 import { Apis } from './services/apis.js';
 import { clientSecretMatches } from './services/client-secrets.js';
+import { ConsentPolicies } from './services/consent-policies.js';
+import { ConsentPolicyCache } from './services/consent-policy-cache.js';
 import { ConsentRequests } from './services/consent-requests.js';
 import { Consents } from './services/consents.js';
 import { Directory } from './services/directory.js';
@@ -68,6 +70,7 @@ export interface Accord {
     consentRequests: ConsentRequests;
     catalogue: PermissionCatalogue;
     apis: Apis;
+    consentPolicies: ConsentPolicies;
   };
   /**
    * The start of a graceful shutdown: from now on /readyz answers 503, so that load balancers
@@ -91,7 +94,11 @@ export async function configuredProvider(config: Config, pool: Pool, instance?: 
     loadPermissionCatalogue(pool),
   ]);
   // The consent decision reads each row once per provider request, as the provider's own hooks do.
-  const consent = new Consents(pool, catalogue, consentReadsOncePerRequest(pool));
+  // Each tenant's classifications and consent policies, kept in memory (services/consent-policy-cache.ts).
+  const consentPolicyCache = new ConsentPolicyCache(pool);
+  const consent = new Consents(pool, catalogue, consentReadsOncePerRequest(pool), (tenantId) =>
+    consentPolicyCache.forTenant(tenantId),
+  );
   const grants = new GrantSync(pool, consent, catalogue, config.issuer);
   const eta = createEta();
   const provider = createProvider(config, {
@@ -105,14 +112,18 @@ export async function configuredProvider(config: Config, pool: Pool, instance?: 
     portalClient: portalClientMetadata(config.issuer),
     clientSecretMatches: (presented, storedHash) => clientSecretMatches(presented, storedHash, clientSecretKey),
   });
-  return { provider, catalogue, consent, grants, eta, cookieKey };
+  return { provider, catalogue, consent, grants, eta, cookieKey, consentPolicyCache };
 }
 
 export async function buildApp(config: Config, deps: AppDeps): Promise<Accord> {
   const { pool } = deps;
   // This process as `accord keys rotate` sees it: which keys it publishes, and that it is alive.
   const instance: ServerInstance = { id: crypto.randomUUID(), description: `${os.hostname()} pid ${process.pid}` };
-  const { provider, catalogue, consent, grants, eta, cookieKey } = await configuredProvider(config, pool, instance);
+  const { provider, catalogue, consent, grants, eta, cookieKey, consentPolicyCache } = await configuredProvider(
+    config,
+    pool,
+    instance,
+  );
   // A database outage inside a provider request is answered by the provider as
   // temporarily_unavailable (provider/outage.ts); here it is logged once, and a 503 says when to
   // retry. (Before the server below takes the provider's callback: Koa composes its middleware then.)
@@ -166,7 +177,10 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Accord> {
     // The catalogue is cached in this process and read again whenever any process changes it.
     onCatalogueChanged: () =>
       void apis.reload().catch((error: unknown) => app.log.warn({ err: error }, 'could not reload the catalogue')),
+    onConsentPoliciesChanged: (tenantId) => consentPolicyCache.forget(tenantId),
   });
+  const consentPolicies = new ConsentPolicies(pool, catalogue, (tenantId) => consentPolicyCache.forget(tenantId));
+  const consentPreview = new IntegratedAppsPreview(pool, catalogue);
   app.addHook('onReady', () => grantLiveness.start());
   app.addHook('onClose', () => grantLiveness.close());
   const heartbeat = setInterval(() => {
@@ -258,6 +272,8 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Accord> {
       consentRequests,
       myApps,
       apis,
+      consentPolicies,
+      consentPreview,
       resourceServer: tokenOptions(resources.admin),
     });
     const portal = new PortalSession({ provider, pool, issuer: config.issuer, secureCookies, keys });
@@ -271,7 +287,8 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Accord> {
       directory,
       consentRequests,
       catalogue,
-      preview: new IntegratedAppsPreview(pool, catalogue),
+      preview: consentPreview,
+      consentPolicies,
       enterpriseApps,
       secretReveal: new SecretReveal(cookieKey, secureCookies),
       apis,
@@ -281,7 +298,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Accord> {
   return {
     app,
     provider,
-    services: { consent, grants, consentRequests, catalogue, apis },
+    services: { consent, grants, consentRequests, catalogue, apis, consentPolicies },
     drain: () => {
       draining = true;
     },

@@ -16,6 +16,8 @@ import { demoAppCommands } from './demo-app.js';
 import { distributeCommands } from './distribute.js';
 import { keysCommands } from './keys.js';
 import { migrateCommands } from './migrate.js';
+import { permissionCommands } from './permission.js';
+import { policyCommands } from './policy.js';
 import { seedCommands } from './seed.js';
 import { tenantCommands } from './tenant.js';
 import { userCommands } from './user.js';
@@ -40,6 +42,8 @@ export const commands: readonly Command[] = [
   ...userCommands,
   ...appCommands,
   ...apiCommands,
+  ...permissionCommands,
+  ...policyCommands,
   ...keysCommands,
   ...auditCommands,
   ...demoAppCommands,

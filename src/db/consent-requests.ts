@@ -17,6 +17,14 @@ export interface ConsentRequestRecord {
   createdAt: Date;
   expiresAt: Date;
   decidedAt: Date | null;
+  /** Why the user needed approval when they last asked: the consent decision's rule (issue 14). */
+  approvalRule: {
+    id: string;
+    row: number;
+    explanation: string;
+    policy?: { id: string; name: string };
+    scopes?: string[];
+  } | null;
 }
 
 /**
@@ -29,7 +37,7 @@ const STATUS = `CASE WHEN ${OVERDUE} THEN 'expired' ELSE status END`;
 const COLUMNS = `tenant_id AS "tenantId", id, user_id AS "userId", client_id AS "clientId", scopes, reason,
   ${STATUS} AS status, approved_scopes AS "approvedScopes", decided_by AS "decidedBy",
   decision_reason AS "decisionReason", created_at AS "createdAt", expires_at AS "expiresAt",
-  CASE WHEN ${OVERDUE} THEN expires_at ELSE decided_at END AS "decidedAt"`;
+  CASE WHEN ${OVERDUE} THEN expires_at ELSE decided_at END AS "decidedAt", approval_rule AS "approvalRule"`;
 
 /**
  * Stores the expiry of the tenant's overdue pending requests. Reads do not need it (they derive
@@ -58,17 +66,28 @@ export async function upsertOpenConsentRequest(
     scopes: string[];
     reason: string;
     ttlDays: number;
+    approvalRule?: ConsentRequestRecord['approvalRule'];
   },
 ): Promise<ConsentRequestRecord> {
   const { rows } = await db.query<ConsentRequestRecord>(
-    `INSERT INTO consent_requests AS cr (tenant_id, id, user_id, client_id, scopes, reason, expires_at)
-     VALUES ($1::text, $2::text, $3::text, $4::text, $5::text[], $6::text, now() + make_interval(days => $7::integer))
+    `INSERT INTO consent_requests AS cr (tenant_id, id, user_id, client_id, scopes, reason, expires_at, approval_rule)
+     VALUES ($1::text, $2::text, $3::text, $4::text, $5::text[], $6::text, now() + make_interval(days => $7::integer), $8::jsonb)
      ON CONFLICT (tenant_id, user_id, client_id) WHERE status = 'pending' DO UPDATE
         SET scopes = ARRAY(SELECT DISTINCT unnest(cr.scopes || EXCLUDED.scopes)),
             reason = EXCLUDED.reason,
-            expires_at = EXCLUDED.expires_at
+            expires_at = EXCLUDED.expires_at,
+            approval_rule = EXCLUDED.approval_rule
      RETURNING ${COLUMNS}`,
-    [request.tenantId, request.id, request.userId, request.clientId, request.scopes, request.reason, request.ttlDays],
+    [
+      request.tenantId,
+      request.id,
+      request.userId,
+      request.clientId,
+      request.scopes,
+      request.reason,
+      request.ttlDays,
+      request.approvalRule ? JSON.stringify(request.approvalRule) : null,
+    ],
   );
   return rows[0]!;
 }
@@ -143,4 +162,29 @@ export async function listOpenConsentRequestScopes(db: Queryable, tenantId: stri
     [tenantId],
   );
   return rows.map((row) => row.scopes);
+}
+
+/** The tenant's open requests with who asked (role, username): what a consent settings preview re-decides. */
+export async function listOpenConsentRequestsWithRequester(
+  db: Queryable,
+  tenantId: string,
+): Promise<
+  Array<{ id: string; userId: string; username: string; role: 'user' | 'admin'; clientId: string; scopes: string[] }>
+> {
+  const { rows } = await db.query<{
+    id: string;
+    userId: string;
+    username: string;
+    role: 'user' | 'admin';
+    clientId: string;
+    scopes: string[];
+  }>(
+    `SELECT cr.id, cr.user_id AS "userId", u.username, u.role, cr.client_id AS "clientId", cr.scopes
+       FROM consent_requests cr JOIN users u ON u.tenant_id = cr.tenant_id AND u.id = cr.user_id
+      WHERE cr.tenant_id = $1::text AND cr.status = 'pending' AND cr.expires_at > now()
+      ORDER BY cr.created_at, cr.id
+      LIMIT 1000`,
+    [tenantId],
+  );
+  return rows;
 }

@@ -1,4 +1,5 @@
 // tenant_apps, admin_consents and user_consents: what each tenant and user allowed each app.
+import type { UserConsentSetting } from '../core/app-consent-policies.js';
 import type { Queryable } from './pool.js';
 import { withTenantOfUser } from './users.js';
 
@@ -24,6 +25,10 @@ export interface UserConsentRecord {
 export interface AccessRecord {
   tenantId: string;
   integratedAppsEnabled: boolean;
+  /** The tenant's user consent setting and risk-based step-up (issue 14). */
+  userConsent: UserConsentSetting;
+  riskStepUp: boolean;
+  riskStepUpDays: number;
   role: 'user' | 'admin';
   disabled: boolean;
   blocked: boolean;
@@ -38,7 +43,9 @@ export async function loadAccess(db: Queryable, userId: string, clientId: string
   return withTenantOfUser(db, userId, async (tenantId) => {
     const { rows } = await db.query<AccessRecord>({
       name: 'load-access',
-      text: `SELECT u.tenant_id AS "tenantId", t.integrated_apps_enabled AS "integratedAppsEnabled", u.role, u.disabled,
+      text: `SELECT u.tenant_id AS "tenantId", t.integrated_apps_enabled AS "integratedAppsEnabled",
+            t.user_consent AS "userConsent", t.risk_step_up AS "riskStepUp", t.risk_step_up_days AS "riskStepUpDays",
+            u.role, u.disabled,
             COALESCE(ta.blocked, false) AS blocked,
             COALESCE(ac.scopes, '{}') AS "adminScopes",
             COALESCE(uc.scopes, '{}') AS "userScopes",

@@ -50,6 +50,8 @@ export const TABLE_KINDS: Readonly<Record<string, TableKind>> = {
   sent_mail: { kind: 'tenant' },
   sites: { kind: 'tenant' },
   site_items: { kind: 'tenant' },
+  permission_classifications: { kind: 'tenant' },
+  app_consent_policies: { kind: 'tenant' },
   // Found by their own key. oidc-provider looks up every session, interaction, code, token and
   // grant by its id, so that is the shard key of its rows; uids and user codes lead to the id
   // through oidc_model_keys. A sub leads to its tenant through user_ids.

@@ -289,8 +289,14 @@ export interface WaitingConsentInteraction {
   /** The request's `prompt` parameter, space-separated. */
   prompt: string;
   appScopes: string[];
+  userId: string;
+  username: string;
+  clientId: string;
+  appName: string;
   multiTenant: boolean;
   publisherTenantId: string;
+  publisherVerified: boolean;
+  createdAt: Date;
   blocked: boolean;
   adminScopes: string[];
   userScopes: string[];
@@ -320,6 +326,8 @@ export async function listWaitingConsentInteractions(
           AND payload->'prompt'->>'name' = 'consent' AND NOT (payload ? 'result'))
      SELECT u.role, u.tenant_id AS "userTenantId", i.requested, i.prompt,
           a.scopes AS "appScopes", a.multi_tenant AS "multiTenant", a.publisher_tenant_id AS "publisherTenantId",
+          u.id AS "userId", u.username, a.client_id AS "clientId", a.name AS "appName",
+          a.publisher_verified AS "publisherVerified", a.created_at AS "createdAt",
           COALESCE(ta.blocked, false) AS blocked,
           COALESCE(ac.scopes, '{}') AS "adminScopes",
           COALESCE(uc.scopes, '{}') AS "userScopes"

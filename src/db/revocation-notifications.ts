@@ -17,7 +17,9 @@ export const EVERY_ROW = '*';
  * own (a pooled one would be handed to others).
  */
 export async function listenForRevocations(client: DedicatedClient): Promise<void> {
-  await client.query('LISTEN accord_grant_changed; LISTEN accord_app_deleted; LISTEN accord_catalogue_changed');
+  await client.query(
+    'LISTEN accord_grant_changed; LISTEN accord_app_deleted; LISTEN accord_catalogue_changed; LISTEN accord_consent_policy_changed',
+  );
 }
 
 /** Tells every listening process that these grants or apps changed (nothing when `ids` is empty). */

@@ -1,4 +1,5 @@
 // tenants: organisations and their Integrated Apps setting.
+import type { UserConsentSetting } from '../core/app-consent-policies.js';
 import type { Queryable } from './pool.js';
 
 export interface TenantRecord {
@@ -44,4 +45,41 @@ export async function setIntegratedApps(db: Queryable, id: string, enabled: bool
 export async function countTenants(db: Queryable): Promise<number> {
   const { rows } = await db.query<{ count: string }>('SELECT count(*) FROM tenants');
   return Number(rows[0]!.count);
+}
+
+/** The tenant's graduated-consent settings (issue 14): user consent setting and risk-based step-up. */
+export interface TenantConsentSettings {
+  userConsent: UserConsentSetting;
+  riskStepUp: boolean;
+  riskStepUpDays: number;
+}
+
+/** The tenant's consent settings, its row locked for the rest of the transaction. */
+export async function lockTenantConsentSettings(db: Queryable, id: string): Promise<TenantConsentSettings | undefined> {
+  const { rows } = await db.query<TenantConsentSettings>(
+    `SELECT user_consent AS "userConsent", risk_step_up AS "riskStepUp", risk_step_up_days AS "riskStepUpDays"
+       FROM tenants WHERE id = $1::text FOR UPDATE`,
+    [id],
+  );
+  return rows[0];
+}
+
+export async function findTenantConsentSettings(db: Queryable, id: string): Promise<TenantConsentSettings | undefined> {
+  const { rows } = await db.query<TenantConsentSettings>(
+    `SELECT user_consent AS "userConsent", risk_step_up AS "riskStepUp", risk_step_up_days AS "riskStepUpDays"
+       FROM tenants WHERE id = $1::text`,
+    [id],
+  );
+  return rows[0];
+}
+
+export async function updateTenantConsentSettings(
+  db: Queryable,
+  id: string,
+  settings: TenantConsentSettings,
+): Promise<void> {
+  await db.query(
+    'UPDATE tenants SET user_consent = $2::text, risk_step_up = $3::boolean, risk_step_up_days = $4::integer WHERE id = $1::text',
+    [id, settings.userConsent, settings.riskStepUp, settings.riskStepUpDays],
+  );
 }

@@ -158,9 +158,13 @@ export async function interactionRoutes(instance: FastifyInstance, deps: Interac
           accountId,
           evaluation.app.clientId,
         );
+        if (decision.rule.id === 'risky_app' && !sentNotice)
+          await consent.recordRiskyAppDetected(accountId, evaluation);
         return reply.view('needs-admin-approval', {
           ...common,
           reason: decision.reason,
+          rule: decision.rule,
+          riskDays: evaluation.access.riskStepUpDays,
           adminPermissions: describe(decision.adminScopes),
           adminGroups: await groups(decision.adminScopes),
           requested: describe(decision.missingScopes),
@@ -327,6 +331,7 @@ export async function interactionRoutes(instance: FastifyInstance, deps: Interac
         clientId,
         evaluation.decision.missingScopes,
         request.body.reason ?? '',
+        evaluation.decision.rule,
       );
       return renderConsentStep(reply, details, true);
     },

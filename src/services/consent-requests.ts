@@ -2,6 +2,7 @@
 // admin approval" page asks, with a reason; an admin of their tenant approves all or some of the
 // permissions — which records the tenant-wide admin consent — or denies, with a reason. One open
 // request per user and app; requests expire after CONSENT_REQUEST_TTL_DAYS.
+import type { DecisionRule } from '../core/consent-decision.js';
 import { Conflict, InvalidRequest, NotFound } from '../core/errors.js';
 import type { PermissionCatalogue } from '../core/permission-catalogue.js';
 import { recordAuditEvent } from '../db/audit-events.js';
@@ -21,7 +22,14 @@ export class ConsentRequests {
   ) {}
 
   /** Opens (or refreshes) the user's request for the permissions the app still needs. */
-  async request(tenantId: string, userId: string, clientId: string, scopes: readonly string[], reason: string) {
+  async request(
+    tenantId: string,
+    userId: string,
+    clientId: string,
+    scopes: readonly string[],
+    reason: string,
+    approvalRule?: DecisionRule,
+  ) {
     const trimmed = reason.trim();
     if (trimmed.length > MAX_REASON_LENGTH)
       throw InvalidRequest(`reason must be at most ${MAX_REASON_LENGTH} characters`, { field: 'reason' });
@@ -38,13 +46,18 @@ export class ConsentRequests {
         scopes: this.catalogue.sort(scopes),
         reason: trimmed,
         ttlDays: this.ttlDays,
+        approvalRule: approvalRule ?? null,
       });
       await recordAuditEvent(tx, {
         tenantId,
         actor: userId,
         action: 'consent_request.opened',
         target: clientId,
-        details: { request: record.id, scopes: record.scopes },
+        details: {
+          request: record.id,
+          scopes: record.scopes,
+          ...(approvalRule ? { rule: approvalRule.id, because: approvalRule.explanation } : {}),
+        },
       });
       return record;
     });

@@ -2,9 +2,11 @@
 // (core/consent-decision.ts) and records new consent, each change one transaction with its audit
 // event. The oidc-provider side — the Grant the provider is handed, the interaction policy — is
 // provider/'s (provider/grant-sync.ts, provider/consent-policy.ts).
+import { classificationOf } from '../core/app-consent-policies.js';
 import { type ConsentDecision, decideConsent } from '../core/consent-decision.js';
 import { FIRST_PARTY_CLIENT_ID } from '../core/first-party-client.js';
 import type { PermissionCatalogue } from '../core/permission-catalogue.js';
+import type { Impact } from '../core/types.js';
 import { type AppRecord, findApp } from '../db/apps.js';
 import { recordAuditEvent } from '../db/audit-events.js';
 import {
@@ -18,6 +20,7 @@ import {
   upsertAdminConsent,
 } from '../db/consents.js';
 import { inTransaction, type Pool, type Queryable } from '../db/pool.js';
+import { readTenantConsentPolicies, type TenantConsentPolicies } from './consent-policy-cache.js';
 
 /**
  * The reads a consent decision is made from. Straight from the database by default
@@ -50,6 +53,10 @@ export class Consents {
     private readonly pool: Pool,
     private readonly catalogue: PermissionCatalogue,
     private readonly reads: ConsentReads = databaseConsentReads(pool),
+    /** The tenant's classifications and custom policies: from the per-process cache in the server. */
+    private readonly tenantPolicies: (tenantId: string) => Promise<TenantConsentPolicies> = (tenantId) =>
+      readTenantConsentPolicies(pool, tenantId),
+    private readonly now: () => Date = () => new Date(),
   ) {}
 
   /** The decision for this user, app and request, from the database as it is now. */
@@ -64,13 +71,35 @@ export class Consents {
       const access = await this.reads.loadAccess(userId, clientId);
       if (!access) return undefined;
       const requestedScopes = [...new Set(requested)].filter((scope) => scope === 'openid');
-      return { app: firstPartyApp(access.tenantId), access, requestedScopes, decision: { outcome: 'proceed' } };
+      return { app: firstPartyApp(access.tenantId), access, requestedScopes, decision: FIRST_PARTY_DECISION };
     }
     const [app, access] = await Promise.all([this.reads.findApp(clientId), this.reads.loadAccess(userId, clientId)]);
     if (!app || !access || access.disabled) return undefined;
     const requestedScopes = this.requestable(app, requested, access.tenantId);
-    const decision = decideAccess(this.catalogue, app, access, requestedScopes, promptConsent);
+    const policies = await this.tenantPolicies(access.tenantId);
+    const decision = decideAccess(this.catalogue, app, access, policies, requestedScopes, promptConsent, this.now());
     return { app, access, requestedScopes, decision };
+  }
+
+  /**
+   * Risk-based step-up sent a request to an admin: `consent.risky_app_detected`, with why, in the
+   * user's tenant (written when the user is shown the page, not on the silent path).
+   */
+  async recordRiskyAppDetected(userId: string, evaluation: ConsentEvaluation): Promise<void> {
+    const { app, access, decision } = evaluation;
+    await recordAuditEvent(this.pool, {
+      tenantId: access.tenantId,
+      actor: userId,
+      action: 'consent.risky_app_detected',
+      target: app.clientId,
+      details: {
+        publisherTenantId: app.publisherTenantId,
+        registeredAt: app.createdAt.toISOString(),
+        scopes: decision.outcome === 'needs_admin_approval' ? decision.missingScopes : evaluation.requestedScopes,
+        rule: decision.rule.id,
+        because: decision.rule.explanation,
+      },
+    });
   }
 
   /** Records the user's own consent to `scopes` (added to what they granted before). */
@@ -158,24 +187,74 @@ export function requestableScopes(
 /** The consent decision (core/consent-decision.ts) for one user's access to one app, from their records. */
 export function decideAccess(
   catalogue: PermissionCatalogue,
-  app: Pick<AppRecord, 'multiTenant' | 'publisherTenantId'>,
-  access: Pick<AccessRecord, 'integratedAppsEnabled' | 'blocked' | 'adminScopes' | 'userScopes' | 'tenantId' | 'role'>,
+  app: Pick<AppRecord, 'clientId' | 'multiTenant' | 'publisherTenantId' | 'publisherVerified' | 'createdAt'>,
+  access: Pick<
+    AccessRecord,
+    | 'integratedAppsEnabled'
+    | 'userConsent'
+    | 'riskStepUp'
+    | 'riskStepUpDays'
+    | 'blocked'
+    | 'adminScopes'
+    | 'userScopes'
+    | 'tenantId'
+    | 'role'
+  >,
+  tenantPolicies: TenantConsentPolicies,
   requestedScopes: string[],
   promptConsent: boolean,
+  now: Date,
 ): ConsentDecision {
   return decideConsent({
     integratedAppsEnabled: access.integratedAppsEnabled,
+    userConsent: access.userConsent,
+    customPolicies: tenantPolicies.policies,
+    riskStepUp: { enabled: access.riskStepUp, newAppDays: access.riskStepUpDays },
+    now,
     appState: access.blocked ? 'blocked' : access.adminScopes.length > 0 ? 'admin_consented' : 'unconfigured',
-    app: { multiTenant: app.multiTenant, publisherTenantId: app.publisherTenantId },
+    app: {
+      clientId: app.clientId,
+      multiTenant: app.multiTenant,
+      publisherTenantId: app.publisherTenantId,
+      publisherVerified: app.publisherVerified,
+      registeredAt: app.createdAt,
+    },
     userTenantId: access.tenantId,
     userRole: access.role,
     requestedScopes,
     adminConsentRequired: catalogue.adminConsentRequired,
+    permissions: permissionFacts(catalogue, tenantPolicies, requestedScopes),
     adminGrantedScopes: access.adminScopes,
     userGrantedScopes: access.userScopes,
     promptConsent,
   });
 }
+
+/** Each scope's class in the tenant and its API, as the decision reads them. */
+export function permissionFacts(
+  catalogue: PermissionCatalogue,
+  tenantPolicies: Pick<TenantConsentPolicies, 'classifications'>,
+  scopes: readonly string[],
+): Map<string, { classification: Impact; api: string }> {
+  return new Map(
+    scopes.map((scope) => {
+      const permission = catalogue.get(scope);
+      return [
+        scope,
+        {
+          classification: classificationOf(scope, tenantPolicies.classifications, permission?.impact),
+          api: permission?.resource ?? '',
+        },
+      ];
+    }),
+  );
+}
+
+/** The portal's decision: no consent step, ever. */
+const FIRST_PARTY_DECISION: ConsentDecision = {
+  outcome: 'proceed',
+  rule: { row: 0, id: 'all_granted', explanation: "Accord's own portal asks for sign-in only and needs no consent" },
+};
 
 /** The portal as an AppRecord, for callers of evaluate(); it has no row in `apps`. */
 function firstPartyApp(tenantId: string): AppRecord {

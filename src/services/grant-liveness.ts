@@ -8,7 +8,9 @@
 // entries read from the database after it started listening. When the listener is lost the cache
 // is emptied and every check reads the database (as without a cache) until it listens again.
 // Only "alive" is cached: a refusal always comes from the database.
+
 import { CATALOGUE_CHANNEL } from '../db/apis.js';
+import { CONSENT_POLICY_CHANNEL } from '../db/app-consent-policies.js';
 import { appExists } from '../db/apps.js';
 import { grantLifetimeMs } from '../db/oidc-models.js';
 import { createDedicatedClient, type DedicatedClient, type Pool, ping } from '../db/pool.js';
@@ -37,6 +39,12 @@ export interface GrantLivenessOptions {
    * and whenever the listener (re)connects, since a change may have been missed meanwhile.
    */
   onCatalogueChanged?: () => void;
+  /**
+   * Called with the tenant whose consent policies or classifications changed
+   * (db/app-consent-policies.ts), and with undefined (every tenant) whenever the listener
+   * (re)connects.
+   */
+  onConsentPoliciesChanged?: (tenantId: string | undefined) => void;
 }
 
 export interface TokenGrant {
@@ -54,6 +62,7 @@ export class GrantLiveness {
   private readonly reconnectDelayMs: readonly [number, number];
   private readonly log: GrantLivenessLog | undefined;
   private readonly onCatalogueChanged: (() => void) | undefined;
+  private readonly onConsentPoliciesChanged: ((tenantId: string | undefined) => void) | undefined;
 
   private client: DedicatedClient | undefined;
   private listening = false;
@@ -78,6 +87,7 @@ export class GrantLiveness {
     this.reconnectDelayMs = options.reconnectDelayMs ?? [100, 5_000];
     this.log = options.log;
     this.onCatalogueChanged = options.onCatalogueChanged;
+    this.onConsentPoliciesChanged = options.onConsentPoliciesChanged;
   }
 
   /** Whether the cache is in use: the listener is connected and listening. */
@@ -153,6 +163,10 @@ export class GrantLiveness {
       this.onCatalogueChanged?.();
       return;
     }
+    if (channel === CONSENT_POLICY_CHANNEL) {
+      this.onConsentPoliciesChanged?.(payload || undefined);
+      return;
+    }
     this.generation++;
     const prefix = channel === GRANT_CHANNEL ? 'g:' : channel === APP_CHANNEL ? 'a:' : undefined;
     if (prefix === undefined) return;
@@ -182,6 +196,7 @@ export class GrantLiveness {
     this.listening = true;
     this.generation++; // reads that began before LISTEN took effect are not cached
     this.onCatalogueChanged?.(); // a change announced while not listening was missed
+    this.onConsentPoliciesChanged?.(undefined);
     if (this.failures > 0)
       this.log?.info({ attempts: this.failures }, 'revocation listener connected again; caching grant checks');
     this.failures = 0;
@@ -222,6 +237,8 @@ export class GrantLiveness {
     this.listening = false;
     this.generation++;
     this.alive.clear();
+    // Consent policies cached meanwhile are read again after their short maximum age.
+    this.onConsentPoliciesChanged?.(undefined);
     clearTimeout(this.heartbeatTimer);
   }
 }

@@ -115,6 +115,21 @@ export function apiOperations(tenant: string, ids: { userId: string; clientId: s
     { method: 'PATCH', path: `${base}/apis/${API}/scopes/read`, body: { description: 'Changed' } },
     { method: 'DELETE', path: `${base}/apis/${API}/scopes/read` },
     { method: 'GET', path: `${base}/apis/${API}/scopes/read/impact` },
+    { method: 'GET', path: `${base}/consent-settings` },
+    { method: 'PATCH', path: `${base}/consent-settings`, body: { userConsent: 'verified-low-impact' } },
+    { method: 'POST', path: `${base}/consent-settings/preview`, body: { riskStepUp: true } },
+    { method: 'GET', path: `${base}/permission-classifications` },
+    { method: 'PATCH', path: `${base}/permission-classifications/Mail.Send`, body: { classification: 'low' } },
+    { method: 'GET', path: `${base}/consent-policies` },
+    { method: 'POST', path: `${base}/consent-policies`, body: { id: 'intruder', name: 'Intruder', includes: [{}] } },
+    { method: 'POST', path: `${base}/consent-policies/preview`, body: { remove: 'intruder' } },
+    {
+      method: 'POST',
+      path: `${base}/consent-policies/evaluate`,
+      body: { clientId: ids.clientId, user: ids.userId, scopes: ['openid'] },
+    },
+    { method: 'GET', path: `${base}/consent-policies/intruder` },
+    { method: 'DELETE', path: `${base}/consent-policies/intruder` },
   ] as const;
 }
 
@@ -155,6 +170,17 @@ export const DOCUMENTED_OPERATIONS = [
   'PATCH /api/v1/tenants/{tenant}/apis/{api}/scopes/{scope}',
   'DELETE /api/v1/tenants/{tenant}/apis/{api}/scopes/{scope}',
   'GET /api/v1/tenants/{tenant}/apis/{api}/scopes/{scope}/impact',
+  'GET /api/v1/tenants/{tenant}/consent-settings',
+  'PATCH /api/v1/tenants/{tenant}/consent-settings',
+  'POST /api/v1/tenants/{tenant}/consent-settings/preview',
+  'GET /api/v1/tenants/{tenant}/permission-classifications',
+  'PATCH /api/v1/tenants/{tenant}/permission-classifications/{scope}',
+  'GET /api/v1/tenants/{tenant}/consent-policies',
+  'POST /api/v1/tenants/{tenant}/consent-policies',
+  'POST /api/v1/tenants/{tenant}/consent-policies/preview',
+  'POST /api/v1/tenants/{tenant}/consent-policies/evaluate',
+  'GET /api/v1/tenants/{tenant}/consent-policies/{id}',
+  'DELETE /api/v1/tenants/{tenant}/consent-policies/{id}',
 ];
 
 /** The user's own operations (`/me`), outside any tenant's admin scope. */

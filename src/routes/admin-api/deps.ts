@@ -4,9 +4,11 @@ import type { Pool } from '../../db/pool.js';
 import type { ResourceServerOptions } from '../../plugins/resource-server.js';
 import type { Apis } from '../../services/apis.js';
 import type { AuditLog } from '../../services/audit-log.js';
+import type { ConsentPolicies } from '../../services/consent-policies.js';
 import type { ConsentRequests } from '../../services/consent-requests.js';
 import type { Directory } from '../../services/directory.js';
 import type { EnterpriseApps } from '../../services/enterprise-apps.js';
+import type { IntegratedAppsPreview } from '../../services/integrated-apps-preview.js';
 import type { MyApps } from '../../services/my-apps.js';
 import type { PublishedApps } from '../../services/published-apps.js';
 import type { TenantUsers } from '../../services/tenant-users.js';
@@ -20,6 +22,8 @@ export interface AdminApiOptions {
   consentRequests: ConsentRequests;
   myApps: MyApps;
   apis: Apis;
+  consentPolicies: ConsentPolicies;
+  consentPreview: IntegratedAppsPreview;
   /** How this API verifies tokens; `audience` is the API's resource indicator. */
   resourceServer: ResourceServerOptions;
 }
@@ -34,6 +38,8 @@ export interface AdminApiDeps {
   apps: PublishedApps;
   auditLog: AuditLog;
   apis: Apis;
+  consentPolicies: ConsentPolicies;
+  consentPreview: IntegratedAppsPreview;
   /** This API's public URL (its resource indicator), for `Location` headers. */
   apiUrl: string;
 }

@@ -15,6 +15,7 @@ import { Tenants } from '../../services/tenants.js';
 import { apiSchemas, apisRoutes } from './apis.js';
 import { appsRoutes } from './apps.js';
 import { auditEventsRoutes } from './audit-events.js';
+import { consentPoliciesRoutes, consentPolicySchemas } from './consent-policies.js';
 import { consentRequestsRoutes } from './consent-requests.js';
 import type { AdminApiDeps, AdminApiOptions } from './deps.js';
 import { enterpriseAppsRoutes } from './enterprise-apps.js';
@@ -50,12 +51,14 @@ export async function adminApiRoutes(app: FastifyInstance, options: AdminApiOpti
     apps: new PublishedApps(pool),
     auditLog: new AuditLog(pool),
     apis: options.apis,
+    consentPolicies: options.consentPolicies,
+    consentPreview: options.consentPreview,
     apiUrl: options.resourceServer.audience,
   };
   useStrictValidation(app);
   // JSON only: the global form and text parsers serve the pages, not this API (415 here).
   app.removeContentTypeParser(['application/x-www-form-urlencoded', 'text/plain']);
-  for (const schema of [...sharedSchemas, ...apiSchemas]) app.addSchema(schema);
+  for (const schema of [...sharedSchemas, ...apiSchemas, ...consentPolicySchemas]) app.addSchema(schema);
   await app.register(openapiPlugin, {
     issuer: options.resourceServer.issuer,
     info: { title: 'Accord admin API', version: '1.0.0', description: DESCRIPTION },
@@ -71,6 +74,11 @@ export async function adminApiRoutes(app: FastifyInstance, options: AdminApiOpti
       { name: 'Consent requests', description: 'Users’ requests for admin approval of an app.' },
       { name: 'Audit events', description: 'Who changed what, newest first.' },
       { name: 'APIs', description: 'The tenant’s own APIs (resource servers) and their scopes.' },
+      {
+        name: 'Consent policies',
+        description:
+          'Graduated consent: the user consent setting, risk-based step-up, permission classifications, app consent policies, previews and the what-if.',
+      },
       {
         name: 'My apps',
         description: 'The signed-in user’s own apps and consents (permission AppConsents.ReadWrite).',
@@ -93,6 +101,7 @@ export async function adminApiRoutes(app: FastifyInstance, options: AdminApiOpti
       await tenant.register(consentRequestsRoutes, deps);
       await tenant.register(auditEventsRoutes, deps);
       await tenant.register(apisRoutes, deps);
+      await tenant.register(consentPoliciesRoutes, deps);
     },
     { prefix: '/tenants/:tenant' },
   );

@@ -153,6 +153,7 @@ export function consentRequestOf(record: ConsentRequestRecord): ConsentRequestBo
     createdAt: record.createdAt.toISOString(),
     expiresAt: record.expiresAt.toISOString(),
     decidedAt: isoOrNull(record.decidedAt),
+    approvalRule: record.approvalRule,
   };
 }
 

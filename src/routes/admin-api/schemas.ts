@@ -348,6 +348,20 @@ export const ConsentRequestSchema = Type.Object({
   createdAt: timestamp(),
   expiresAt: timestamp(),
   decidedAt: Type.Optional(nullableTimestamp()),
+  approvalRule: Type.Optional(
+    nullable(
+      Type.Object(
+        {
+          row: Type.Integer(),
+          id: Type.String(),
+          explanation: Type.String(),
+          policy: Type.Optional(Type.Object({ id: Type.String(), name: Type.String() })),
+          scopes: Type.Optional(strings()),
+        },
+        { description: 'Why the user needed an admin when they asked: the consent decision’s rule, in words.' },
+      ),
+    ),
+  ),
 });
 export type ConsentRequestBody = Static<typeof ConsentRequestSchema>;
 

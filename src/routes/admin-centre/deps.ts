@@ -5,6 +5,7 @@ import type { PermissionCatalogue } from '../../core/permission-catalogue.js';
 import type { Pool } from '../../db/pool.js';
 import type { Apis } from '../../services/apis.js';
 import type { AuditLog } from '../../services/audit-log.js';
+import type { ConsentPolicies } from '../../services/consent-policies.js';
 import type { ConsentRequests } from '../../services/consent-requests.js';
 import type { Directory } from '../../services/directory.js';
 import type { EnterpriseApps } from '../../services/enterprise-apps.js';
@@ -28,6 +29,7 @@ export interface AdminCentreDeps {
   /** Carries a new client secret to the one GET page that shows it (post/redirect/get). */
   secretReveal: SecretReveal;
   apis: Apis;
+  consentPolicies: ConsentPolicies;
 }
 
 export interface AdminCentreContext extends Omit<AdminCentreDeps, 'pool'> {

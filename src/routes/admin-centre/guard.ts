@@ -11,6 +11,7 @@ export type AdminSection =
   | 'home'
   | 'users'
   | 'integrated-apps'
+  | 'consent-settings'
   | 'apps'
   | 'apis'
   | 'enterprise-apps'

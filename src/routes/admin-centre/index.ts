@@ -17,6 +17,7 @@ import { appsPages } from './apps.js';
 import { auditPages } from './audit.js';
 import { consentChart } from './consent-chart.js';
 import { consentRequestsPages } from './consent-requests.js';
+import { consentSettingsPages } from './consent-settings.js';
 import type { AdminCentreContext, AdminCentreDeps } from './deps.js';
 import { enterpriseAppsPages } from './enterprise-apps.js';
 import { type AdminNavItem, pageData, requireAdmin } from './guard.js';
@@ -30,6 +31,7 @@ const NAV: readonly AdminNavItem[] = [
   { section: 'home', href: '/admin', labelKey: 'admin:nav.home' },
   { section: 'users', href: '/admin/users', labelKey: 'admin:nav.users' },
   { section: 'integrated-apps', href: '/admin/settings/integrated-apps', labelKey: 'admin:nav.integratedApps' },
+  { section: 'consent-settings', href: '/admin/settings/consent', labelKey: 'admin:nav.consentSettings' },
   { section: 'apps', href: '/admin/apps', labelKey: 'admin:nav.apps' },
   { section: 'apis', href: '/admin/apis', labelKey: 'admin:nav.apis' },
   { section: 'enterprise-apps', href: '/admin/enterprise-apps', labelKey: 'admin:nav.enterpriseApps' },
@@ -76,6 +78,7 @@ export async function adminCentreRoutes(app: FastifyInstance, deps: AdminCentreD
   });
 
   await app.register(integratedAppsPages, context);
+  await app.register(consentSettingsPages, context);
   await app.register(appsPages, context);
   await app.register(apisPages, context);
   await app.register(enterpriseAppsPages, context);
