@@ -314,7 +314,10 @@ export async function interactionRoutes(instance: FastifyInstance, deps: Interac
         throw InteractionExpired('Nothing was granted. Go back to the app and start again.').withMessage(
           'pages:errors.nothingGranted',
         );
-      return finish(request, reply, { consent: { grantId: grant.jti } }, true);
+      // Grant Management's `create` resumes with the grant created for this request (the
+      // interaction's), which provider/grant-management.ts then fills; any other with the user's grant.
+      const created = details.params.grant_management_action === 'create' ? details.grantId : undefined;
+      return finish(request, reply, { consent: { grantId: created ?? grant.jti } }, true);
     },
   );
 
