@@ -399,12 +399,12 @@ export class Directory {
 function checkOptionalScopes(scopes: readonly string[], optional: readonly string[]): string[] {
   const distinct = [...new Set(optional)];
   if (distinct.includes('openid'))
-    throw InvalidRequest('openid cannot be optional: it is what signs the user in', {
+    throw InvalidRequest('optional_permissions may not hold openid: it is what signs the user in', {
       field: 'optional_permissions',
     }).withMessage('admin:error.openidNotOptional');
   const unregistered = distinct.filter((scope) => !scopes.includes(scope));
   if (unregistered.length > 0)
-    throw InvalidRequest(`optional permissions must be among the app's permissions: ${unregistered.join(' ')}`, {
+    throw InvalidRequest(`optional_permissions must be among the app's permissions: ${unregistered.join(' ')}`, {
       field: 'optional_permissions',
     }).withMessage('admin:error.optionalNotRegistered', { scopes: unregistered.join(' ') });
   return distinct;

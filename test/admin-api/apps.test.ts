@@ -219,11 +219,11 @@ t.test('other bad app input is refused with 400 naming the field', async (t) => 
     ['publisher name', { ...validApp, publisherName: 'Microsoft' }, /^body\.publisherName is not a known field$/],
     ['client secret', { ...validApp, clientSecret: 'chosen-by-me' }, /^body\.clientSecret is not a known field$/],
     ['multiTenant as a string', { ...validApp, multiTenant: 'true' }, /^body\.multiTenant must be boolean$/],
-    ['openid optional', { ...validApp, optionalPermissions: ['openid'] }, /^openid cannot be optional/],
+    ['openid optional', { ...validApp, optionalPermissions: ['openid'] }, /^optionalPermissions may not hold openid/],
     [
       'an optional permission not registered',
       { ...validApp, optionalPermissions: ['Calendars.Read'] },
-      /^optional permissions must be among the app's permissions: Calendars.Read$/,
+      /^optionalPermissions must be among the app's permissions: Calendars.Read$/,
     ],
   ];
   for (const [name, body, description] of cases) {

@@ -257,6 +257,7 @@ const API_FIELDS: Record<string, string> = {
   privacy_url: 'privacyUrl',
   terms_url: 'termsUrl',
   logo_url: 'logoUrl',
+  optional_permissions: 'optionalPermissions',
 };
 
 async function inApiTerms<T>(work: () => Promise<T>): Promise<T> {
