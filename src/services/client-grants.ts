@@ -20,16 +20,17 @@ export async function revokeGrantForApp(
 ): Promise<void> {
   await inTransaction(pool, async (tx) => {
     const user = await findUserById(tx, grant.userId);
-    const key = { tenantId: user?.tenantId ?? '', userId: grant.userId, clientId: grant.clientId };
-    const recorded = user ? await detachGrant(tx, key, grant.grantId) : false;
+    // A user who is gone has no consent record and no audit trail left: the grant just goes.
+    if (!user) return revokeGrants(tx, [grant.grantId]);
+    const key = { tenantId: user.tenantId, userId: grant.userId, clientId: grant.clientId };
+    const usersOwnGrant = await detachGrant(tx, key, grant.grantId);
     await revokeGrants(tx, [grant.grantId]);
-    if (user)
-      await recordAuditEvent(tx, {
-        tenantId: user.tenantId,
-        actor: grant.clientId,
-        action: 'grant.revoked',
-        target: grant.clientId,
-        details: { grantId: grant.grantId, userId: grant.userId, via: 'grant_management', recorded },
-      });
+    await recordAuditEvent(tx, {
+      tenantId: user.tenantId,
+      actor: grant.clientId,
+      action: 'grant.revoked',
+      target: grant.clientId,
+      details: { grantId: grant.grantId, userId: grant.userId, via: 'grant_management', usersOwnGrant },
+    });
   });
 }
