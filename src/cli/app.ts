@@ -102,6 +102,9 @@ function appChanges(parsed: Parsed): AppChanges {
   if (postLogout) changes.postLogoutRedirectUris = postLogout.filter(Boolean);
   const permissions = listOption(parsed, 'permissions');
   if (permissions) changes.scopes = scopesOf(permissions);
+  // `--optional-permissions ""` makes every permission required again.
+  const optional = listOption(parsed, 'optional-permissions');
+  if (optional) changes.optionalScopes = scopesOf(optional);
   const urls = {
     'homepage-url': 'homepageUrl',
     'privacy-url': 'privacyUrl',
@@ -121,12 +124,13 @@ export const appCommands = [
     name: 'app create',
     usage: `--tenant <publisher> --name <name> --redirect-uri <uri> [--redirect-uri <uri>…]
       [--post-logout-redirect-uri <uri>…] [--multi-tenant] [--public]
-      --permissions "<space-separated scopes>" [--publisher-name <name>]
+      --permissions "<space-separated scopes>" [--optional-permissions "<scopes>"] [--publisher-name <name>]
       [--homepage-url <url>] [--privacy-url <url>] [--terms-url <url>] [--logo-url <url>]`,
     summary: 'Register an app published by a tenant; prints its client_id and, once, its client_secret.',
     help: `--multi-tenant: usable by users of any tenant (default: only the publisher's own users).
 --public: a public client (native or single-page app) with no secret; it must use PKCE.
 --permissions: the scopes the app asks for, from the permission catalogue (e.g. "openid profile User.Read").
+--optional-permissions: those of --permissions a user may untick on the consent page (never openid).
 --publisher-name: the publisher shown on consent pages (default: the tenant's name); it shows as
 not verified until \`accord app verify-publisher <client_id> on\`.
 ${REDIRECT_HELP}
@@ -139,6 +143,7 @@ JSON: {"client_id": "…", "client_secret": "…" (absent for --public), "name":
       'multi-tenant': { type: 'boolean' },
       public: { type: 'boolean' },
       permissions: { type: 'string', multiple: true },
+      'optional-permissions': { type: 'string', multiple: true },
       'publisher-name': { type: 'string' },
       ...urlOptions,
     },
@@ -162,6 +167,7 @@ JSON: {"client_id": "…", "client_secret": "…" (absent for --public), "name":
         termsUrl: stringOption(parsed, 'terms-url') || null,
         logoUrl: stringOption(parsed, 'logo-url') || null,
         scopes: scopesOf(permissions),
+        optionalScopes: scopesOf(listOption(parsed, 'optional-permissions') ?? []),
       };
     },
     run: async (ctx, input) => {
@@ -222,10 +228,10 @@ JSON: {"client_id": "…", "client_secret": "…" (absent for --public), "name":
     name: 'app update',
     usage: `<client_id> [--tenant <publisher>] [--name <name>] [--publisher-name <name>]
       [--redirect-uri <uri>…] [--post-logout-redirect-uri <uri>…] [--permissions "<scopes>"]
-      [--multi-tenant on|off] [--homepage-url <url>] [--privacy-url <url>] [--terms-url <url>] [--logo-url <url>]`,
+      [--optional-permissions "<scopes>"] [--multi-tenant on|off] [--homepage-url <url>] [--privacy-url <url>] [--terms-url <url>] [--logo-url <url>]`,
     summary: "Change an app's registration; options not given stay as they are.",
-    help: `--redirect-uri, --post-logout-redirect-uri and --permissions replace the whole registered list.
-An empty value ("") clears --post-logout-redirect-uri and the URL options.
+    help: `--redirect-uri, --post-logout-redirect-uri, --permissions and --optional-permissions replace the whole registered list.
+An empty value ("") clears --post-logout-redirect-uri, --optional-permissions and the URL options.
 ${REDIRECT_HELP}`,
     args: ['client_id'],
     options: {
@@ -235,6 +241,7 @@ ${REDIRECT_HELP}`,
       'redirect-uri': { type: 'string', multiple: true },
       'post-logout-redirect-uri': { type: 'string', multiple: true },
       permissions: { type: 'string', multiple: true },
+      'optional-permissions': { type: 'string', multiple: true },
       'multi-tenant': { type: 'string' },
       ...urlOptions,
     },

@@ -28,6 +28,7 @@ export const RESERVED_TENANT_IDS = new Set([
   'consent',
   'adminconsent',
   'portal',
+  'grants',
   'docs',
   'favicon.ico',
   'robots.txt',

@@ -186,8 +186,9 @@ export async function withdrawScopes(db: Queryable, scopes: readonly string[]): 
     [scopes],
   );
   await db.query(
-    `UPDATE user_consents SET scopes = ARRAY(SELECT s FROM unnest(scopes) AS s WHERE s <> ALL ($1::text[]))
-      WHERE scopes && $1::text[]`,
+    `UPDATE user_consents SET scopes = ARRAY(SELECT s FROM unnest(scopes) AS s WHERE s <> ALL ($1::text[])),
+            declined_scopes = ARRAY(SELECT s FROM unnest(declined_scopes) AS s WHERE s <> ALL ($1::text[]))
+      WHERE scopes && $1::text[] OR declined_scopes && $1::text[]`,
     [scopes],
   );
   await db.query(
@@ -202,7 +203,8 @@ export async function withdrawScopes(db: Queryable, scopes: readonly string[]): 
     [scopes],
   );
   await db.query(
-    `UPDATE apps SET scopes = ARRAY(SELECT s FROM unnest(scopes) AS s WHERE s <> ALL ($1::text[]))
+    `UPDATE apps SET scopes = ARRAY(SELECT s FROM unnest(scopes) AS s WHERE s <> ALL ($1::text[])),
+            optional_scopes = ARRAY(SELECT s FROM unnest(optional_scopes) AS s WHERE s <> ALL ($1::text[]))
       WHERE scopes && $1::text[]`,
     [scopes],
   );

@@ -23,6 +23,8 @@ export interface AppRecord {
   termsUrl: string | null;
   logoUrl: string | null;
   scopes: string[];
+  /** The registered scopes a user may leave out when consenting (never `openid`); a subset of `scopes`. */
+  optionalScopes: string[];
   createdAt: Date;
   updatedAt: Date;
 }
@@ -33,7 +35,7 @@ const APP_COLUMNS = `client_id AS "clientId", publisher_tenant_id AS "publisherT
   multi_tenant AS "multiTenant", client_type AS "clientType",
   redirect_uris AS "redirectUris", post_logout_redirect_uris AS "postLogoutRedirectUris",
   homepage_url AS "homepageUrl", privacy_url AS "privacyUrl", terms_url AS "termsUrl",
-  logo_url AS "logoUrl", scopes, created_at AS "createdAt", updated_at AS "updatedAt"`;
+  logo_url AS "logoUrl", scopes, optional_scopes AS "optionalScopes", created_at AS "createdAt", updated_at AS "updatedAt"`;
 
 const COLUMNS = `${APP_COLUMNS},
   COALESCE((SELECT jsonb_agg(jsonb_build_object('id', s.id, 'secretHash', s.secret_hash, 'hint', s.hint,
@@ -86,9 +88,9 @@ export async function insertApp(db: Queryable, app: NewApp): Promise<AppRecord> 
   const { rows } = await db.query<AppRow>(
     `INSERT INTO apps (client_id, publisher_tenant_id, name, publisher_name, publisher_verified, multi_tenant,
                        client_type, redirect_uris, post_logout_redirect_uris, homepage_url,
-                       privacy_url, terms_url, logo_url, scopes)
+                       privacy_url, terms_url, logo_url, scopes, optional_scopes)
      VALUES ($1::text, $2::text, $3::text, $4::text, $5::boolean, $6::boolean, $7::text, $8::text[],
-             $9::text[], $10::text, $11::text, $12::text, $13::text, $14::text[])
+             $9::text[], $10::text, $11::text, $12::text, $13::text, $14::text[], $15::text[])
      RETURNING ${APP_COLUMNS}, '[]'::jsonb AS secrets`,
     [
       app.clientId,
@@ -105,6 +107,7 @@ export async function insertApp(db: Queryable, app: NewApp): Promise<AppRecord> 
       app.termsUrl,
       app.logoUrl,
       app.scopes,
+      app.optionalScopes,
     ],
   );
   return appOf(rows[0]!);
@@ -123,6 +126,7 @@ export type AppChanges = Partial<
     | 'termsUrl'
     | 'logoUrl'
     | 'scopes'
+    | 'optionalScopes'
   >
 >;
 
@@ -139,6 +143,7 @@ export async function updateApp(db: Queryable, clientId: string, changes: AppCha
         terms_url = CASE WHEN $11::boolean THEN $12::text ELSE terms_url END,
         logo_url = CASE WHEN $13::boolean THEN $14::text ELSE logo_url END,
         scopes = COALESCE($15::text[], scopes),
+        optional_scopes = COALESCE($16::text[], optional_scopes),
         updated_at = now()
       WHERE client_id = $1::text
       RETURNING client_id`,
@@ -158,6 +163,7 @@ export async function updateApp(db: Queryable, clientId: string, changes: AppCha
       'logoUrl' in changes,
       changes.logoUrl ?? null,
       changes.scopes ?? null,
+      changes.optionalScopes ?? null,
     ],
   );
   // Read whole (with its secrets) after the change: an UPDATE's RETURNING may hold no subquery on Citus.

@@ -16,6 +16,8 @@ export interface UserConsentRecord {
   userId: string;
   clientId: string;
   scopes: string[];
+  /** Optional permissions the user unticked (issue 15); not asked again without prompt=consent. */
+  declinedScopes: string[];
   grantId: string | null;
   grantedAt: Date;
   updatedAt: Date;
@@ -34,6 +36,8 @@ export interface AccessRecord {
   blocked: boolean;
   adminScopes: string[];
   userScopes: string[];
+  /** Optional permissions the user unticked (user_consents.declined_scopes). */
+  userDeclinedScopes: string[];
   grantId: string | null;
 }
 
@@ -49,6 +53,7 @@ export async function loadAccess(db: Queryable, userId: string, clientId: string
             COALESCE(ta.blocked, false) AS blocked,
             COALESCE(ac.scopes, '{}') AS "adminScopes",
             COALESCE(uc.scopes, '{}') AS "userScopes",
+            COALESCE(uc.declined_scopes, '{}') AS "userDeclinedScopes",
             uc.grant_id AS "grantId"
        FROM users u
        JOIN tenants t ON t.id = u.tenant_id
@@ -107,7 +112,7 @@ export async function deleteAdminConsent(db: Queryable, tenantId: string, client
 }
 
 const USER_CONSENT_COLUMNS = `tenant_id AS "tenantId", user_id AS "userId", client_id AS "clientId", scopes,
-  grant_id AS "grantId", granted_at AS "grantedAt", updated_at AS "updatedAt"`;
+  declined_scopes AS "declinedScopes", grant_id AS "grantId", granted_at AS "grantedAt", updated_at AS "updatedAt"`;
 
 /**
  * Creates the row if missing and locks it for the rest of the transaction, in one statement: a
@@ -182,12 +187,13 @@ export async function forgetEmptyConsent(
 export async function updateUserConsent(
   db: Queryable,
   key: { tenantId: string; userId: string; clientId: string },
-  change: { scopes: string[]; grantId: string | null },
+  change: { scopes: string[]; grantId: string | null; declinedScopes?: string[] },
 ): Promise<void> {
   await db.query(
-    `UPDATE user_consents SET scopes = $4::text[], grant_id = $5::text, updated_at = now()
+    `UPDATE user_consents SET scopes = $4::text[], grant_id = $5::text, updated_at = now(),
+            declined_scopes = COALESCE($6::text[], declined_scopes)
       WHERE tenant_id = $1::text AND user_id = $2::text AND client_id = $3::text`,
-    [key.tenantId, key.userId, key.clientId, change.scopes, change.grantId],
+    [key.tenantId, key.userId, key.clientId, change.scopes, change.grantId, change.declinedScopes ?? null],
   );
 }
 
@@ -419,4 +425,21 @@ export async function listAppUserGrants(db: Queryable, tenantId: string, clientI
     [tenantId, clientId],
   );
   return rows;
+}
+
+/**
+ * Detaches `grantId` when it is the user's recorded grant for the app (the consent row stays);
+ * returns whether it was. A grant an app created beside it (Grant Management) is not recorded here.
+ */
+export async function detachGrant(
+  db: Queryable,
+  key: { tenantId: string; userId: string; clientId: string },
+  grantId: string,
+): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `UPDATE user_consents SET grant_id = NULL, updated_at = now()
+      WHERE tenant_id = $1::text AND user_id = $2::text AND client_id = $3::text AND grant_id = $4::text`,
+    [key.tenantId, key.userId, key.clientId, grantId],
+  );
+  return rowCount === 1;
 }

@@ -12,6 +12,16 @@ import { SUPPORTED_LOCALES } from '../plugins/i18n.js';
 import type { RenderPage } from '../plugins/views.js';
 import type { Consents } from '../services/consents.js';
 import { consentPolicy } from './consent-policy.js';
+import {
+  GRANT_MANAGEMENT_SCOPES,
+  GrantManagement,
+  grantIdInTokenResponse,
+  grantManagementDiscovery,
+  grantManagementEndpoint,
+  grantManagementParams,
+  isGrantManagementScope,
+  keepParentGrant,
+} from './grant-management.js';
 import type { GrantModel, GrantSync } from './grant-sync.js';
 import { reportingOutage, ServiceUnavailable } from './outage.js';
 import { pageLocaleOf } from './page-locale.js';
@@ -92,6 +102,7 @@ export async function accountClaims(pool: Pool, sub: string) {
 
 export function createProvider(config: Config, deps: ProviderDeps): Provider {
   const { pool, catalogue, consent, grants } = deps;
+  const managedGrants = new GrantManagement(pool, consent, grants);
   /** The registered API a resource indicator names, by its identifier as the catalogue keeps it. */
   const apiNamed = (indicator: string) =>
     catalogue.apis.find((api) => absoluteResource(config.issuer, api.identifier) === indicator);
@@ -121,7 +132,10 @@ export function createProvider(config: Config, deps: ProviderDeps): Provider {
       long: { httpOnly: true, sameSite: 'lax', secure },
       short: { httpOnly: true, sameSite: 'lax', secure },
     },
-    scopes: catalogue.scopesOf('openid'),
+    // Grant Management's scopes are for an app's own token (client credentials) for its grants.
+    scopes: [...catalogue.scopesOf('openid'), ...GRANT_MANAGEMENT_SCOPES],
+    // Issue 15: OpenID Grant Management's authorization request parameters, checked by the provider.
+    extraParams: grantManagementParams(),
     claims: {
       openid: ['sub', 'tid'],
       profile: ['name', 'preferred_username'],
@@ -198,6 +212,12 @@ export function createProvider(config: Config, deps: ProviderDeps): Provider {
           // At /token, of the resources the grant covers: the first the authorization request named.
           if (oneOf) return oneOf[0]!;
           const scopes = requestedScopes(ctx);
+          // An app's token for the grant management endpoint (provider/grant-management.ts): no API's.
+          if (scopes.some(isGrantManagementScope)) {
+            if (ctx.oidc.params?.grant_type !== 'client_credentials' || !scopes.every(isGrantManagementScope))
+              throw invalidScope('the grant management scopes are asked for alone, with client credentials');
+            return undefined;
+          }
           // OIDC Core §5.3: an OpenID request that asks for no API permission (the portal's
           // sign-in among them) gets no resource, so that its access token is for userinfo.
           if (client?.clientId === FIRST_PARTY_CLIENT_ID) return undefined;
@@ -273,7 +293,20 @@ export function createProvider(config: Config, deps: ProviderDeps): Provider {
     loadExistingGrant: reportingOutage(async (ctx) => {
       const accountId = ctx.oidc.session?.accountId;
       if (!accountId || !ctx.oidc.client) return undefined;
-      return grants.loadGrant(ctx.oidc.provider.Grant as unknown as GrantModel, accountId, ctx.oidc.client.clientId);
+      const Grant = ctx.oidc.provider.Grant as unknown as GrantModel;
+      const action = ctx.oidc.params?.grant_management_action;
+      if (typeof action === 'string') {
+        // `create` resumes with the grant its consent page finished with; merge and replace name theirs.
+        const grantId = action === 'create' ? ctx.oidc.result?.consent?.grantId : ctx.oidc.params?.grant_id;
+        return managedGrants.loadManagedGrant(Grant, {
+          accountId,
+          clientId: ctx.oidc.client.clientId,
+          action,
+          ...(typeof grantId === 'string' ? { grantId } : {}),
+          requested: ctx.oidc.requestParamScopes,
+        });
+      }
+      return grants.loadGrant(Grant, accountId, ctx.oidc.client.clientId);
     }),
     findAccount: reportingOutage(async (ctx, sub) => {
       // An authorization request goes on to load the user's grant for the app (loadExistingGrant,
@@ -301,7 +334,7 @@ export function createProvider(config: Config, deps: ProviderDeps): Provider {
         }
       }),
     // Discovery names the languages of every page (OIDC Discovery §3); the pages follow ui_locales.
-    discovery: { ui_locales_supported: [...SUPPORTED_LOCALES] },
+    discovery: { ui_locales_supported: [...SUPPORTED_LOCALES], ...grantManagementDiscovery(config.issuer) },
     renderError: async (ctx, out, error) => {
       ctx.type = 'html';
       if (error instanceof ServiceUnavailable || error instanceof DatabaseUnavailable) {
@@ -321,6 +354,10 @@ export function createProvider(config: Config, deps: ProviderDeps): Provider {
   const provider = new Provider(config.issuer, configuration);
   provider.proxy = config.trustProxy;
   provider.use(boundProtocolRequests(deps.renderPage));
+  // Issue 15: OpenID Grant Management — the grant_id of a token response, and the endpoint.
+  keepParentGrant(provider);
+  provider.use(grantIdInTokenResponse());
+  provider.use(grantManagementEndpoint(provider, pool));
 
   // Client secrets are stored as keyed hashes: hash what was presented, then compare in constant time.
   const Client = provider.Client as unknown as {

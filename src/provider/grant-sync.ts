@@ -107,7 +107,19 @@ export class GrantSync {
     return grant;
   }
 
-  /** Makes the grant hold exactly `scopes`; returns whether it changed. */
+  /** Makes the grant hold exactly `scopes`; returns whether it changed. (Also for Grant Management's grants.) */
+  holdExactly(grant: GrantInstance, scopes: readonly string[]): boolean {
+    return this.applyScopes(grant, scopes);
+  }
+
+  /** The scopes the grant holds, as the catalogue names them (the inverse of holdExactly). */
+  scopesOf(grant: GrantInstance): string[] {
+    return [
+      ...(grant.openid?.scope ?? '').split(' '),
+      ...Object.values(grant.resources ?? {}).flatMap((scope) => String(scope).split(' ')),
+    ].filter(Boolean);
+  }
+
   private applyScopes(grant: GrantInstance, scopes: readonly string[]): boolean {
     const before = JSON.stringify({ openid: grant.openid?.scope ?? '', resources: grant.resources ?? {} });
     const byResource = new Map<string, string[]>();

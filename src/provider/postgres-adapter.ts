@@ -15,6 +15,7 @@ import {
   upsertModel,
 } from '../db/oidc-models.js';
 import type { Pool } from '../db/pool.js';
+import { GRANT_MANAGEMENT_SCOPES } from './grant-management.js';
 import { adapterReportingOutages, outageDuring } from './outage.js';
 import { findAppOnce } from './request-memo.js';
 
@@ -53,7 +54,9 @@ export class PostgresAdapter implements Adapter {
       model: this.model,
       id,
       payload,
-      grantId: payload.grantId ?? null,
+      // A grant an app created with Grant Management is stored as issued under the user's grant
+      // (grant-management.ts, keepParentGrant): revoking that one revokes it too.
+      grantId: payload.grantId ?? (payload.parentGrantId as string | undefined) ?? null,
       userCode: payload.userCode ?? null,
       uid: payload.uid ?? null,
       expiresIn: expiresIn ?? 0,
@@ -130,6 +133,15 @@ class RememberedRegistrations {
   }
 }
 
+/**
+ * A confidential app may ask for a token for its own grants (Grant Management's scopes, by
+ * client credentials); the provider allows only the OpenID scopes listed in `scope` once it is set.
+ */
+function withGrantManagementScopes(metadata: AdapterPayload): AdapterPayload {
+  if (!metadata.client_secret || typeof metadata.scope !== 'string') return metadata;
+  return { ...metadata, scope: [metadata.scope, ...GRANT_MANAGEMENT_SCOPES].join(' ') };
+}
+
 /** Read-only: apps are registered through Accord's own CLI and API, never by the provider. */
 class AppClientAdapter implements Adapter {
   constructor(
@@ -141,7 +153,7 @@ class AppClientAdapter implements Adapter {
     let metadata: AdapterPayload | undefined;
     try {
       const app = await findAppOnce(this.pool, id);
-      metadata = app && (clientMetadataOf(app) as AdapterPayload);
+      metadata = app && withGrantManagementScopes(clientMetadataOf(app) as AdapterPayload);
     } catch (error) {
       // Only for a request that has already failed on the database (its answer is decided):
       // the provider looks the app up to check where that answer may go.

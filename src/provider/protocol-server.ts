@@ -9,6 +9,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { FastifyBaseLogger, FastifyServerFactory } from 'fastify';
 import type Provider from 'oidc-provider';
 import { pathOf, requestForLog } from '../plugins/log-redaction.js';
+import { isGrantManagementPath } from './grant-management.js';
 
 /** oidc-provider's default routes (configuration `routes`), plus discovery and the logout steps. */
 const PROTOCOL_PATHS: ReadonlySet<string> = new Set([
@@ -24,10 +25,11 @@ const PROTOCOL_PATHS: ReadonlySet<string> = new Set([
   '/session/end/success',
   '/request',
 ]);
-/** `/auth/<uid>`: where the provider resumes an authorization after its interaction. */
+/** `/auth/<uid>`: where the provider resumes an authorization after its interaction; and `/grants/<grant_id>`, Grant Management's endpoint (grant-management.ts). */
 const RESUME_PATH = /^\/auth\/[^/]+$/;
 
-const isProviderPath = (path: string) => PROTOCOL_PATHS.has(path) || RESUME_PATH.test(path);
+const isProviderPath = (path: string) =>
+  PROTOCOL_PATHS.has(path) || RESUME_PATH.test(path) || isGrantManagementPath(path);
 
 /** Whether the request target (path and query) is one of the provider's endpoints. */
 export function isProtocolPath(target: string): boolean {

@@ -14,7 +14,7 @@ import type { Consents } from '../services/consents.js';
 import type { DirectoryReads } from '../services/directory-reads.js';
 import { groupPermissions } from './permission-groups.js';
 import type { PortalSession } from './portal-session.js';
-import { csrfField, stringEnum } from './schema-parts.js';
+import { csrfField, optionalChoice, stringEnum, ticked } from './schema-parts.js';
 
 export interface AdminConsentRouteDeps {
   directoryReads: DirectoryReads;
@@ -30,7 +30,12 @@ const AdminConsentQuery = Type.Object({
   state: Type.Optional(Type.String({ maxLength: 1000 })),
   scope: Type.Optional(Type.String({ maxLength: 2000 })),
 });
-const DecisionBody = Type.Object({ decision: stringEnum(['accept', 'deny']), _csrf: csrfField });
+const DecisionBody = Type.Object({
+  decision: stringEnum(['accept', 'deny']),
+  /** The optional permissions left ticked (issue 15). */
+  scope: Type.Optional(ticked),
+  _csrf: csrfField,
+});
 
 /** What the checks read of a GET or POST to /{tenant}/adminconsent. */
 type AdminConsentRequest = Pick<FastifyRequest, 'url'> & {
@@ -167,6 +172,7 @@ export async function adminConsentRoutes(instance: FastifyInstance, deps: AdminC
           validated.scopes,
           async (tenantId) => (await directoryReads.findTenant(tenantId))?.name,
         ),
+        optional: validated.scopes.filter((scope) => optionalChoice(validated.app, scope)),
         formAction: request.url,
         csrfToken: reply.generateCsrf(),
       });
@@ -198,11 +204,22 @@ export async function adminConsentRoutes(instance: FastifyInstance, deps: AdminC
           'This app cannot be granted access in this organisation.',
         ).withMessage('pages:errors.cannotGrantHere');
       }
+      // Issue 15: the organisation's consent may leave the app's optional permissions out.
+      const tickedScopes = new Set([request.body.scope ?? []].flat());
+      const accepted = validated.scopes.filter(
+        (scope) => !optionalChoice(validated.app, scope) || tickedScopes.has(scope),
+      );
+      if (accepted.length === 0) {
+        return backToApp(reply, validated, {
+          error: 'access_denied',
+          error_description: 'The admin granted none of the permissions.',
+        });
+      }
       const granted = await consent.grantAdminConsent(
         validated.tenant.id,
         user.id,
         validated.app.clientId,
-        validated.scopes,
+        accepted,
         'adminconsent',
       );
       return backToApp(reply, validated, {

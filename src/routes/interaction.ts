@@ -17,7 +17,7 @@ import type { ConsentEvaluation, Consents } from '../services/consents.js';
 import type { DirectoryReads } from '../services/directory-reads.js';
 import { signIn } from '../services/sign-in.js';
 import { groupPermissions } from './permission-groups.js';
-import { csrfField, stringEnum } from './schema-parts.js';
+import { csrfField, optionalChoice, stringEnum, ticked } from './schema-parts.js';
 
 export interface InteractionRouteDeps {
   pool: Pool;
@@ -43,6 +43,8 @@ const LoginBody = Type.Object({
 const ConsentBody = Type.Object({
   decision: stringEnum(['accept', 'deny']),
   on_behalf_of_org: Type.Optional(stringEnum(['true', 'on'])),
+  /** The optional permissions left ticked (issue 15); one value, or several. */
+  scope: Type.Optional(ticked),
   _csrf: csrfField,
 });
 const RequestApprovalBody = Type.Object({ reason: Type.Optional(Type.String({ maxLength: 1000 })), _csrf: csrfField });
@@ -185,6 +187,7 @@ export async function interactionRoutes(instance: FastifyInstance, deps: Interac
           granted: describe(granted),
           grantedGroups: await groups(granted),
           offerOrgConsent: decision.outcome === 'consent' && decision.offerOrgConsent,
+          optional: missing.filter((scope) => optionalChoice(evaluation.app, scope)),
         });
       }
     }
@@ -284,24 +287,41 @@ export async function interactionRoutes(instance: FastifyInstance, deps: Interac
             'access_denied',
             'Only an admin can consent on behalf of the organisation.',
           ).withMessage('pages:errors.onlyAdminForOrganisation');
+        // Issue 15: an optional permission left unticked is declined; required ones are always granted.
+        const tickedScopes = new Set([request.body.scope ?? []].flat());
+        const declined = decision.missingScopes.filter(
+          (scope) => optionalChoice(evaluation.app, scope) && !tickedScopes.has(scope),
+        );
+        const accepted = decision.missingScopes.filter((scope) => !declined.includes(scope));
         if (onBehalfOfOrg) {
           await consent.grantAdminConsent(
             evaluation.access.tenantId,
             accountId,
             clientId,
-            [...decision.missingScopes, ...decision.alreadyGrantedScopes],
+            [...accepted, ...decision.alreadyGrantedScopes],
             'consent_page',
           );
-        } else if (decision.missingScopes.length > 0) {
-          await consent.grantUserConsent(accountId, clientId, decision.missingScopes);
+          // The admin is not asked again for what they left out; the organisation's users may still consent to it.
+          if (declined.length > 0) await consent.grantUserConsent(accountId, clientId, [], declined);
+        } else if (accepted.length > 0 || declined.length > 0) {
+          await consent.grantUserConsent(accountId, clientId, accepted, declined);
         }
       }
       const grant = await grants.loadGrant(provider.Grant as never, accountId, clientId);
+      // Every optional permission unticked and nothing granted before: the app gets no access.
+      if (!grant && decision.outcome === 'consent')
+        return finish(request, reply, {
+          error: 'access_denied',
+          error_description: 'The user allowed none of the requested permissions.',
+        });
       if (!grant)
         throw InteractionExpired('Nothing was granted. Go back to the app and start again.').withMessage(
           'pages:errors.nothingGranted',
         );
-      return finish(request, reply, { consent: { grantId: grant.jti } }, true);
+      // Grant Management's `create` resumes with the grant created for this request (the
+      // interaction's), which provider/grant-management.ts then fills; any other with the user's grant.
+      const created = details.params.grant_management_action === 'create' ? details.grantId : undefined;
+      return finish(request, reply, { consent: { grantId: created ?? grant.jti } }, true);
     },
   );
 

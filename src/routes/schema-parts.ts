@@ -14,3 +14,14 @@ export const csrfField = Type.Optional(Type.String());
 
 /** A form with nothing but its CSRF token: a confirmed action. */
 export const CsrfOnlyBody = Type.Object({ _csrf: csrfField });
+
+/** Checkboxes of one name: a form posts one value as a string, several as an array. */
+export const ticked = Type.Union([
+  Type.String({ maxLength: 300 }),
+  Type.Array(Type.String({ maxLength: 300 }), { maxItems: 200 }),
+]);
+
+/** Whether the consent pages offer `scope` as an optional permission of the app (issue 15): never `openid`. */
+export function optionalChoice(app: { optionalScopes: readonly string[] }, scope: string): boolean {
+  return scope !== 'openid' && app.optionalScopes.includes(scope);
+}

@@ -5,7 +5,8 @@
 import { classificationOf } from '../core/app-consent-policies.js';
 import { type ConsentDecision, decideConsent } from '../core/consent-decision.js';
 import { FIRST_PARTY_CLIENT_ID } from '../core/first-party-client.js';
-import type { PermissionCatalogue } from '../core/permission-catalogue.js';
+import { setAsideDeclined } from '../core/optional-permissions.js';
+import { OPENID_RESOURCE, type PermissionCatalogue } from '../core/permission-catalogue.js';
 import type { Impact } from '../core/types.js';
 import { type AppRecord, findApp } from '../db/apps.js';
 import { recordAuditEvent } from '../db/audit-events.js';
@@ -75,7 +76,13 @@ export class Consents {
     }
     const [app, access] = await Promise.all([this.reads.findApp(clientId), this.reads.loadAccess(userId, clientId)]);
     if (!app || !access || access.disabled) return undefined;
-    const requestedScopes = this.requestable(app, requested, access.tenantId);
+    const requestedScopes = setAsideDeclined({
+      requestedScopes: this.requestable(app, requested, access.tenantId),
+      // A permission the app has since made required is asked for again.
+      declinedScopes: access.userDeclinedScopes.filter((scope) => app.optionalScopes.includes(scope)),
+      promptConsent,
+      isSignInScope: (scope) => this.catalogue.resourceOf(scope) === OPENID_RESOURCE,
+    });
     const policies = await this.tenantPolicies(access.tenantId);
     const decision = decideAccess(this.catalogue, app, access, policies, requestedScopes, promptConsent, this.now());
     return { app, access, requestedScopes, decision };
@@ -102,26 +109,41 @@ export class Consents {
     });
   }
 
-  /** Records the user's own consent to `scopes` (added to what they granted before). */
-  async grantUserConsent(userId: string, clientId: string, scopes: readonly string[]): Promise<void> {
+  /**
+   * Records the user's own consent to `scopes` (added to what they granted before) and the
+   * optional permissions they unticked (`declined`, issue 15), which are then not asked again
+   * without `prompt=consent` (core/optional-permissions.ts). Accepting a permission declined
+   * before takes it off the declined list.
+   */
+  async grantUserConsent(
+    userId: string,
+    clientId: string,
+    scopes: readonly string[],
+    declined: readonly string[] = [],
+  ): Promise<void> {
     await inTransaction(this.pool, async (tx) => {
       const access = await loadAccess(tx, userId, clientId);
       if (!access) throw new Error('user not found');
       const row = await lockUserConsent(tx, access.tenantId, userId, clientId);
       const added = scopes.filter((scope) => !row.scopes.includes(scope));
-      if (added.length === 0) return;
+      const nextDeclined = this.catalogue.sort([
+        ...row.declinedScopes.filter((scope) => !scopes.includes(scope)),
+        ...declined.filter((scope) => !row.declinedScopes.includes(scope)),
+      ]);
+      const declinedChanged = nextDeclined.join(' ') !== row.declinedScopes.join(' ');
+      if (added.length === 0 && !declinedChanged) return;
       const next = this.catalogue.sort([...row.scopes, ...added]);
       await updateUserConsent(
         tx,
         { tenantId: access.tenantId, userId, clientId },
-        { scopes: next, grantId: row.grantId },
+        { scopes: next, grantId: row.grantId, declinedScopes: nextDeclined },
       );
       await recordAuditEvent(tx, {
         tenantId: access.tenantId,
         actor: userId,
         action: 'consent.user.granted',
         target: clientId,
-        details: { added, scopes: next },
+        details: { added, scopes: next, ...(declined.length > 0 ? { declined: [...declined] } : {}) },
       });
     });
   }
@@ -275,6 +297,7 @@ function firstPartyApp(tenantId: string): AppRecord {
     termsUrl: null,
     logoUrl: null,
     scopes: ['openid'],
+    optionalScopes: [],
     createdAt: epoch,
     updatedAt: epoch,
   };

@@ -39,6 +39,8 @@ export interface NewAppInput {
   termsUrl?: string | null;
   logoUrl?: string | null;
   scopes: string[];
+  /** The permissions of `scopes` a user may leave out when consenting (never `openid`). */
+  optionalScopes?: string[];
 }
 
 export class Directory {
@@ -244,6 +246,7 @@ export class Directory {
         termsUrl: input.termsUrl ?? null,
         logoUrl: input.logoUrl ?? null,
         scopes: checked.scopes,
+        optionalScopes: checked.optionalScopes,
       });
       // A confidential app starts with one secret of the default lifetime.
       const secret = input.public
@@ -254,7 +257,11 @@ export class Directory {
         actor,
         action: 'app.registered',
         target: app.clientId,
-        details: { name: app.name, scopes: app.scopes },
+        details: {
+          name: app.name,
+          scopes: app.scopes,
+          ...(app.optionalScopes.length > 0 ? { optionalScopes: app.optionalScopes } : {}),
+        },
       });
       if (!secret) return { app };
       return { app: (await apps.findApp(tx, app.clientId))!, clientSecret: secret.value };
@@ -266,12 +273,17 @@ export class Directory {
     const merged = {
       ...current,
       ...changes,
+      // New permissions without new optional ones keep the optional ones still registered.
+      ...(changes.scopes && !changes.optionalScopes
+        ? { optionalScopes: current.optionalScopes.filter((scope) => changes.scopes!.includes(scope)) }
+        : {}),
     };
     const checked = this.checkAppInput({ ...merged, public: current.clientType === 'public', publisherTenantId });
     return inTransaction(this.pool, async (tx) => {
       const app = await apps.updateApp(tx, clientId, {
         ...changes,
         ...(changes.scopes ? { scopes: checked.scopes } : {}),
+        ...(changes.scopes || changes.optionalScopes ? { optionalScopes: checked.optionalScopes } : {}),
       });
       await recordAuditEvent(tx, {
         tenantId: publisherTenantId,
@@ -375,6 +387,25 @@ export class Directory {
       redirectUris: [...new Set(input.redirectUris)],
       postLogoutRedirectUris: [...new Set(input.postLogoutRedirectUris ?? [])],
       scopes: this.catalogue.sort(scopes),
+      optionalScopes: this.catalogue.sort(checkOptionalScopes(scopes, input.optionalScopes ?? [])),
     };
   }
+}
+
+/**
+ * The optional permissions of a registration (issue 15): each must be one the app registers, and
+ * `openid` never is (without it there is no sign-in to consent to).
+ */
+function checkOptionalScopes(scopes: readonly string[], optional: readonly string[]): string[] {
+  const distinct = [...new Set(optional)];
+  if (distinct.includes('openid'))
+    throw InvalidRequest('optional_permissions may not hold openid: it is what signs the user in', {
+      field: 'optional_permissions',
+    }).withMessage('admin:error.openidNotOptional');
+  const unregistered = distinct.filter((scope) => !scopes.includes(scope));
+  if (unregistered.length > 0)
+    throw InvalidRequest(`optional_permissions must be among the app's permissions: ${unregistered.join(' ')}`, {
+      field: 'optional_permissions',
+    }).withMessage('admin:error.optionalNotRegistered', { scopes: unregistered.join(' ') });
+  return distinct;
 }

@@ -219,6 +219,12 @@ t.test('other bad app input is refused with 400 naming the field', async (t) => 
     ['publisher name', { ...validApp, publisherName: 'Microsoft' }, /^body\.publisherName is not a known field$/],
     ['client secret', { ...validApp, clientSecret: 'chosen-by-me' }, /^body\.clientSecret is not a known field$/],
     ['multiTenant as a string', { ...validApp, multiTenant: 'true' }, /^body\.multiTenant must be boolean$/],
+    ['openid optional', { ...validApp, optionalPermissions: ['openid'] }, /^optionalPermissions may not hold openid/],
+    [
+      'an optional permission not registered',
+      { ...validApp, optionalPermissions: ['Calendars.Read'] },
+      /^optionalPermissions must be among the app's permissions: Calendars.Read$/,
+    ],
   ];
   for (const [name, body, description] of cases) {
     const response = await callApi(server, token, apps, { body });
@@ -226,6 +232,33 @@ t.test('other bad app input is refused with 400 naming the field', async (t) => 
     t.match(response.body.error_description, description, name);
   }
   t.equal(await appCount(), count, 'no app was created');
+});
+
+t.test('optional permissions are registered, changed and refused when they would be wrong', async (t) => {
+  const created = await callApi(server, token, apps, {
+    body: {
+      ...validApp,
+      permissions: ['openid', 'User.Read', 'Calendars.Read'],
+      optionalPermissions: ['Calendars.Read'],
+    },
+  });
+  t.equal(created.status, 201);
+  t.same(created.body.optionalPermissions, ['Calendars.Read']);
+  const path = `${apps}/${created.body.clientId}`;
+  const openid = await callApi(server, token, path, { method: 'PATCH', body: { optionalPermissions: ['openid'] } });
+  t.equal(openid.status, 400);
+  t.equal(openid.body.error, 'invalid_request');
+  t.same((await callApi(server, token, path)).body.optionalPermissions, ['Calendars.Read'], 'nothing changed');
+  const narrowed = await callApi(server, token, path, {
+    method: 'PATCH',
+    body: { permissions: ['openid', 'User.Read'] },
+  });
+  t.same(narrowed.body.optionalPermissions, [], 'a permission no longer registered is no longer optional');
+  const cleared = await callApi(server, token, path, {
+    method: 'PATCH',
+    body: { permissions: ['openid', 'User.Read', 'Files.Read'], optionalPermissions: ['Files.Read'] },
+  });
+  t.same(cleared.body.optionalPermissions, ['Files.Read']);
 });
 
 t.test(

@@ -471,6 +471,44 @@ t.test('apps: create, show without the secret, refuse bad input, verify, rotate,
   t.ok(rows.every((row) => row.actor === 'operator'));
 });
 
+t.test(
+  'apps: optional permissions are a subset of --permissions without openid; refusals change nothing',
+  async (t) => {
+    const create = [
+      'app',
+      'create',
+      '--tenant',
+      'fabrikam',
+      '--name',
+      'Optional',
+      '--redirect-uri',
+      'https://o.example/cb',
+    ];
+    const [created, openid, unregistered] = await Promise.all([
+      run([
+        ...create,
+        '--permissions',
+        'openid User.Read Calendars.Read',
+        '--optional-permissions',
+        'Calendars.Read',
+        '--json',
+      ]),
+      run([...create, '--permissions', 'openid User.Read', '--optional-permissions', 'openid', '--json']),
+      run([...create, '--permissions', 'openid User.Read', '--optional-permissions', 'Files.Read']),
+    ]);
+    const app = json(created);
+    t.same(app.optional_permissions, ['Calendars.Read']);
+    t.equal(openid.code, 1, 'openid optional');
+    t.match(JSON.parse(openid.stderr), { error: 'invalid_request', field: 'optional_permissions' });
+    t.equal(unregistered.code, 1, 'an optional permission not registered');
+    t.match(unregistered.stderr, "optional_permissions must be among the app's permissions: Files.Read");
+    const { rows } = await db.pool.query(`SELECT 1 FROM apps WHERE name = 'Optional'`);
+    t.equal(rows.length, 1, 'only the valid registration was written');
+    const cleared = json(await run(['app', 'update', app.client_id, '--optional-permissions', '', '--json']));
+    t.same(cleared.optional_permissions, [], '"" makes every permission required again');
+  },
+);
+
 t.test('keys rotate activates a key per algorithm, makes the next ones and retires the previous ones', async (t) => {
   const kidsWhere = async (condition: string) =>
     (

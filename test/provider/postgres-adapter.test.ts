@@ -316,7 +316,11 @@ t.test('the Client model is read from the apps table', async (t) => {
   t.same(metadata?.redirect_uris, ['https://calendar.example.test/callback']);
   t.same(metadata?.grant_types, ['authorization_code', 'refresh_token', 'client_credentials']);
   t.equal(metadata?.token_endpoint_auth_method, 'client_secret_basic');
-  t.equal(metadata?.scope, 'openid profile', 'only OpenID scopes go to the provider');
+  t.equal(
+    metadata?.scope,
+    'openid profile grant_management_query grant_management_revoke',
+    "only OpenID scopes go to the provider, and a confidential app's Grant Management scopes (issue 15)",
+  );
   t.equal(metadata?.client_uri, 'https://calendar.example.test');
   t.ok(metadata?.client_secret, 'a confidential app has a (hashed) secret');
   t.not(metadata?.client_secret, clientSecret, 'the stored secret is not the plaintext');

@@ -9,6 +9,9 @@ export interface PageResponse {
   body: string;
 }
 
+/** Form fields: a value, or several for a field sent once per value. */
+export type Form = Record<string, string | string[]>;
+
 export class Browser {
   readonly jar = new CookieJar();
 
@@ -20,7 +23,7 @@ export class Browser {
 
   async request(
     url: string,
-    init: { method?: string; form?: Record<string, string>; headers?: Record<string, string> } = {},
+    init: { method?: string; form?: Form; headers?: Record<string, string> } = {},
   ): Promise<PageResponse> {
     const headers: Record<string, string> = { accept: 'text/html', ...this.headers, ...init.headers };
     const cookie = await this.jar.getCookieString(url);
@@ -28,7 +31,10 @@ export class Browser {
     let body: string | undefined;
     if (init.form) {
       headers['content-type'] = 'application/x-www-form-urlencoded';
-      body = new URLSearchParams(init.form).toString();
+      // An array is a field sent once per value, as ticked checkboxes of one name are.
+      body = new URLSearchParams(
+        Object.entries(init.form).flatMap(([name, value]) => [value].flat().map((one) => [name, one])),
+      ).toString();
     }
     const response = await fetch(url, {
       method: init.method ?? (init.form ? 'POST' : 'GET'),
@@ -42,7 +48,7 @@ export class Browser {
   }
 
   /** GETs `url` and follows redirects while they stay on our origin; returns the last response. */
-  async visit(url: string, init: { method?: string; form?: Record<string, string> } = {}): Promise<PageResponse> {
+  async visit(url: string, init: { method?: string; form?: Form } = {}): Promise<PageResponse> {
     let response = await this.request(url, init);
     for (let hops = 0; hops < 10 && response.status >= 300 && response.status < 400; hops++) {
       const next = new URL(response.headers.get('location')!, response.url).toString();
@@ -53,7 +59,7 @@ export class Browser {
   }
 
   /** Submits the page's form whose action matches `action`, with its hidden inputs plus `fields`. */
-  async submit(page: PageResponse, action: RegExp, fields: Record<string, string>): Promise<PageResponse> {
+  async submit(page: PageResponse, action: RegExp, fields: Form): Promise<PageResponse> {
     const form = findForm(page.body, action);
     if (!form) throw new Error(`no form matching ${action} on ${pageName(page.body)} page`);
     return this.visit(new URL(form.action, page.url).toString(), {

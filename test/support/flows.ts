@@ -30,7 +30,14 @@ export async function relyingParty(
 /** Registers an app through the directory, as the CLI would, and returns the app's RP side. */
 export async function registerApp(
   server: Pick<TestServer, 'url' | 'directory'>,
-  options: { tenant: string; scopes: string[]; multiTenant?: boolean; public?: boolean; name?: string },
+  options: {
+    tenant: string;
+    scopes: string[];
+    optionalScopes?: string[];
+    multiTenant?: boolean;
+    public?: boolean;
+    name?: string;
+  },
 ): Promise<TestApp> {
   const { app, clientSecret } = await server.directory.createApp(
     {
@@ -40,6 +47,7 @@ export async function registerApp(
       public: options.public ?? false,
       redirectUris: [REDIRECT_URI],
       scopes: options.scopes,
+      ...(options.optionalScopes ? { optionalScopes: options.optionalScopes } : {}),
     },
     'operator',
   );
@@ -84,7 +92,7 @@ export async function answerConsent(
   browser: Browser,
   page: PageResponse,
   decision: 'accept' | 'deny',
-  extra: Record<string, string> = {},
+  extra: Record<string, string | string[]> = {},
 ): Promise<PageResponse> {
   if (pageName(page.body) !== 'consent')
     throw new Error(`expected the consent page, got ${pageName(page.body) ?? page.status}`);

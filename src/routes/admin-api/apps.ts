@@ -85,6 +85,7 @@ export const appsRoutes: FastifyPluginAsyncTypebox<AdminApiDeps> = async (app, {
             termsUrl: body.termsUrl ?? null,
             logoUrl: body.logoUrl ?? null,
             scopes: body.permissions,
+            optionalScopes: body.optionalPermissions ?? [],
           },
           actorOf(request),
         ),
@@ -241,6 +242,7 @@ function appChangesOf(body: Static<typeof AppChangesBody>): AppChanges {
   if (body.redirectUris !== undefined) changes.redirectUris = body.redirectUris;
   if (body.postLogoutRedirectUris !== undefined) changes.postLogoutRedirectUris = body.postLogoutRedirectUris;
   if (body.permissions !== undefined) changes.scopes = body.permissions;
+  if (body.optionalPermissions !== undefined) changes.optionalScopes = body.optionalPermissions;
   if (body.homepageUrl !== undefined) changes.homepageUrl = body.homepageUrl;
   if (body.privacyUrl !== undefined) changes.privacyUrl = body.privacyUrl;
   if (body.termsUrl !== undefined) changes.termsUrl = body.termsUrl;
@@ -255,6 +257,7 @@ const API_FIELDS: Record<string, string> = {
   privacy_url: 'privacyUrl',
   terms_url: 'termsUrl',
   logo_url: 'logoUrl',
+  optional_permissions: 'optionalPermissions',
 };
 
 async function inApiTerms<T>(work: () => Promise<T>): Promise<T> {

@@ -57,6 +57,7 @@ export function appOf(app: AppRecord): App {
     termsUrl: app.termsUrl,
     logoUrl: app.logoUrl,
     permissions: app.scopes,
+    optionalPermissions: app.optionalScopes,
     secrets: app.secrets.map(appSecretInfoOf),
     createdAt: app.createdAt.toISOString(),
     updatedAt: app.updatedAt.toISOString(),

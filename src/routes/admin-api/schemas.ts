@@ -120,6 +120,13 @@ const permissionList = Type.Array(Type.String({ minLength: 1, maxLength: 100 }),
   description: 'The scopes the app may ask for (from the permission catalogue), e.g. `openid User.Read`.',
 });
 
+const optionalPermissionList = Type.Array(Type.String({ minLength: 1, maxLength: 100 }), {
+  maxItems: 50,
+  uniqueItems: true,
+  description:
+    'Those of `permissions` a user (or an admin, for the organisation) may untick when consenting; never `openid`. An empty list makes every permission required.',
+});
+
 const redirectUriList = (description: string, minItems: number) =>
   Type.Array(Type.String({ minLength: 1, maxLength: 2000 }), { minItems, maxItems: 20, description });
 const redirectUris = redirectUriList(
@@ -157,6 +164,7 @@ const appProperties = {
   termsUrl: nullableString('https URL.'),
   logoUrl: nullableString('https URL.'),
   permissions: permissionList,
+  optionalPermissions: optionalPermissionList,
   secrets: Type.Array(refTo(AppSecretInfoSchema), {
     description: 'The client secrets of a confidential app (none for a public app), oldest first.',
   }),
@@ -453,6 +461,7 @@ const appChangeProperties = {
   postLogoutRedirectUris,
   multiTenant: Type.Boolean({ description: multiTenantDescription }),
   permissions: permissionList,
+  optionalPermissions: optionalPermissionList,
   homepageUrl: optionalUrl,
   privacyUrl: optionalUrl,
   termsUrl: optionalUrl,
@@ -466,6 +475,7 @@ export const NewAppBody = Type.Object(
     postLogoutRedirectUris: Type.Optional(postLogoutRedirectUris),
     multiTenant: Type.Optional(Type.Boolean({ description: multiTenantDescription, default: false })),
     permissions: permissionList,
+    optionalPermissions: Type.Optional(optionalPermissionList),
     homepageUrl: Type.Optional(optionalUrl),
     privacyUrl: Type.Optional(optionalUrl),
     termsUrl: Type.Optional(optionalUrl),

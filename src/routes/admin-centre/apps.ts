@@ -45,6 +45,7 @@ interface AppFormValues {
   redirectUris: string;
   postLogoutRedirectUris: string;
   permissions: string[];
+  optionalPermissions: string[];
   multiTenant: boolean;
   public: boolean;
   homepageUrl: string;
@@ -60,6 +61,7 @@ const AppFormBody = Type.Object({
   redirect_uris: Type.Optional(Type.String({ maxLength: 50_000 })),
   post_logout_redirect_uris: Type.Optional(Type.String({ maxLength: 50_000 })),
   permissions: Type.Optional(Type.Array(Type.String({ maxLength: 200 }), { maxItems: 200 })),
+  optional_permissions: Type.Optional(Type.Array(Type.String({ maxLength: 200 }), { maxItems: 200 })),
   multi_tenant: Type.Optional(Type.String({ maxLength: 10 })),
   public: Type.Optional(Type.String({ maxLength: 10 })),
   homepage_url: Type.Optional(Type.String({ maxLength: 2000 })),
@@ -85,6 +87,7 @@ function valuesOfBody(body: Static<typeof AppFormBody>): AppFormValues {
     redirectUris: body.redirect_uris ?? '',
     postLogoutRedirectUris: body.post_logout_redirect_uris ?? '',
     permissions: body.permissions ?? [],
+    optionalPermissions: body.optional_permissions ?? [],
     multiTenant: body.multi_tenant !== undefined,
     public: body.public !== undefined,
     homepageUrl: body.homepage_url ?? '',
@@ -100,6 +103,7 @@ function valuesOfApp(app: AppRecord): AppFormValues {
     redirectUris: app.redirectUris.join('\n'),
     postLogoutRedirectUris: app.postLogoutRedirectUris.join('\n'),
     permissions: app.scopes,
+    optionalPermissions: app.optionalScopes,
     multiTenant: app.multiTenant,
     public: app.clientType === 'public',
     homepageUrl: app.homepageUrl ?? '',
@@ -193,6 +197,7 @@ export const appsPages: FastifyPluginAsyncTypebox<AdminCentreContext> = async (a
       redirectUris: '',
       postLogoutRedirectUris: '',
       permissions: ['openid', 'profile', 'User.Read'],
+      optionalPermissions: [],
       multiTenant: false,
       public: false,
       homepageUrl: '',
@@ -216,6 +221,7 @@ export const appsPages: FastifyPluginAsyncTypebox<AdminCentreContext> = async (a
           redirectUris: lines(values.redirectUris),
           postLogoutRedirectUris: lines(values.postLogoutRedirectUris),
           scopes: values.permissions,
+          optionalScopes: values.optionalPermissions,
           homepageUrl: link(values.homepageUrl),
           privacyUrl: link(values.privacyUrl),
           termsUrl: link(values.termsUrl),
@@ -271,6 +277,7 @@ export const appsPages: FastifyPluginAsyncTypebox<AdminCentreContext> = async (a
             redirectUris: lines(values.redirectUris),
             postLogoutRedirectUris: lines(values.postLogoutRedirectUris),
             scopes: values.permissions,
+            optionalScopes: values.optionalPermissions,
             multiTenant: values.multiTenant,
             homepageUrl: link(values.homepageUrl),
             privacyUrl: link(values.privacyUrl),

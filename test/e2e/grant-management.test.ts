@@ -1,0 +1,240 @@
+// Issue 15, OpenID Grant Management for OAuth 2.0 (draft 03; docs/consent.md, "Grant
+// Management"), end to end with openid-client as the app: grant_id in the token response, the
+// create, merge and replace actions at /auth and PAR, query and revoke at the grant management
+// endpoint, and the refusals.
+import * as oidc from 'openid-client';
+import t from 'tap';
+import { Browser, pageName } from '../support/browser.js';
+import {
+  appRedirect,
+  exchangeCode,
+  fullFlow,
+  REDIRECT_URI,
+  registerApp,
+  signInOnPage,
+  startAuthorization,
+  type TestApp,
+} from '../support/flows.js';
+import { PASSWORD, seedPeople } from '../support/people.js';
+import { startTestServer } from '../support/server.js';
+
+const server = await startTestServer({
+  SIGN_IN_RATE_LIMIT: '1000',
+  ...(process.env.TEST_LOG ? { LOG_LEVEL: 'error' } : {}),
+});
+t.teardown(() => server.close());
+const { directory, pool } = server;
+
+const as = await seedPeople(directory, [
+  ['contoso', 'alice', 'user'],
+  ['contoso', 'bob', 'user'],
+]);
+const SCOPES = ['openid', 'profile', 'User.Read', 'Calendars.Read', 'Files.Read'];
+const planner = await registerApp(server, { tenant: 'fabrikam', name: 'Vendor Planner', scopes: SCOPES });
+const other = await registerApp(server, { tenant: 'fabrikam', name: 'Other App', scopes: SCOPES });
+
+const endpoint = () => String(planner.config.serverMetadata().grant_management_endpoint);
+const scopesOf = (scope: string | undefined) => (scope ?? '').split(' ').filter(Boolean).sort();
+
+/** The app's own token for the grant management endpoint (client credentials). */
+async function managementToken(app: TestApp, scope = 'grant_management_query grant_management_revoke') {
+  return (await oidc.clientCredentialsGrant(app.config, { scope })).access_token;
+}
+
+/** The endpoint's answer; openid-client throws a 401 or 403 with its challenge, whose response is the answer. */
+async function grantEndpoint(app: TestApp, method: 'GET' | 'DELETE', grantId: string, token?: string) {
+  return oidc
+    .fetchProtectedResource(
+      app.config,
+      token ?? (await managementToken(app)),
+      new URL(`${endpoint()}/${encodeURIComponent(grantId)}`),
+      method,
+    )
+    .catch((error: unknown) => {
+      if (error instanceof oidc.WWWAuthenticateChallengeError) return error.response;
+      throw error;
+    });
+}
+
+/** The grant's scopes as the endpoint answers them, flattened and sorted. */
+async function queried(grantId: string): Promise<string[]> {
+  const response = await grantEndpoint(planner, 'GET', grantId);
+  if (response.status !== 200) throw new Error(`query answered ${response.status}`);
+  const body = (await response.json()) as { scopes: Array<{ scope: string }> };
+  return body.scopes.flatMap((entry) => entry.scope.split(' ')).sort();
+}
+
+async function dataApi(accessToken: string): Promise<number> {
+  const response = await fetch(`${server.url}/data/v1/me`, { headers: { authorization: `Bearer ${accessToken}` } });
+  return response.status;
+}
+
+/** One authorization (signing in, accepting consent when asked) and its code exchange. */
+async function authorize(user: string, params: Record<string, string>, browser: Browser, app = planner) {
+  const flow = await fullFlow(server, app, as(user), params, browser);
+  const tokens = await exchangeCode(app, flow.callback, flow.auth);
+  return { ...flow, tokens, grantId: String(tokens.grant_id) };
+}
+
+t.test('discovery names the endpoint and the actions', async (t) => {
+  const metadata = planner.config.serverMetadata();
+  t.equal(metadata.grant_management_endpoint, `${server.url}/grants`);
+  t.same(metadata.grant_management_actions_supported, ['query', 'revoke', 'create', 'merge', 'replace']);
+});
+
+t.test('query, create, merge, replace and revoke, each for the app that owns the grant', async (t) => {
+  const browser = new Browser(server.url);
+  const first = await authorize('alice@contoso', { scope: 'openid User.Read' }, browser);
+  t.match(first.grantId, /^[\w-]{10,}$/, 'the token response carries grant_id');
+  t.same(await queried(first.grantId), ['User.Read', 'openid'], 'query answers what the grant holds');
+
+  const created = await authorize(
+    'alice@contoso',
+    { scope: 'openid Files.Read', grant_management_action: 'create' },
+    browser,
+  );
+  t.ok(created.consentShown, 'Files.Read was not granted before: the consent page asks for it');
+  t.not(created.grantId, first.grantId, 'create makes a new grant');
+  t.same(scopesOf(created.tokens.scope), ['Files.Read']);
+  t.same(await queried(created.grantId), ['Files.Read', 'openid'], 'the new grant holds what this request asked for');
+
+  const merged = await authorize(
+    'alice@contoso',
+    { scope: 'openid Calendars.Read', grant_management_action: 'merge', grant_id: created.grantId },
+    browser,
+  );
+  t.equal(merged.grantId, created.grantId, 'merge keeps the grant');
+  t.same(await queried(created.grantId), ['Calendars.Read', 'Files.Read', 'openid'], 'and adds to it');
+
+  const replaced = await authorize(
+    'alice@contoso',
+    { scope: 'openid User.Read', grant_management_action: 'replace', grant_id: created.grantId },
+    browser,
+  );
+  t.notOk(replaced.consentShown, 'User.Read was granted before: no page');
+  t.equal(replaced.grantId, created.grantId);
+  t.same(await queried(created.grantId), ['User.Read', 'openid'], 'replace holds what this request asked for only');
+
+  // The grant's tokens work until it is revoked; the user's other grant with the app is left alone.
+  t.equal(await dataApi(replaced.tokens.access_token), 200);
+  const revoked = await grantEndpoint(planner, 'DELETE', created.grantId);
+  t.equal(revoked.status, 204);
+  t.equal(await dataApi(replaced.tokens.access_token), 401, 'its access token is refused at the next request');
+  t.equal((await grantEndpoint(planner, 'GET', created.grantId)).status, 404, 'it is gone');
+  const again = await authorize('alice@contoso', { scope: 'openid User.Read' }, browser);
+  t.equal(again.grantId, first.grantId, "the user's own grant is still there");
+  t.equal(await dataApi(again.tokens.access_token), 200, 'and its tokens work');
+  const { rows } = await pool.query(`SELECT details FROM audit_events WHERE action = 'grant.revoked' AND target = $1`, [
+    planner.clientId,
+  ]);
+  t.equal(rows.length, 1, 'the revocation is audited');
+});
+
+t.test("revoking the user's grant revokes the grants created under it", async (t) => {
+  const browser = new Browser(server.url);
+  const main = await authorize('bob@contoso', { scope: 'openid User.Read' }, browser);
+  const created = await authorize(
+    'bob@contoso',
+    { scope: 'openid User.Read', grant_management_action: 'create' },
+    browser,
+  );
+  t.not(created.grantId, main.grantId);
+  t.equal((await grantEndpoint(planner, 'DELETE', main.grantId)).status, 204);
+  t.equal(await dataApi(created.tokens.access_token), 401);
+  t.equal((await grantEndpoint(planner, 'GET', created.grantId)).status, 404);
+  const { rows } = await pool.query(`SELECT scopes FROM user_consents WHERE user_id = $1`, [as('bob@contoso').id]);
+  t.same(rows[0]?.scopes, ['openid', 'User.Read'], "the user's consent stays: only the grant went");
+});
+
+t.test('the actions through PAR', async (t) => {
+  const browser = new Browser(server.url);
+  const main = await authorize('alice@contoso', { scope: 'openid User.Read' }, browser);
+  const verifier = oidc.randomPKCECodeVerifier();
+  const state = oidc.randomState();
+  const url = await oidc.buildAuthorizationUrlWithPAR(planner.config, {
+    redirect_uri: REDIRECT_URI,
+    scope: 'openid User.Read Files.Read',
+    code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
+    state,
+    grant_management_action: 'replace',
+    grant_id: main.grantId,
+  });
+  const page = await browser.visit(url.href);
+  const tokens = await exchangeCode(planner, appRedirect(page), { page, verifier, state });
+  t.equal(tokens.grant_id, main.grantId);
+  t.same(await queried(main.grantId), ['Files.Read', 'User.Read', 'openid']);
+
+  const refused = await oidc
+    .buildAuthorizationUrlWithPAR(planner.config, {
+      redirect_uri: REDIRECT_URI,
+      scope: 'openid',
+      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+      grant_management_action: 'merge',
+    })
+    .then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+  t.match(refused, { error: 'invalid_request' }, 'merge without grant_id is refused at PAR');
+});
+
+t.test('refusals: clear errors, nothing changed', async (t) => {
+  const browser = new Browser(server.url);
+  const alices = await authorize('alice@contoso', { scope: 'openid User.Read' }, browser);
+  const before = await queried(alices.grantId);
+
+  async function refusal(params: Record<string, string>, user = 'alice@contoso', app = planner, who = browser) {
+    const auth = await startAuthorization(who, app, { scope: 'openid User.Read', ...params });
+    const page =
+      pageName(auth.page.body) === 'login' ? await signInOnPage(who, auth.page, as(user).signIn, PASSWORD) : auth.page;
+    return appRedirect(page).searchParams;
+  }
+  const noGrantId = await refusal({ grant_management_action: 'merge' });
+  t.equal(noGrantId.get('error'), 'invalid_request', 'merge without grant_id');
+  t.match(noGrantId.get('error_description'), /requires grant_id/);
+  t.equal((await refusal({ grant_management_action: 'update' })).get('error'), 'invalid_request', 'an unknown action');
+  t.equal((await refusal({ grant_id: alices.grantId })).get('error'), 'invalid_request', 'grant_id without an action');
+  t.equal(
+    (await refusal({ grant_management_action: 'create', grant_id: alices.grantId })).get('error'),
+    'invalid_request',
+    'create with a grant_id',
+  );
+  t.equal(
+    (await refusal({ grant_management_action: 'merge', grant_id: alices.grantId }, 'alice@contoso', other)).get(
+      'error',
+    ),
+    'invalid_grant_id',
+    "another client's grant",
+  );
+  t.equal(
+    (await refusal({ grant_management_action: 'replace', grant_id: 'no-such-grant' })).get('error'),
+    'invalid_grant_id',
+    'an unknown grant',
+  );
+  const bobs = await refusal(
+    { grant_management_action: 'replace', grant_id: alices.grantId },
+    'bob@contoso',
+    planner,
+    new Browser(server.url),
+  );
+  t.equal(bobs.get('error'), 'invalid_grant_id', "another user's grant");
+  t.same(await queried(alices.grantId), before, 'the grant is unchanged');
+
+  // The endpoint: only the owning app, only with the scope for the method, only its own tokens.
+  t.equal((await fetch(`${endpoint()}/${alices.grantId}`)).status, 401, 'no token');
+  const queryOnly = await managementToken(planner, 'grant_management_query');
+  t.equal((await grantEndpoint(planner, 'DELETE', alices.grantId, queryOnly)).status, 403, 'revoke needs its scope');
+  t.equal((await grantEndpoint(other, 'GET', alices.grantId)).status, 404, "another app's grant is not found");
+  t.equal((await grantEndpoint(other, 'DELETE', alices.grantId)).status, 404);
+  t.equal(
+    (await grantEndpoint(planner, 'GET', alices.grantId, alices.tokens.access_token)).status,
+    401,
+    "a user's access token is no token for the endpoint",
+  );
+  const scopeAtAuth = await refusal({ scope: 'openid grant_management_query' });
+  t.equal(scopeAtAuth.get('error'), 'invalid_scope', 'the endpoint scopes are not asked of users');
+  t.same(await queried(alices.grantId), before, 'still unchanged');
+  t.equal(await dataApi(alices.tokens.access_token), 200);
+});
