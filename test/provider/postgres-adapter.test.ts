@@ -209,9 +209,9 @@ t.test(
       get(pool, property) {
         if (property === 'query') {
           return (...args: unknown[]) => {
-          statements++;
-          return (pool.query as (...query: unknown[]) => unknown).apply(pool, args);
-        };
+            statements++;
+            return (pool.query as (...query: unknown[]) => unknown).apply(pool, args);
+          };
         }
         return Reflect.get(pool, property);
       },
