@@ -2,15 +2,17 @@
 // (core/consent-decision.ts) and records new consent, each change one transaction with its audit
 // event. The oidc-provider side — the Grant the provider is handed, the interaction policy — is
 // provider/'s (provider/grant-sync.ts, provider/consent-policy.ts).
+import { type Clock, systemClock } from '../core/clock.js';
 import { type ConsentDecision, decideConsent } from '../core/consent-decision.js';
 import { FIRST_PARTY_CLIENT_ID } from '../core/first-party-client.js';
+import { earlierExpiry } from '../core/grant-lifetime.js';
 import type { PermissionCatalogue } from '../core/permission-catalogue.js';
 import { type AppRecord, findApp } from '../db/apps.js';
 import { recordAuditEvent } from '../db/audit-events.js';
+import { lockAdminConsentReview, setAdminConsentReview, setUserConsentExpiry } from '../db/consent-expiry.js';
 import {
   type AccessRecord,
   loadAccess,
-  lockAdminConsentScopes,
   lockTenantAppChanges,
   lockUserConsent,
   unblockApp,
@@ -18,6 +20,7 @@ import {
   upsertAdminConsent,
 } from '../db/consents.js';
 import { inTransaction, type Pool, type Queryable } from '../db/pool.js';
+import { consentExpiry } from './grant-lifecycle.js';
 
 /**
  * The reads a consent decision is made from. Straight from the database by default
@@ -30,11 +33,11 @@ export interface ConsentReads {
   loadAccess(userId: string, clientId: string): Promise<AccessRecord | undefined>;
 }
 
-/** The reads straight from the database, each done when asked. */
-export function databaseConsentReads(db: Queryable): ConsentReads {
+/** The reads straight from the database, each done when asked (expiry judged by `clock`). */
+export function databaseConsentReads(db: Queryable, clock: Clock = systemClock): ConsentReads {
   return {
     findApp: (clientId) => findApp(db, clientId),
-    loadAccess: (userId, clientId) => loadAccess(db, userId, clientId),
+    loadAccess: (userId, clientId) => loadAccess(db, userId, clientId, clock()),
   };
 }
 
@@ -50,6 +53,8 @@ export class Consents {
     private readonly pool: Pool,
     private readonly catalogue: PermissionCatalogue,
     private readonly reads: ConsentReads = databaseConsentReads(pool),
+    /** The time grant expiry is judged by (issue 15). */
+    private readonly clock: Clock = systemClock,
   ) {}
 
   /** The decision for this user, app and request, from the database as it is now. */
@@ -76,17 +81,20 @@ export class Consents {
   /** Records the user's own consent to `scopes` (added to what they granted before). */
   async grantUserConsent(userId: string, clientId: string, scopes: readonly string[]): Promise<void> {
     await inTransaction(this.pool, async (tx) => {
-      const access = await loadAccess(tx, userId, clientId);
+      const now = this.clock();
+      const access = await loadAccess(tx, userId, clientId, now);
       if (!access) throw new Error('user not found');
       const row = await lockUserConsent(tx, access.tenantId, userId, clientId);
-      const added = scopes.filter((scope) => !row.scopes.includes(scope));
+      // An expired consent counts as absent (issue 15): accepting again starts a new one.
+      const current = row.expiresAt !== null && row.expiresAt <= now ? [] : row.scopes;
+      const added = scopes.filter((scope) => !current.includes(scope));
       if (added.length === 0) return;
-      const next = this.catalogue.sort([...row.scopes, ...added]);
-      await updateUserConsent(
-        tx,
-        { tenantId: access.tenantId, userId, clientId },
-        { scopes: next, grantId: row.grantId },
-      );
+      const next = this.catalogue.sort([...current, ...added]);
+      const key = { tenantId: access.tenantId, userId, clientId };
+      await updateUserConsent(tx, key, { scopes: next, grantId: row.grantId });
+      // Adding a permission never extends a live consent's expiry; it may shorten it.
+      const lifetime = await consentExpiry(tx, this.catalogue, access.tenantId, clientId, next, now);
+      await setUserConsentExpiry(tx, key, earlierExpiry(current.length > 0 ? row.expiresAt : null, lifetime));
       await recordAuditEvent(tx, {
         tenantId: access.tenantId,
         actor: userId,
@@ -113,9 +121,18 @@ export class Consents {
       // Locking the admin consent's row locks nothing while the app has no admin consent yet: two
       // first consents would both start from nothing and the later upsert would drop the other's scopes.
       await lockTenantAppChanges(tx, tenantId, clientId);
-      const before = await lockAdminConsentScopes(tx, tenantId, clientId);
+      const now = this.clock();
+      const locked = await lockAdminConsentReview(tx, tenantId, clientId);
+      // A lapsed admin consent counts as absent (issue 15); consenting again is its review.
+      const before = locked && (locked.reviewAt === null || locked.reviewAt > now) ? locked.scopes : [];
       const next = this.catalogue.sort([...before, ...scopes]);
       await upsertAdminConsent(tx, { tenantId, clientId, scopes: next, grantedBy: adminId });
+      await setAdminConsentReview(
+        tx,
+        tenantId,
+        clientId,
+        await consentExpiry(tx, this.catalogue, tenantId, clientId, next, now),
+      );
       // Re-consenting lifts an earlier block: the admin has just said the app is trusted.
       await unblockApp(tx, tenantId, clientId, adminId);
       await recordAuditEvent(tx, {
