@@ -284,6 +284,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Accord> {
       consentRequests,
       myApps,
       apis,
+      grantLifecycle,
       resourceServer: tokenOptions(resources.admin),
     });
     const portal = new PortalSession({ provider, pool, issuer: config.issuer, secureCookies, keys });

@@ -45,10 +45,11 @@ export interface GrantUse {
   lastUsed: Record<string, Date>;
 }
 
-/** The tenant's users' own consents with their scopes' last use (optionally one user's for one app). */
+/** The tenant's users' own unexpired consents with their scopes' last use (optionally one user's for one app). */
 export async function listGrantUses(
   db: Queryable,
   tenantId: string,
+  now: Date,
   only?: { userId: string; clientId: string },
 ): Promise<GrantUse[]> {
   const { rows } = await db.query<Omit<GrantUse, 'lastUsed'> & { lastUsed: Record<string, string> | null }>(
@@ -61,8 +62,9 @@ export async function listGrantUses(
        JOIN apps a ON a.client_id = uc.client_id
       WHERE uc.tenant_id = $1::text AND cardinality(uc.scopes) > 0
         AND ($2::text IS NULL OR (uc.user_id = $2::text AND uc.client_id = $3::text))
+        AND (uc.expires_at IS NULL OR uc.expires_at > $4::timestamptz)
       ORDER BY lower(a.name), uc.client_id, u.username`,
-    [tenantId, only?.userId ?? null, only?.clientId ?? null],
+    [tenantId, only?.userId ?? null, only?.clientId ?? null, now],
   );
   return rows.map((row) => ({
     ...row,

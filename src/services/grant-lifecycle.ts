@@ -10,6 +10,8 @@ import {
   type GrantLifetimePolicy,
   grantEnd,
   grantLifetimeDays,
+  isGrantLifetimeClass,
+  parseGrantLifetime,
 } from '../core/grant-lifetime.js';
 import type { PermissionCatalogue } from '../core/permission-catalogue.js';
 import type { Impact } from '../core/types.js';
@@ -108,16 +110,32 @@ export class GrantLifecycle {
     days: number | null,
     actor: string,
   ): Promise<TenantGrantLifetimes> {
+    return this.setTenantLifetimes(tenantId, { [appliesTo]: days }, actor);
+  }
+
+  /** Changes several classes at once, in one transaction (an event per class changed). */
+  async setTenantLifetimes(
+    tenantId: string,
+    changes: Partial<Record<GrantLifetimeClass, number | null>>,
+    actor: string,
+  ): Promise<TenantGrantLifetimes> {
+    for (const [appliesTo, days] of Object.entries(changes)) {
+      if (!isGrantLifetimeClass(appliesTo))
+        throw InvalidRequest('the class is one of default, low, medium, high', { field: appliesTo });
+      parseGrantLifetime(days, appliesTo);
+    }
     await inTransaction(this.pool, async (tx) => {
       await this.requireTenant(tx, tenantId);
-      const before = await setTenantGrantLifetime(tx, tenantId, appliesTo, days);
-      await recordAuditEvent(tx, {
-        tenantId,
-        actor,
-        action: 'tenant.grant_lifetime.changed',
-        target: tenantId,
-        details: { appliesTo, before, after: days },
-      });
+      for (const [appliesTo, days] of Object.entries(changes) as Array<[GrantLifetimeClass, number | null]>) {
+        const before = await setTenantGrantLifetime(tx, tenantId, appliesTo, days);
+        await recordAuditEvent(tx, {
+          tenantId,
+          actor,
+          action: 'tenant.grant_lifetime.changed',
+          target: tenantId,
+          details: { appliesTo, before, after: days },
+        });
+      }
     });
     return this.lifetimes(tenantId);
   }
@@ -129,6 +147,7 @@ export class GrantLifecycle {
     days: number | null | 'inherit',
     actor: string,
   ): Promise<TenantGrantLifetimes> {
+    if (days !== 'inherit') parseGrantLifetime(days);
     await inTransaction(this.pool, async (tx) => {
       await this.requireTenant(tx, tenantId);
       if (!(await findApp(tx, clientId))) throw NotFound(`no app with client id "${clientId}"`);
@@ -232,8 +251,9 @@ export class GrantLifecycle {
   async overPrivileged(tenantId: string, unusedDays = UNUSED_AFTER_DAYS): Promise<OverPrivilegedGrant[]> {
     checkUnusedDays(unusedDays);
     await this.requireTenant(this.pool, tenantId);
-    const cutoff = new Date(this.clock().getTime() - unusedDays * DAY_MS);
-    return (await listGrantUses(this.pool, tenantId))
+    const now = this.clock();
+    const cutoff = new Date(now.getTime() - unusedDays * DAY_MS);
+    return (await listGrantUses(this.pool, tenantId, now))
       .map((grant) => overPrivilege(grant, cutoff))
       .filter((grant): grant is OverPrivilegedGrant => grant !== undefined);
   }
@@ -252,10 +272,12 @@ export class GrantLifecycle {
   ): Promise<{ removed: string[]; scopes: string[] }> {
     checkUnusedDays(unusedDays);
     return inTransaction(this.pool, async (tx) => {
+      const now = this.clock();
       const row = await findUserConsentForUpdate(tx, tenantId, userId, clientId);
-      if (!row || row.scopes.length === 0) throw NotFound('this user has no consent of their own to the app');
-      const [grant] = await listGrantUses(tx, tenantId, { userId, clientId });
-      const report = grant && overPrivilege(grant, new Date(this.clock().getTime() - unusedDays * DAY_MS));
+      if (!row || row.scopes.length === 0 || (row.expiresAt !== null && row.expiresAt <= now))
+        throw NotFound('this user has no live consent of their own to the app');
+      const [grant] = await listGrantUses(tx, tenantId, now, { userId, clientId });
+      const report = grant && overPrivilege(grant, new Date(now.getTime() - unusedDays * DAY_MS));
       if (!report) throw Conflict(`every scope of this grant was used in the last ${unusedDays} days`);
       const scopes = row.scopes.filter((scope) => !report.unusedScopes.includes(scope));
       await updateUserConsent(tx, { tenantId, userId, clientId }, { scopes, grantId: null });

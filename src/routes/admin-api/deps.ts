@@ -7,6 +7,7 @@ import type { AuditLog } from '../../services/audit-log.js';
 import type { ConsentRequests } from '../../services/consent-requests.js';
 import type { Directory } from '../../services/directory.js';
 import type { EnterpriseApps } from '../../services/enterprise-apps.js';
+import type { GrantLifecycle } from '../../services/grant-lifecycle.js';
 import type { MyApps } from '../../services/my-apps.js';
 import type { PublishedApps } from '../../services/published-apps.js';
 import type { TenantUsers } from '../../services/tenant-users.js';
@@ -20,6 +21,7 @@ export interface AdminApiOptions {
   consentRequests: ConsentRequests;
   myApps: MyApps;
   apis: Apis;
+  grantLifecycle: GrantLifecycle;
   /** How this API verifies tokens; `audience` is the API's resource indicator. */
   resourceServer: ResourceServerOptions;
 }
@@ -34,6 +36,7 @@ export interface AdminApiDeps {
   apps: PublishedApps;
   auditLog: AuditLog;
   apis: Apis;
+  grantLifecycle: GrantLifecycle;
   /** This API's public URL (its resource indicator), for `Location` headers. */
   apiUrl: string;
 }

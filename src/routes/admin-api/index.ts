@@ -18,6 +18,7 @@ import { auditEventsRoutes } from './audit-events.js';
 import { consentRequestsRoutes } from './consent-requests.js';
 import type { AdminApiDeps, AdminApiOptions } from './deps.js';
 import { enterpriseAppsRoutes } from './enterprise-apps.js';
+import { grantSchemas, grantsRoutes } from './grants.js';
 import { meRoutes } from './me.js';
 import { ADMIN_SCOPE, requireTenantAdmin } from './require-tenant-admin.js';
 import { sharedSchemas } from './schemas.js';
@@ -50,12 +51,13 @@ export async function adminApiRoutes(app: FastifyInstance, options: AdminApiOpti
     apps: new PublishedApps(pool),
     auditLog: new AuditLog(pool),
     apis: options.apis,
+    grantLifecycle: options.grantLifecycle,
     apiUrl: options.resourceServer.audience,
   };
   useStrictValidation(app);
   // JSON only: the global form and text parsers serve the pages, not this API (415 here).
   app.removeContentTypeParser(['application/x-www-form-urlencoded', 'text/plain']);
-  for (const schema of [...sharedSchemas, ...apiSchemas]) app.addSchema(schema);
+  for (const schema of [...sharedSchemas, ...apiSchemas, ...grantSchemas]) app.addSchema(schema);
   await app.register(openapiPlugin, {
     issuer: options.resourceServer.issuer,
     info: { title: 'Accord admin API', version: '1.0.0', description: DESCRIPTION },
@@ -71,6 +73,10 @@ export async function adminApiRoutes(app: FastifyInstance, options: AdminApiOpti
       { name: 'Consent requests', description: 'Users’ requests for admin approval of an app.' },
       { name: 'Audit events', description: 'Who changed what, newest first.' },
       { name: 'APIs', description: 'The tenant’s own APIs (resource servers) and their scopes.' },
+      {
+        name: 'Grants',
+        description: 'How long grants live, consents expiring soon, and grants holding more than is used.',
+      },
       {
         name: 'My apps',
         description: 'The signed-in user’s own apps and consents (permission AppConsents.ReadWrite).',
@@ -93,6 +99,7 @@ export async function adminApiRoutes(app: FastifyInstance, options: AdminApiOpti
       await tenant.register(consentRequestsRoutes, deps);
       await tenant.register(auditEventsRoutes, deps);
       await tenant.register(apisRoutes, deps);
+      await tenant.register(grantsRoutes, deps);
     },
     { prefix: '/tenants/:tenant' },
   );
