@@ -14,6 +14,7 @@ import { auditCommands } from './audit.js';
 import { Cancelled, type Command, type Options, type Output, type Parsed, UsageError } from './command.js';
 import { demoAppCommands } from './demo-app.js';
 import { distributeCommands } from './distribute.js';
+import { grantCommands } from './grants.js';
 import { keysCommands } from './keys.js';
 import { migrateCommands } from './migrate.js';
 import { seedCommands } from './seed.js';
@@ -40,6 +41,7 @@ export const commands: readonly Command[] = [
   ...userCommands,
   ...appCommands,
   ...apiCommands,
+  ...grantCommands,
   ...keysCommands,
   ...auditCommands,
   ...demoAppCommands,
