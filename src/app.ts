@@ -302,6 +302,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Accord> {
       enterpriseApps,
       secretReveal: new SecretReveal(cookieKey, secureCookies),
       apis,
+      grantLifecycle,
     });
   });
 

@@ -8,6 +8,7 @@ import type { AuditLog } from '../../services/audit-log.js';
 import type { ConsentRequests } from '../../services/consent-requests.js';
 import type { Directory } from '../../services/directory.js';
 import type { EnterpriseApps } from '../../services/enterprise-apps.js';
+import type { GrantLifecycle } from '../../services/grant-lifecycle.js';
 import type { IntegratedAppsPreview } from '../../services/integrated-apps-preview.js';
 import type { PublishedApps } from '../../services/published-apps.js';
 import type { TenantUsers } from '../../services/tenant-users.js';
@@ -28,6 +29,7 @@ export interface AdminCentreDeps {
   /** Carries a new client secret to the one GET page that shows it (post/redirect/get). */
   secretReveal: SecretReveal;
   apis: Apis;
+  grantLifecycle: GrantLifecycle;
 }
 
 export interface AdminCentreContext extends Omit<AdminCentreDeps, 'pool'> {

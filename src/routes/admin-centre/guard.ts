@@ -13,6 +13,7 @@ export type AdminSection =
   | 'integrated-apps'
   | 'apps'
   | 'apis'
+  | 'grants'
   | 'enterprise-apps'
   | 'consent-requests'
   | 'audit';
