@@ -153,3 +153,17 @@ t.test('the over-privilege report, and reduce to what is used', async (t) => {
   const files = await startAuthorization(browser, app, { scope: 'openid Files.Read' });
   t.equal(pageName(files.page.body), 'consent', 'the removed one asks again');
 });
+
+t.test('"last used" on My apps and on the enterprise app page', async (t) => {
+  await grantUse.flush();
+  const { browser } = await fullFlow(server, app, as('alice@contoso'), { scope: 'openid Calendars.Read' });
+  const myApps = await browser.visit(`${server.url}/my/apps`);
+  t.equal(pageName(myApps.body), 'my-apps');
+  const lastUsed = new RegExp(`data-client-id="${app.clientId}"[^>]*data-last-used="([^"]+)"`).exec(myApps.body)?.[1];
+  t.ok(lastUsed && lastUsed !== 'never' && !Number.isNaN(Date.parse(lastUsed)), `a time (${lastUsed})`);
+  const bob = as('bob@contoso').id;
+  const { EnterpriseApps } = await import('../../src/services/enterprise-apps.js');
+  const users = (await new EnterpriseApps(server.pool).detail('contoso', app.clientId)).users;
+  t.equal(users.find((user) => user.userId === bob)?.lastUsedAt, null, 'never, for a grant without tokens');
+  t.ok(users.find((user) => user.userId === as('alice@contoso').id)?.lastUsedAt, 'a time for the one in use');
+});
