@@ -51,7 +51,7 @@ whole number of days from 1 to 36500; "none" removes it.`,
   defineCommand({
     name: 'tenant grant-lifetimes',
     usage: '<tenant>',
-    summary: "Show how long grants live in a tenant, by impact class and per app.",
+    summary: 'Show how long grants live in a tenant, by impact class and per app.',
     args: ['tenant'],
     prepare: (parsed) => ({ tenant: arg(parsed, 0) }),
     run: async (ctx, input) => {
