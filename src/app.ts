@@ -8,6 +8,7 @@ import formbody from '@fastify/formbody';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type Provider from 'oidc-provider';
 import type { Config } from './config.js';
+import { type Clock, systemClock } from './core/clock.js';
 import { DatabaseUnavailable, RETRY_AFTER_SECONDS } from './core/errors.js';
 import { absoluteResource, type PermissionCatalogue } from './core/permission-catalogue.js';
 import { HEARTBEAT_SECONDS } from './core/server-liveness.js';
@@ -25,6 +26,7 @@ import { createEta, pageRenderer, viewsDir, viewsPlugin } from './plugins/views.
 import { introspectAccessTokens } from './provider/access-token-introspection.js';
 import { accountClaims, createProvider, resourceIndicators } from './provider/create-provider.js';
 import { GrantSync } from './provider/grant-sync.js';
+import { observeGrantUse } from './provider/grant-use-observer.js';
 import { createLocalKeyResolver } from './provider/local-jwks.js';
 import { outageDuring } from './provider/outage.js';
 import { protocolServerFactory } from './provider/protocol-server.js';
@@ -50,7 +52,9 @@ import { Consents } from './services/consents.js';
 import { Directory } from './services/directory.js';
 import { DirectoryReads } from './services/directory-reads.js';
 import { EnterpriseApps } from './services/enterprise-apps.js';
+import { GrantLifecycle } from './services/grant-lifecycle.js';
 import { GrantLiveness } from './services/grant-liveness.js';
+import { GrantUseRecorder } from './services/grant-use.js';
 import { IntegratedAppsPreview } from './services/integrated-apps-preview.js';
 import { MyApps } from './services/my-apps.js';
 import { loadPermissionCatalogue } from './services/permission-catalogue.js';
@@ -59,6 +63,8 @@ import { loadSigningKeys } from './services/signing-keys.js';
 
 export interface AppDeps {
   pool: Pool;
+  /** The time grant expiry, review dates and last use are judged by (tests move it; issue 15). */
+  clock?: Clock;
 }
 
 export interface Accord {
@@ -71,6 +77,8 @@ export interface Accord {
     catalogue: PermissionCatalogue;
     apis: Apis;
     consentPolicies: ConsentPolicies;
+    grantLifecycle: GrantLifecycle;
+    grantUse: GrantUseRecorder;
   };
   /**
    * The start of a graceful shutdown: from now on /readyz answers 503, so that load balancers
@@ -86,7 +94,12 @@ export const BODY_LIMIT_BYTES = 64 * 1024;
  * oidc-provider as Accord configures it, with what it is built from: keys, secrets and the
  * permission catalogue read from the database. (The benchmarks serve it bare to measure the wrapper.)
  */
-export async function configuredProvider(config: Config, pool: Pool, instance?: ServerInstance) {
+export async function configuredProvider(
+  config: Config,
+  pool: Pool,
+  instance?: ServerInstance,
+  clock: Clock = systemClock,
+) {
   const [jwks, cookieKey, clientSecretKey, catalogue] = await Promise.all([
     loadSigningKeys(pool, instance),
     loadServerSecret(pool, 'cookie_key'),
@@ -96,10 +109,14 @@ export async function configuredProvider(config: Config, pool: Pool, instance?: 
   // The consent decision reads each row once per provider request, as the provider's own hooks do.
   // Each tenant's classifications and consent policies, kept in memory (services/consent-policy-cache.ts).
   const consentPolicyCache = new ConsentPolicyCache(pool);
-  const consent = new Consents(pool, catalogue, consentReadsOncePerRequest(pool), (tenantId) =>
-    consentPolicyCache.forTenant(tenantId),
+  const consent = new Consents(
+    pool,
+    catalogue,
+    consentReadsOncePerRequest(pool, clock),
+    (tenantId) => consentPolicyCache.forTenant(tenantId),
+    clock,
   );
-  const grants = new GrantSync(pool, consent, catalogue, config.issuer);
+  const grants = new GrantSync(pool, consent, catalogue, config.issuer, clock);
   const eta = createEta();
   const provider = createProvider(config, {
     pool,
@@ -111,18 +128,21 @@ export async function configuredProvider(config: Config, pool: Pool, instance?: 
     renderPage: pageRenderer(eta),
     portalClient: portalClientMetadata(config.issuer),
     clientSecretMatches: (presented, storedHash) => clientSecretMatches(presented, storedHash, clientSecretKey),
+    clock,
   });
   return { provider, catalogue, consent, grants, eta, cookieKey, consentPolicyCache };
 }
 
 export async function buildApp(config: Config, deps: AppDeps): Promise<Accord> {
   const { pool } = deps;
+  const clock = deps.clock ?? systemClock;
   // This process as `accord keys rotate` sees it: which keys it publishes, and that it is alive.
   const instance: ServerInstance = { id: crypto.randomUUID(), description: `${os.hostname()} pid ${process.pid}` };
   const { provider, catalogue, consent, grants, eta, cookieKey, consentPolicyCache } = await configuredProvider(
     config,
     pool,
     instance,
+    clock,
   );
   // A database outage inside a provider request is answered by the provider as
   // temporarily_unavailable (provider/outage.ts); here it is logged once, and a 503 says when to
@@ -183,6 +203,12 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Accord> {
   const consentPreview = new IntegratedAppsPreview(pool, catalogue);
   app.addHook('onReady', () => grantLiveness.start());
   app.addHook('onClose', () => grantLiveness.close());
+  // Last use of grants: noted as tokens are issued, written in batches and once more at close.
+  const grantUse = new GrantUseRecorder(pool, clock, app.log);
+  observeGrantUse(provider, pool, catalogue, grantUse);
+  app.addHook('onReady', async () => grantUse.start());
+  app.addHook('onClose', () => grantUse.close());
+  const grantLifecycle = new GrantLifecycle(pool, catalogue, clock);
   const heartbeat = setInterval(() => {
     touchInstance(pool, instance.id).catch((error: unknown) =>
       app.log.warn({ err: error }, 'could not record this server as alive'),
@@ -274,6 +300,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Accord> {
       apis,
       consentPolicies,
       consentPreview,
+      grantLifecycle,
       resourceServer: tokenOptions(resources.admin),
     });
     const portal = new PortalSession({ provider, pool, issuer: config.issuer, secureCookies, keys });
@@ -292,13 +319,14 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Accord> {
       enterpriseApps,
       secretReveal: new SecretReveal(cookieKey, secureCookies),
       apis,
+      grantLifecycle,
     });
   });
 
   return {
     app,
     provider,
-    services: { consent, grants, consentRequests, catalogue, apis, consentPolicies },
+    services: { consent, grants, consentRequests, catalogue, apis, consentPolicies, grantLifecycle, grantUse },
     drain: () => {
       draining = true;
     },

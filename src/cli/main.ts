@@ -14,6 +14,7 @@ import { auditCommands } from './audit.js';
 import { Cancelled, type Command, type Options, type Output, type Parsed, UsageError } from './command.js';
 import { demoAppCommands } from './demo-app.js';
 import { distributeCommands } from './distribute.js';
+import { grantCommands } from './grants.js';
 import { keysCommands } from './keys.js';
 import { migrateCommands } from './migrate.js';
 import { permissionCommands } from './permission.js';
@@ -44,6 +45,7 @@ export const commands: readonly Command[] = [
   ...apiCommands,
   ...permissionCommands,
   ...policyCommands,
+  ...grantCommands,
   ...keysCommands,
   ...auditCommands,
   ...demoAppCommands,

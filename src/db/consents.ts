@@ -21,6 +21,8 @@ export interface UserConsentRecord {
   grantId: string | null;
   grantedAt: Date;
   updatedAt: Date;
+  /** When the consent expires (null: never; issue 15). */
+  expiresAt: Date | null;
 }
 
 /** Everything the consent decision needs about one user and one app, in one round trip. */
@@ -39,11 +41,20 @@ export interface AccessRecord {
   /** Optional permissions the user unticked (user_consents.declined_scopes). */
   userDeclinedScopes: string[];
   grantId: string | null;
+  /** When the user's own consent expires, and the admin consent's review date (null: never; issue 15). */
+  userExpiresAt: Date | null;
+  adminReviewAt: Date | null;
 }
 
-export async function loadAccess(db: Queryable, userId: string, clientId: string): Promise<AccessRecord | undefined> {
+export async function loadAccess(
+  db: Queryable,
+  userId: string,
+  clientId: string,
+  now: Date = new Date(),
+): Promise<AccessRecord | undefined> {
   // Named, so each connection prepares it once: it runs on every authorization request. By tenant
-  // and user, so that on Citus it reads one shard.
+  // and user, so that on Citus it reads one shard. A consent past its expiry (an admin consent past
+  // its review date) counts as absent, by the caller's clock: the decision asks again.
   return withTenantOfUser(db, userId, async (tenantId) => {
     const { rows } = await db.query<AccessRecord>({
       name: 'load-access',
@@ -51,17 +62,17 @@ export async function loadAccess(db: Queryable, userId: string, clientId: string
             t.user_consent AS "userConsent", t.risk_step_up AS "riskStepUp", t.risk_step_up_days AS "riskStepUpDays",
             u.role, u.disabled,
             COALESCE(ta.blocked, false) AS blocked,
-            COALESCE(ac.scopes, '{}') AS "adminScopes",
-            COALESCE(uc.scopes, '{}') AS "userScopes",
+            CASE WHEN ac.review_at <= $4::timestamptz THEN '{}' ELSE COALESCE(ac.scopes, '{}') END AS "adminScopes",
+            CASE WHEN uc.expires_at <= $4::timestamptz THEN '{}' ELSE COALESCE(uc.scopes, '{}') END AS "userScopes",
             COALESCE(uc.declined_scopes, '{}') AS "userDeclinedScopes",
-            uc.grant_id AS "grantId"
+            uc.grant_id AS "grantId", uc.expires_at AS "userExpiresAt", ac.review_at AS "adminReviewAt"
        FROM users u
        JOIN tenants t ON t.id = u.tenant_id
        LEFT JOIN tenant_apps ta ON ta.tenant_id = u.tenant_id AND ta.client_id = $2::text
        LEFT JOIN admin_consents ac ON ac.tenant_id = u.tenant_id AND ac.client_id = $2::text
        LEFT JOIN user_consents uc ON uc.tenant_id = u.tenant_id AND uc.user_id = u.id AND uc.client_id = $2::text
       WHERE u.tenant_id = $3::text AND u.id = $1::text`,
-      values: [userId, clientId, tenantId],
+      values: [userId, clientId, tenantId, now],
     });
     return rows[0];
   });
@@ -112,7 +123,8 @@ export async function deleteAdminConsent(db: Queryable, tenantId: string, client
 }
 
 const USER_CONSENT_COLUMNS = `tenant_id AS "tenantId", user_id AS "userId", client_id AS "clientId", scopes,
-  declined_scopes AS "declinedScopes", grant_id AS "grantId", granted_at AS "grantedAt", updated_at AS "updatedAt"`;
+  declined_scopes AS "declinedScopes", grant_id AS "grantId", granted_at AS "grantedAt", updated_at AS "updatedAt",
+  expires_at AS "expiresAt"`;
 
 /**
  * Creates the row if missing and locks it for the rest of the transaction, in one statement: a

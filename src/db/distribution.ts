@@ -52,6 +52,9 @@ export const TABLE_KINDS: Readonly<Record<string, TableKind>> = {
   site_items: { kind: 'tenant' },
   permission_classifications: { kind: 'tenant' },
   app_consent_policies: { kind: 'tenant' },
+  tenant_grant_lifetimes: { kind: 'tenant' },
+  app_grant_lifetimes: { kind: 'tenant' },
+  grant_scope_use: { kind: 'tenant' },
   // Found by their own key. oidc-provider looks up every session, interaction, code, token and
   // grant by its id, so that is the shard key of its rows; uids and user codes lead to the id
   // through oidc_model_keys. A sub leads to its tenant through user_ids.
@@ -79,6 +82,8 @@ export const CROSS_SHARD_STATEMENTS: Readonly<Record<string, string>> = {
   'purge-dpop-proofs': 'the periodic purge of expired DPoP proofs',
   'purge-rate-limit-windows': 'the periodic purge of ended rate-limit windows',
   'list-grant-ids-of-app': 'an app is deleted: its grants in every tenant that used it',
+  'oidc-set-grant-expiries':
+    'an admin renews a consent (issue 15): the Grants resting on it, sharded by their own ids, get the new expiry',
 };
 
 /**

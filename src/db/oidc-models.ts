@@ -249,6 +249,29 @@ export async function deleteGrants(db: Queryable, grantIds: readonly string[]): 
 }
 
 /**
+ * Moves the expiry of Grants (issue 15: a renewed consent): `exp` is in epoch seconds, as
+ * oidc-provider keeps it in the payload. Announced, as a Grant saved again is.
+ */
+export async function setGrantExpiries(
+  db: Queryable,
+  grants: ReadonlyArray<{ grantId: string; exp: number }>,
+): Promise<void> {
+  if (grants.length === 0) return;
+  await db.query({
+    name: 'oidc-set-grant-expiries',
+    text: `UPDATE oidc_models m SET payload = jsonb_set(m.payload, '{exp}', to_jsonb(g.exp)), expires_at = to_timestamp(g.exp)
+             FROM unnest($1::text[], $2::bigint[]) AS g (id, exp)
+            WHERE m.model = 'Grant' AND m.id = g.id`,
+    values: [grants.map((grant) => grant.grantId), grants.map((grant) => grant.exp)],
+  });
+  await announce(
+    db,
+    GRANT_CHANNEL,
+    grants.map((grant) => grant.grantId),
+  );
+}
+
+/**
  * How long the grant stays alive from now, in milliseconds (Infinity when it never expires), or
  * undefined when it is gone or expired. Measured by the database's clock, so that a cache
  * holding the answer does not depend on this machine's clock agreeing.

@@ -4,8 +4,10 @@
 import type { JWK } from 'jose';
 import Provider, { type ClientMetadata, type Configuration, errors, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Config } from '../config.js';
+import type { Clock } from '../core/clock.js';
 import { DatabaseUnavailable } from '../core/errors.js';
 import { FIRST_PARTY_CLIENT_ID } from '../core/first-party-client.js';
+import { UNEXPIRING_GRANT_SECONDS } from '../core/grant-lifetime.js';
 import { absoluteResource, type PermissionCatalogue } from '../core/permission-catalogue.js';
 import type { Pool } from '../db/pool.js';
 import { SUPPORTED_LOCALES } from '../plugins/i18n.js';
@@ -30,6 +32,7 @@ import { boundProtocolRequests } from './request-bounds.js';
 import { findAppOnce, findUserOnce, loadAccessOnce } from './request-memo.js';
 
 export const ACCESS_TOKEN_TTL_SECONDS = 10 * 60;
+export const REFRESH_TOKEN_TTL_SECONDS = 14 * 24 * 60 * 60;
 /** oidc-provider's routes that run loadExistingGrant: /auth, and its resumption after an interaction. */
 const ROUTES_THAT_LOAD_A_GRANT = new Set(['authorization', 'resume']);
 
@@ -45,6 +48,21 @@ export interface ProviderDeps {
   portalClient: ClientMetadata;
   /** Whether a presented client secret matches the app's stored secret hash. */
   clientSecretMatches: (presented: unknown, storedHash: string | undefined) => boolean;
+  /** The time grant expiry is judged by (issue 15); oidc-provider's own token expiry keeps its clock. */
+  clock: Clock;
+}
+
+/**
+ * Issue 15: at the token endpoint, a grant past its end (its consent expired) redeems nothing, by
+ * Accord's clock. oidc-provider refuses it too once its own clock says so (the Grant's `exp`, which
+ * GrantSync sets, caps the refresh tokens); this check is what a test's clock moves.
+ */
+function refuseEndedGrant(ctx: KoaContextWithOIDC, clock: Clock): void {
+  // The portal's grants live minutes by oidc-provider's own clock and rest on no consent.
+  if (ctx.oidc?.route !== 'token' || ctx.oidc.client?.clientId === FIRST_PARTY_CLIENT_ID) return;
+  const grantExp = (ctx.oidc.entities.Grant as { exp?: number } | undefined)?.exp;
+  if (grantExp !== undefined && grantExp * 1000 <= clock().getTime())
+    throw new errors.InvalidGrant('the grant has expired: sign in again');
 }
 
 /**
@@ -164,10 +182,15 @@ export function createProvider(config: Config, deps: ProviderDeps): Provider {
       ClientCredentials: ACCESS_TOKEN_TTL_SECONDS,
       IdToken: 60 * 60,
       Interaction: 60 * 60,
-      RefreshToken: 14 * 24 * 60 * 60,
+      // Issue 15: no longer than the grant lives (its `exp` is its consent's expiry, provider/grant-sync.ts).
+      RefreshToken: (ctx) => {
+        const grantExp = (ctx?.oidc?.entities.Grant as { exp?: number } | undefined)?.exp;
+        const left = grantExp === undefined ? Infinity : grantExp - Math.floor(Date.now() / 1000);
+        return Math.max(1, Math.min(REFRESH_TOKEN_TTL_SECONDS, left));
+      },
       Session: 14 * 24 * 60 * 60,
       // A portal sign-in's grant is revoked once redeemed; one left by an abandoned sign-in expires soon.
-      Grant: (_ctx, grant) => (grant.clientId === FIRST_PARTY_CLIENT_ID ? 10 * 60 : 365 * 24 * 60 * 60),
+      Grant: (_ctx, grant) => (grant.clientId === FIRST_PARTY_CLIENT_ID ? 10 * 60 : UNEXPIRING_GRANT_SECONDS),
     },
     // RFC 9700 §4.14.2: every refresh rotates; a reused refresh token revokes the grant.
     rotateRefreshToken: () => true,
@@ -309,12 +332,13 @@ export function createProvider(config: Config, deps: ProviderDeps): Provider {
       return grants.loadGrant(Grant, accountId, ctx.oidc.client.clientId);
     }),
     findAccount: reportingOutage(async (ctx, sub) => {
+      refuseEndedGrant(ctx, deps.clock);
       // An authorization request goes on to load the user's grant for the app (loadExistingGrant,
       // then the consent decision), which needs what the user and their admin granted: start that
       // read now, so it runs alongside the user's row instead of after it.
       const clientId = ctx.oidc?.client?.clientId;
       if (clientId && ROUTES_THAT_LOAD_A_GRANT.has(ctx.oidc.route))
-        void loadAccessOnce(pool, sub, clientId).catch(() => undefined);
+        void loadAccessOnce(pool, sub, clientId, deps.clock).catch(() => undefined);
       const claims = await accountClaims(pool, sub);
       return claims && { accountId: claims.sub, claims: async () => claims };
     }),

@@ -2,10 +2,12 @@
 // (services/consents.ts records that): loadExistingGrant and the consent page hand the provider
 // this Grant, never one built from the browser session.
 import type { Grant as GrantInstance } from 'oidc-provider';
+import { type Clock, systemClock } from '../core/clock.js';
 import { FIRST_PARTY_CLIENT_ID } from '../core/first-party-client.js';
+import { grantEnd } from '../core/grant-lifetime.js';
 import { absoluteResource, OPENID_RESOURCE, type PermissionCatalogue } from '../core/permission-catalogue.js';
 import type { AppRecord } from '../db/apps.js';
-import { claimGrantId, forgetEmptyConsent, loadAccess } from '../db/consents.js';
+import { type AccessRecord, claimGrantId, forgetEmptyConsent, loadAccess } from '../db/consents.js';
 import type { Pool } from '../db/pool.js';
 import type { Consents } from '../services/consents.js';
 import { findAppOnce, loadAccessOnce } from './request-memo.js';
@@ -23,6 +25,8 @@ export class GrantSync {
     private readonly catalogue: PermissionCatalogue,
     /** The issuer, against which Accord's own APIs' identifiers resolve. */
     private readonly issuer: string,
+    /** The time grant expiry is judged by (issue 15). */
+    private readonly clock: Clock = systemClock,
   ) {}
 
   /**
@@ -44,7 +48,7 @@ export class GrantSync {
     }
     const [app, access] = await Promise.all([
       findAppOnce(this.pool, clientId),
-      loadAccessOnce(this.pool, userId, clientId),
+      loadAccessOnce(this.pool, userId, clientId, this.clock),
     ]);
     if (!app || !access || access.disabled || access.blocked) return undefined;
     if (!app.multiTenant && app.publisherTenantId !== access.tenantId) return undefined;
@@ -57,7 +61,8 @@ export class GrantSync {
       if (found && found.accountId === userId && found.clientId === clientId) {
         // Unchanged, so nothing was written: a revocation committing from now on deletes or
         // narrows the stored grant, and the token endpoint reads the stored one. No re-check.
-        if (!this.applyScopes(found, granted)) return found;
+        const scopesChanged = this.applyScopes(found, granted);
+        if (!this.applyExpiry(found, access) && !scopesChanged) return found;
         await found.save();
         grant = found;
       }
@@ -68,6 +73,7 @@ export class GrantSync {
       // transaction here: Grant.save takes its own pool connection.)
       const created = new Grant({ accountId: userId, clientId });
       this.applyScopes(created, granted);
+      this.applyExpiry(created, access);
       const createdId = await created.save();
       const winnerId = await claimGrantId(
         this.pool,
@@ -92,7 +98,7 @@ export class GrantSync {
    * recorded and revokes it.)
    */
   private async confirmGrant(grant: GrantInstance, app: AppRecord, userId: string): Promise<GrantInstance | undefined> {
-    const access = await loadAccess(this.pool, userId, app.clientId);
+    const access = await loadAccess(this.pool, userId, app.clientId, this.clock());
     const granted =
       access && !access.disabled && !access.blocked
         ? this.consents.requestable(app, [...access.adminScopes, ...access.userScopes], access.tenantId)
@@ -103,8 +109,28 @@ export class GrantSync {
         await forgetEmptyConsent(this.pool, { tenantId: access.tenantId, userId, clientId: app.clientId }, grant.jti);
       return undefined;
     }
-    if (this.applyScopes(grant, granted)) await grant.save();
+    const scopesChanged = this.applyScopes(grant, granted);
+    if (this.applyExpiry(grant, access) || scopesChanged) await grant.save();
     return grant;
+  }
+
+  /**
+   * Makes the Grant expire when what it rests on expires (issue 15): the user's own consent or the
+   * admin consent's review date, the earlier of those that grant something. oidc-provider then caps
+   * its refresh tokens by it (ttl.RefreshToken) and refuses the Grant once expired. A grant with no
+   * expiry keeps the lifetime oidc-provider gave it. Returns whether it changed.
+   */
+  private applyExpiry(grant: GrantInstance, access: AccessRecord): boolean {
+    const expires =
+      (access.userScopes.length > 0 && access.userExpiresAt !== null) ||
+      (access.adminScopes.length > 0 && access.adminReviewAt !== null);
+    const now = this.clock();
+    // A grant that no longer expires keeps its end, unless that has passed (what ended it was renewed).
+    if (!expires && !(grant.exp !== undefined && grant.exp * 1000 <= now.getTime())) return false;
+    const exp = grantEnd(access, now);
+    if (grant.exp === exp) return false;
+    grant.exp = exp;
+    return true;
   }
 
   /** Makes the grant hold exactly `scopes`; returns whether it changed. (Also for Grant Management's grants.) */

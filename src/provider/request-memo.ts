@@ -4,6 +4,7 @@
 // holds its Koa context (`Provider.ctx`); reads memoised here are done once per such request.
 // Outside a provider request (Fastify's own routes, the CLI) the read is simply done.
 import Provider from 'oidc-provider';
+import { type Clock, systemClock } from '../core/clock.js';
 import { type AppRecord, findApp } from '../db/apps.js';
 import { type AccessRecord, loadAccess } from '../db/consents.js';
 import type { Pool } from '../db/pool.js';
@@ -44,14 +45,19 @@ export function findUserOnce(pool: Pool, userId: string): Promise<UserRecord | u
  * decision and the grant it loads then agree). A check that must see commits made since — after
  * a write — calls `loadAccess` itself.
  */
-export function loadAccessOnce(pool: Pool, userId: string, clientId: string): Promise<AccessRecord | undefined> {
-  return oncePerRequest(`access:${userId}:${clientId}`, () => loadAccess(pool, userId, clientId));
+export function loadAccessOnce(
+  pool: Pool,
+  userId: string,
+  clientId: string,
+  clock: Clock = systemClock,
+): Promise<AccessRecord | undefined> {
+  return oncePerRequest(`access:${userId}:${clientId}`, () => loadAccess(pool, userId, clientId, clock()));
 }
 
 /** The consent service's reads (services/consents.ts), each done once per provider request. */
-export function consentReadsOncePerRequest(pool: Pool): ConsentReads {
+export function consentReadsOncePerRequest(pool: Pool, clock: Clock = systemClock): ConsentReads {
   return {
     findApp: (clientId) => findAppOnce(pool, clientId),
-    loadAccess: (userId, clientId) => loadAccessOnce(pool, userId, clientId),
+    loadAccess: (userId, clientId) => loadAccessOnce(pool, userId, clientId, clock),
   };
 }

@@ -3,17 +3,19 @@
 // event. The oidc-provider side — the Grant the provider is handed, the interaction policy — is
 // provider/'s (provider/grant-sync.ts, provider/consent-policy.ts).
 import { classificationOf } from '../core/app-consent-policies.js';
+import { type Clock, systemClock } from '../core/clock.js';
 import { type ConsentDecision, decideConsent } from '../core/consent-decision.js';
 import { FIRST_PARTY_CLIENT_ID } from '../core/first-party-client.js';
+import { earlierExpiry } from '../core/grant-lifetime.js';
 import { setAsideDeclined } from '../core/optional-permissions.js';
 import { OPENID_RESOURCE, type PermissionCatalogue } from '../core/permission-catalogue.js';
 import type { Impact } from '../core/types.js';
 import { type AppRecord, findApp } from '../db/apps.js';
 import { recordAuditEvent } from '../db/audit-events.js';
+import { lockAdminConsentReview, setAdminConsentReview, setUserConsentExpiry } from '../db/consent-expiry.js';
 import {
   type AccessRecord,
   loadAccess,
-  lockAdminConsentScopes,
   lockTenantAppChanges,
   lockUserConsent,
   unblockApp,
@@ -22,6 +24,7 @@ import {
 } from '../db/consents.js';
 import { inTransaction, type Pool, type Queryable } from '../db/pool.js';
 import { readTenantConsentPolicies, type TenantConsentPolicies } from './consent-policy-cache.js';
+import { consentExpiry } from './grant-lifecycle.js';
 
 /**
  * The reads a consent decision is made from. Straight from the database by default
@@ -34,11 +37,11 @@ export interface ConsentReads {
   loadAccess(userId: string, clientId: string): Promise<AccessRecord | undefined>;
 }
 
-/** The reads straight from the database, each done when asked. */
-export function databaseConsentReads(db: Queryable): ConsentReads {
+/** The reads straight from the database, each done when asked (expiry judged by `clock`). */
+export function databaseConsentReads(db: Queryable, clock: Clock = systemClock): ConsentReads {
   return {
     findApp: (clientId) => findApp(db, clientId),
-    loadAccess: (userId, clientId) => loadAccess(db, userId, clientId),
+    loadAccess: (userId, clientId) => loadAccess(db, userId, clientId, clock()),
   };
 }
 
@@ -57,7 +60,8 @@ export class Consents {
     /** The tenant's classifications and custom policies: from the per-process cache in the server. */
     private readonly tenantPolicies: (tenantId: string) => Promise<TenantConsentPolicies> = (tenantId) =>
       readTenantConsentPolicies(pool, tenantId),
-    private readonly now: () => Date = () => new Date(),
+    /** The time the decision and grant expiry are judged by (issue 15: tests move it). */
+    private readonly clock: Clock = systemClock,
   ) {}
 
   /** The decision for this user, app and request, from the database as it is now. */
@@ -84,7 +88,7 @@ export class Consents {
       isSignInScope: (scope) => this.catalogue.resourceOf(scope) === OPENID_RESOURCE,
     });
     const policies = await this.tenantPolicies(access.tenantId);
-    const decision = decideAccess(this.catalogue, app, access, policies, requestedScopes, promptConsent, this.now());
+    const decision = decideAccess(this.catalogue, app, access, policies, requestedScopes, promptConsent, this.clock());
     return { app, access, requestedScopes, decision };
   }
 
@@ -122,22 +126,27 @@ export class Consents {
     declined: readonly string[] = [],
   ): Promise<void> {
     await inTransaction(this.pool, async (tx) => {
-      const access = await loadAccess(tx, userId, clientId);
+      const now = this.clock();
+      const access = await loadAccess(tx, userId, clientId, now);
       if (!access) throw new Error('user not found');
       const row = await lockUserConsent(tx, access.tenantId, userId, clientId);
-      const added = scopes.filter((scope) => !row.scopes.includes(scope));
+      // An expired consent counts as absent (issue 15): accepting again starts a new one.
+      const current = row.expiresAt !== null && row.expiresAt <= now ? [] : row.scopes;
+      const added = scopes.filter((scope) => !current.includes(scope));
       const nextDeclined = this.catalogue.sort([
         ...row.declinedScopes.filter((scope) => !scopes.includes(scope)),
         ...declined.filter((scope) => !row.declinedScopes.includes(scope)),
       ]);
       const declinedChanged = nextDeclined.join(' ') !== row.declinedScopes.join(' ');
       if (added.length === 0 && !declinedChanged) return;
-      const next = this.catalogue.sort([...row.scopes, ...added]);
-      await updateUserConsent(
-        tx,
-        { tenantId: access.tenantId, userId, clientId },
-        { scopes: next, grantId: row.grantId, declinedScopes: nextDeclined },
-      );
+      const next = this.catalogue.sort([...current, ...added]);
+      const key = { tenantId: access.tenantId, userId, clientId };
+      await updateUserConsent(tx, key, { scopes: next, grantId: row.grantId, declinedScopes: nextDeclined });
+      if (added.length > 0) {
+        // Adding a permission never extends a live consent's expiry; it may shorten it.
+        const lifetime = await consentExpiry(tx, this.catalogue, access.tenantId, clientId, next, now);
+        await setUserConsentExpiry(tx, key, earlierExpiry(current.length > 0 ? row.expiresAt : null, lifetime));
+      }
       await recordAuditEvent(tx, {
         tenantId: access.tenantId,
         actor: userId,
@@ -164,9 +173,18 @@ export class Consents {
       // Locking the admin consent's row locks nothing while the app has no admin consent yet: two
       // first consents would both start from nothing and the later upsert would drop the other's scopes.
       await lockTenantAppChanges(tx, tenantId, clientId);
-      const before = await lockAdminConsentScopes(tx, tenantId, clientId);
+      const now = this.clock();
+      const locked = await lockAdminConsentReview(tx, tenantId, clientId);
+      // A lapsed admin consent counts as absent (issue 15); consenting again is its review.
+      const before = locked && (locked.reviewAt === null || locked.reviewAt > now) ? locked.scopes : [];
       const next = this.catalogue.sort([...before, ...scopes]);
       await upsertAdminConsent(tx, { tenantId, clientId, scopes: next, grantedBy: adminId });
+      await setAdminConsentReview(
+        tx,
+        tenantId,
+        clientId,
+        await consentExpiry(tx, this.catalogue, tenantId, clientId, next, now),
+      );
       // Re-consenting lifts an earlier block: the admin has just said the app is trusted.
       await unblockApp(tx, tenantId, clientId, adminId);
       await recordAuditEvent(tx, {

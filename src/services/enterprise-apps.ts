@@ -18,6 +18,7 @@ import {
   setAppBlocked,
   type TenantAppSummary,
 } from '../db/consents.js';
+import { lastUseByUser } from '../db/grant-scope-use.js';
 import { inTransaction, type Pool, type Queryable } from '../db/pool.js';
 import type { Actor } from './directory.js';
 import { revokeGrants } from './revocation.js';
@@ -53,6 +54,8 @@ export interface EnterpriseAppDetail extends EnterpriseAppSummary {
     updatedAt: Date;
     active: boolean;
     permissions: PermissionGrant[];
+    /** When the app last got a token for the user (issue 15); null: never since recording began. */
+    lastUsedAt: Date | null;
   }>;
 }
 
@@ -79,11 +82,12 @@ export class EnterpriseApps {
 
   /** One app in the tenant with every grant: the admin's and each user's, per permission, with times. */
   async detail(tenantId: string, clientId: string): Promise<EnterpriseAppDetail> {
-    const [summary, admin, users, times] = await Promise.all([
+    const [summary, admin, users, times, lastUse] = await Promise.all([
       findTenantApp(this.pool, tenantId, clientId),
       findAdminConsent(this.pool, tenantId, clientId),
       listAppUserGrants(this.pool, tenantId, clientId),
       listPermissionGrantTimes(this.pool, tenantId, clientId),
+      lastUseByUser(this.pool, tenantId, clientId),
     ]);
     if (!summary) throw appNotInUse(tenantId);
     const timeOf = new Map(times.map((row) => [`${row.userId ?? ''} ${row.scope}`, row.grantedAt]));
@@ -102,6 +106,7 @@ export class EnterpriseApps {
       users: users.map(({ scopes, ...user }) => ({
         ...user,
         permissions: permissions(user.userId, scopes, user.grantedAt),
+        lastUsedAt: lastUse.get(user.userId) ?? null,
       })),
     };
   }

@@ -12,6 +12,7 @@ import {
   listUserConsentsOfUser,
   updateUserConsent,
 } from '../db/consents.js';
+import { lastUseByApp } from '../db/grant-scope-use.js';
 import { inTransaction, type Pool } from '../db/pool.js';
 import { findTenant } from '../db/tenants.js';
 import { revokeGrants } from './revocation.js';
@@ -29,6 +30,8 @@ export interface MyApp {
   /** What the organisation's admin granted for everyone. */
   organisationScopes: string[];
   organisationGrantedAt: Date | undefined;
+  /** When the app last got a token for the user (issue 15); null: never since recording began. */
+  lastUsedAt: Date | null;
 }
 
 /** A request of the user's for admin approval, with the name of the app it is for. */
@@ -48,7 +51,10 @@ export class MyApps {
    * app still registers.
    */
   async list(tenantId: string, userId: string): Promise<MyApp[]> {
-    const rows = await listUserConsentsOfUser(this.pool, tenantId, userId);
+    const [rows, lastUse] = await Promise.all([
+      listUserConsentsOfUser(this.pool, tenantId, userId),
+      lastUseByApp(this.pool, tenantId, userId),
+    ]);
     const result: MyApp[] = [];
     for (const row of rows) {
       const [app, adminConsent] = await Promise.all([
@@ -75,6 +81,7 @@ export class MyApps {
         ownGrantedAt: ownScopes.length > 0 ? row.updatedAt : undefined,
         organisationScopes: usedThroughOrganisation ? organisationScopes : [],
         organisationGrantedAt: usedThroughOrganisation ? adminConsent?.grantedAt : undefined,
+        lastUsedAt: lastUse.get(row.clientId) ?? null,
       });
     }
     return result;

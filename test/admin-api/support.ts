@@ -130,6 +130,19 @@ export function apiOperations(tenant: string, ids: { userId: string; clientId: s
     },
     { method: 'GET', path: `${base}/consent-policies/intruder` },
     { method: 'DELETE', path: `${base}/consent-policies/intruder` },
+    { method: 'GET', path: `${base}/grant-lifetimes` },
+    { method: 'PATCH', path: `${base}/grant-lifetimes`, body: { default: 1 } },
+    { method: 'PATCH', path: `${base}/enterprise-apps/${ids.clientId}/grant-lifetime`, body: { lifetimeDays: 1 } },
+    { method: 'DELETE', path: `${base}/enterprise-apps/${ids.clientId}/grant-lifetime` },
+    { method: 'GET', path: `${base}/expiring-consents` },
+    { method: 'POST', path: `${base}/expiring-consents/renew`, body: { clientId: ids.clientId } },
+    { method: 'POST', path: `${base}/expiring-consents/let-lapse`, body: { clientId: ids.clientId } },
+    { method: 'GET', path: `${base}/over-privileged-grants` },
+    {
+      method: 'POST',
+      path: `${base}/over-privileged-grants/reduce`,
+      body: { clientId: ids.clientId, userId: ids.userId },
+    },
   ] as const;
 }
 
@@ -181,6 +194,15 @@ export const DOCUMENTED_OPERATIONS = [
   'POST /api/v1/tenants/{tenant}/consent-policies/evaluate',
   'GET /api/v1/tenants/{tenant}/consent-policies/{id}',
   'DELETE /api/v1/tenants/{tenant}/consent-policies/{id}',
+  'GET /api/v1/tenants/{tenant}/grant-lifetimes',
+  'PATCH /api/v1/tenants/{tenant}/grant-lifetimes',
+  'PATCH /api/v1/tenants/{tenant}/enterprise-apps/{clientId}/grant-lifetime',
+  'DELETE /api/v1/tenants/{tenant}/enterprise-apps/{clientId}/grant-lifetime',
+  'GET /api/v1/tenants/{tenant}/expiring-consents',
+  'POST /api/v1/tenants/{tenant}/expiring-consents/renew',
+  'POST /api/v1/tenants/{tenant}/expiring-consents/let-lapse',
+  'GET /api/v1/tenants/{tenant}/over-privileged-grants',
+  'POST /api/v1/tenants/{tenant}/over-privileged-grants/reduce',
 ];
 
 /** The user's own operations (`/me`), outside any tenant's admin scope. */

@@ -5,6 +5,7 @@ import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Accord, buildApp } from '../../src/app.js';
 import { type Config, loadConfig } from '../../src/config.js';
+import type { Clock } from '../../src/core/clock.js';
 import { PermissionCatalogue } from '../../src/core/permission-catalogue.js';
 import { listPermissions } from '../../src/db/permissions.js';
 import type { Pool } from '../../src/db/pool.js';
@@ -33,7 +34,12 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-export async function startTestServer(env: Record<string, string> = {}, database?: TestDatabase): Promise<TestServer> {
+export async function startTestServer(
+  env: Record<string, string> = {},
+  database?: TestDatabase,
+  /** A clock of the test's own, for grant expiry and last use (issue 15). */
+  options: { clock?: Clock } = {},
+): Promise<TestServer> {
   const db = database ?? (await createTestDatabase());
   // A PORT of the caller's: a server that takes over another's issuer (the same database moved).
   const port = env.PORT ? Number(env.PORT) : await freePort();
@@ -45,7 +51,7 @@ export async function startTestServer(env: Record<string, string> = {}, database
     DATABASE_URL: db.url,
     ...env,
   });
-  const accord = await buildApp(config, { pool: db.pool });
+  const accord = await buildApp(config, { pool: db.pool, ...(options.clock ? { clock: options.clock } : {}) });
   await accord.app.listen({ port, host: '127.0.0.1' });
   const directory = new Directory(db.pool, new PermissionCatalogue(await listPermissions(db.pool)));
   return {

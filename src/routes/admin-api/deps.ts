@@ -9,6 +9,7 @@ import type { ConsentRequests } from '../../services/consent-requests.js';
 import type { Directory } from '../../services/directory.js';
 import type { EnterpriseApps } from '../../services/enterprise-apps.js';
 import type { IntegratedAppsPreview } from '../../services/integrated-apps-preview.js';
+import type { GrantLifecycle } from '../../services/grant-lifecycle.js';
 import type { MyApps } from '../../services/my-apps.js';
 import type { PublishedApps } from '../../services/published-apps.js';
 import type { TenantUsers } from '../../services/tenant-users.js';
@@ -24,6 +25,7 @@ export interface AdminApiOptions {
   apis: Apis;
   consentPolicies: ConsentPolicies;
   consentPreview: IntegratedAppsPreview;
+  grantLifecycle: GrantLifecycle;
   /** How this API verifies tokens; `audience` is the API's resource indicator. */
   resourceServer: ResourceServerOptions;
 }
@@ -40,6 +42,7 @@ export interface AdminApiDeps {
   apis: Apis;
   consentPolicies: ConsentPolicies;
   consentPreview: IntegratedAppsPreview;
+  grantLifecycle: GrantLifecycle;
   /** This API's public URL (its resource indicator), for `Location` headers. */
   apiUrl: string;
 }

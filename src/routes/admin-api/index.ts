@@ -19,6 +19,7 @@ import { consentPoliciesRoutes, consentPolicySchemas } from './consent-policies.
 import { consentRequestsRoutes } from './consent-requests.js';
 import type { AdminApiDeps, AdminApiOptions } from './deps.js';
 import { enterpriseAppsRoutes } from './enterprise-apps.js';
+import { grantSchemas, grantsRoutes } from './grants.js';
 import { meRoutes } from './me.js';
 import { ADMIN_SCOPE, requireTenantAdmin } from './require-tenant-admin.js';
 import { sharedSchemas } from './schemas.js';
@@ -53,12 +54,13 @@ export async function adminApiRoutes(app: FastifyInstance, options: AdminApiOpti
     apis: options.apis,
     consentPolicies: options.consentPolicies,
     consentPreview: options.consentPreview,
+    grantLifecycle: options.grantLifecycle,
     apiUrl: options.resourceServer.audience,
   };
   useStrictValidation(app);
   // JSON only: the global form and text parsers serve the pages, not this API (415 here).
   app.removeContentTypeParser(['application/x-www-form-urlencoded', 'text/plain']);
-  for (const schema of [...sharedSchemas, ...apiSchemas, ...consentPolicySchemas]) app.addSchema(schema);
+  for (const schema of [...sharedSchemas, ...apiSchemas, ...consentPolicySchemas, ...grantSchemas]) app.addSchema(schema);
   await app.register(openapiPlugin, {
     issuer: options.resourceServer.issuer,
     info: { title: 'Accord admin API', version: '1.0.0', description: DESCRIPTION },
@@ -78,6 +80,10 @@ export async function adminApiRoutes(app: FastifyInstance, options: AdminApiOpti
         name: 'Consent policies',
         description:
           'Graduated consent: the user consent setting, risk-based step-up, permission classifications, app consent policies, previews and the what-if.',
+      },
+      {
+        name: 'Grants',
+        description: 'How long grants live, consents expiring soon, and grants holding more than is used.',
       },
       {
         name: 'My apps',
@@ -102,6 +108,7 @@ export async function adminApiRoutes(app: FastifyInstance, options: AdminApiOpti
       await tenant.register(auditEventsRoutes, deps);
       await tenant.register(apisRoutes, deps);
       await tenant.register(consentPoliciesRoutes, deps);
+      await tenant.register(grantsRoutes, deps);
     },
     { prefix: '/tenants/:tenant' },
   );

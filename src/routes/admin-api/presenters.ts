@@ -136,6 +136,7 @@ export function enterpriseAppDetailOf(app: EnterpriseAppDetail): EnterpriseAppDe
       updatedAt: user.updatedAt.toISOString(),
       active: user.active,
       permissions: grantsOf(user.permissions),
+      lastUsedAt: user.lastUsedAt?.toISOString() ?? null,
     })),
   };
 }
@@ -170,5 +171,6 @@ export function myAppOf(entry: MyApp): MyAppBody {
     ownGrantedAt: isoOrNull(entry.ownGrantedAt),
     organisationPermissions: entry.organisationScopes,
     organisationGrantedAt: isoOrNull(entry.organisationGrantedAt),
+    lastUsedAt: isoOrNull(entry.lastUsedAt),
   };
 }

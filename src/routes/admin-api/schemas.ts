@@ -326,6 +326,12 @@ export const EnterpriseAppDetailSchema = Type.Partial(
           updatedAt: timestamp(),
           active: Type.Boolean({ description: 'Whether the user holds tokens for the app now.' }),
           permissions: permissionGrants,
+          lastUsedAt: nullable(
+            Type.String({
+              format: 'date-time',
+              description: 'When the app last got a token for the user; null: never since recording began.',
+            }),
+          ),
         }),
       ),
     ),
@@ -412,6 +418,7 @@ export const MyAppSchema = Type.Object({
   ownGrantedAt: Type.Optional(nullableTimestamp()),
   organisationPermissions: strings(),
   organisationGrantedAt: Type.Optional(nullableTimestamp()),
+  lastUsedAt: Type.Optional(nullableTimestamp()),
 });
 export type MyAppBody = Static<typeof MyAppSchema>;
 

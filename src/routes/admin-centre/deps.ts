@@ -9,6 +9,7 @@ import type { ConsentPolicies } from '../../services/consent-policies.js';
 import type { ConsentRequests } from '../../services/consent-requests.js';
 import type { Directory } from '../../services/directory.js';
 import type { EnterpriseApps } from '../../services/enterprise-apps.js';
+import type { GrantLifecycle } from '../../services/grant-lifecycle.js';
 import type { IntegratedAppsPreview } from '../../services/integrated-apps-preview.js';
 import type { PublishedApps } from '../../services/published-apps.js';
 import type { TenantUsers } from '../../services/tenant-users.js';
@@ -30,6 +31,7 @@ export interface AdminCentreDeps {
   secretReveal: SecretReveal;
   apis: Apis;
   consentPolicies: ConsentPolicies;
+  grantLifecycle: GrantLifecycle;
 }
 
 export interface AdminCentreContext extends Omit<AdminCentreDeps, 'pool'> {

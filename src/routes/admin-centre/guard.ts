@@ -14,6 +14,7 @@ export type AdminSection =
   | 'consent-settings'
   | 'apps'
   | 'apis'
+  | 'grants'
   | 'enterprise-apps'
   | 'consent-requests'
   | 'audit';

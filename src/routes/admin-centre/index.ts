@@ -20,6 +20,7 @@ import { consentRequestsPages } from './consent-requests.js';
 import { consentSettingsPages } from './consent-settings.js';
 import type { AdminCentreContext, AdminCentreDeps } from './deps.js';
 import { enterpriseAppsPages } from './enterprise-apps.js';
+import { grantsPages } from './grants.js';
 import { type AdminNavItem, pageData, requireAdmin } from './guard.js';
 import { integratedAppsPages } from './integrated-apps.js';
 import { usersPages } from './users.js';
@@ -36,6 +37,7 @@ const NAV: readonly AdminNavItem[] = [
   { section: 'apis', href: '/admin/apis', labelKey: 'admin:nav.apis' },
   { section: 'enterprise-apps', href: '/admin/enterprise-apps', labelKey: 'admin:nav.enterpriseApps' },
   { section: 'consent-requests', href: '/admin/consent-requests', labelKey: 'admin:nav.consentRequests' },
+  { section: 'grants', href: '/admin/grants', labelKey: 'admin:nav.grants' },
   { section: 'audit', href: '/admin/audit', labelKey: 'admin:nav.audit' },
 ];
 
@@ -83,6 +85,7 @@ export async function adminCentreRoutes(app: FastifyInstance, deps: AdminCentreD
   await app.register(apisPages, context);
   await app.register(enterpriseAppsPages, context);
   await app.register(consentRequestsPages, context);
+  await app.register(grantsPages, context);
   await app.register(auditPages, context);
   await app.register(usersPages, context);
 }
