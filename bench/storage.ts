@@ -206,17 +206,48 @@ async function writeFlows(
 
 type Phase = 'insert' | 'quiet' | 'purge' | 'between';
 
+/**
+ * Notices when this process was stopped (a shared machine's scheduler may pause one bench while
+ * another runs): a 100 ms timer that fires more than a second late. Samples that overlap a pause
+ * are left out, and the cycles' clock moves on by the pause.
+ */
+class PauseWatch {
+  readonly pauses: Array<{ from: number; to: number }> = [];
+  private last = performance.now();
+  private readonly timer = setInterval(() => {
+    const now = performance.now();
+    if (now - this.last > 1000) this.pauses.push({ from: this.last, to: now });
+    this.last = now;
+  }, 100);
+
+  overlaps(from: number, to: number): boolean {
+    return this.pauses.some((pause) => pause.from < to && pause.to > from);
+  }
+
+  /** Milliseconds paused since `from` (performance.now()). */
+  pausedSince(from: number): number {
+    return this.pauses.filter((pause) => pause.to > from).reduce((total, pause) => total + pause.to - pause.from, 0);
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+}
+
 /** Silent /auth with IN_FLIGHT in flight (a signed-in session per worker), each sample tagged with the phase it ran in. */
 class SilentAuthLoad {
   private phase: Phase = 'between';
   private stopped = false;
   private done: Promise<void> = Promise.resolve();
-  readonly samples: Array<{ cycle: number; phase: Phase; ms: number }> = [];
+  readonly samples: Array<{ cycle: number; phase: Phase; from: number; to: number }> = [];
   failed = 0;
   firstError: string | undefined;
   cycle = 0;
 
-  constructor(private readonly target: Target) {}
+  constructor(
+    private readonly target: Target,
+    private readonly pauses: PauseWatch,
+  ) {}
 
   async start(users: BenchData['users']): Promise<void> {
     const browsers: Browser[] = [];
@@ -232,7 +263,7 @@ class SilentAuthLoad {
           try {
             await silentAuthorization(this.target, browser, SCOPE);
             if (this.phase === phase && this.cycle === cycle)
-              this.samples.push({ cycle, phase, ms: performance.now() - t0 });
+              this.samples.push({ cycle, phase, from: t0, to: performance.now() });
           } catch (error) {
             this.failed++;
             this.firstError ??= error instanceof Error ? error.message : String(error);
@@ -253,8 +284,8 @@ class SilentAuthLoad {
 
   latencies(filter: (sample: { cycle: number; phase: Phase }) => boolean): number[] {
     return this.samples
-      .filter(filter)
-      .map((sample) => sample.ms)
+      .filter((sample) => filter(sample) && !this.pauses.overlaps(sample.from, sample.to))
+      .map((sample) => sample.to - sample.from)
       .sort((a, b) => a - b);
   }
 }
@@ -297,6 +328,8 @@ interface Cycle {
   p99Purge: number;
   quietSamples: number;
   purgeSamples: number;
+  /** This process was stopped for this long during the cycle (its samples then left out). */
+  pausedSeconds: number;
 }
 
 const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)}`;
@@ -336,6 +369,10 @@ export async function storageCase(ctx: StorageContext): Promise<{ report: string
     const estimate = Math.max(15, FLOWS / 4_000);
     const t0 = new Date(Date.now() + estimate * 1000);
     const clock = { t0, compression };
+    const watch = new PauseWatch();
+    const started = performance.now();
+    // t0 moved on by the time this process was stopped, for the rows written and the purges due after it.
+    const shifted = () => new Date(t0.getTime() + watch.pausedSince(started));
     ctx.log(
       `storage: writing the rows of ${FLOWS} flows (14 days at ${perSecond.toFixed(2)}/s), allowed ${estimate.toFixed(0)} s\n`,
     );
@@ -363,7 +400,7 @@ export async function storageCase(ctx: StorageContext): Promise<{ report: string
     );
     const initial = await measureSizes(pool);
 
-    const load = new SilentAuthLoad(target);
+    const load = new SilentAuthLoad(target, watch);
     await load.start(ctx.seeded.users);
     const purge = new ExpiryPurge(pool, { batchSize: BATCH, pauseMs: PAUSE_MS });
     const cycles: Cycle[] = [];
@@ -371,6 +408,7 @@ export async function storageCase(ctx: StorageContext): Promise<{ report: string
     const loadBefore = os.loadavg();
     for (let cycle = 0; cycle <= CYCLES; cycle++) {
       load.cycle = cycle;
+      const cycleStarted = performance.now();
       let inserted = 0;
       let insertSeconds = 0;
       if (cycle > 0) {
@@ -379,7 +417,7 @@ export async function storageCase(ctx: StorageContext): Promise<{ report: string
         inserted = await writeFlows(
           writer,
           templates,
-          clock,
+          { t0: shifted(), compression },
           `c${cycle}-`,
           (cycle - 1) * interval + 0.5 * (interval / perCycle),
           interval / perCycle,
@@ -390,7 +428,7 @@ export async function storageCase(ctx: StorageContext): Promise<{ report: string
       }
       load.enter('between');
       // The quiet window ends when the purge is due (t0 + cycle × CYCLE_SECONDS), or at once when late.
-      const due = t0.getTime() + cycle * CYCLE_SECONDS * 1000;
+      const due = shifted().getTime() + cycle * CYCLE_SECONDS * 1000;
       const quietStart = Math.max(Date.now() + 1000, due - quietSeconds * 1000);
       await sleep(quietStart - Date.now());
       load.enter('quiet');
@@ -412,6 +450,7 @@ export async function storageCase(ctx: StorageContext): Promise<{ report: string
         round,
         purgeSeconds,
         quietSeconds: measuredQuiet,
+        pausedSeconds: watch.pausedSince(cycleStarted) / 1000,
         sizes,
         p99Quiet: p99(quiet),
         p99Purge: p99(during),
@@ -430,6 +469,7 @@ export async function storageCase(ctx: StorageContext): Promise<{ report: string
     // After the last cycle: the load between purges (autovacuum's time) as a third figure.
     await sleep(Math.min(CYCLE_SECONDS, 60) * 1000);
     await load.stop();
+    watch.stop();
     const loadAfter = os.loadavg();
     const settled = await measureSizes(pool);
 
@@ -448,13 +488,13 @@ export async function storageCase(ctx: StorageContext): Promise<{ report: string
       `Storage: ${FLOWS.toLocaleString('en')} flows pre-loaded (14 days at ${perSecond.toFixed(2)} flows/s: ${preloaded.toLocaleString('en')} rows still there, written in ${preloadSeconds.toFixed(0)} s, ` +
         `expiring tables ${mb(initial.total)} MB); ${CYCLES} cycles of ${CYCLE_SECONDS} s, each ${INTERVAL_MINUTES} min of traffic (${perCycle.toLocaleString('en')} flows) then a purge ` +
         `(batches of ${BATCH}, ${PAUSE_MS} ms apart, lock_timeout ${DEFAULT_PURGE_OPTIONS.lockTimeoutMs} ms; autovacuum ${AUTOVACUUM === 'default' ? "PostgreSQL's defaults" : 'per migration 0019'}); ` +
-        `silent /auth with ${IN_FLIGHT} in flight throughout; load average ${loadBefore.map((n) => n.toFixed(1)).join(' ')} before the cycles, ${loadAfter.map((n) => n.toFixed(1)).join(' ')} after`,
+        `silent /auth with ${IN_FLIGHT} in flight throughout; this process stopped by the machine's scheduler for ${(watch.pausedSince(started) / 1000).toFixed(0)} s in all (samples overlapping a stop left out, the cycles' clock moved on by it); load average ${loadBefore.map((n) => n.toFixed(1)).join(' ')} before the cycles, ${loadAfter.map((n) => n.toFixed(1)).join(' ')} after`,
     );
     lines.push('');
     lines.push(
-      '| cycle | rows written | rows purged | batches | purge s | p99 quiet ms (n) | p99 purge ms (n) | expiring tables MB | oidc_models | oidc_model_keys | others | dead tuples | autovacuums |',
+      '| cycle | rows written | rows purged | batches | purge s | p99 quiet ms (n) | p99 purge ms (n) | expiring tables MB | oidc_models | oidc_model_keys | others | dead tuples | autovacuums | paused s |',
     );
-    lines.push('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+    lines.push('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
     for (const cycle of cycles) {
       const deleted = Object.values(cycle.round.deleted).reduce((a, b) => a + b, 0);
       const others =
@@ -462,7 +502,7 @@ export async function storageCase(ctx: StorageContext): Promise<{ report: string
       lines.push(
         `| ${cycle.cycle}${cycle.cycle === 0 ? ' (backlog)' : ''} | ${cycle.inserted} | ${deleted} | ${cycle.round.batches} | ${cycle.purgeSeconds.toFixed(1)} | ` +
           `${cycle.p99Quiet.toFixed(1)} (${cycle.quietSamples}) | ${cycle.p99Purge.toFixed(1)} (${cycle.purgeSamples}) | ${mb(cycle.sizes.total)} | ` +
-          `${mb(cycle.sizes.bytes.oidc_models ?? 0)} | ${mb(cycle.sizes.bytes.oidc_model_keys ?? 0)} | ${mb(others)} | ${cycle.sizes.dead} | ${cycle.sizes.autovacuums} |`,
+          `${mb(cycle.sizes.bytes.oidc_models ?? 0)} | ${mb(cycle.sizes.bytes.oidc_model_keys ?? 0)} | ${mb(others)} | ${cycle.sizes.dead} | ${cycle.sizes.autovacuums} | ${cycle.pausedSeconds.toFixed(0)} |`,
       );
     }
     lines.push('');
