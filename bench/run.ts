@@ -405,10 +405,8 @@ async function main(): Promise<void> {
       rows.push(await fullSignInFlow(ctx));
     }
 
-    // The expiry purge under silent /auth (bench/storage.ts): only when asked (BENCH_CASES=storage).
-    const storage = GROUPS.has('storage')
-      ? await storageCase({ url: accord.url, databaseUrl, seeded, log: (line) => process.stderr.write(line) })
-      : undefined;
+    // The expiry purge under silent /auth (bench/storage.ts, its own PostgreSQL and server): only when asked (BENCH_CASES=storage).
+    const storage = GROUPS.has('storage') ? await storageCase((line) => process.stderr.write(line)) : undefined;
 
     let scale: ScaleResult | undefined;
     let scalePostgres: ScalePostgres | undefined;

@@ -15,23 +15,27 @@
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import pg from 'pg';
+import { startEmbeddedPostgres } from '../src/db/embedded-postgres.js';
 import { createPool, type Pool } from '../src/db/pool.js';
 import { DEFAULT_PURGE_OPTIONS, ExpiryPurge, type PurgeRound } from '../src/services/expiry-purge.js';
 import { Browser, pageName } from '../test/support/browser.js';
 import { appRedirect, REDIRECT_URI, relyingParty, signInOnPage, startAuthorization } from '../test/support/flows.js';
 import type { TestServer } from '../test/support/server.js';
 import { signedInBrowser, silentAuthorization, type Target, tokenRequest } from './flows.js';
+import { pinPostgres } from './pin-postgres.js';
 import { percentile } from './scale.js';
 import {
   adminQuery,
   type BenchData,
   beginRun,
   freePort,
+  LOAD_CORE,
   npmStartNodeFlags,
   SERVER_CORE,
   seedBenchDatabase,
@@ -47,6 +51,7 @@ const BATCH = Number(process.env.BENCH_STORAGE_BATCH ?? DEFAULT_PURGE_OPTIONS.ba
 const PAUSE_MS = Number(process.env.BENCH_STORAGE_PAUSE_MS ?? DEFAULT_PURGE_OPTIONS.pauseMs);
 // `tuned`: migration 0019's per-table autovacuum settings; `default`: reset to PostgreSQL's.
 const AUTOVACUUM = process.env.BENCH_STORAGE_AUTOVACUUM ?? 'tuned';
+const SHARED_BUFFERS = process.env.BENCH_STORAGE_SHARED_BUFFERS ?? '1GB';
 const IN_FLIGHT = 10;
 const HISTORY_SECONDS = 14 * 24 * 3600;
 const SCOPE = 'openid User.Read';
@@ -339,7 +344,7 @@ const p99 = (sorted: number[]) => (sorted.length > 0 ? percentile(sorted, 99) : 
  * The storage case on a migrated, seeded database served at ctx.url: pre-load, then CYCLES
  * purge cycles under silent /auth. Returns the report (markdown lines) and whether both targets were met.
  */
-export async function storageCase(ctx: StorageContext): Promise<{ report: string; met: boolean }> {
+async function measureStorage(ctx: StorageContext): Promise<{ report: string; met: boolean }> {
   // The purge's pool is the server's (5 s query timeout); the bulk writes get their own, without one.
   const pool = createPool(ctx.databaseUrl, () => undefined);
   const writer = new pg.Pool({ connectionString: ctx.databaseUrl, max: 1 });
@@ -555,28 +560,62 @@ async function startAccord(databaseUrl: string): Promise<{ child: ChildProcess; 
   return { child, url: `http://127.0.0.1:${port}` };
 }
 
-async function main(): Promise<void> {
-  const { cleanup, adminUrl, postgres } = await beginRun();
-  const database = `accord_bench_${randomBytes(4).toString('hex')}`;
+/**
+ * The storage case, whole: its own PostgreSQL (embedded, autovacuum on as on any production
+ * server; the machine's CI server runs with it off), or the server BENCH_STORAGE_ADMIN_URL names;
+ * a fresh seeded database on it; Accord served from it on SERVER_CORE; then measureStorage.
+ */
+export async function storageCase(log: (line: string) => void): Promise<{ report: string; met: boolean }> {
+  const undo: Array<() => unknown> = [];
   try {
-    await adminQuery(adminUrl, `CREATE DATABASE ${database}`);
-    cleanup.add(`drop database ${database}`, () =>
-      adminQuery(adminUrl, `DROP DATABASE IF EXISTS ${database} WITH (FORCE)`),
+    let adminUrl = process.env.BENCH_STORAGE_ADMIN_URL;
+    let server = `the PostgreSQL of BENCH_STORAGE_ADMIN_URL`;
+    if (!adminUrl) {
+      const dataDir = await mkdtemp(path.join(os.tmpdir(), 'accord-bench-storage-'));
+      await chmod(dataDir, 0o755); // as root, PostgreSQL runs as `postgres`, who must enter it
+      undo.push(() => rm(dataDir, { recursive: true, force: true }));
+      const embedded = await startEmbeddedPostgres({ dataDir, settings: { shared_buffers: SHARED_BUFFERS } });
+      undo.push(() => embedded.stop());
+      adminUrl = embedded.url;
+      server = `its own PostgreSQL (embedded), shared_buffers ${SHARED_BUFFERS}, autovacuum on`;
+    }
+    const pinning = await pinPostgres(adminUrl, LOAD_CORE);
+    undo.push(() => pinning.restore());
+    const settings = await new pg.Pool({ connectionString: adminUrl, max: 1 });
+    const { rows } = await settings.query<{ version: string; autovacuum: string; naptime: string }>(
+      `SELECT current_setting('server_version') AS version, current_setting('autovacuum') AS autovacuum,
+              current_setting('autovacuum_naptime') AS naptime`,
     );
+    await settings.end();
+    server += ` (PostgreSQL ${rows[0]!.version}, autovacuum ${rows[0]!.autovacuum}, naptime ${rows[0]!.naptime}; ${pinning.summary})`;
+    log(`storage: on ${server}\n`);
+    const database = `accord_bench_${randomBytes(4).toString('hex')}`;
+    await adminQuery(adminUrl, `CREATE DATABASE ${database}`);
+    undo.push(() => adminQuery(adminUrl!, `DROP DATABASE IF EXISTS ${database} WITH (FORCE)`));
     const databaseUrl = withDatabase(adminUrl, database);
     const pool = createPool(databaseUrl, () => undefined);
-    const seeded = await seedBenchDatabase(pool, IN_FLIGHT);
-    await pool.end();
+    const seeded = await seedBenchDatabase(pool, IN_FLIGHT).finally(() => pool.end());
     const accord = await startAccord(databaseUrl);
-    cleanup.add('stop the server', () => stopServer(accord.child));
-    const { report, met } = await storageCase({
-      url: accord.url,
-      databaseUrl,
-      seeded,
-      log: (line) => process.stderr.write(line),
-    });
+    undo.push(() => stopServer(accord.child));
+    const { report, met } = await measureStorage({ url: accord.url, databaseUrl, seeded, log });
+    return { report: `Storage bench on ${server}.\n${report}`, met };
+  } finally {
+    for (const step of undo.reverse()) {
+      try {
+        await step();
+      } catch (error) {
+        log(`storage: cleanup failed: ${error instanceof Error ? error.message : String(error)}\n`);
+      }
+    }
+  }
+}
+
+async function main(): Promise<void> {
+  const { cleanup } = await beginRun();
+  try {
+    const { report, met } = await storageCase((line) => process.stderr.write(line));
     process.stdout.write(
-      `\nAccord storage bench: ${os.availableParallelism()} cores, Node ${process.version}; server on core ${SERVER_CORE}, load generator and purge on the other; ${postgres.summary}\n\n${report}\n`,
+      `\nAccord storage bench: Node ${process.version}; server on core ${SERVER_CORE}, load generator, purge and PostgreSQL on core ${LOAD_CORE}\n\n${report}\n`,
     );
     if (!met) process.exitCode = 1;
   } finally {
