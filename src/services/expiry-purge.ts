@@ -34,8 +34,13 @@ const PURGES: Readonly<Record<ExpiringTable, (db: Queryable, batch: number) => P
 export interface ExpiryPurgeOptions {
   /** Rows deleted per batch (per transaction). */
   batchSize?: number;
-  /** The pause after each full batch. */
+  /** The shortest pause after each full batch. */
   pauseMs?: number;
+  /**
+   * The share of the time the purge may keep the database busy: after a batch that took t ms it
+   * pauses t × (1 / busyShare − 1) ms (at least pauseMs), so on a loaded database it slows down.
+   */
+  busyShare?: number;
   /** A batch that would wait longer than this for a lock gives up, and so does its table for this round. */
   lockTimeoutMs?: number;
 }
@@ -50,8 +55,17 @@ export interface PurgeRound {
   stopped: boolean;
 }
 
-/** Batches of 1,000 with 10 ms between them: the choice bench/storage.ts measured (bench/README.md). */
-export const DEFAULT_PURGE_OPTIONS: Required<ExpiryPurgeOptions> = { batchSize: 1000, pauseMs: 10, lockTimeoutMs: 100 };
+/**
+ * Batches of 500, busy a quarter of the time at most: bench/storage.ts measured back-to-back
+ * batches of 1,000 doubling silent /auth's p99 on a 2-core machine (bench/README.md). Even so a
+ * round deletes thousands of rows a second, far above what expires (~40 rows/s at 10M flows in 14 days).
+ */
+export const DEFAULT_PURGE_OPTIONS: Required<ExpiryPurgeOptions> = {
+  batchSize: 500,
+  pauseMs: 10,
+  busyShare: 0.25,
+  lockTimeoutMs: 100,
+};
 
 export class ExpiryPurge {
   private readonly options: Required<ExpiryPurgeOptions>;
@@ -68,7 +82,7 @@ export class ExpiryPurge {
    * `signal` stops the round between batches (a shutdown); a batch in flight finishes.
    */
   async run(signal?: AbortSignal): Promise<PurgeRound> {
-    const { batchSize, pauseMs, lockTimeoutMs } = this.options;
+    const { batchSize, pauseMs, busyShare, lockTimeoutMs } = this.options;
     const round: PurgeRound = {
       deleted: Object.fromEntries(EXPIRING_TABLES.map((table) => [table, 0])) as Record<ExpiringTable, number>,
       batches: 0,
@@ -82,6 +96,7 @@ export class ExpiryPurge {
           return round;
         }
         let deleted: number;
+        const started = performance.now();
         try {
           deleted = await inTransaction(this.pool, async (tx) => {
             await limitLockWait(tx, lockTimeoutMs);
@@ -95,7 +110,8 @@ export class ExpiryPurge {
         round.batches++;
         round.deleted[table] += deleted;
         if (deleted < batchSize) break;
-        if (pauseMs > 0) await sleep(pauseMs);
+        const busyMs = performance.now() - started;
+        await sleep(Math.max(pauseMs, busyMs * (1 / busyShare - 1)));
       }
     }
     return round;
