@@ -31,6 +31,7 @@ import {
 } from './flows.js';
 import { pinPostgres } from './pin-postgres.js';
 import { type LatencyStats, runScale, type ScalePostgres, type ScaleResult, startScalePostgres } from './scale.js';
+import { storageCase } from './storage.js';
 import {
   adminQuery,
   beginRun,
@@ -48,7 +49,8 @@ import {
 
 const DURATION_SECONDS = Number(process.env.BENCH_DURATION ?? 5);
 // Which groups to run: `endpoints` (autocannon, the three servers), `flows` (code exchange,
-// refresh rotation, silent re-authorization, full sign-in flow; Accord only). BENCH_SCALE=1 adds
+// refresh rotation, silent re-authorization, full sign-in flow; Accord only), `storage` (the
+// expiry purge, bench/storage.ts; not by default). BENCH_SCALE=1 adds
 // the consent-decision query on a 10M-row database (bench/scale.ts; seeding takes ~1 minute here).
 const GROUPS = new Set((process.env.BENCH_CASES ?? 'endpoints,flows').split(',').map((group) => group.trim()));
 const SCALE = process.env.BENCH_SCALE === '1' || process.env.BENCH_SCALE === 'true';
@@ -450,6 +452,9 @@ async function main(): Promise<void> {
         if (!FLOW_FILTER || FLOW_FILTER.includes(name)) rows.push(await flow());
     }
 
+    // The expiry purge under silent /auth (bench/storage.ts, its own PostgreSQL and server): only when asked (BENCH_CASES=storage).
+    const storage = GROUPS.has('storage') ? await storageCase((line) => process.stderr.write(line)) : undefined;
+
     let scale: ScaleResult | undefined;
     let scalePostgres: ScalePostgres | undefined;
     if (SCALE) {
@@ -539,6 +544,7 @@ async function main(): Promise<void> {
           `EXPLAIN (ANALYZE, BUFFERS) of one loadAccess on the scale database:\n${scale.plan}\n`,
       );
     }
+    if (storage) process.stdout.write(`\n${storage.report}\n`);
     if (rows.some((row) => row.failed > 0)) process.exitCode = 1;
   } finally {
     await cleanup.run();

@@ -11,15 +11,13 @@ import { pino } from 'pino';
 import { buildApp } from './app.js';
 import { type Config, ConfigError, loadConfig } from './config.js';
 import { DatabaseUnavailable, RETRY_AFTER_SECONDS } from './core/errors.js';
-import { purgeExpiredDpopProofs } from './db/dpop-proofs.js';
 import { type EmbeddedDatabase, startEmbeddedPostgres } from './db/embedded-postgres.js';
 import { migrate } from './db/migrate.js';
-import { purgeExpiredModels } from './db/oidc-models.js';
 import { createPool, type Pool, retryWhileUnavailable } from './db/pool.js';
-import { purgeEndedRateLimitWindows } from './db/rate-limits.js';
 import { pickLocale } from './plugins/i18n.js';
 import { createEta, pageRenderer } from './plugins/views.js';
 import { seedDemoIfEmpty } from './services/demo-seed.js';
+import { ExpiryPurge } from './services/expiry-purge.js';
 
 const PURGE_INTERVAL_MS = 10 * 60 * 1000;
 
@@ -139,10 +137,24 @@ async function main(): Promise<void> {
   log = app.log;
   process.off('SIGTERM', stopStarting);
   process.off('SIGINT', stopStarting);
+  // The expiry purge, one round at a time (a round still running when the next is due is left to
+  // finish); a shutdown stops it between batches.
+  const expiryPurge = new ExpiryPurge(pool);
+  const stopPurge = new AbortController();
+  let purging = false;
   const purge = setInterval(() => {
-    Promise.all([purgeExpiredModels(pool), purgeExpiredDpopProofs(pool), purgeEndedRateLimitWindows(pool)]).catch(
-      (error: unknown) => app.log.warn({ err: error }, 'purging expired rows failed'),
-    );
+    if (purging) return;
+    purging = true;
+    expiryPurge
+      .run(stopPurge.signal)
+      .then((round) => {
+        if (round.lockedOut.length > 0)
+          app.log.info({ lockedOut: round.lockedOut }, 'expiry purge: rows locked, left for the next round');
+      })
+      .catch((error: unknown) => app.log.warn({ err: error }, 'purging expired rows failed'))
+      .finally(() => {
+        purging = false;
+      });
   }, PURGE_INTERVAL_MS);
   purge.unref();
 
@@ -168,6 +180,7 @@ async function main(): Promise<void> {
     }
     stopping = true;
     clearInterval(purge);
+    stopPurge.abort();
     // SIGTERM (an orchestrator, a load balancer's drain): /readyz answers 503 for the grace while
     // every request is still served, so that the balancer stops sending before the listener
     // closes. SIGINT (Ctrl-C) stops at once.

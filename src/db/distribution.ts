@@ -77,10 +77,13 @@ export const CROSS_SHARD_STATEMENTS: Readonly<Record<string, string>> = {
     "Accord's revocation (consent withdrawn, app blocked or removed, user disabled, a replayed code): the grants' rows by grant_id, as above",
   'oidc-delete-sessions-of-account': "an admin disables a user: the user's sessions, found by account in their payload",
   'oidc-purge-expired': 'the periodic purge of expired rows (every 10 minutes, in batches)',
+  'oidc-purge-keys': "the same purge: the lookup keys of a batch's deleted rows, on the shards of those keys",
   'oidc-waiting-consent-interactions':
     "the admin centre's Integrated Apps preview: sign-ins waiting at consent right now, an admin's page",
   'purge-dpop-proofs': 'the periodic purge of expired DPoP proofs',
   'purge-rate-limit-windows': 'the periodic purge of ended rate-limit windows',
+  'purge-sign-in-failures': "the periodic purge of accounts' ended sign-in failure streaks (every tenant's)",
+  'purge-sign-in-address-failures': "the periodic purge of ended sign-in failure streaks per address (every tenant's)",
   'list-grant-ids-of-app': 'an app is deleted: its grants in every tenant that used it',
   'oidc-set-grant-expiries':
     'an admin renews a consent (issue 15): the Grants resting on it, sharded by their own ids, get the new expiry',

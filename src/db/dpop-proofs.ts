@@ -10,11 +10,17 @@ export async function rememberDpopProof(db: Queryable, key: string, expiresAtSec
   return rowCount === 1;
 }
 
-/** Forgets proofs that could no longer be accepted anyway. */
-export async function purgeExpiredDpopProofs(db: Queryable): Promise<number> {
+/**
+ * Forgets proofs that could no longer be accepted anyway: at most `batch`, the oldest first (on
+ * the expires_at index); run in batches by services/expiry-purge.ts.
+ */
+export async function purgeExpiredDpopProofs(db: Queryable, batch = 5000): Promise<number> {
   const { rowCount } = await db.query({
     name: 'purge-dpop-proofs',
-    text: 'DELETE FROM dpop_proofs WHERE expires_at < now()',
+    text: `DELETE FROM dpop_proofs WHERE key IN (
+         SELECT key FROM dpop_proofs WHERE expires_at < now() ORDER BY expires_at LIMIT $1::integer)
+         AND expires_at < now()`,
+    values: [batch],
   });
   return rowCount ?? 0;
 }

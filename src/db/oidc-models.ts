@@ -288,18 +288,34 @@ export async function grantLifetimeMs(db: Queryable, grantId: string): Promise<n
 }
 
 /**
- * Deletes expired rows, at most `batch` of them (and their lookup keys); run periodically so the
- * table does not grow without bound. A grant is never cached past its expiry, so none is announced.
+ * Deletes expired rows, at most `batch` of them, the longest expired first (on the expires_at
+ * index), and their lookup keys; returns how many rows it deleted. Run in batches until fewer
+ * than `batch` are left (services/expiry-purge.ts), in the caller's transaction so that rows and
+ * keys go together. The expiry is checked again on the row deleted: a session saved again (rolling
+ * expiry) between the choice and the delete stays. A grant is never cached past its expiry, so
+ * none is announced.
  */
 export async function purgeExpiredModels(db: Queryable, batch = 5000): Promise<number> {
   const { rows } = await db.query<{ model: string; id: string; uid: string | null; user_code: string | null }>({
     name: 'oidc-purge-expired',
     text: `DELETE FROM oidc_models WHERE (model, id) IN (
-       SELECT model, id FROM oidc_models WHERE expires_at < now() LIMIT $1::integer)
+       SELECT model, id FROM oidc_models WHERE expires_at < now() ORDER BY expires_at LIMIT $1::integer)
+       AND expires_at < now()
      RETURNING model, id, uid, user_code`,
     values: [batch],
   });
-  await forgetLookupKeys(db, rows);
+  const keys = rows.flatMap((row) =>
+    lookupKeysOf({ uid: row.uid, userCode: row.user_code }).map((key) => ({ ...key, model: row.model, id: row.id })),
+  );
+  if (keys.length > 0)
+    // One statement for the batch's keys (only keys that still point at the deleted rows); the
+    // `key = ANY` lets Citus ask only the shards that hold them.
+    await db.query({
+      name: 'oidc-purge-keys',
+      text: `DELETE FROM oidc_model_keys WHERE key = ANY ($1::text[])
+          AND (key, kind, model, id) IN (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]))`,
+      values: [keys.map((k) => k.key), keys.map((k) => k.kind), keys.map((k) => k.model), keys.map((k) => k.id)],
+    });
   return rows.length;
 }
 

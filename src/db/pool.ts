@@ -153,6 +153,14 @@ export async function inTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClie
   }
 }
 
+/**
+ * Makes the rest of the caller's transaction give up waiting for a lock after `ms` (55P03,
+ * PgError.lockNotAvailable) rather than queue behind it, and so hold up whoever queues behind it.
+ */
+export async function limitLockWait(tx: pg.PoolClient, ms: number): Promise<void> {
+  await tx.query("SELECT set_config('lock_timeout', $1::text, true)", [`${Math.max(1, Math.round(ms))}ms`]);
+}
+
 /** PostgreSQL error codes we act on (one place; mapped to domain errors by callers). */
 export const PgError = {
   uniqueViolation: '23505',
@@ -160,6 +168,7 @@ export const PgError = {
   checkViolation: '23514',
   serializationFailure: '40001',
   deadlockDetected: '40P01',
+  lockNotAvailable: '55P03',
 } as const;
 
 export function isPgError(error: unknown, code: string): boolean {

@@ -30,11 +30,18 @@ export async function countHit(db: Queryable, key: string, windowMs: number): Pr
   return { current: row.hits, ttl: Math.max(0, Math.ceil(row.endsAt.getTime() - now.getTime())) };
 }
 
-/** Forgets windows that have ended. */
-export async function purgeEndedRateLimitWindows(db: Queryable): Promise<number> {
+/**
+ * Forgets windows that have ended: at most `batch`, the longest ended first (on the ends_at
+ * index); run in batches by services/expiry-purge.ts. The end is checked again on the row
+ * deleted, so a window a hit has just started again stays.
+ */
+export async function purgeEndedRateLimitWindows(db: Queryable, batch = 5000): Promise<number> {
   const { rowCount } = await db.query({
     name: 'purge-rate-limit-windows',
-    text: 'DELETE FROM rate_limit_windows WHERE ends_at <= now()',
+    text: `DELETE FROM rate_limit_windows WHERE key IN (
+         SELECT key FROM rate_limit_windows WHERE ends_at <= now() ORDER BY ends_at LIMIT $1::integer)
+         AND ends_at <= now()`,
+    values: [batch],
   });
   return rowCount ?? 0;
 }

@@ -94,3 +94,36 @@ export async function clearAccountFailures(db: Queryable, account: SignInAccount
   );
   return rows[0]?.failures ?? 0;
 }
+
+// The streaks that have ended (no failure for `streakSeconds`) are forgotten by the two purges
+// below: at most `batch` rows each, the oldest first (on the last_failure_at indexes of migration
+// 0019); run in batches by services/expiry-purge.ts. The end is checked again on the row deleted,
+// so a streak that a new failure has just continued stays.
+
+/** Forgets ended streaks of accounts (sign_in_failures). */
+export async function purgeEndedAccountStreaks(db: Queryable, streakSeconds: number, batch = 5000): Promise<number> {
+  const { rowCount } = await db.query({
+    name: 'purge-sign-in-failures',
+    text: `DELETE FROM sign_in_failures WHERE (tenant_id, username) IN (
+         SELECT tenant_id, username FROM sign_in_failures
+          WHERE last_failure_at < now() - make_interval(secs => $1::integer)
+          ORDER BY last_failure_at LIMIT $2::integer)
+         AND last_failure_at < now() - make_interval(secs => $1::integer)`,
+    values: [streakSeconds, batch],
+  });
+  return rowCount ?? 0;
+}
+
+/** Forgets ended streaks of an account from one address (sign_in_address_failures). */
+export async function purgeEndedAddressStreaks(db: Queryable, streakSeconds: number, batch = 5000): Promise<number> {
+  const { rowCount } = await db.query({
+    name: 'purge-sign-in-address-failures',
+    text: `DELETE FROM sign_in_address_failures WHERE (tenant_id, username, client_address) IN (
+         SELECT tenant_id, username, client_address FROM sign_in_address_failures
+          WHERE last_failure_at < now() - make_interval(secs => $1::integer)
+          ORDER BY last_failure_at LIMIT $2::integer)
+         AND last_failure_at < now() - make_interval(secs => $1::integer)`,
+    values: [streakSeconds, batch],
+  });
+  return rowCount ?? 0;
+}
