@@ -60,7 +60,8 @@ export async function adminApiRoutes(app: FastifyInstance, options: AdminApiOpti
   useStrictValidation(app);
   // JSON only: the global form and text parsers serve the pages, not this API (415 here).
   app.removeContentTypeParser(['application/x-www-form-urlencoded', 'text/plain']);
-  for (const schema of [...sharedSchemas, ...apiSchemas, ...consentPolicySchemas, ...grantSchemas]) app.addSchema(schema);
+  for (const schema of [...sharedSchemas, ...apiSchemas, ...consentPolicySchemas, ...grantSchemas])
+    app.addSchema(schema);
   await app.register(openapiPlugin, {
     issuer: options.resourceServer.issuer,
     info: { title: 'Accord admin API', version: '1.0.0', description: DESCRIPTION },
