@@ -213,9 +213,9 @@ async function writeFlows(
 type Phase = 'insert' | 'quiet' | 'purge' | 'between';
 
 /**
- * Notices when this process was stopped (SIGSTOP, a suspended VM or container: on a
- * shared machine a bench can be paused for minutes): a 100 ms timer that fires more than a second late. Samples that overlap a pause
- * are left out, and the cycles' clock moves on by the pause.
+ * Notices when this process was stopped (SIGSTOP, a suspended VM or container: on a shared
+ * machine a bench can be paused for minutes): a 100 ms timer that fires more than a second late.
+ * Samples that overlap a pause are left out, and the cycles' clock moves on by the pause.
  */
 class PauseWatch {
   readonly pauses: Array<{ from: number; to: number }> = [];
