@@ -294,15 +294,13 @@ export async function interactionRoutes(instance: FastifyInstance, deps: Interac
         );
         const accepted = decision.missingScopes.filter((scope) => !declined.includes(scope));
         if (onBehalfOfOrg) {
-          await consent.grantAdminConsent(
+          await consent.grantOnBehalfOfOrganisation(
             evaluation.access.tenantId,
             accountId,
             clientId,
             [...accepted, ...decision.alreadyGrantedScopes],
-            'consent_page',
+            declined,
           );
-          // The admin is not asked again for what they left out; the organisation's users may still consent to it.
-          if (declined.length > 0) await consent.grantUserConsent(accountId, clientId, [], declined);
         } else if (accepted.length > 0 || declined.length > 0) {
           await consent.grantUserConsent(accountId, clientId, accepted, declined);
         }

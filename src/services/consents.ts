@@ -124,8 +124,9 @@ export class Consents {
     clientId: string,
     scopes: readonly string[],
     declined: readonly string[] = [],
+    tx?: Queryable,
   ): Promise<void> {
-    await inTransaction(this.pool, async (tx) => {
+    const record = async (tx: Queryable) => {
       const now = this.clock();
       const access = await loadAccess(tx, userId, clientId, now);
       if (!access) throw new Error('user not found');
@@ -154,6 +155,26 @@ export class Consents {
         target: clientId,
         details: { added, scopes: next, ...(declined.length > 0 ? { declined: [...declined] } : {}) },
       });
+    };
+    await (tx ? record(tx) : inTransaction(this.pool, record));
+  }
+
+  /**
+   * An admin's "on behalf of your organisation" on the consent page: the admin consent, and the
+   * optional permissions the admin left out recorded as the admin's own declines (so the admin is
+   * not asked about them again, while the organisation's users may still consent to them), in one
+   * transaction.
+   */
+  async grantOnBehalfOfOrganisation(
+    tenantId: string,
+    adminId: string,
+    clientId: string,
+    scopes: readonly string[],
+    declined: readonly string[],
+  ): Promise<void> {
+    await inTransaction(this.pool, async (tx) => {
+      await this.grantAdminConsent(tenantId, adminId, clientId, scopes, 'consent_page', tx);
+      if (declined.length > 0) await this.grantUserConsent(adminId, clientId, [], declined, tx);
     });
   }
 
