@@ -156,9 +156,14 @@ export async function inTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClie
 /**
  * Makes the rest of the caller's transaction give up waiting for a lock after `ms` (55P03,
  * PgError.lockNotAvailable) rather than queue behind it, and so hold up whoever queues behind it.
+ * On Citus the rows are locked on the workers, so the setting must reach the transaction's worker
+ * connections too: Citus passes on SET LOCAL commands (not set_config calls) when
+ * citus.propagate_set_commands is 'local'; plain PostgreSQL keeps that as an unused placeholder.
  */
 export async function limitLockWait(tx: pg.PoolClient, ms: number): Promise<void> {
-  await tx.query("SELECT set_config('lock_timeout', $1::text, true)", [`${Math.max(1, Math.round(ms))}ms`]);
+  await tx.query("SET LOCAL citus.propagate_set_commands = 'local'");
+  // A SET takes no parameters; `ms` is a number made whole here.
+  await tx.query(`SET LOCAL lock_timeout = '${Math.max(1, Math.round(ms))}ms'`);
 }
 
 /** PostgreSQL error codes we act on (one place; mapped to domain errors by callers). */
