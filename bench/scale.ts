@@ -152,6 +152,12 @@ export async function seedScale(databaseUrl: string, log: (line: string) => void
          FROM generate_series(1, ${users}) i`,
     ],
     [
+      // Each sub's tenant (migration 0015): loadAccess finds the user's tenant here first, and
+      // without the row it finds no user and sends no query at all.
+      'user_ids',
+      'INSERT INTO user_ids (id, tenant_id) SELECT id, tenant_id FROM users',
+    ],
+    [
       'user_consents',
       `INSERT INTO user_consents (tenant_id, user_id, client_id, scopes)
        SELECT 't' || ${t(tenantOfUser)}, 'u' || ${u('i')}, 'scale-app-' || ${a('n')}, ARRAY['openid', 'User.Read']
