@@ -158,7 +158,7 @@ export async function inTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClie
  * PgError.lockNotAvailable) rather than queue behind it, and so hold up whoever queues behind it.
  * On Citus the rows are locked on the workers, so the setting must reach the transaction's worker
  * connections too: Citus passes on SET LOCAL commands (not set_config calls) when
- * citus.propagate_set_commands is 'local'; plain PostgreSQL keeps that as an unused placeholder.
+ * citus.propagate_set_commands is 'local'; plain PostgreSQL keeps it as a custom setting nobody reads.
  */
 export async function limitLockWait(tx: pg.PoolClient, ms: number): Promise<void> {
   await tx.query("SET LOCAL citus.propagate_set_commands = 'local'");
