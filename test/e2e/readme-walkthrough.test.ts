@@ -7,7 +7,7 @@
 // The environment adds only PORT (a free port, not 3000, which may be taken here),
 // SHUTDOWN_GRACE_MS=0 (a quick stop) and DATA_DIR; `npm install` has already run in this checkout.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -19,6 +19,26 @@ import { repoRoot } from '../support/database.js';
 import { freePort } from '../support/server.js';
 
 t.setTimeout(900_000);
+
+/**
+ * How many processes of a process group are alive. A zombie still answers kill(-group, 0) (a
+ * container's PID 1 may never reap an orphan), so this reads /proc: `pid (comm) state ppid pgrp …`.
+ */
+function liveProcessesIn(group: number): number {
+  let live = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue; // exited while we looked
+    }
+    const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(pgrp) === group && state !== 'Z') live++;
+  }
+  return live;
+}
 
 /** The shell blocks of the walkthrough, in order. */
 export function walkthroughBlocks(readme: string): string[] {
@@ -62,7 +82,7 @@ async function main() {
   const services: Service[] = [];
   t.teardown(async () => {
     for (const service of services.reverse()) await stop(service);
-    await rm(dataDir, { recursive: true, force: true });
+    await rm(dataDir, { recursive: true, force: true, maxRetries: 5 });
   });
 
   /** A block as a reader runs it in a terminal of its own, still running. */
@@ -83,13 +103,27 @@ async function main() {
     return service;
   }
 
+  /**
+   * Stops a service's whole process group and waits until no process in it is alive: the shell dies
+   * at the SIGTERM at once, while npm's node and its embedded PostgreSQL are still shutting down and
+   * writing into DATA_DIR, which the teardown removes next.
+   */
   async function stop(service: Service): Promise<void> {
-    if (service.child.exitCode !== null || service.child.signalCode !== null) return;
-    const group = -service.child.pid!;
-    process.kill(group, 'SIGTERM');
-    const killer = setTimeout(() => process.kill(group, 'SIGKILL'), 20_000);
+    const group = service.child.pid!;
+    const signal = (name: NodeJS.Signals) => {
+      try {
+        process.kill(-group, name);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error; // ESRCH: the group is empty
+      }
+    };
+    signal('SIGTERM');
+    const deadline = Date.now() + 20_000;
+    while (liveProcessesIn(group) > 0) {
+      if (Date.now() > deadline) signal('SIGKILL');
+      await sleep(100);
+    }
     await service.exited;
-    clearTimeout(killer);
   }
 
   async function until(service: Service, what: string, done: () => Promise<boolean>, ms: number): Promise<void> {
