@@ -15,7 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { loadAccess } from '../src/db/consents.js';
+import { loadAccess, loadAccessOfUser, type UserKey } from '../src/db/consents.js';
 import { startEmbeddedPostgres } from '../src/db/embedded-postgres.js';
 import { migrate } from '../src/db/migrate.js';
 import { createPool, type Pool } from '../src/db/pool.js';
@@ -215,18 +215,22 @@ interface Samples {
   found: number;
 }
 
-/** Calls loadAccess `calls` times, one at a time, for pairs from `pair()`; latencies in ms. */
+/**
+ * Calls loadAccess `calls` times, one at a time, for pairs from `pair()`; latencies in ms. With
+ * `byIdAlone`, as for a user this process has not met: the tenant is looked up first (user_ids,
+ * issue 19), as the account lookup of a request does before the decision (provider/request-memo.ts).
+ */
 async function sampleLoadAccess(
-  pool: Pool,
+  target: Target,
   calls: number,
-  pair: () => [string, string],
   into: Samples = { latencies: [], seconds: 0, found: 0 },
 ): Promise<Samples> {
+  const { pool, pair, byIdAlone } = target;
   const started = performance.now();
   for (let i = 0; i < calls; i++) {
-    const [userId, clientId] = pair();
+    const [user, clientId] = pair();
     const t0 = performance.now();
-    const access = await loadAccess(pool, userId, clientId);
+    const access = byIdAlone ? await loadAccessOfUser(pool, user.id, clientId) : await loadAccess(pool, user, clientId);
     into.latencies.push(performance.now() - t0);
     if (access && access.userScopes.length > 0) into.found++;
   }
@@ -236,7 +240,8 @@ async function sampleLoadAccess(
 
 export interface Target {
   pool: Pool;
-  pair: () => [string, string];
+  pair: () => [UserKey, string];
+  byIdAlone?: boolean;
 }
 
 /**
@@ -249,16 +254,16 @@ export async function compareLoadAccess(
   rounds = 5,
 ): Promise<{ stats: LatencyStats; found: number }[]> {
   const perRound = Math.ceil(calls / rounds);
-  for (const target of targets) await sampleLoadAccess(target.pool, perRound, target.pair);
+  for (const target of targets) await sampleLoadAccess(target, perRound);
   const samples = targets.map((): Samples => ({ latencies: [], seconds: 0, found: 0 }));
   for (let round = 0; round < rounds; round++) {
-    for (const [i, target] of targets.entries()) await sampleLoadAccess(target.pool, perRound, target.pair, samples[i]);
+    for (const [i, target] of targets.entries()) await sampleLoadAccess(target, perRound, samples[i]);
   }
   return samples.map((sample) => ({ stats: stats(sample.latencies, sample.seconds), found: sample.found }));
 }
 
 /** The SQL and parameters loadAccess sends (captured, so EXPLAIN runs exactly that query). */
-async function loadAccessQuery(userId: string, clientId: string): Promise<{ text: string; values: unknown[] }> {
+async function loadAccessQuery(user: UserKey, clientId: string): Promise<{ text: string; values: unknown[] }> {
   let captured: { text: string; values: unknown[] } | undefined;
   const spy = {
     // loadAccess sends a named query config ({ name, text, values }); plain (text, values) too.
@@ -270,7 +275,7 @@ async function loadAccessQuery(userId: string, clientId: string): Promise<{ text
       return { rows: [] };
     },
   };
-  await loadAccess(spy as unknown as Pool, userId, clientId);
+  await loadAccess(spy as unknown as Pool, user, clientId);
   if (!captured) throw new Error('loadAccess sent no query');
   return captured;
 }
@@ -288,7 +293,7 @@ export interface ServerSideStats {
 export async function serverSideLoadAccess(
   pool: Pool,
   calls: number,
-  pair: () => [string, string],
+  pair: () => [UserKey, string],
 ): Promise<ServerSideStats> {
   const execution: number[] = [];
   const planning: number[] = [];
@@ -324,8 +329,8 @@ export async function serverSideLoadAccess(
 }
 
 /** EXPLAIN (ANALYZE, BUFFERS) of one loadAccess call, as text. */
-export async function explainLoadAccess(pool: Pool, userId: string, clientId: string): Promise<string> {
-  const captured = await loadAccessQuery(userId, clientId);
+export async function explainLoadAccess(pool: Pool, user: UserKey, clientId: string): Promise<string> {
+  const captured = await loadAccessQuery(user, clientId);
   const client = await pool.connect();
   try {
     // Warm once so the plan shows the steady state, not the first read from disk.
@@ -347,6 +352,8 @@ export interface ScaleResult {
   sizeMb: number;
   /** loadAccess on the scale database, and on the small database in alternation with it. */
   scale: LatencyStats;
+  /** The same on the scale database for users this process has not met: the tenant looked up first. */
+  unmet: LatencyStats;
   small: LatencyStats;
   found: number;
   smallFound: number;
@@ -380,11 +387,19 @@ export async function runScale(
     const users = SCALE.tenants * SCALE.usersPerTenant;
     const uw = String(users).length;
     const aw = String(SCALE.apps).length;
-    const pair = (): [string, string] => [
-      `u${String(1 + Math.floor(Math.random() * users)).padStart(uw, '0')}`,
-      `scale-app-${String(1 + Math.floor(Math.random() * SCALE.apps)).padStart(aw, '0')}`,
-    ];
-    const [scale, smallResult] = await compareLoadAccess([{ pool, pair }, ...(small ? [small] : [])], calls);
+    const tw = String(SCALE.tenants).length;
+    const pair = (): [UserKey, string] => {
+      const i = 1 + Math.floor(Math.random() * users);
+      const user = {
+        tenantId: `t${String(1 + Math.floor((i - 1) / SCALE.usersPerTenant)).padStart(tw, '0')}`,
+        id: `u${String(i).padStart(uw, '0')}`,
+      };
+      return [user, `scale-app-${String(1 + Math.floor(Math.random() * SCALE.apps)).padStart(aw, '0')}`];
+    };
+    const [scale, unmet, smallResult] = await compareLoadAccess(
+      [{ pool, pair }, { pool, pair, byIdAlone: true }, ...(small ? [small] : [])],
+      calls,
+    );
     const plan = await explainLoadAccess(pool, pair()[0], `scale-app-${'1'.padStart(aw, '0')}`);
     const explainCalls = Math.min(calls, 2000);
     const scaleServer = await serverSideLoadAccess(pool, explainCalls, pair);
@@ -395,6 +410,7 @@ export async function runScale(
       rows,
       sizeMb: Number(size) / 2 ** 20,
       scale: scale!.stats,
+      unmet: unmet!.stats,
       found: scale!.found,
       small: smallResult?.stats ?? scale!.stats,
       smallFound: smallResult?.found ?? 0,

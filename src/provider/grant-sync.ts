@@ -7,7 +7,7 @@ import { FIRST_PARTY_CLIENT_ID } from '../core/first-party-client.js';
 import { grantEnd } from '../core/grant-lifetime.js';
 import { absoluteResource, OPENID_RESOURCE, type PermissionCatalogue } from '../core/permission-catalogue.js';
 import type { AppRecord } from '../db/apps.js';
-import { type AccessRecord, claimGrantId, forgetEmptyConsent, loadAccess } from '../db/consents.js';
+import { type AccessRecord, claimGrantId, forgetEmptyConsent, loadAccessOfUser } from '../db/consents.js';
 import type { Pool } from '../db/pool.js';
 import type { Consents } from '../services/consents.js';
 import { findAppOnce, loadAccessOnce } from './request-memo.js';
@@ -98,7 +98,7 @@ export class GrantSync {
    * recorded and revokes it.)
    */
   private async confirmGrant(grant: GrantInstance, app: AppRecord, userId: string): Promise<GrantInstance | undefined> {
-    const access = await loadAccess(this.pool, userId, app.clientId, this.clock());
+    const access = await loadAccessOfUser(this.pool, userId, app.clientId, this.clock());
     const granted =
       access && !access.disabled && !access.blocked
         ? this.consents.requestable(app, [...access.adminScopes, ...access.userScopes], access.tenantId)

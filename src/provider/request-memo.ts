@@ -6,7 +6,7 @@
 import Provider from 'oidc-provider';
 import { type Clock, systemClock } from '../core/clock.js';
 import { type AppRecord, findApp } from '../db/apps.js';
-import { type AccessRecord, loadAccess } from '../db/consents.js';
+import { type AccessRecord, loadAccessOfUser } from '../db/consents.js';
 import type { Pool } from '../db/pool.js';
 import { findUserById, type UserRecord } from '../db/users.js';
 import type { ConsentReads } from '../services/consents.js';
@@ -43,7 +43,7 @@ export function findUserOnce(pool: Pool, userId: string): Promise<UserRecord | u
 /**
  * What the user and their admin granted the app, read once per provider request (the consent
  * decision and the grant it loads then agree). A check that must see commits made since — after
- * a write — calls `loadAccess` itself.
+ * a write — calls `loadAccessOfUser` itself.
  */
 export function loadAccessOnce(
   pool: Pool,
@@ -51,7 +51,7 @@ export function loadAccessOnce(
   clientId: string,
   clock: Clock = systemClock,
 ): Promise<AccessRecord | undefined> {
-  return oncePerRequest(`access:${userId}:${clientId}`, () => loadAccess(pool, userId, clientId, clock()));
+  return oncePerRequest(`access:${userId}:${clientId}`, () => loadAccessOfUser(pool, userId, clientId, clock()));
 }
 
 /** The consent service's reads (services/consents.ts), each done once per provider request. */

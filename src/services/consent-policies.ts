@@ -367,7 +367,7 @@ export class ConsentPolicies {
     const scopes = [...new Set(input.scopes)];
     if (scopes.length === 0) throw InvalidRequest('give at least one scope', { field: 'scopes' });
     const [access, policies] = await Promise.all([
-      loadAccess(this.pool, user.id, app.clientId),
+      loadAccess(this.pool, user, app.clientId),
       readTenantConsentPolicies(this.pool, tenantId),
     ]);
     if (!access) throw InvalidRequest(`unknown user "${input.user}" in tenant "${tenantId}"`, { field: 'user' });

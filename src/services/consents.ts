@@ -15,7 +15,7 @@ import { recordAuditEvent } from '../db/audit-events.js';
 import { lockAdminConsentReview, setAdminConsentReview, setUserConsentExpiry } from '../db/consent-expiry.js';
 import {
   type AccessRecord,
-  loadAccess,
+  loadAccessOfUser,
   lockTenantAppChanges,
   lockUserConsent,
   unblockApp,
@@ -41,7 +41,7 @@ export interface ConsentReads {
 export function databaseConsentReads(db: Queryable, clock: Clock = systemClock): ConsentReads {
   return {
     findApp: (clientId) => findApp(db, clientId),
-    loadAccess: (userId, clientId) => loadAccess(db, userId, clientId, clock()),
+    loadAccess: (userId, clientId) => loadAccessOfUser(db, userId, clientId, clock()),
   };
 }
 
@@ -128,7 +128,7 @@ export class Consents {
   ): Promise<void> {
     const record = async (tx: Queryable) => {
       const now = this.clock();
-      const access = await loadAccess(tx, userId, clientId, now);
+      const access = await loadAccessOfUser(tx, userId, clientId, now);
       if (!access) throw new Error('user not found');
       const row = await lockUserConsent(tx, access.tenantId, userId, clientId);
       // An expired consent counts as absent (issue 15): accepting again starts a new one.
