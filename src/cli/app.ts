@@ -218,7 +218,7 @@ JSON: {"client_id": "…", "client_secret": "…" (absent for --public), "name":
     args: ['client_id'],
     prepare: (parsed) => arg(parsed, 0),
     run: async (ctx, clientId) => {
-      const app = await new DirectoryReads(ctx.pool).findApp(clientId);
+      const app = await new DirectoryReads(ctx.pool).findAppWithSecrets(clientId);
       if (!app) throw NotFound(`app "${clientId}" not found`);
       return { json: appJson(app), text: appText(app) };
     },

@@ -1,7 +1,7 @@
 // How the CLI shows records: one JSON shape per kind (snake_case, like the OAuth wire formats;
 // lists are `{"value": [...]}` like the data API), and plain-text tables for people.
 import type { AppSecretRecord } from '../db/app-secrets.js';
-import type { AppRecord } from '../db/apps.js';
+import type { AppWithSecrets } from '../db/apps.js';
 import type { AuditEvent } from '../db/audit-events.js';
 import type { TenantRecord } from '../db/tenants.js';
 import type { UserRecord } from '../db/users.js';
@@ -39,7 +39,7 @@ export function appSecretJson(secret: AppSecretRecord) {
 }
 
 /** Never the secret nor its hash: a client secret is shown once, when created or rotated. */
-export function appJson(app: AppRecord) {
+export function appJson(app: AppWithSecrets) {
   return {
     client_id: app.clientId,
     name: app.name,
@@ -113,7 +113,7 @@ export function table(header: string[], rows: string[][], empty: string): string
   return `${[line(header), ...rows.map(line)].join('\n')}\n`;
 }
 
-export function appText(app: AppRecord): string {
+export function appText(app: AppWithSecrets): string {
   return fields([
     ['client_id', app.clientId],
     ['name', app.name],

@@ -1,5 +1,6 @@
 // apps: client registrations (publisher tenant, name, publisher, verification, tenancy, redirect
-// URIs, requested permissions), each read with its client secrets (app-secrets.ts).
+// URIs, requested permissions), read alone or with their client secrets (app-secrets.ts) where
+// the client authenticates or an admin manages them.
 import type { AppSecretRecord } from './app-secrets.js';
 import type { Queryable } from './pool.js';
 import { APP_CHANNEL, announce } from './revocation-notifications.js';
@@ -14,8 +15,6 @@ export interface AppRecord {
   publisherVerified: boolean;
   multiTenant: boolean;
   clientType: 'confidential' | 'public';
-  /** A confidential app's client secrets (at most two unexpired), oldest first; none for a public app. */
-  secrets: AppSecretRecord[];
   redirectUris: string[];
   postLogoutRedirectUris: string[];
   homepageUrl: string | null;
@@ -27,6 +26,12 @@ export interface AppRecord {
   optionalScopes: string[];
   createdAt: Date;
   updatedAt: Date;
+}
+
+/** A registration with its client secrets: what client authentication and the secrets' pages need. */
+export interface AppWithSecrets extends AppRecord {
+  /** A confidential app's client secrets (at most two unexpired), oldest first; none for a public app. */
+  secrets: AppSecretRecord[];
 }
 
 /** The app's own columns, without its secrets: what an INSERT or UPDATE may return on Citus too (no subquery there). */
@@ -43,11 +48,11 @@ const COLUMNS = `${APP_COLUMNS},
               FROM app_secrets s WHERE s.client_id = apps.client_id), '[]'::jsonb) AS secrets`;
 
 /** A row as read: the secrets come as JSON, their times as text. */
-type AppRow = Omit<AppRecord, 'secrets'> & {
+type AppRow = AppRecord & {
   secrets: Array<Omit<AppSecretRecord, 'createdAt' | 'expiresAt'> & { createdAt: string; expiresAt: string }>;
 };
 
-function appOf(row: AppRow): AppRecord {
+function appOf(row: AppRow): AppWithSecrets {
   return {
     ...row,
     secrets: row.secrets.map((secret) => ({
@@ -58,10 +63,25 @@ function appOf(row: AppRow): AppRecord {
   };
 }
 
+/**
+ * The registration alone: the consent decision and the pages need no secrets, and reading them
+ * costs the statement a quarter of its time (bench/README.md, session 8).
+ */
 export async function findApp(db: Queryable, clientId: string): Promise<AppRecord | undefined> {
-  // Named, so each connection prepares it once: every protocol request looks its app up.
-  const { rows } = await db.query<AppRow>({
+  // Named, so each connection prepares it once.
+  const { rows } = await db.query<AppRecord>({
     name: 'find-app',
+    text: `SELECT ${APP_COLUMNS} FROM apps WHERE client_id = $1::text`,
+    values: [clientId],
+  });
+  return rows[0];
+}
+
+/** The registration with its secrets: for client authentication and for managing the secrets. */
+export async function findAppWithSecrets(db: Queryable, clientId: string): Promise<AppWithSecrets | undefined> {
+  // Named, so each connection prepares it once: every protocol request looks its client up.
+  const { rows } = await db.query<AppRow>({
+    name: 'find-app-with-secrets',
     text: `SELECT ${COLUMNS} FROM apps WHERE client_id = $1::text`,
     values: [clientId],
   });
@@ -74,7 +94,7 @@ export async function appExists(db: Queryable, clientId: string): Promise<boolea
   return rowCount === 1;
 }
 
-export async function listAppsPublishedBy(db: Queryable, tenantId: string): Promise<AppRecord[]> {
+export async function listAppsPublishedBy(db: Queryable, tenantId: string): Promise<AppWithSecrets[]> {
   const { rows } = await db.query<AppRow>(
     `SELECT ${COLUMNS} FROM apps WHERE publisher_tenant_id = $1::text ORDER BY created_at, client_id`,
     [tenantId],
@@ -82,9 +102,9 @@ export async function listAppsPublishedBy(db: Queryable, tenantId: string): Prom
   return rows.map(appOf);
 }
 
-export type NewApp = Omit<AppRecord, 'createdAt' | 'updatedAt' | 'secrets'>;
+export type NewApp = Omit<AppRecord, 'createdAt' | 'updatedAt'>;
 
-export async function insertApp(db: Queryable, app: NewApp): Promise<AppRecord> {
+export async function insertApp(db: Queryable, app: NewApp): Promise<AppWithSecrets> {
   const { rows } = await db.query<AppRow>(
     `INSERT INTO apps (client_id, publisher_tenant_id, name, publisher_name, publisher_verified, multi_tenant,
                        client_type, redirect_uris, post_logout_redirect_uris, homepage_url,
@@ -130,7 +150,11 @@ export type AppChanges = Partial<
   >
 >;
 
-export async function updateApp(db: Queryable, clientId: string, changes: AppChanges): Promise<AppRecord | undefined> {
+export async function updateApp(
+  db: Queryable,
+  clientId: string,
+  changes: AppChanges,
+): Promise<AppWithSecrets | undefined> {
   const { rows } = await db.query(
     `UPDATE apps SET
         name = COALESCE($2::text, name),
@@ -167,20 +191,20 @@ export async function updateApp(db: Queryable, clientId: string, changes: AppCha
     ],
   );
   // Read whole (with its secrets) after the change: an UPDATE's RETURNING may hold no subquery on Citus.
-  return rows[0] ? findApp(db, clientId) : undefined;
+  return rows[0] ? findAppWithSecrets(db, clientId) : undefined;
 }
 
 export async function setPublisherVerified(
   db: Queryable,
   clientId: string,
   verified: boolean,
-): Promise<AppRecord | undefined> {
+): Promise<AppWithSecrets | undefined> {
   const { rows } = await db.query<AppRow>(
     `UPDATE apps SET publisher_verified = $2::boolean, updated_at = now() WHERE client_id = $1::text RETURNING client_id`,
     [clientId, verified],
   );
   // Read whole (with its secrets) after the change: an UPDATE's RETURNING may hold no subquery on Citus.
-  return rows[0] ? findApp(db, clientId) : undefined;
+  return rows[0] ? findAppWithSecrets(db, clientId) : undefined;
 }
 
 /** Deletes the app and announces it, so that every process refuses its own tokens at once. */
@@ -200,7 +224,7 @@ export const NO_LIVE_SECRET = '!none';
  * The provider reads the registration afresh for every request, so a secret stops working the
  * moment it expires or is removed.
  */
-export function clientMetadataOf(app: AppRecord, now = Date.now()): Record<string, unknown> {
+export function clientMetadataOf(app: AppWithSecrets, now = Date.now()): Record<string, unknown> {
   const confidential = app.clientType === 'confidential';
   const liveHashes = app.secrets.filter((secret) => secret.expiresAt.getTime() > now).map((s) => s.secretHash);
   const oidcScopes = app.scopes.filter((scope) => OIDC_SCOPES.has(scope));
@@ -226,7 +250,7 @@ export function clientMetadataOf(app: AppRecord, now = Date.now()): Record<strin
 }
 
 /** Every registration, grouped by publisher (the operator's view). */
-export async function listApps(db: Queryable): Promise<AppRecord[]> {
+export async function listApps(db: Queryable): Promise<AppWithSecrets[]> {
   const { rows } = await db.query<AppRow>(
     `SELECT ${COLUMNS} FROM apps ORDER BY publisher_tenant_id, created_at, client_id`,
   );

@@ -17,7 +17,7 @@ import {
 import type { Pool } from '../db/pool.js';
 import { GRANT_MANAGEMENT_SCOPES } from './grant-management.js';
 import { adapterReportingOutages, outageDuring } from './outage.js';
-import { findAppOnce } from './request-memo.js';
+import { findClientOnce } from './request-memo.js';
 
 /**
  * PostgreSQL cannot store U+0000 in text, nor a lone surrogate (or U+0000) escaped in jsonb: such a
@@ -152,7 +152,7 @@ class AppClientAdapter implements Adapter {
     if (UNSTORABLE_TEXT.test(id)) return undefined;
     let metadata: AdapterPayload | undefined;
     try {
-      const app = await findAppOnce(this.pool, id);
+      const app = await findClientOnce(this.pool, id);
       metadata = app && withGrantManagementScopes(clientMetadataOf(app) as AdapterPayload);
     } catch (error) {
       // Only for a request that has already failed on the database (its answer is decided):

@@ -5,7 +5,7 @@
 // Outside a provider request (Fastify's own routes, the CLI) the read is simply done.
 import Provider from 'oidc-provider';
 import { type Clock, systemClock } from '../core/clock.js';
-import { type AppRecord, findApp } from '../db/apps.js';
+import { type AppRecord, type AppWithSecrets, findApp, findAppWithSecrets } from '../db/apps.js';
 import { type AccessRecord, loadAccessOfUser } from '../db/consents.js';
 import type { Pool } from '../db/pool.js';
 import { findUserById, type UserRecord } from '../db/users.js';
@@ -13,8 +13,15 @@ import type { ConsentReads } from '../services/consents.js';
 
 const memos = new WeakMap<object, Map<string, Promise<unknown>>>();
 
-/** `read()` once per provider request and key; a failed read is forgotten, so a retry reads again. */
-export function oncePerRequest<T>(key: string, read: () => Promise<T>): Promise<T> {
+/**
+ * `read()` once per provider request and key; a failed read is forgotten, so a retry reads again.
+ * The read also answers the `alsoAnswers` keys not asked for yet in this request.
+ */
+export function oncePerRequest<T>(
+  key: string,
+  read: () => Promise<T>,
+  alsoAnswers: readonly string[] = [],
+): Promise<T> {
   const ctx = Provider.ctx;
   if (!ctx) return read();
   let memo = memos.get(ctx);
@@ -25,14 +32,25 @@ export function oncePerRequest<T>(key: string, read: () => Promise<T>): Promise<
   const cached = memo.get(key) as Promise<T> | undefined;
   if (cached) return cached;
   const pending = read();
-  memo.set(key, pending);
-  pending.catch(() => memo.delete(key));
+  for (const answered of [key, ...alsoAnswers]) {
+    if (answered !== key && memo.has(answered)) continue;
+    memo.set(answered, pending);
+    pending.catch(() => memo.get(answered) === pending && memo.delete(answered));
+  }
   return pending;
 }
 
-/** The app's row, read once per provider request. */
+/** The app's registration, read once per provider request (by the client lookup, when it came first). */
 export function findAppOnce(pool: Pool, clientId: string): Promise<AppRecord | undefined> {
   return oncePerRequest(`app:${clientId}`, () => findApp(pool, clientId));
+}
+
+/**
+ * The app with its secrets, for the provider's client lookup, once per provider request. The
+ * lookup comes first in every request, so the request's other reads of the app use it.
+ */
+export function findClientOnce(pool: Pool, clientId: string): Promise<AppWithSecrets | undefined> {
+  return oncePerRequest(`client:${clientId}`, () => findAppWithSecrets(pool, clientId), [`app:${clientId}`]);
 }
 
 /** The user's row, read once per provider request. */

@@ -328,7 +328,6 @@ function firstPartyApp(tenantId: string): AppRecord {
     publisherVerified: true,
     multiTenant: true,
     clientType: 'public',
-    secrets: [],
     redirectUris: [],
     postLogoutRedirectUris: [],
     homepageUrl: null,

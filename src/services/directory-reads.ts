@@ -44,6 +44,11 @@ export class DirectoryReads {
     return apps.findApp(this.pool, clientId);
   }
 
+  /** The registration with its secrets (their ids, hints and expiries; never a value). */
+  findAppWithSecrets(clientId: string) {
+    return apps.findAppWithSecrets(this.pool, clientId);
+  }
+
   /** Every registered app, or only those `publisherTenantId` publishes. */
   listApps(publisherTenantId?: string) {
     return publisherTenantId === undefined

@@ -226,7 +226,7 @@ export class Directory {
     await revokeGrants(this.pool, grantIds);
   }
 
-  async createApp(input: NewAppInput, actor: Actor): Promise<{ app: apps.AppRecord; clientSecret?: string }> {
+  async createApp(input: NewAppInput, actor: Actor): Promise<{ app: apps.AppWithSecrets; clientSecret?: string }> {
     const checked = this.checkAppInput(input);
     return inTransaction(this.pool, async (tx) => {
       const publisher = await tenants.findTenant(tx, input.publisherTenantId);
@@ -264,7 +264,7 @@ export class Directory {
         },
       });
       if (!secret) return { app };
-      return { app: (await apps.findApp(tx, app.clientId))!, clientSecret: secret.value };
+      return { app: (await apps.findAppWithSecrets(tx, app.clientId))!, clientSecret: secret.value };
     });
   }
 

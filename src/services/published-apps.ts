@@ -4,7 +4,7 @@
 
 import { NotFound } from '../core/errors.js';
 import { matchesSearch } from '../core/search.js';
-import { type AppRecord, findApp, listAppsPublishedBy } from '../db/apps.js';
+import { type AppRecord, type AppWithSecrets, findApp, findAppWithSecrets, listAppsPublishedBy } from '../db/apps.js';
 import type { Pool, Queryable } from '../db/pool.js';
 
 /**
@@ -17,8 +17,8 @@ export async function findOwnedApp(
   tenantId: string,
   clientId: string,
   notFound = 'app not found',
-): Promise<AppRecord> {
-  const app = await findApp(db, clientId);
+): Promise<AppWithSecrets> {
+  const app = await findAppWithSecrets(db, clientId);
   if (!app || app.publisherTenantId !== tenantId) throw NotFound(notFound);
   return app;
 }
@@ -27,13 +27,13 @@ export class PublishedApps {
   constructor(private readonly pool: Pool) {}
 
   /** The tenant's registrations, oldest first; with `search`, those whose name or client id match it. */
-  async list(tenantId: string, filter: { search?: string | undefined } = {}): Promise<AppRecord[]> {
+  async list(tenantId: string, filter: { search?: string | undefined } = {}): Promise<AppWithSecrets[]> {
     const apps = await listAppsPublishedBy(this.pool, tenantId);
     return apps.filter((app) => matchesSearch(filter.search, app.name, app.clientId));
   }
 
   /** The tenant's own registration, or 404 (findOwnedApp). */
-  findOwned(tenantId: string, clientId: string, notFound?: string): Promise<AppRecord> {
+  findOwned(tenantId: string, clientId: string, notFound?: string): Promise<AppWithSecrets> {
     return findOwnedApp(this.pool, tenantId, clientId, notFound);
   }
 

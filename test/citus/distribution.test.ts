@@ -141,9 +141,13 @@ if (await onCitusCluster()) {
       // Onto a Citus coordinator with no tables yet, then converted.
       const cluster = await createCitusDatabase({ migrated: false });
       t.teardown(() => cluster.drop());
+      // Through a file, so that a failed dump fails here (pg_dump must be the single node's major
+      // version: this machine's PostgreSQL at DATABASE_URL, as CI runs it).
       await run('sh', [
-        '-c',
-        `pg_dump --no-owner --no-acl "${plain.url}" | psql -q -v ON_ERROR_STOP=1 "${cluster.url}"`,
+        '-ec',
+        `dump=$(mktemp); trap 'rm -f "$dump"' EXIT
+         pg_dump --no-owner --no-acl -f "$dump" "${plain.url}"
+         psql -q -v ON_ERROR_STOP=1 -f "$dump" "${cluster.url}"`,
       ]);
       const converted = await run(process.execPath, [path.join(repoRoot, 'bin/accord.js'), 'distribute', '--json'], {
         DATABASE_URL: cluster.url,

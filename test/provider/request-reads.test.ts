@@ -11,7 +11,7 @@ t.teardown(() => server.close());
 const as = await seedPeople(server.directory, [['contoso', 'alice', 'user']]);
 const app = await registerApp(server, { tenant: 'contoso', scopes: ['openid', 'User.Read'] });
 
-// The named statements (find-app, find-user, load-access, …) sent through the pool, as the order
+// The named statements (find-app-with-secrets, find-user, load-access, …) sent through the pool, as the order
 // in which each was sent and each answer came back.
 const events: string[] = [];
 let recording = false;
@@ -40,8 +40,14 @@ t.test('a silent /auth reads each row once, the consent record alongside the use
 
   const sent = (name: string) => events.filter((event) => event === `sent ${name}`).length;
   t.same(
-    { app: sent('find-app'), user: sent('find-user'), consent: sent('load-access') },
-    { app: 1, user: 1, consent: 1 },
+    // The client lookup reads the app with its secrets; the decision and the grant reuse that read.
+    {
+      client: sent('find-app-with-secrets'),
+      app: sent('find-app'),
+      user: sent('find-user'),
+      consent: sent('load-access'),
+    },
+    { client: 1, app: 0, user: 1, consent: 1 },
     'each read once',
   );
   t.ok(

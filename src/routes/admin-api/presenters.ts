@@ -2,7 +2,7 @@
 // schemas.ts (so a field missing or misnamed here does not compile), with timestamps as RFC 3339
 // strings and Accord's scopes called permissions. Never a secret or its hash.
 import type { AppSecretRecord } from '../../db/app-secrets.js';
-import type { AppRecord } from '../../db/apps.js';
+import type { AppWithSecrets } from '../../db/apps.js';
 import type { AuditEvent } from '../../db/audit-events.js';
 import type { ConsentRequestRecord } from '../../db/consent-requests.js';
 import type { TenantRecord } from '../../db/tenants.js';
@@ -41,7 +41,7 @@ export function userOf(user: UserWithSignInFailures): User {
   };
 }
 
-export function appOf(app: AppRecord): App {
+export function appOf(app: AppWithSecrets): App {
   return {
     clientId: app.clientId,
     name: app.name,

@@ -8,7 +8,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply } from 'fastify';
 import { type Static, Type } from 'typebox';
 import { AccordError, NotFound } from '../../core/errors.js';
-import type { AppRecord } from '../../db/apps.js';
+import type { AppRecord, AppWithSecrets } from '../../db/apps.js';
 import type { UserRecord } from '../../db/users.js';
 import { MAX_LIVE_SECRETS, MAX_SECRET_LIFETIME_DAYS, type NewSecret } from '../../services/app-secrets.js';
 import { CsrfOnlyBody, csrfField, stringEnum } from '../schema-parts.js';
@@ -143,7 +143,7 @@ export const appsPages: FastifyPluginAsyncTypebox<AdminCentreContext> = async (a
   function renderDetail(
     reply: FastifyReply,
     user: UserRecord,
-    record: AppRecord,
+    record: AppWithSecrets,
     extra: {
       values?: AppFormValues;
       error?: AccordError;
