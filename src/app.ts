@@ -198,6 +198,8 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Accord> {
     onCatalogueChanged: () =>
       void apis.reload().catch((error: unknown) => app.log.warn({ err: error }, 'could not reload the catalogue')),
     onConsentPoliciesChanged: (tenantId) => consentPolicyCache.forget(tenantId),
+    // A grant holds an API's scopes by their request names; the API's tokens carry its own names.
+    tokenScopeName: (scope) => catalogue.get(scope)?.name ?? scope,
   });
   const consentPolicies = new ConsentPolicies(pool, catalogue, (tenantId) => consentPolicyCache.forget(tenantId));
   const consentPreview = new IntegratedAppsPreview(pool, catalogue);

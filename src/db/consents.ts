@@ -9,6 +9,8 @@ export interface AdminConsentRecord {
   scopes: string[];
   grantedBy: string;
   grantedAt: Date;
+  /** When it is due for review; past it, it counts as absent (null: never; issue 15). */
+  reviewAt: Date | null;
 }
 
 export interface UserConsentRecord {
@@ -106,7 +108,8 @@ export async function findAdminConsent(
   clientId: string,
 ): Promise<AdminConsentRecord | undefined> {
   const { rows } = await db.query<AdminConsentRecord>(
-    `SELECT tenant_id AS "tenantId", client_id AS "clientId", scopes, granted_by AS "grantedBy", granted_at AS "grantedAt"
+    `SELECT tenant_id AS "tenantId", client_id AS "clientId", scopes, granted_by AS "grantedBy", granted_at AS "grantedAt",
+            review_at AS "reviewAt"
        FROM admin_consents WHERE tenant_id = $1::text AND client_id = $2::text`,
     [tenantId, clientId],
   );

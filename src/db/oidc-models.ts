@@ -272,19 +272,71 @@ export async function setGrantExpiries(
 }
 
 /**
- * How long the grant stays alive from now, in milliseconds (Infinity when it never expires), or
- * undefined when it is gone or expired. Measured by the database's clock, so that a cache
- * holding the answer does not depend on this machine's clock agreeing.
+ * How long the grant stays alive from now, in milliseconds (Infinity when it never expires), and
+ * the scopes it holds by API (oidc-provider's `resources`); undefined when it is gone or expired.
+ * The lifetime is measured by the database's clock, so that a cache holding the answer does not
+ * depend on this machine's clock agreeing.
  */
-export async function grantLifetimeMs(db: Queryable, grantId: string): Promise<number | undefined> {
-  const { rows } = await db.query<{ ms: number | null }>({
-    name: 'grant-lifetime',
-    text: `SELECT (extract(epoch FROM expires_at - now()) * 1000)::float8 AS ms FROM oidc_models
+export async function findGrantLife(
+  db: Queryable,
+  grantId: string,
+): Promise<{ lifetimeMs: number; resources: Record<string, string> } | undefined> {
+  const { rows } = await db.query<{ ms: number | null; resources: Record<string, string> | null }>({
+    name: 'grant-life',
+    text: `SELECT (extract(epoch FROM expires_at - now()) * 1000)::float8 AS ms, payload->'resources' AS resources
+       FROM oidc_models
       WHERE model = 'Grant' AND id = $1::text AND (expires_at IS NULL OR expires_at > now())`,
     values: [grantId],
   });
   const row = rows[0];
-  return row ? (row.ms ?? Infinity) : undefined;
+  return row && { lifetimeMs: row.ms ?? Infinity, resources: row.resources ?? {} };
+}
+
+/** A Grant's scopes as oidc-provider keeps them: the OpenID ones, and each API's by its resource indicator. */
+export interface GrantScopes {
+  openid: string[];
+  resources: Record<string, string[]>;
+}
+
+/** The grant's scopes, its row locked for the rest of the transaction; undefined when it is gone. */
+export async function lockGrantScopes(db: Queryable, grantId: string): Promise<GrantScopes | undefined> {
+  const { rows } = await db.query<{ openid: string | null; resources: Record<string, string> | null }>({
+    name: 'oidc-lock-grant-scopes',
+    text: `SELECT payload->'openid'->>'scope' AS openid, payload->'resources' AS resources FROM oidc_models
+      WHERE model = 'Grant' AND id = $1::text FOR UPDATE`,
+    values: [grantId],
+  });
+  const row = rows[0];
+  if (!row) return undefined;
+  const list = (scope: string | null | undefined) => (scope ?? '').split(' ').filter(Boolean);
+  return {
+    openid: list(row.openid),
+    resources: Object.fromEntries(
+      Object.entries(row.resources ?? {}).map(([resource, scope]) => [resource, list(scope)]),
+    ),
+  };
+}
+
+/**
+ * Makes the grant hold `scopes` (an API left with none drops out), and announces it: the resource
+ * servers' cached copy is read again, and a token carrying a scope the grant no longer holds is
+ * refused (services/grant-liveness.ts). The provider's refresh issues only what the grant holds.
+ */
+export async function setGrantScopes(db: Queryable, grantId: string, scopes: GrantScopes): Promise<void> {
+  const resources = Object.entries(scopes.resources).filter(([, list]) => list.length > 0);
+  const held = {
+    ...(scopes.openid.length > 0 ? { openid: { scope: scopes.openid.join(' ') } } : {}),
+    ...(resources.length > 0
+      ? { resources: Object.fromEntries(resources.map(([resource, list]) => [resource, list.join(' ')])) }
+      : {}),
+  };
+  await db.query({
+    name: 'oidc-set-grant-scopes',
+    text: `UPDATE oidc_models SET payload = (payload - 'openid' - 'resources') || $2::jsonb
+      WHERE model = 'Grant' AND id = $1::text`,
+    values: [grantId, JSON.stringify(held)],
+  });
+  await announce(db, GRANT_CHANNEL, [grantId]);
 }
 
 /**

@@ -26,6 +26,8 @@ export interface AccessTokenInfo {
   /** The user's tenant. */
   tid?: string;
   clientId: string;
+  /** The API the token is for (`aud`; Accord's tokens name one). */
+  audience?: string;
   scopes: ReadonlySet<string>;
   jti: string;
   /** The oidc-provider grant the token was issued under (Accord's `gid` claim). */
@@ -128,10 +130,12 @@ export function accessTokenInfo(payload: JWTPayload): AccessTokenInfo {
   // RFC 9068 §2.2: a token an app got for itself (client credentials) has `sub` = its client id.
   const forUser = typeof payload.sub === 'string' && payload.sub !== payload.client_id;
   const jkt = (payload.cnf as { jkt?: unknown } | undefined)?.jkt;
+  const audience = Array.isArray(payload.aud) ? payload.aud[0] : payload.aud;
   return Object.freeze({
     ...(forUser ? { sub: payload.sub as string } : {}),
     ...(typeof payload.tid === 'string' ? { tid: payload.tid } : {}),
     clientId: String(payload.client_id),
+    ...(typeof audience === 'string' ? { audience } : {}),
     scopes: new Set(typeof payload.scope === 'string' ? payload.scope.split(' ').filter(Boolean) : []),
     jti: String(payload.jti),
     ...(typeof payload.gid === 'string' ? { grantId: payload.gid } : {}),

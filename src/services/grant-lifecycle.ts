@@ -27,7 +27,7 @@ import {
   setAdminConsentReview,
   setUserConsentExpiry,
 } from '../db/consent-expiry.js';
-import { findUserConsentForUpdate, updateUserConsent } from '../db/consents.js';
+import { findAdminConsent, findUserConsentForUpdate, updateUserConsent } from '../db/consents.js';
 import {
   type AppGrantLifetime,
   listAppGrantLifetimes,
@@ -36,7 +36,7 @@ import {
   setTenantGrantLifetime,
 } from '../db/grant-lifetimes.js';
 import { type GrantUse, listGrantUses } from '../db/grant-scope-use.js';
-import { setGrantExpiries } from '../db/oidc-models.js';
+import { type GrantScopes, lockGrantScopes, setGrantExpiries, setGrantScopes } from '../db/oidc-models.js';
 import { inTransaction, type Pool, type Queryable } from '../db/pool.js';
 import { findTenant } from '../db/tenants.js';
 import { revokeGrants } from './revocation.js';
@@ -259,9 +259,11 @@ export class GrantLifecycle {
   }
 
   /**
-   * Removes from the user's consent the scopes no token carried for `unusedDays`, and revokes the
-   * grant that held them: its tokens are refused at their next use, and the next sign-in gets a
-   * grant of the narrower set (#13's remove-scope does the same). Returns the scopes removed.
+   * Removes from the user's consent the scopes no token carried for `unusedDays`, and narrows the
+   * grant that held them in place: a token carrying one is refused at its next request, a refresh
+   * yields the narrower set (the grant and its refresh tokens live on), and so does the next
+   * sign-in. What the organisation's admin consent grants stays in the grant. A grant left with
+   * nothing is revoked. Returns the scopes removed from the user's consent.
    */
   async reduceToUsed(
     tenantId: string,
@@ -280,15 +282,29 @@ export class GrantLifecycle {
       const report = grant && overPrivilege(grant, new Date(now.getTime() - unusedDays * DAY_MS));
       if (!report) throw Conflict(`every scope of this grant was used in the last ${unusedDays} days`);
       const scopes = row.scopes.filter((scope) => !report.unusedScopes.includes(scope));
-      await updateUserConsent(tx, { tenantId, userId, clientId }, { scopes, grantId: null });
-      const revoked = row.grantId ? [row.grantId] : [];
+      const admin = await findAdminConsent(tx, tenantId, clientId);
+      const byAdmin = admin && !(admin.reviewAt !== null && admin.reviewAt <= now) ? admin.scopes : [];
+      const dropped = report.unusedScopes.filter((scope) => !byAdmin.includes(scope));
+      const held = row.grantId ? await lockGrantScopes(tx, row.grantId) : undefined;
+      const narrowed = held && withoutScopes(held, dropped);
+      const keepsGrant = narrowed !== undefined && holdsAny(narrowed);
+      await updateUserConsent(tx, { tenantId, userId, clientId }, { scopes, grantId: keepsGrant ? row.grantId : null });
+      if (keepsGrant) await setGrantScopes(tx, row.grantId!, narrowed);
+      const revoked = row.grantId && !keepsGrant ? [row.grantId] : [];
       await revokeGrants(tx, revoked);
       await recordAuditEvent(tx, {
         tenantId,
         actor,
         action: 'consent.user.reduced',
         target: clientId,
-        details: { userId, removed: report.unusedScopes, scopes, unusedDays, revokedGrants: revoked.length },
+        details: {
+          userId,
+          removed: report.unusedScopes,
+          scopes,
+          unusedDays,
+          narrowedGrants: keepsGrant ? 1 : 0,
+          revokedGrants: revoked.length,
+        },
       });
       return { removed: report.unusedScopes, scopes };
     });
@@ -309,6 +325,19 @@ export class GrantLifecycle {
   private async requireTenant(db: Queryable, tenantId: string): Promise<void> {
     if (!(await findTenant(db, tenantId))) throw NotFound(`no tenant "${tenantId}"`);
   }
+}
+
+/** The grant's scopes without `scopes` (named as in requests and grants: unique across APIs). */
+function withoutScopes(held: GrantScopes, scopes: readonly string[]): GrantScopes {
+  const keep = (list: string[]) => list.filter((scope) => !scopes.includes(scope));
+  return {
+    openid: keep(held.openid),
+    resources: Object.fromEntries(Object.entries(held.resources).map(([resource, list]) => [resource, keep(list)])),
+  };
+}
+
+function holdsAny(scopes: GrantScopes): boolean {
+  return scopes.openid.length > 0 || Object.values(scopes.resources).some((list) => list.length > 0);
 }
 
 function checkUnusedDays(days: number): void {

@@ -8,11 +8,15 @@
 // entries read from the database after it started listening. When the listener is lost the cache
 // is emptied and every check reads the database (as without a cache) until it listens again.
 // Only "alive" is cached: a refusal always comes from the database.
+//
+// A grant narrowed in place ("reduce to what is used", issue 15) lives on, and a token of it
+// carrying a scope the grant no longer holds for the token's API is refused: the check compares
+// the token's scopes with the grant's as it is now, read with its lifetime and cached with it.
 
 import { CATALOGUE_CHANNEL } from '../db/apis.js';
 import { CONSENT_POLICY_CHANNEL } from '../db/app-consent-policies.js';
 import { appExists } from '../db/apps.js';
-import { grantLifetimeMs } from '../db/oidc-models.js';
+import { findGrantLife } from '../db/oidc-models.js';
 import { createDedicatedClient, type DedicatedClient, type Pool, ping } from '../db/pool.js';
 import { APP_CHANNEL, EVERY_ROW, GRANT_CHANNEL, listenForRevocations } from '../db/revocation-notifications.js';
 
@@ -45,17 +49,28 @@ export interface GrantLivenessOptions {
    * (re)connects.
    */
   onConsentPoliciesChanged?: (tenantId: string | undefined) => void;
+  /** A scope's name in an API's tokens, from its name in a grant (the catalogue's short name). */
+  tokenScopeName?: (grantScope: string) => string;
 }
 
 export interface TokenGrant {
   grantId?: string;
   clientId: string;
   sub?: string;
+  /** The API the token is for (`aud`) and the scopes it carries: checked against what its grant holds now. */
+  audience?: string;
+  scopes?: ReadonlySet<string>;
+}
+
+/** Until when a row counts as alive (performance.now()), and for a grant, the scopes it holds by API. */
+interface Alive {
+  until: number;
+  resources?: Readonly<Record<string, string>>;
 }
 
 export class GrantLiveness {
-  /** `g:<grant id>` or `a:<client id>` → performance.now() until which it counts as alive; oldest first. */
-  private readonly alive = new Map<string, number>();
+  /** `g:<grant id>` or `a:<client id>` → until when it counts as alive; oldest first. */
+  private readonly alive = new Map<string, Alive>();
   private readonly maxEntries: number;
   private readonly maxAgeMs: number;
   private readonly heartbeatMs: number;
@@ -63,6 +78,7 @@ export class GrantLiveness {
   private readonly log: GrantLivenessLog | undefined;
   private readonly onCatalogueChanged: (() => void) | undefined;
   private readonly onConsentPoliciesChanged: ((tenantId: string | undefined) => void) | undefined;
+  private readonly tokenScopeName: (grantScope: string) => string;
 
   private client: DedicatedClient | undefined;
   private listening = false;
@@ -88,6 +104,7 @@ export class GrantLiveness {
     this.log = options.log;
     this.onCatalogueChanged = options.onCatalogueChanged;
     this.onConsentPoliciesChanged = options.onConsentPoliciesChanged;
+    this.tokenScopeName = options.tokenScopeName ?? ((scope) => scope);
   }
 
   /** Whether the cache is in use: the listener is connected and listening. */
@@ -111,20 +128,30 @@ export class GrantLiveness {
   /**
    * Whether a JWT access token must be refused although its signature and expiry are fine: its
    * grant (the `gid` claim) was revoked — consent withdrawn, app removed or blocked, user disabled
-   * — or, for an app's own token, the app was deleted. From the cache when it may answer (never
-   * before start(), so an instance that is not started always reads the database).
+   * — or no longer holds a scope the token carries for its API; or, for an app's own token, the
+   * app was deleted. From the cache when it may answer (never before start(), so an instance that
+   * is not started always reads the database).
    */
   async isRevoked(token: TokenGrant): Promise<boolean> {
     if (token.grantId) {
       const grantId = token.grantId;
-      return !(await this.isAlive(`g:${grantId}`, () => grantLifetimeMs(this.pool, grantId)));
+      const grant = await this.isAlive(`g:${grantId}`, () => findGrantLife(this.pool, grantId));
+      return !grant || !this.holdsScopesOf(grant, token);
     }
     // A user token without a grant id was not issued by Accord's flows: refuse it.
     if (token.sub) return true;
     const clientId = token.clientId;
     return !(await this.isAlive(`a:${clientId}`, async () =>
-      (await appExists(this.pool, clientId)) ? Infinity : undefined,
+      (await appExists(this.pool, clientId)) ? { lifetimeMs: Infinity } : undefined,
     ));
+  }
+
+  /** Whether the grant still holds, for the token's API, every scope the token carries. */
+  private holdsScopesOf(grant: Alive, token: TokenGrant): boolean {
+    if (token.audience === undefined || !token.scopes || token.scopes.size === 0) return true;
+    const held = new Set((grant.resources?.[token.audience] ?? '').split(' ').filter(Boolean).map(this.tokenScopeName));
+    for (const scope of token.scopes) if (!held.has(scope)) return false;
+    return true;
   }
 
   async close(): Promise<void> {
@@ -136,25 +163,34 @@ export class GrantLiveness {
     if (client) await endWithin(client, 2_000);
   }
 
-  /** `read` resolves how long the row stays alive from now in ms, or undefined when it is gone. */
-  private async isAlive(key: string, read: () => Promise<number | undefined>): Promise<boolean> {
-    const until = this.alive.get(key);
-    if (until !== undefined) {
-      if (performance.now() < until) return true;
+  /**
+   * The row while alive (from the cache, else read), or undefined when it is gone. `read`
+   * resolves how long the row stays alive from now in ms, and a grant's scopes by API.
+   */
+  private async isAlive(
+    key: string,
+    read: () => Promise<{ lifetimeMs: number; resources?: Record<string, string> } | undefined>,
+  ): Promise<Alive | undefined> {
+    const cached = this.alive.get(key);
+    if (cached !== undefined) {
+      if (performance.now() < cached.until) return cached;
       this.alive.delete(key);
     }
     const generation = this.generation;
     const readAt = performance.now(); // monotonic: a wall-clock step cannot stretch an entry
-    const lifetimeMs = await read();
-    if (lifetimeMs === undefined) return false;
-    if (this.listening && generation === this.generation)
-      this.remember(key, readAt + Math.min(lifetimeMs, this.maxAgeMs));
-    return true;
+    const found = await read();
+    if (found === undefined) return undefined;
+    const alive: Alive = {
+      until: readAt + Math.min(found.lifetimeMs, this.maxAgeMs),
+      ...(found.resources ? { resources: found.resources } : {}),
+    };
+    if (this.listening && generation === this.generation) this.remember(key, alive);
+    return alive;
   }
 
-  private remember(key: string, until: number): void {
+  private remember(key: string, alive: Alive): void {
     this.alive.delete(key); // re-inserted last: the Map's order is the eviction order
-    this.alive.set(key, until);
+    this.alive.set(key, alive);
     if (this.alive.size > this.maxEntries) this.alive.delete(this.alive.keys().next().value!);
   }
 

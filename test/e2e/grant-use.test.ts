@@ -37,6 +37,11 @@ pool.query = (...args: unknown[]) => {
   return query(...args);
 };
 
+/** A data API request with the access token. */
+function dataApi(path: string, accessToken: string): Promise<Response> {
+  return fetch(`${server.url}/data/v1${path}`, { headers: { authorization: `Bearer ${accessToken}` } });
+}
+
 async function uses(userId: string) {
   const { rows } = await server.pool.query<{ scope: string; last_used_at: Date }>(
     'SELECT scope, last_used_at FROM grant_scope_use WHERE tenant_id = $1::text AND user_id = $2::text ORDER BY scope',
@@ -125,6 +130,10 @@ t.test('the over-privilege report, and reduce to what is used', async (t) => {
   t.equal(bobRow?.unusedAltogether, true, 'a grant unused altogether');
   t.equal(bobRow?.lastUsedAt, null);
 
+  // Before: the full token reaches both APIs' data.
+  const both = aliceTokens.access_token;
+  t.equal((await dataApi('/me/drive/files', both)).status, 200, 'the token with Files.Read reads files');
+
   const done = await lifecycle.reduceToUsed('contoso', alice, app.clientId, 'admin-1');
   t.same(done, { removed: ['Files.Read'], scopes: ['openid', 'offline_access', 'Calendars.Read'] });
   await t.rejects(
@@ -132,19 +141,42 @@ t.test('the over-privilege report, and reduce to what is used', async (t) => {
     { code: 'conflict' },
     'nothing left to reduce',
   );
-  await t.rejects(
-    oidc.refreshTokenGrant(app.config, calendar.refresh_token!),
-    { name: 'ResponseBodyError', error: 'invalid_grant' },
-    'the grant that held the unused scope is revoked',
+  const gid = decodeJwt(calendar.access_token).gid;
+  const { rows: grants } = await server.pool.query(
+    `SELECT payload->'resources' AS resources FROM oidc_models WHERE model = 'Grant' AND id = $1`,
+    [gid],
   );
-  const { rows: grants } = await server.pool.query(`SELECT 1 FROM oidc_models WHERE model = 'Grant' AND id = $1`, [
-    decodeJwt(calendar.access_token).gid,
-  ]);
-  t.equal(grants.length, 0, 'tokens carrying it are refused at their next request (their grant is gone)');
-  const { rows: audit } = await server.pool.query<{ details: { removed: string[] } }>(
+  t.same(
+    Object.values(grants[0]?.resources ?? {}),
+    ['Calendars.Read'],
+    'the grant lives on, narrowed in place to what was used',
+  );
+  const refused = await dataApi('/me/calendar/events', both);
+  t.equal(refused.status, 401, 'a token carrying the removed scope is refused at its next request');
+  t.match(refused.headers.get('www-authenticate'), /invalid_token/);
+  t.equal(
+    (await dataApi('/me/calendar/events', calendar.access_token)).status,
+    200,
+    'a token carrying only what is still granted works on',
+  );
+  const introspected = await oidc.tokenIntrospection(app.config, both);
+  t.equal(introspected.active, false, 'introspection says so too');
+
+  const narrower = await oidc.refreshTokenGrant(app.config, calendar.refresh_token!);
+  t.equal(decodeJwt(narrower.access_token).gid, gid, 'the refresh token still works, under the same grant');
+  t.same(
+    String(decodeJwt(narrower.access_token).scope).split(' ').sort(),
+    ['Calendars.Read'],
+    'and yields the narrower set',
+  );
+  t.notMatch(narrower.scope ?? '', /Files\.Read/, 'in the token response too');
+  t.equal((await dataApi('/me/calendar/events', narrower.access_token)).status, 200);
+  t.equal((await dataApi('/me/drive/files', narrower.access_token)).status, 403, 'files are out of its reach');
+  const { rows: audit } = await server.pool.query<{ details: { removed: string[]; narrowedGrants: number } }>(
     `SELECT details FROM audit_events WHERE tenant_id = 'contoso' AND action = 'consent.user.reduced'`,
   );
   t.same(audit[0]?.details.removed, ['Files.Read'], 'audited');
+  t.equal(audit[0]?.details.narrowedGrants, 1);
 
   // The next sign-in gets the narrower set silently; Files.Read needs consent again.
   const { browser } = await fullFlow(server, app, as('alice@contoso'), { scope: 'openid Calendars.Read' });

@@ -12,7 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import t, { type Test } from 'tap';
 import { PermissionCatalogue } from '../../src/core/permission-catalogue.js';
-import { deleteModel, purgeExpiredModels } from '../../src/db/oidc-models.js';
+import { deleteModel, lockGrantScopes, purgeExpiredModels, setGrantScopes } from '../../src/db/oidc-models.js';
 import { listPermissions } from '../../src/db/permissions.js';
 import { createPool, inTransaction, type Pool } from '../../src/db/pool.js';
 import { PostgresAdapter } from '../../src/provider/postgres-adapter.js';
@@ -104,6 +104,49 @@ t.test("a grant deleted by any of Accord's statements is refused within a second
     const after = await within(1_000, () => revoked(liveness, grantId));
     t.ok(after !== undefined, `${how}: refused ${after} ms after the delete`);
   }
+});
+
+t.test('a grant narrowed in place refuses the tokens carrying a scope it no longer holds', async (t) => {
+  const api = 'https://api.example.test';
+  const liveness = await startLiveness(t, { tokenScopeName: (scope) => scope.replace(`${api}/`, '') });
+  const grantId = randomUUID();
+  await pool.query(
+    `INSERT INTO oidc_models (model, id, payload, expires_at) VALUES ('Grant', $1::text, $2::jsonb, now() + interval '1 hour')`,
+    [grantId, JSON.stringify({ openid: { scope: 'openid' }, resources: { [api]: `${api}/read ${api}/write` } })],
+  );
+  const token = (...scopes: string[]) =>
+    liveness.isRevoked({ grantId, clientId: 'app', sub: 'user', audience: api, scopes: new Set(scopes) });
+  t.equal(await token('read', 'write'), false, 'every scope held (named as the API names it)');
+  t.equal(await token('admin'), true, 'a scope the grant never held is refused');
+  t.equal(await token('read'), false, 'from the cache now');
+  t.equal(
+    await liveness.isRevoked({
+      grantId,
+      clientId: 'app',
+      sub: 'user',
+      audience: 'https://other.example.test',
+      scopes: new Set(['read']),
+    }),
+    true,
+    'a scope held for another API does not count',
+  );
+
+  await inTransaction(pool, async (tx) => {
+    const held = (await lockGrantScopes(tx, grantId))!;
+    t.same(held, { openid: ['openid'], resources: { [api]: [`${api}/read`, `${api}/write`] } });
+    await setGrantScopes(tx, grantId, { openid: held.openid, resources: { [api]: [`${api}/read`] } });
+  });
+  const after = await within(1_000, () => token('read', 'write'));
+  t.ok(after !== undefined, `the token carrying the removed scope is refused ${after} ms after the change`);
+  t.equal(await token('read'), false, 'a token within the narrower set still works');
+
+  await setGrantScopes(pool, grantId, { openid: ['openid'], resources: { [api]: [] } });
+  t.same(
+    await lockGrantScopes(pool, grantId),
+    { openid: ['openid'], resources: {} },
+    'an API left with nothing drops out',
+  );
+  t.ok((await within(1_000, () => token('read'))) !== undefined, 'and its tokens are refused');
 });
 
 /** Issues a code under the grant and redeems it twice: the second redemption revokes the grant. */
