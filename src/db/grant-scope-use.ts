@@ -54,12 +54,13 @@ export async function listGrantUses(
 ): Promise<GrantUse[]> {
   const { rows } = await db.query<Omit<GrantUse, 'lastUsed'> & { lastUsed: Record<string, string> | null }>(
     `SELECT uc.user_id AS "userId", u.username, uc.client_id AS "clientId", a.name AS "appName", uc.scopes,
-            uc.granted_at AS "grantedAt",
-            (SELECT jsonb_object_agg(g.scope, g.last_used_at) FROM grant_scope_use g
-              WHERE g.tenant_id = uc.tenant_id AND g.user_id = uc.user_id AND g.client_id = uc.client_id) AS "lastUsed"
+            uc.granted_at AS "grantedAt", used.at AS "lastUsed"
        FROM user_consents uc
        JOIN users u ON u.tenant_id = uc.tenant_id AND u.id = uc.user_id
        JOIN apps a ON a.client_id = uc.client_id
+       -- The tenant named in the lateral join too: else Citus sends the statement to every shard.
+       LEFT JOIN LATERAL (SELECT jsonb_object_agg(g.scope, g.last_used_at) AS at FROM grant_scope_use g
+                           WHERE g.tenant_id = $1::text AND g.user_id = uc.user_id AND g.client_id = uc.client_id) used ON true
       WHERE uc.tenant_id = $1::text AND cardinality(uc.scopes) > 0
         AND ($2::text IS NULL OR (uc.user_id = $2::text AND uc.client_id = $3::text))
         AND (uc.expires_at IS NULL OR uc.expires_at > $4::timestamptz)
