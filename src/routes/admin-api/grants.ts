@@ -306,7 +306,7 @@ export const grantsRoutes: FastifyPluginAsyncTypebox<AdminApiDeps> = async (app,
         operationId: 'reduceGrantToUsed',
         summary: 'Remove the unused scopes from a user’s grant (audited)',
         description:
-          'The grant that held them is revoked: its tokens are refused at their next use, and the next sign-in gets a grant of what is left without asking.',
+          'The grant that held them is narrowed in place: a token carrying a removed scope is refused at its next request, a refresh yields what is left (same grant_id), and the next sign-in gets it without asking. What the organisation’s admin consent grants stays; a grant left with nothing is revoked.',
         params: TenantParams,
         body: ReduceBody,
         response: {
