@@ -26,6 +26,26 @@ export async function recordAuditEvent(
   );
 }
 
+/**
+ * Whether the tenant has an event of this actor, action and target since `since` whose details
+ * hold `details` (so that an event recorded once per something is not recorded again).
+ */
+export async function hasAuditEventFor(
+  db: Queryable,
+  event: { tenantId: string; actor: string; action: string; target: string },
+  details: Record<string, string>,
+  since: Date,
+): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `SELECT 1 FROM audit_events
+      WHERE tenant_id = $1::text AND at >= $2::timestamptz AND actor = $3::text AND action = $4::text
+        AND target = $5::text AND details @> $6::jsonb
+      LIMIT 1`,
+    [event.tenantId, since, event.actor, event.action, event.target, JSON.stringify(details)],
+  );
+  return rowCount === 1;
+}
+
 export interface AuditFilter {
   /** The actor's id (or `operator`), or a username of the tenant. */
   actor?: string | undefined;

@@ -161,7 +161,7 @@ export async function interactionRoutes(instance: FastifyInstance, deps: Interac
           evaluation.app.clientId,
         );
         if (decision.rule.id === 'risky_app' && !sentNotice)
-          await consent.recordRiskyAppDetected(accountId, evaluation);
+          await consent.recordRiskyAppDetected(accountId, evaluation, details.uid);
         return reply.view('needs-admin-approval', {
           ...common,
           reason: decision.reason,

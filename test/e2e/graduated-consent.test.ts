@@ -157,14 +157,17 @@ t.test('risk-based step-up sends a new unverified app from another tenant to an 
   t.equal(pageName(before.page.body), 'consent', 'off by default: the seed’s behaviour');
 
   t.match(await cli(['tenant', 'set-risk-step-up', 'contoso', 'on']), { risk_step_up: true, risk_step_up_days: 30 });
-  const { page } = await reachDecision(risky, 'alice@contoso', { scope: 'openid Files.Read' });
+  const { page, browser } = await reachDecision(risky, 'alice@contoso', { scope: 'openid Files.Read' });
   t.equal(pageName(page.body), 'needs-admin-approval');
   t.match(page.body, /data-reason="risky_app" data-rule="risky_app"/);
   t.match(page.body, /registered less than 30 days ago/);
+  // The same page again (a reload): nothing more is recorded for this sign-in.
+  const reloaded = await browser.visit(page.url);
+  t.equal(pageName(reloaded.body), 'needs-admin-approval');
   const detected = await pool.query(
     `SELECT actor, target, details FROM audit_events WHERE tenant_id = 'contoso' AND action = 'consent.risky_app_detected'`,
   );
-  t.equal(detected.rows.length, 1);
+  t.equal(detected.rows.length, 1, 'recorded once for the sign-in, reload or not');
   t.match(detected.rows[0], {
     actor: as('alice@contoso').id,
     target: risky.clientId,
