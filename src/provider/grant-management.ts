@@ -125,8 +125,13 @@ export class GrantManagement {
       const created = request.grantId ? await Grant.find(request.grantId) : undefined;
       const grant: ManagedGrant =
         created && belongsTo(created, accountId, clientId) ? created : new Grant({ accountId, clientId });
-      // The user's grant may not exist yet (a first consent); it is named once it does.
-      if (userGrant) grant.parentGrantId = userGrant.jti;
+      // The user's grant may not exist yet (a first consent); it is named once it does. A grant
+      // under it ends when it ends (the consent's lifetime, issue 15), never later.
+      if (userGrant) {
+        grant.parentGrantId = userGrant.jti;
+        if (userGrant.exp !== undefined && (grant.exp === undefined || grant.exp > userGrant.exp))
+          grant.exp = userGrant.exp;
+      }
       this.grants.holdExactly(grant, granted);
       await grant.save();
       return this.confirmParent(Grant, grant);

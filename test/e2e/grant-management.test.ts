@@ -28,6 +28,7 @@ const { directory, pool } = server;
 const as = await seedPeople(directory, [
   ['contoso', 'alice', 'user'],
   ['contoso', 'bob', 'user'],
+  ['fabrikam', 'carol', 'user'],
 ]);
 const SCOPES = ['openid', 'profile', 'User.Read', 'Calendars.Read', 'Files.Read'];
 const planner = await registerApp(server, { tenant: 'fabrikam', name: 'Vendor Planner', scopes: SCOPES });
@@ -237,4 +238,38 @@ t.test('refusals: clear errors, nothing changed', async (t) => {
   t.equal(scopeAtAuth.get('error'), 'invalid_scope', 'the endpoint scopes are not asked of users');
   t.same(await queried(alices.grantId), before, 'still unchanged');
   t.equal(await dataApi(alices.tokens.access_token), 200);
+});
+
+t.test("a grant created under the user's grant ends when it ends (the consent's lifetime)", async (t) => {
+  // Fabrikam gives grants 30 days (issue 15); carol's grant and one created under it.
+  await server.accord.services.grantLifecycle.setTenantLifetime('fabrikam', 'default', 30, 'operator');
+  const browser = new Browser(server.url);
+  const main = await authorize('carol@fabrikam', { scope: 'openid User.Read' }, browser);
+  const created = await authorize(
+    'carol@fabrikam',
+    { scope: 'openid User.Read', grant_management_action: 'create' },
+    browser,
+  );
+  const exp = async (grantId: string) =>
+    (
+      await pool.query<{ exp: string; expires_at: Date }>(
+        `SELECT payload->>'exp' AS exp, expires_at FROM oidc_models WHERE model = 'Grant' AND id = $1::text`,
+        [grantId],
+      )
+    ).rows[0];
+  const parent = await exp(main.grantId);
+  const child = await exp(created.grantId);
+  const days = (Number(parent?.exp) * 1000 - Date.now()) / 86_400_000;
+  t.ok(days > 29 && days <= 30, `the user's grant ends with the consent (${days.toFixed(2)} days)`);
+  t.ok(Number(child?.exp) <= Number(parent?.exp), 'the created grant ends no later');
+  // Each row's expiry is the database's now plus the whole seconds left at its save: within a second.
+  t.ok(child!.expires_at.getTime() <= parent!.expires_at.getTime() + 1_000, 'and its row expires with it');
+  const { rows } = await pool.query<{ exp: string }>(
+    `SELECT payload->>'exp' AS exp FROM oidc_models WHERE model = 'RefreshToken' AND grant_id = $1::text`,
+    [created.grantId],
+  );
+  t.ok(
+    rows.every((row) => Number(row.exp) <= Number(parent?.exp)),
+    "its refresh tokens end no later than the user's grant",
+  );
 });
