@@ -62,10 +62,10 @@ export interface TokenGrant {
   scopes?: ReadonlySet<string>;
 }
 
-/** Until when a row counts as alive (performance.now()), and for a grant, the scopes it holds by API. */
+/** Until when a row counts as alive (performance.now()), and for a grant, the scopes it holds by API (as tokens name them). */
 interface Alive {
   until: number;
-  resources?: Readonly<Record<string, string>>;
+  held?: ReadonlyMap<string, ReadonlySet<string>>;
 }
 
 export class GrantLiveness {
@@ -149,9 +149,20 @@ export class GrantLiveness {
   /** Whether the grant still holds, for the token's API, every scope the token carries. */
   private holdsScopesOf(grant: Alive, token: TokenGrant): boolean {
     if (token.audience === undefined || !token.scopes || token.scopes.size === 0) return true;
-    const held = new Set((grant.resources?.[token.audience] ?? '').split(' ').filter(Boolean).map(this.tokenScopeName));
+    const held = grant.held?.get(token.audience);
+    if (!held) return false;
     for (const scope of token.scopes) if (!held.has(scope)) return false;
     return true;
+  }
+
+  /** A grant's `resources` (scopes as grants name them, by API) as the API's tokens name them. */
+  private heldByApi(resources: Readonly<Record<string, string>>): Map<string, Set<string>> {
+    return new Map(
+      Object.entries(resources).map(([api, scope]) => [
+        api,
+        new Set(scope.split(' ').filter(Boolean).map(this.tokenScopeName)),
+      ]),
+    );
   }
 
   async close(): Promise<void> {
@@ -182,7 +193,8 @@ export class GrantLiveness {
     if (found === undefined) return undefined;
     const alive: Alive = {
       until: readAt + Math.min(found.lifetimeMs, this.maxAgeMs),
-      ...(found.resources ? { resources: found.resources } : {}),
+      // Built once per read, not per token checked.
+      ...(found.resources ? { held: this.heldByApi(found.resources) } : {}),
     };
     if (this.listening && generation === this.generation) this.remember(key, alive);
     return alive;
