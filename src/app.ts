@@ -144,15 +144,6 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Accord> {
     instance,
     clock,
   );
-  // A database outage inside a provider request is answered by the provider as
-  // temporarily_unavailable (provider/outage.ts); here it is logged once, and a 503 says when to
-  // retry. (Before the server below takes the provider's callback: Koa composes its middleware then.)
-  provider.use(async (ctx, next) => {
-    await next();
-    const outage = outageDuring(ctx);
-    if (outage) app.log.warn({ err: outage }, 'database unavailable');
-    if (ctx.status === 503) ctx.set('retry-after', String(RETRY_AFTER_SECONDS));
-  });
   const app = Fastify({
     // Never a query string, credential, cookie or token in the log (plugins/log-redaction.ts).
     logger: loggerOptions(config.logLevel),
@@ -223,29 +214,39 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Accord> {
     );
   });
   // RFC 7662 for JWT access tokens, with the same checks as the resource servers below.
-  provider.use(
-    introspectAccessTokens({
-      issuer: config.issuer,
-      audiences: () => catalogue.apis.map((api) => absoluteResource(config.issuer, api.identifier)),
-      keys,
-      isRevoked: (token) => grantLiveness.isRevoked(token),
-      isResourceServerFor: async (callerId, audience) => {
-        const api = catalogue.apis.find((api) => absoluteResource(config.issuer, api.identifier) === audience);
-        if (!api?.ownerTenantId) return false;
-        return (await directoryReads.findApp(callerId))?.publisherTenantId === api.ownerTenantId;
-      },
-    }),
-  );
+  const answerIntrospection = introspectAccessTokens({
+    issuer: config.issuer,
+    audiences: () => catalogue.apis.map((api) => absoluteResource(config.issuer, api.identifier)),
+    keys,
+    isRevoked: (token) => grantLiveness.isRevoked(token),
+    isResourceServerFor: async (callerId, audience) => {
+      const api = catalogue.apis.find((api) => absoluteResource(config.issuer, api.identifier) === audience);
+      if (!api?.ownerTenantId) return false;
+      return (await directoryReads.findApp(callerId))?.publisherTenantId === api.ownerTenantId;
+    },
+  });
   // UserInfo for the access token of any OpenID request, an API's JWT among them (OIDC Core §5.3).
-  provider.use(
-    userinfoForApiTokens({
-      issuer: config.issuer,
-      audiences: () => catalogue.apis.map((api) => absoluteResource(config.issuer, api.identifier)),
-      keys,
-      isRevoked: (token) => grantLiveness.isRevoked(token),
-      accountClaims: (sub) => accountClaims(pool, sub),
-    }),
-  );
+  const answerUserinfo = userinfoForApiTokens({
+    issuer: config.issuer,
+    audiences: () => catalogue.apis.map((api) => absoluteResource(config.issuer, api.identifier)),
+    keys,
+    isRevoked: (token) => grantLiveness.isRevoked(token),
+    accountClaims: (sub) => accountClaims(pool, sub),
+  });
+  // What Accord does once the provider has answered: the two answers above in place of its
+  // refusals, and a database outage (answered by the provider as temporarily_unavailable,
+  // provider/outage.ts) logged once, with a 503 that says when to retry. One middleware, not one
+  // each: every protocol request passes through it (bench/README.md, issue 17). Registered before
+  // the first request, when Koa composes the provider's middleware.
+  provider.use(async (ctx, next) => {
+    await next();
+    const route = ctx.oidc?.route;
+    if (route === 'introspection') await answerIntrospection(ctx);
+    else if (route === 'userinfo') await answerUserinfo(ctx);
+    const outage = outageDuring(ctx);
+    if (outage) app.log.warn({ err: outage }, 'database unavailable');
+    if (ctx.status === 503) ctx.set('retry-after', String(RETRY_AFTER_SECONDS));
+  });
   const tokenOptions = (audience: string) => ({
     issuer: config.issuer,
     audience,

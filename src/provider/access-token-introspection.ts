@@ -1,10 +1,10 @@
 // RFC 7662 introspection of Accord's JWT access tokens (RFC 9068), for whoever cannot check a
 // token's grant the way Accord's own resource servers do. oidc-provider stores no JWT access token
 // and refuses one at its introspection endpoint (400 unsupported_token_type), after it has parsed
-// the request and authenticated the calling client. This post-middleware (`provider.use`) answers
-// in that refusal's place, with the resource servers' own checks: the token verifies (signature,
-// `typ`, `iss`, `exp`, `aud` one of Accord's APIs) and its grant (for an app's own token, the app)
-// still exists. As for every other token (RFC 7662 §4, features.introspection.allowedPolicy), only
+// the request and authenticated the calling client. `introspectAccessTokens` answers in that
+// refusal's place once the provider has answered (app.ts's post-middleware), with the resource
+// servers' own checks: the token verifies (signature, `typ`, `iss`, `exp`, `aud` one of Accord's
+// APIs) and its grant (for an app's own token, the app) still exists. As for every other token (RFC 7662 §4, features.introspection.allowedPolicy), only
 // the app the token was issued to learns anything — and, for a registered API's token, the API's
 // own resource server (an app of the tenant that owns the API, `isResourceServerFor`), which is
 // what introspection is for: to anyone else it is `active: false`.
@@ -12,7 +12,7 @@ import type { JWTPayload, JWTVerifyGetKey } from 'jose';
 import type Provider from 'oidc-provider';
 import { type AccessTokenInfo, accessTokenInfo, verifyAccessTokenClaims } from '../plugins/resource-server.js';
 
-type Middleware = Parameters<Provider['use']>[0];
+type KoaContext = Parameters<Parameters<Provider['use']>[0]>[0];
 
 export interface AccessTokenIntrospectionOptions {
   issuer: string;
@@ -55,9 +55,9 @@ function refusedJwt(ctx: IntrospectionContext): { token: string; callerId: strin
   return { token, callerId: oidc.client.clientId };
 }
 
-export function introspectAccessTokens(options: AccessTokenIntrospectionOptions): Middleware {
-  return async function introspectAccessToken(koaContext, next) {
-    await next();
+/** Answers an introspection request the provider refused only because its token is a JWT; leaves any other answer alone. */
+export function introspectAccessTokens(options: AccessTokenIntrospectionOptions): (ctx: KoaContext) => Promise<void> {
+  return async function introspectAccessToken(koaContext) {
     const ctx = koaContext as unknown as IntrospectionContext;
     const refused = refusedJwt(ctx);
     if (!refused) return;

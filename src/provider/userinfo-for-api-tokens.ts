@@ -1,9 +1,9 @@
 // UserInfo (OIDC Core §5.3) for the access token of any OpenID request, as Entra's userinfo takes
 // its Graph tokens. A request that also asks for an API's permissions gets a JWT access token for
 // that API (RFC 8707, RFC 9068), and oidc-provider's userinfo refuses every token with an audience
-// (401 invalid_token, `lib/actions/userinfo.js`). This post-middleware (`provider.use`) answers in
-// that refusal's place when the token is one of Accord's own: it verifies as the resource servers
-// verify it (signature, `typ`, `iss`, `exp`, `aud` one of Accord's APIs, its grant alive), and its
+// (401 invalid_token, `lib/actions/userinfo.js`). `userinfoForApiTokens` answers in that refusal's
+// place once the provider has answered (app.ts's post-middleware), when the token is one of
+// Accord's own: it verifies as the resource servers verify it (signature, `typ`, `iss`, `exp`, `aud` one of Accord's APIs, its grant alive), and its
 // grant — the user's, for the token's app — holds `openid`. The claims are the account's, masked
 // by the grant's OpenID scopes with oidc-provider's own `Claims` (as its userinfo masks them).
 // A DPoP-bound token is left to the refusal: its proof is checked only by the provider.
@@ -12,8 +12,7 @@ import type Provider from 'oidc-provider';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import { type AccessTokenInfo, accessTokenInfo, verifyAccessTokenClaims } from '../plugins/resource-server.js';
 
-type Middleware = Parameters<Provider['use']>[0];
-type KoaContext = Parameters<Middleware>[0];
+type KoaContext = Parameters<Parameters<Provider['use']>[0]>[0];
 
 export interface UserinfoForApiTokensOptions {
   issuer: string;
@@ -49,9 +48,9 @@ function refusedBearerToken(ctx: UserinfoContext): string | undefined {
   return !ctx.get('authorization') && typeof inBody === 'string' ? inBody : undefined;
 }
 
-export function userinfoForApiTokens(options: UserinfoForApiTokensOptions): Middleware {
-  return async function answerUserinfoForApiToken(koaContext: KoaContext, next) {
-    await next();
+/** Answers a userinfo request the provider refused, when its token is one of Accord's live API tokens; leaves any other answer alone. */
+export function userinfoForApiTokens(options: UserinfoForApiTokensOptions): (ctx: KoaContext) => Promise<void> {
+  return async function answerUserinfoForApiToken(koaContext: KoaContext) {
     const ctx = koaContext as unknown as UserinfoContext;
     const token = refusedBearerToken(ctx);
     if (!token || !ctx.oidc) return;
