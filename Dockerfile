@@ -27,4 +27,4 @@ EXPOSE 3000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:3000/readyz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # The heap limits of `npm start` (README "Configuration"): under load the RSS stays below 200 MB.
-CMD ["node", "--max-old-space-size=128", "--max-semi-space-size=4", "dist/server.js"]
+CMD ["node", "--max-old-space-size=128", "--max-semi-space-size=4", "--single-threaded-gc", "dist/server.js"]

@@ -73,6 +73,28 @@ export interface StatementCount {
   statements: number;
   /** By statement text (its first 90 characters). */
   byText: Record<string, number>;
+  /** The server's garbage-collection pauses so far (the longest: since the previous read). */
+  gc: GcPauses;
+  /** With BENCH_SERVER_TIMING=1: the requests' time inside the server since the previous read. */
+  timing?: ServerTiming;
+}
+
+export interface ServerTiming {
+  requests: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  loopDelayP99Ms: number;
+  loopDelayMaxMs: number;
+  /** Statements of which some took 10 ms or more (their first 60 characters). */
+  slowStatements: Record<string, { over10Ms: number; maxMs: number; count: number }>;
+}
+
+export interface GcPauses {
+  pauses: number;
+  totalMs: number;
+  longestMs: number;
+  atLeast10Ms: number;
 }
 
 interface LoopResult {
@@ -87,6 +109,9 @@ interface LoopResult {
   /** SQL statements the server sent during the loop. */
   statements: number;
   byText: Record<string, number>;
+  /** The server's garbage-collection pauses during the loop. */
+  gc: GcPauses;
+  timing?: ServerTiming;
 }
 
 /** One line per case: CPU and SQL statements per sample, how busy each side was. */
@@ -97,7 +122,8 @@ let resumes = 0;
 
 let serverCpu: () => number = () => 0;
 let postgresCpu: () => number = () => 0;
-let serverStatements: () => Promise<StatementCount> = async () => ({ statements: 0, byText: {} });
+const NO_GC: GcPauses = { pauses: 0, totalMs: 0, longestMs: 0, atLeast10Ms: 0 };
+let serverStatements: () => Promise<StatementCount> = async () => ({ statements: 0, byText: {}, gc: NO_GC });
 
 /**
  * Runs `concurrency` workers until `seconds` have passed (or `task` returns false); each call of
@@ -155,6 +181,13 @@ async function loop(
     postgresCpu: postgresCpuUsed,
     statements,
     byText,
+    gc: {
+      pauses: statements1.gc.pauses - statements0.gc.pauses,
+      totalMs: statements1.gc.totalMs - statements0.gc.totalMs,
+      longestMs: statements1.gc.longestMs,
+      atLeast10Ms: statements1.gc.atLeast10Ms - statements0.gc.atLeast10Ms,
+    },
+    ...(statements1.timing ? { timing: statements1.timing } : {}),
   };
 }
 
@@ -178,10 +211,26 @@ function row(
   const samples = Math.max(1, sorted.length + out.failed);
   out.cpuMs = (1000 * result.serverCpu) / samples;
   details.push(
-    `${name}: ${sorted.length} samples in ${result.seconds.toFixed(1)} s; server CPU ${((1000 * result.serverCpu) / samples).toFixed(2)} ms ` +
+    `${name}: ${sorted.length} samples in ${result.seconds.toFixed(1)} s; latency p90 ${percentile(sorted, 90).toFixed(1)}, ` +
+      `p99.9 ${percentile(sorted, 99.9).toFixed(1)}, max ${(sorted.at(-1) ?? 0).toFixed(1)} ms; server CPU ${((1000 * result.serverCpu) / samples).toFixed(2)} ms ` +
       `and ${(result.statements / samples).toFixed(1)} SQL statements per sample, PostgreSQL CPU ${((1000 * result.postgresCpu) / samples).toFixed(2)} ms per sample; ` +
       `server core busy ${Math.round((100 * result.serverCpu) / result.seconds)} %, PostgreSQL ${Math.round((100 * result.postgresCpu) / result.seconds)} % of a core, ` +
-      `load generator ${Math.round((100 * result.clientCpu) / result.seconds)} %; statements per sample: ` +
+      `load generator ${Math.round((100 * result.clientCpu) / result.seconds)} %; ` +
+      `server GC: ${result.gc.pauses} pauses, ${(result.gc.totalMs / samples).toFixed(2)} ms per sample, the longest ` +
+      `${result.gc.longestMs.toFixed(1)} ms, ${result.gc.atLeast10Ms} of 10 ms or more; ` +
+      (result.timing
+        ? `inside the server (${result.timing.requests} requests): p50 ${result.timing.p50Ms.toFixed(1)}, p99 ` +
+          `${result.timing.p99Ms.toFixed(1)}, max ${result.timing.maxMs.toFixed(1)} ms; event-loop delay p99 ` +
+          `${result.timing.loopDelayP99Ms.toFixed(1)}, max ${result.timing.loopDelayMaxMs.toFixed(1)} ms; statements of 10 ms or more: ` +
+          (Object.entries(result.timing.slowStatements)
+            .map(
+              ([text, { over10Ms, maxMs, count }]) =>
+                `\`${text}\` ${over10Ms} of ${count} (the slowest ${maxMs.toFixed(1)} ms)`,
+            )
+            .join(', ') || 'none') +
+          '; '
+        : '') +
+      `statements per sample: ` +
       Object.entries(result.byText)
         .sort((a, b) => b[1] - a[1])
         .map(([text, n]) => `${(n / samples).toFixed(1)}× \`${text}\``)
@@ -342,6 +391,7 @@ export async function codeExchange(ctx: FlowContext, on: Redeemer['server'] = 'a
     postgresCpu: 0,
     statements: 0,
     byText: {},
+    gc: { ...NO_GC },
   };
   for (let left = ctx.codes; left > 0; left -= batchSize) {
     const batch = await runBatch(Math.min(left, batchSize));
@@ -353,6 +403,10 @@ export async function codeExchange(ctx: FlowContext, on: Redeemer['server'] = 'a
     total.postgresCpu += batch.postgresCpu;
     total.statements += batch.statements;
     for (const [text, n] of Object.entries(batch.byText)) total.byText[text] = (total.byText[text] ?? 0) + n;
+    total.gc.pauses += batch.gc.pauses;
+    total.gc.totalMs += batch.gc.totalMs;
+    total.gc.longestMs = Math.max(total.gc.longestMs, batch.gc.longestMs);
+    total.gc.atLeast10Ms += batch.gc.atLeast10Ms;
     if (batch.firstError) total.firstError ??= batch.firstError;
   }
   return row('POST /token authorization_code', total, redeemer.peakMb(), ctx.log, on);

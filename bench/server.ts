@@ -16,6 +16,7 @@
 // Prints `ready` on stdout once listening; exits on SIGTERM.
 
 import { createServer } from 'node:http';
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import Fastify, { type FastifyBaseLogger } from 'fastify';
 import pg from 'pg';
 import { buildApp, configuredProvider } from '../src/app.js';
@@ -46,7 +47,9 @@ const pool = createPool(databaseUrl, () => undefined);
 
 // Counts the SQL statements the server sends (every pool.query and transaction statement goes
 // through Client#query); `GET /bench/stats` (accord mode) returns the count, so the bench can
-// report statements per request.
+// report statements per request. Counted by the statement's exact text (the same string object
+// each time), and shortened only when read: the count must cost the server next to nothing.
+const timing = process.env.BENCH_SERVER_TIMING === '1';
 let statements = 0;
 const byText = new Map<string, number>();
 const clientQuery = pg.Client.prototype.query;
@@ -54,12 +57,90 @@ pg.Client.prototype.query = function countedQuery(this: pg.Client, ...args: unkn
   statements++;
   const first = args[0];
   const text = typeof first === 'string' ? first : ((first as { text?: string } | undefined)?.text ?? '?');
-  const key = text.replace(/\s+/g, ' ').trim().slice(0, 90);
-  byText.set(key, (byText.get(key) ?? 0) + 1);
-  return (clientQuery as (...a: unknown[]) => unknown).apply(this, args);
+  byText.set(text, (byText.get(text) ?? 0) + 1);
+  if (!timing) return (clientQuery as (...a: unknown[]) => unknown).apply(this, args);
+  // BENCH_SERVER_TIMING: how long each statement took, from sending it to its result.
+  const sent = performance.now();
+  const done = () => statementTimes.push([text, performance.now() - sent]);
+  const callback = args.at(-1);
+  if (typeof callback === 'function')
+    args[args.length - 1] = (...result: unknown[]) => {
+      done();
+      return (callback as (...a: unknown[]) => unknown)(...result);
+    };
+  const returned = (clientQuery as (...a: unknown[]) => unknown).apply(this, args);
+  if (returned instanceof Promise) returned.then(done, done);
+  return returned;
 } as typeof clientQuery;
 
-const stats = () => ({ statements, byText: Object.fromEntries(byText) });
+// Garbage collection's pauses, as V8 reports them: how many, how long in all, the longest, and
+// how many took 10 ms or more (a pause stops every request in flight); the longest since the
+// previous read of the stats, so that a bench case reads its own.
+const gc = { pauses: 0, totalMs: 0, longestMs: 0, atLeast10Ms: 0 };
+new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) {
+    gc.pauses++;
+    gc.totalMs += entry.duration;
+    gc.longestMs = Math.max(gc.longestMs, entry.duration);
+    if (entry.duration >= 10) gc.atLeast10Ms++;
+  }
+}).observe({ entryTypes: ['gc'] });
+
+// BENCH_SERVER_TIMING=1: each request's time inside this server (from its arrival to the last
+// byte of its answer handed to the socket) and the event loop's delays, since the previous read of
+// the stats. They tell a latency tail that is the server's own (its work, a pause, a statement it
+// waits for) from one that is outside it (the load generator, the network, the scheduler).
+// Off by default: the listener costs every request a little.
+const serverTimes: number[] = [];
+const statementTimes: [text: string, ms: number][] = [];
+const loopDelay = timing ? monitorEventLoopDelay({ resolution: 1 }) : undefined;
+loopDelay?.enable();
+function timeRequests(server: import('node:http').Server): void {
+  if (!loopDelay) return;
+  server.prependListener('request', (request, response) => {
+    if (request.url === '/bench/stats') return;
+    const arrived = performance.now();
+    response.once('finish', () => serverTimes.push(performance.now() - arrived));
+  });
+}
+function timingSinceLastRead() {
+  if (!loopDelay) return undefined;
+  const sorted = serverTimes.splice(0).sort((a, b) => a - b);
+  const at = (p: number) =>
+    sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? 0;
+  // The statements whose slowest took 10 ms or more: how many of them did, and the slowest.
+  const slowStatements: Record<string, { over10Ms: number; maxMs: number; count: number }> = {};
+  for (const [text, ms] of statementTimes.splice(0)) {
+    const key = text.replace(/\s+/g, ' ').trim().slice(0, 60);
+    const entry = (slowStatements[key] ??= { over10Ms: 0, maxMs: 0, count: 0 });
+    entry.count++;
+    entry.maxMs = Math.max(entry.maxMs, ms);
+    if (ms >= 10) entry.over10Ms++;
+  }
+  for (const [key, entry] of Object.entries(slowStatements)) if (entry.over10Ms === 0) delete slowStatements[key];
+  const read = {
+    requests: sorted.length,
+    p50Ms: at(50),
+    p99Ms: at(99),
+    maxMs: sorted.at(-1) ?? 0,
+    loopDelayP99Ms: loopDelay.percentile(99) / 1e6,
+    loopDelayMaxMs: loopDelay.max / 1e6,
+    slowStatements,
+  };
+  loopDelay.reset();
+  return read;
+}
+
+function stats() {
+  const shortened: Record<string, number> = {};
+  for (const [text, n] of byText) {
+    const key = text.replace(/\s+/g, ' ').trim().slice(0, 90);
+    shortened[key] = (shortened[key] ?? 0) + n;
+  }
+  const read = { statements, byText: shortened, gc: { ...gc }, timing: timingSinceLastRead() };
+  gc.longestMs = 0;
+  return read;
+}
 
 let close: () => Promise<void>;
 if (mode === 'accord') {
@@ -71,6 +152,7 @@ if (mode === 'accord') {
     resourceServer: { issuer: config.issuer, audience: resources.data, keys: await createLocalKeyResolver(pool) },
   });
   app.get('/bench/stats', async () => stats());
+  timeRequests(app.server);
   await app.listen({ port, host: '127.0.0.1' });
   close = () => app.close();
 } else {
@@ -90,6 +172,7 @@ if (mode === 'accord') {
       response.setHeader('content-type', 'application/json');
       response.end(JSON.stringify(stats()));
     });
+    timeRequests(server);
     await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
     close = () => new Promise((resolve) => server.close(() => resolve()));
   }
