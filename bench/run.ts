@@ -190,7 +190,12 @@ async function measure(targets: Target[]): Promise<Row[]> {
   }
   const roundSeconds = Math.max(1, DURATION_SECONDS / ROUNDS);
   for (let round = 0; round < ROUNDS; round++) {
-    for (const [i, target] of targets.entries()) {
+    // Each round starts with the next server: each takes each place in the order equally often,
+    // so that whatever the place costs (the load generator's start, the previous server's
+    // leftovers on the core) falls on all of them alike.
+    for (let turn = 0; turn < targets.length; turn++) {
+      const i = (round + turn) % targets.length;
+      const target = targets[i]!;
       const total = totals[i]!;
       const cpuBefore = cpuSeconds(target.pid);
       const result = await autocannon({ ...options(target), duration: roundSeconds });
