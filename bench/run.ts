@@ -160,6 +160,12 @@ interface Target {
   test: Case;
 }
 
+/** The server's garbage-collection pauses so far, in ms (bench/server.ts's `GET /bench/stats`). */
+async function gcMsOf(base: string): Promise<number> {
+  const stats = (await (await fetch(`${base}/bench/stats`)).json()) as { gc: { totalMs: number } };
+  return stats.gc.totalMs;
+}
+
 /**
  * Loads each target in turn for BENCH_ROUNDS rounds of BENCH_DURATION / rounds seconds, after a
  * warm-up each: servers compared in one group (accord, fastify, bare) take turns, so a change in
@@ -183,6 +189,7 @@ async function measure(targets: Target[]): Promise<Row[]> {
     p50s: [] as number[],
     p99: 0,
     peakRssMb: 0,
+    gcMs: 0,
   }));
   for (const target of targets) {
     resetPeakRss(target.pid);
@@ -197,9 +204,11 @@ async function measure(targets: Target[]): Promise<Row[]> {
       const i = (round + turn) % targets.length;
       const target = targets[i]!;
       const total = totals[i]!;
+      const gcBefore = await gcMsOf(target.base);
       const cpuBefore = cpuSeconds(target.pid);
       const result = await autocannon({ ...options(target), duration: roundSeconds });
       total.cpu += cpuSeconds(target.pid) - cpuBefore;
+      total.gcMs += (await gcMsOf(target.base)) - gcBefore;
       total.requests += result.requests.total;
       total.seconds += roundSeconds;
       total.failed += result.non2xx + result.errors + result.timeouts;
@@ -211,7 +220,8 @@ async function measure(targets: Target[]): Promise<Row[]> {
     const total = totals[i]!;
     const cpuMs = (1000 * total.cpu) / Math.max(1, total.requests);
     endpointDetails.push(
-      `${server} ${test.name}: server CPU ${cpuMs.toFixed(2)} ms per request, server core busy ${Math.round((100 * total.cpu) / total.seconds)} %`,
+      `${server} ${test.name}: server CPU ${cpuMs.toFixed(2)} ms per request, of which garbage collection's pauses ` +
+        `${((1000 * total.gcMs) / Math.max(1, total.requests)).toFixed(1)} µs; server core busy ${Math.round((100 * total.cpu) / total.seconds)} %`,
     );
     const p50s = [...total.p50s].sort((a, b) => a - b);
     const row: Row = {

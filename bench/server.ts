@@ -11,7 +11,7 @@
 //     Accord's, it redeems the codes and refresh tokens Accord minted (the flows' bare rows).
 //   node --import tsx bench/server.ts fastify <database url> <port>
 //     That provider served ahead of a plain Fastify (protocolServerFactory, no logger, none of Accord's plugins
-//     or routes): separates the cost of Fastify itself from the cost of what Accord adds.
+//     or routes; GET /bench/stats as in accord mode): separates the cost of Fastify itself from the cost of what Accord adds.
 // SIGN_IN_RATE_LIMIT defaults to 1000000 here (the bench signs in far more often than a person).
 // Prints `ready` on stdout once listening; exits on SIGTERM.
 
@@ -163,6 +163,7 @@ if (mode === 'accord') {
       logger: false,
       serverFactory: protocolServerFactory(provider, (): FastifyBaseLogger => app.log),
     });
+    app.get('/bench/stats', async () => stats());
     await app.listen({ port, host: '127.0.0.1' });
     close = () => app.close();
   } else {
