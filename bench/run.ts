@@ -69,7 +69,9 @@ const SCALE_CALLS = Number(process.env.BENCH_SCALE_CALLS ?? 5000);
 const WARMUP_SECONDS = 2;
 const CONNECTIONS = 10;
 // BENCH_ROUNDS: how many turns the servers of one endpoint take (see measure).
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+// Six by default: with three servers, each takes each place in the order twice (measure).
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 6);
+const ROUND_SECONDS = Math.max(1, DURATION_SECONDS / ROUNDS);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 interface Case {
@@ -195,7 +197,6 @@ async function measure(targets: Target[]): Promise<Row[]> {
     resetPeakRss(target.pid);
     await autocannon({ ...options(target), duration: WARMUP_SECONDS });
   }
-  const roundSeconds = Math.max(1, DURATION_SECONDS / ROUNDS);
   for (let round = 0; round < ROUNDS; round++) {
     // Each round starts with the next server: each takes each place in the order equally often,
     // so that whatever the place costs (the load generator's start, the previous server's
@@ -206,11 +207,11 @@ async function measure(targets: Target[]): Promise<Row[]> {
       const total = totals[i]!;
       const gcBefore = await gcMsOf(target.base);
       const cpuBefore = cpuSeconds(target.pid);
-      const result = await autocannon({ ...options(target), duration: roundSeconds });
+      const result = await autocannon({ ...options(target), duration: ROUND_SECONDS });
       total.cpu += cpuSeconds(target.pid) - cpuBefore;
       total.gcMs += (await gcMsOf(target.base)) - gcBefore;
       total.requests += result.requests.total;
-      total.seconds += roundSeconds;
+      total.seconds += ROUND_SECONDS;
       total.failed += result.non2xx + result.errors + result.timeouts;
       total.p50s.push(result.latency.p50);
       total.p99 = Math.max(total.p99, result.latency.p99);
@@ -556,8 +557,8 @@ async function main(): Promise<void> {
         `(above ~0.5, other processes shared the cores and the figures are low), after ${os.loadavg()[0]!.toFixed(1)}\n` +
         `Cores: servers (accord, fastify, bare) pinned to core ${SERVER_CORE}, load generator (this process) to core ${LOAD_CORE}; ${postgres.summary}\n` +
         `Servers: node ${npmStartNodeFlags().join(' ')} (npm start's V8 flags) --import tsx bench/server.ts\n` +
-        `${CONNECTIONS} connections (or workers), ${DURATION_SECONDS} s per endpoint after ${WARMUP_SECONDS} s warm-up, ` +
-        `in ${ROUNDS} rounds in which the servers of an endpoint take turns` +
+        `${CONNECTIONS} connections (or workers), ${ROUNDS * ROUND_SECONDS} s per endpoint after ${WARMUP_SECONDS} s warm-up, ` +
+        `in ${ROUNDS} rounds in which the servers of an endpoint take turns, each round started by the next` +
         `${peakResettable ? '; peak RSS per endpoint' : '; peak RSS accumulates over the run (clear_refs not permitted)'}\n` +
         (GROUPS.has('flows')
           ? `Flows: req/s is requests (flows for the full flow) per second, p50/p99 per request (per flow) in ms, from a fetch loop with ${CONNECTIONS} in flight; ` +

@@ -123,7 +123,11 @@ function median(values: number[]): number {
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
-/** Starts `node dist/server.js` on SERVER_CORE with the production entry's environment; resolves once /healthz answers. */
+/**
+ * Starts `node dist/server.js` on SERVER_CORE with the production entry's environment; resolves
+ * once /readyz answers 200 (/healthz is 200 from the first moment, while the database is still
+ * being reached and everything else answers 503).
+ */
 async function startServer(databaseUrl: string): Promise<{ child: ChildProcess; url: string }> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
@@ -140,6 +144,8 @@ async function startServer(databaseUrl: string): Promise<{ child: ChildProcess; 
       DATABASE_URL: databaseUrl,
       LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
       SEED_DEMO: 'false',
+      // The drain before closing (default 5 s) would meet stopServer's SIGKILL at 5 s.
+      SHUTDOWN_GRACE_MS: '1000',
     },
     // The server's log (warnings and errors only) goes to this process's stderr.
     stdio: ['ignore', 2, 2],
@@ -149,11 +155,11 @@ async function startServer(databaseUrl: string): Promise<{ child: ChildProcess; 
     if (child.exitCode !== null)
       throw new Error(`node dist/server.js exited with ${child.exitCode} before it was ready`);
     try {
-      if ((await fetch(`${url}/healthz`)).status === 200) break;
+      if ((await fetch(`${url}/readyz`)).status === 200) break;
     } catch {
       // Not listening yet.
     }
-    if (Date.now() > deadline) throw new Error('node dist/server.js did not answer /healthz within 30 s');
+    if (Date.now() > deadline) throw new Error('node dist/server.js was not ready (/readyz) within 30 s');
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
   const exe = readlinkSync(`/proc/${child.pid}/exe`);
