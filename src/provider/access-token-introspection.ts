@@ -4,10 +4,11 @@
 // the request and authenticated the calling client. `introspectAccessTokens` answers in that
 // refusal's place once the provider has answered (app.ts's post-middleware), with the resource
 // servers' own checks: the token verifies (signature, `typ`, `iss`, `exp`, `aud` one of Accord's
-// APIs) and its grant (for an app's own token, the app) still exists. As for every other token (RFC 7662 §4, features.introspection.allowedPolicy), only
-// the app the token was issued to learns anything — and, for a registered API's token, the API's
-// own resource server (an app of the tenant that owns the API, `isResourceServerFor`), which is
-// what introspection is for: to anyone else it is `active: false`.
+// APIs) and its grant (for an app's own token, the app) still exists. As for every other token
+// (RFC 7662 §4, features.introspection.allowedPolicy), only the app the token was issued to
+// learns anything — and, for a registered API's token, the API's own resource server (an app of
+// the tenant that owns the API, `isResourceServerFor`), which is what introspection is for: to
+// anyone else it is `active: false`.
 import type { JWTPayload, JWTVerifyGetKey } from 'jose';
 import type Provider from 'oidc-provider';
 import { type AccessTokenInfo, accessTokenInfo, verifyAccessTokenClaims } from '../plugins/resource-server.js';

@@ -3,9 +3,10 @@
 // that API (RFC 8707, RFC 9068), and oidc-provider's userinfo refuses every token with an audience
 // (401 invalid_token, `lib/actions/userinfo.js`). `userinfoForApiTokens` answers in that refusal's
 // place once the provider has answered (app.ts's post-middleware), when the token is one of
-// Accord's own: it verifies as the resource servers verify it (signature, `typ`, `iss`, `exp`, `aud` one of Accord's APIs, its grant alive), and its
-// grant — the user's, for the token's app — holds `openid`. The claims are the account's, masked
-// by the grant's OpenID scopes with oidc-provider's own `Claims` (as its userinfo masks them).
+// Accord's own: it verifies as the resource servers verify it (signature, `typ`, `iss`, `exp`,
+// `aud` one of Accord's APIs, its grant alive), and its grant — the user's, for the token's app —
+// holds `openid`. The claims are the account's, masked by the grant's OpenID scopes with
+// oidc-provider's own `Claims` (as its userinfo masks them).
 // A DPoP-bound token is left to the refusal: its proof is checked only by the provider.
 import type { JWTVerifyGetKey } from 'jose';
 import type Provider from 'oidc-provider';
