@@ -27,6 +27,7 @@ import { createLocalKeyResolver } from '../src/provider/local-jwks.js';
 import { protocolServerFactory } from '../src/provider/protocol-server.js';
 import { dataApiRoutes } from '../src/routes/data-api.js';
 import { SampleData } from '../src/services/sample-data.js';
+import { percentile } from './scale.js';
 
 const [mode, databaseUrl, portArg, issuerArg] = process.argv.slice(2);
 if ((mode !== 'accord' && mode !== 'bare' && mode !== 'fastify') || !databaseUrl || !portArg) {
@@ -46,10 +47,11 @@ const config = loadConfig({
 const pool = createPool(databaseUrl, () => undefined);
 
 // Counts the SQL statements the server sends (every pool.query and transaction statement goes
-// through Client#query); `GET /bench/stats` (accord mode) returns the count, so the bench can
-// report statements per request. Counted by the statement's exact text (the same string object
+// through Client#query); `GET /bench/stats` returns the count, so the bench can report
+// statements per request. Counted by the statement's exact text (the same string object
 // each time), and shortened only when read: the count must cost the server next to nothing.
 const timing = process.env.BENCH_SERVER_TIMING === '1';
+const statementTimes: [text: string, ms: number][] = [];
 let statements = 0;
 const byText = new Map<string, number>();
 const clientQuery = pg.Client.prototype.query;
@@ -92,7 +94,6 @@ new PerformanceObserver((list) => {
 // waits for) from one that is outside it (the load generator, the network, the scheduler).
 // Off by default: the listener costs every request a little.
 const serverTimes: number[] = [];
-const statementTimes: [text: string, ms: number][] = [];
 const loopDelay = timing ? monitorEventLoopDelay({ resolution: 1 }) : undefined;
 loopDelay?.enable();
 function timeRequests(server: import('node:http').Server): void {
@@ -106,13 +107,13 @@ function timeRequests(server: import('node:http').Server): void {
 function timingSinceLastRead() {
   if (!loopDelay) return undefined;
   const sorted = serverTimes.splice(0).sort((a, b) => a - b);
-  const at = (p: number) =>
-    sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? 0;
+  const at = (p: number) => (sorted.length > 0 ? percentile(sorted, p) : 0);
   // The statements whose slowest took 10 ms or more: how many of them did, and the slowest.
   const slowStatements: Record<string, { over10Ms: number; maxMs: number; count: number }> = {};
   for (const [text, ms] of statementTimes.splice(0)) {
     const key = text.replace(/\s+/g, ' ').trim().slice(0, 60);
-    const entry = (slowStatements[key] ??= { over10Ms: 0, maxMs: 0, count: 0 });
+    const entry = slowStatements[key] ?? { over10Ms: 0, maxMs: 0, count: 0 };
+    slowStatements[key] = entry;
     entry.count++;
     entry.maxMs = Math.max(entry.maxMs, ms);
     if (ms >= 10) entry.over10Ms++;
