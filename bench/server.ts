@@ -3,15 +3,17 @@
 //     Accord as `npm start` builds it (buildApp), plus one bench-only route scope,
 //     /bench/no-revocation/data/v1, serving the same data API with the same token checks but no
 //     revocation lookup, so the cost of that lookup can be measured in the same process; and
-//     GET /bench/stats, the number of SQL statements the server has sent so far.
+//     GET /bench/stats: the SQL statements the server has sent so far, its GC pauses, and with
+//     BENCH_SERVER_TIMING=1 the requests' time inside it (see below).
 //   node --import tsx bench/server.ts bare <database url> <port>
 //     The same oidc-provider configuration (configuredProvider, same keys and adapter) served by
 //     node:http with no Fastify around it: the baseline for discovery, /jwks and /token; with
 //     GET /bench/stats as in accord mode. An optional fourth argument sets its issuer: given
 //     Accord's, it redeems the codes and refresh tokens Accord minted (the flows' bare rows).
 //   node --import tsx bench/server.ts fastify <database url> <port>
-//     That provider served ahead of a plain Fastify (protocolServerFactory, no logger, none of Accord's plugins
-//     or routes; GET /bench/stats as in accord mode): separates the cost of Fastify itself from the cost of what Accord adds.
+//     That provider served ahead of a plain Fastify (protocolServerFactory, no logger, none of
+//     Accord's plugins or routes; GET /bench/stats as in accord mode): separates the cost of
+//     Fastify itself from the cost of what Accord adds.
 // SIGN_IN_RATE_LIMIT defaults to 1000000 here (the bench signs in far more often than a person).
 // Prints `ready` on stdout once listening; exits on SIGTERM.
 
