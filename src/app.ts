@@ -213,10 +213,12 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Accord> {
       app.log.warn({ err: error }, 'could not record this server as stopped'),
     );
   });
+  // Every registered API's resource indicator, as the catalogue holds them now.
+  const apiAudiences = () => catalogue.apis.map((api) => absoluteResource(config.issuer, api.identifier));
   // RFC 7662 for JWT access tokens, with the same checks as the resource servers below.
   const answerIntrospection = introspectAccessTokens({
     issuer: config.issuer,
-    audiences: () => catalogue.apis.map((api) => absoluteResource(config.issuer, api.identifier)),
+    audiences: apiAudiences,
     keys,
     isRevoked: (token) => grantLiveness.isRevoked(token),
     isResourceServerFor: async (callerId, audience) => {
@@ -228,7 +230,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Accord> {
   // UserInfo for the access token of any OpenID request, an API's JWT among them (OIDC Core §5.3).
   const answerUserinfo = userinfoForApiTokens({
     issuer: config.issuer,
-    audiences: () => catalogue.apis.map((api) => absoluteResource(config.issuer, api.identifier)),
+    audiences: apiAudiences,
     keys,
     isRevoked: (token) => grantLiveness.isRevoked(token),
     accountClaims: (sub) => accountClaims(pool, sub),
