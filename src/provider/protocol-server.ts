@@ -36,9 +36,24 @@ export function isProtocolPath(target: string): boolean {
   return isProviderPath(pathOf(target));
 }
 
-// The provider's own pages (errors, logout) must not be framed or leak the URL either
-// (RFC 9700 §4.16, §4.2.4).
-const PROTOCOL_HEADERS = [
+/**
+ * Where the provider answers a browser: the authorization endpoint and its resumption (a page,
+ * an error page or a redirect back to the app) and the sign-out steps (pages and redirects).
+ */
+const BROWSER_PATHS: ReadonlySet<string> = new Set([
+  '/auth',
+  '/session/end',
+  '/session/end/confirm',
+  '/session/end/success',
+]);
+const isBrowserPath = (path: string) => BROWSER_PATHS.has(path) || RESUME_PATH.test(path);
+
+// The provider's own pages (errors, logout) and redirects must not be framed or leak the URL
+// either (RFC 9700 §4.16, §4.2.4). Its other endpoints answer programs with JSON (a POST, or a
+// bearer token a frame cannot send; discovery and /jwks are public), where framing and referrers
+// do not arise: they get nosniff only. All four on every request cost /jwks ~13 % of its
+// throughput (bench/README.md, "Session 10").
+const BROWSER_HEADERS = [
   ['x-frame-options', 'DENY'],
   ['content-security-policy', "frame-ancestors 'none'"],
   ['referrer-policy', 'no-referrer'],
@@ -64,7 +79,8 @@ export function protocolServerFactory(provider: Provider, log: () => FastifyBase
         fastify(request, response);
         return;
       }
-      for (const [name, value] of PROTOCOL_HEADERS) response.setHeader(name, value);
+      if (isBrowserPath(path)) for (const [name, value] of BROWSER_HEADERS) response.setHeader(name, value);
+      else response.setHeader('x-content-type-options', 'nosniff');
       // Closing (a graceful shutdown): answer, then let the client go, as Fastify does for its routes.
       if (!server.listening) response.setHeader('connection', 'close');
       const logger = log();

@@ -67,10 +67,17 @@ t.test('a real provider and Fastify behind one server', async (t) => {
   const discovery = await fetch(`${origin}/.well-known/openid-configuration?login_hint=alice@contoso`);
   t.equal(discovery.status, 200);
   t.equal(((await discovery.json()) as { issuer: string }).issuer, 'http://accord.test', 'answered by the provider');
-  t.equal(discovery.headers.get('x-frame-options'), 'DENY');
-  t.equal(discovery.headers.get('content-security-policy'), "frame-ancestors 'none'");
-  t.equal(discovery.headers.get('referrer-policy'), 'no-referrer');
   t.equal(discovery.headers.get('x-content-type-options'), 'nosniff');
+  for (const name of ['x-frame-options', 'content-security-policy', 'referrer-policy'])
+    t.equal(discovery.headers.get(name), null, `JSON for programs: no ${name}`);
+
+  // What a browser is sent to (here the provider's error page) cannot be framed or leak its URL.
+  const page = await fetch(`${origin}/auth?response_type=code`);
+  t.match(page.headers.get('content-type'), /^text\/html/, "the provider's error page");
+  t.equal(page.headers.get('x-frame-options'), 'DENY');
+  t.equal(page.headers.get('content-security-policy'), "frame-ancestors 'none'");
+  t.equal(page.headers.get('referrer-policy'), 'no-referrer');
+  t.equal(page.headers.get('x-content-type-options'), 'nosniff');
 
   const token = await fetch(`${origin}/token`, {
     method: 'POST',
@@ -85,13 +92,14 @@ t.test('a real provider and Fastify behind one server', async (t) => {
   t.equal((await fetch(`${origin}/token/`)).status, 404, "a near miss is Fastify's 404");
 
   await t.resolveMatch(
-    waitFor(() => lines.length >= 2),
+    waitFor(() => lines.length >= 3),
     true,
   );
   t.same(
     lines.map(({ details, message }) => [message, details.req, details.res.statusCode]),
     [
       ['request completed', { method: 'GET', url: '/.well-known/openid-configuration' }, 200],
+      ['request completed', { method: 'GET', url: '/auth' }, 400],
       ['request completed', { method: 'POST', url: '/token' }, 400],
     ],
     'one line per protocol request, with the path but never the query',
@@ -100,7 +108,7 @@ t.test('a real provider and Fastify behind one server', async (t) => {
 
   (logger as { level: string }).level = 'warn';
   await fetch(`${origin}/jwks`);
-  t.equal(lines.length, 2, 'nothing is logged when info is off');
+  t.equal(lines.length, 3, 'nothing is logged when info is off');
 });
 
 t.test('while the server closes, a protocol response tells the client to go', async (t) => {
