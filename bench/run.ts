@@ -72,6 +72,11 @@ const CONNECTIONS = 10;
 // Six by default: with three servers, each takes each place in the order twice (measure).
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 6);
 const ROUND_SECONDS = Math.max(1, DURATION_SECONDS / ROUNDS);
+// BENCH_PROCESSES: how many processes of each server (accord, fastify, bare) the endpoints are
+// measured on. Two identical processes differ by up to ±8 % here, for their whole life and alike
+// for processes started one after the other (bench/README.md, session 10): each server's figure
+// is over several processes, started in turns with the others'.
+const PROCESSES = Math.max(1, Number(process.env.BENCH_PROCESSES ?? 3));
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 interface Case {
@@ -172,8 +177,8 @@ async function gcMsOf(base: string): Promise<number> {
  * Loads each target in turn for BENCH_ROUNDS rounds of BENCH_DURATION / rounds seconds, after a
  * warm-up each: servers compared in one group (accord, fastify, bare) take turns, so a change in
  * the machine's speed during the group (this shared machine's varies by 2× within minutes) hits
- * them alike. req/s and CPU per request are over all rounds; p50 is the median of the rounds',
- * p99 the highest.
+ * them alike. Targets with the same server and case (the server's processes) make one row: req/s per process and
+ * CPU per request are over all their rounds; p50 is the median of the rounds', p99 the highest.
  */
 async function measure(targets: Target[]): Promise<Row[]> {
   const options = ({ base, test }: Target) => ({
@@ -217,26 +222,38 @@ async function measure(targets: Target[]): Promise<Row[]> {
       total.p99 = Math.max(total.p99, result.latency.p99);
     }
   }
-  return targets.map(({ server, test, pid }, i) => {
-    const total = totals[i]!;
+  // One row per server and case: a server's processes are loaded with the same case.
+  const rowOf = (target: Target) => `${target.server} ${target.test.name}`;
+  return [...new Set(targets.map(rowOf))].map((key) => {
+    const own = targets.flatMap((target, i) => (rowOf(target) === key ? [{ ...target, ...totals[i]! }] : []));
+    const { server } = own[0]!;
+    const sum = (of: (one: (typeof own)[number]) => number) => own.reduce((all, one) => all + of(one), 0);
+    const total = {
+      requests: sum((one) => one.requests),
+      seconds: sum((one) => one.seconds),
+      cpu: sum((one) => one.cpu),
+      gcMs: sum((one) => one.gcMs),
+    };
     const cpuMs = (1000 * total.cpu) / Math.max(1, total.requests);
+    const perProcess = own.map((one) => Math.round(one.requests / one.seconds));
     endpointDetails.push(
-      `${server} ${test.name}: server CPU ${cpuMs.toFixed(2)} ms per request, of which garbage collection's pauses ` +
-        `${((1000 * total.gcMs) / Math.max(1, total.requests)).toFixed(1)} µs; server core busy ${Math.round((100 * total.cpu) / total.seconds)} %`,
+      `${key}: server CPU ${cpuMs.toFixed(3)} ms per request, of which garbage collection's pauses ` +
+        `${((1000 * total.gcMs) / Math.max(1, total.requests)).toFixed(1)} µs; server core busy ${Math.round((100 * total.cpu) / total.seconds)} %` +
+        (own.length > 1 ? `; req/s of its ${own.length} processes ${perProcess.join(' / ')}` : ''),
     );
-    const p50s = [...total.p50s].sort((a, b) => a - b);
+    const p50s = own.flatMap((one) => one.p50s).sort((a, b) => a - b);
     const row: Row = {
       server,
-      name: test.name,
+      name: own[0]!.test.name,
       rps: total.requests / total.seconds,
       p50: p50s[Math.floor(p50s.length / 2)]!,
-      p99: total.p99,
-      peakRssMb: rssMb(pid),
-      failed: total.failed,
+      p99: Math.max(...own.map((one) => one.p99)),
+      peakRssMb: Math.max(...own.map((one) => rssMb(one.pid))),
+      failed: sum((one) => one.failed),
       cpuMs,
     };
     process.stderr.write(
-      `  ${server.padEnd(7)} ${test.name}: ${Math.round(row.rps)} req/s${row.failed ? ` (${row.failed} failed)` : ''}\n`,
+      `  ${server.padEnd(7)} ${row.name}: ${Math.round(row.rps)} req/s${row.failed ? ` (${row.failed} failed)` : ''}\n`,
     );
     return row;
   });
@@ -403,6 +420,18 @@ async function main(): Promise<void> {
     // And mounted in a plain Fastify, without Accord's plugins and routes.
     const fastify = await startServer('fastify', databaseUrl);
     children.push(fastify.child);
+    // For the endpoints, PROCESSES processes of each server (these first), started in turns.
+    type Started = Awaited<ReturnType<typeof startServer>>;
+    const processes: Record<'accord' | 'fastify' | 'bare', Started>[] = [{ accord, fastify, bare }];
+    for (let i = 1; GROUPS.has('endpoints') && i < PROCESSES; i++) {
+      const [more, moreBare, moreFastify] = [
+        await startServer('accord', databaseUrl),
+        await startServer('bare', databaseUrl),
+        await startServer('fastify', databaseUrl),
+      ];
+      children.push(more.child, moreBare.child, moreFastify.child);
+      processes.push({ accord: more, fastify: moreFastify, bare: moreBare });
+    }
     const idle = [accord, bare, fastify].map(
       (server, i) => `${['accord', 'bare', 'fastify'][i]} ${rssMb(server.child.pid!, 'VmRSS').toFixed(0)} MB`,
     );
@@ -430,22 +459,27 @@ async function main(): Promise<void> {
     ];
 
     const accordProtocol = protocolCases(accord.url);
-    const bareProtocol = protocolCases(bare.url);
-    const fastifyProtocol = protocolCases(fastify.url);
-    for (const test of [...accordProtocol, ...dataCases]) await check(accord.url, test);
-    for (const test of bareProtocol) await check(bare.url, test);
-    for (const test of fastifyProtocol) await check(fastify.url, test);
+    for (const test of dataCases) await check(accord.url, test);
+    for (const trio of processes)
+      for (const server of Object.values(trio))
+        for (const test of protocolCases(server.url)) await check(server.url, test);
     const rows: Row[] = [];
     const bareRows: Row[] = [];
     const fastifyRows: Row[] = [];
     if (GROUPS.has('endpoints')) {
       for (const [i, test] of accordProtocol.entries()) {
         if (!selected(test)) continue;
-        const [accordRow, fastifyRow, bareRow] = await measure([
-          { server: 'accord', base: accord.url, pid: accord.child.pid!, test },
-          { server: 'fastify', base: fastify.url, pid: fastify.child.pid!, test: fastifyProtocol[i]! },
-          { server: 'bare', base: bare.url, pid: bare.child.pid!, test: bareProtocol[i]! },
-        ]);
+        // Each server's processes in turns with the others' (each with its own issuer in the case).
+        const [accordRow, fastifyRow, bareRow] = await measure(
+          processes.flatMap((trio) =>
+            (['accord', 'fastify', 'bare'] as const).map((server) => ({
+              server,
+              base: trio[server].url,
+              pid: trio[server].child.pid!,
+              test: protocolCases(trio[server].url)[i]!,
+            })),
+          ),
+        );
         rows.push(accordRow!);
         fastifyRows.push(fastifyRow!);
         bareRows.push(bareRow!);
@@ -557,8 +591,9 @@ async function main(): Promise<void> {
         `(above ~0.5, other processes shared the cores and the figures are low), after ${os.loadavg()[0]!.toFixed(1)}\n` +
         `Cores: servers (accord, fastify, bare) pinned to core ${SERVER_CORE}, load generator (this process) to core ${LOAD_CORE}; ${postgres.summary}\n` +
         `Servers: node ${npmStartNodeFlags().join(' ')} (npm start's V8 flags) --import tsx bench/server.ts\n` +
-        `${CONNECTIONS} connections (or workers), ${ROUNDS * ROUND_SECONDS} s per endpoint after ${WARMUP_SECONDS} s warm-up, ` +
-        `in ${ROUNDS} rounds in which the servers of an endpoint take turns, each round started by the next` +
+        `${CONNECTIONS} connections (or workers), ${ROUNDS * ROUND_SECONDS} s per endpoint and server process after ${WARMUP_SECONDS} s warm-up, ` +
+        `in ${ROUNDS} rounds in which the servers of an endpoint take turns, each round started by the next; ` +
+        `${PROCESSES} process${PROCESSES === 1 ? '' : 'es'} of each server for the protocol endpoints` +
         `${peakResettable ? '; peak RSS per endpoint' : '; peak RSS accumulates over the run (clear_refs not permitted)'}\n` +
         (GROUPS.has('flows')
           ? `Flows: req/s is requests (flows for the full flow) per second, p50/p99 per request (per flow) in ms, from a fetch loop with ${CONNECTIONS} in flight; ` +
