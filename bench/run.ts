@@ -177,8 +177,9 @@ async function gcMsOf(base: string): Promise<number> {
  * Loads each target in turn for BENCH_ROUNDS rounds of BENCH_DURATION / rounds seconds, after a
  * warm-up each: servers compared in one group (accord, fastify, bare) take turns, so a change in
  * the machine's speed during the group (this shared machine's varies by 2× within minutes) hits
- * them alike. Targets with the same server and case (the server's processes) make one row: req/s per process and
- * CPU per request are over all their rounds; p50 is the median of the rounds', p99 the highest.
+ * them alike. Targets with the same server and case (the server's processes) make one row: req/s
+ * per process and CPU per request are over all their rounds; p50 is the median of the rounds',
+ * p99 the highest.
  */
 async function measure(targets: Target[]): Promise<Row[]> {
   const options = ({ base, test }: Target) => ({
@@ -424,13 +425,11 @@ async function main(): Promise<void> {
     type Started = Awaited<ReturnType<typeof startServer>>;
     const processes: Record<'accord' | 'fastify' | 'bare', Started>[] = [{ accord, fastify, bare }];
     for (let i = 1; GROUPS.has('endpoints') && i < PROCESSES; i++) {
-      const [more, moreBare, moreFastify] = [
-        await startServer('accord', databaseUrl),
-        await startServer('bare', databaseUrl),
-        await startServer('fastify', databaseUrl),
-      ];
-      children.push(more.child, moreBare.child, moreFastify.child);
-      processes.push({ accord: more, fastify: moreFastify, bare: moreBare });
+      const moreAccord = await startServer('accord', databaseUrl);
+      const moreBare = await startServer('bare', databaseUrl);
+      const moreFastify = await startServer('fastify', databaseUrl);
+      children.push(moreAccord.child, moreBare.child, moreFastify.child);
+      processes.push({ accord: moreAccord, fastify: moreFastify, bare: moreBare });
     }
     const idle = [accord, bare, fastify].map(
       (server, i) => `${['accord', 'bare', 'fastify'][i]} ${rssMb(server.child.pid!, 'VmRSS').toFixed(0)} MB`,
