@@ -5,6 +5,8 @@ FROM node:22-bookworm-slim AS build
 WORKDIR /app
 # Dependencies first, so the npm ci layer is reused while only sources change.
 COPY package.json package-lock.json ./
+# npm ci applies the patches to dependencies (patches/README.md).
+COPY patches ./patches
 RUN npm ci
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
