@@ -13,10 +13,9 @@ t.test('ctx.oidc is a data property of each protocol request', async (t) => {
   const seen: { route?: string; ownDescriptor?: PropertyDescriptor }[] = [];
   provider.use(async (ctx, next) => {
     await next();
-    const oidcCtx = ctx as KoaContextWithOIDC;
     if (!Object.hasOwn(ctx, 'oidc')) return;
     seen.push({
-      route: oidcCtx.oidc.route,
+      route: (ctx as KoaContextWithOIDC).oidc.route,
       ownDescriptor: Object.getOwnPropertyDescriptor(ctx, 'oidc'),
     });
   });
