@@ -595,7 +595,7 @@ async function main(): Promise<void> {
         `${PROCESSES} process${PROCESSES === 1 ? '' : 'es'} of each server for the protocol endpoints` +
         `${peakResettable ? '; peak RSS per endpoint' : '; peak RSS accumulates over the run (clear_refs not permitted)'}\n` +
         (GROUPS.has('flows')
-          ? `Flows: req/s is requests (flows for the full flow) per second, p50/p99 per request (per flow) in ms, from a fetch loop with ${CONNECTIONS} in flight; ` +
+          ? `Flows: req/s is requests (flows for the full flow) per second, p50/p99 per request (per flow) in ms, from loops of ${CONNECTIONS} in flight; ` +
             `code exchange over ${CODES} pre-minted codes; the full flow runs ${Math.max(DURATION_SECONDS, 10)} s\n`
           : '') +
         (scale
