@@ -4,7 +4,7 @@ import { interactionPolicy, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Pool } from '../db/pool.js';
 import type { Consents } from '../services/consents.js';
 import { reportingOutage } from './outage.js';
-import { findUserOnce } from './request-memo.js';
+import { findUserOnce, oncePerRequest } from './request-memo.js';
 
 /**
  * The login prompt is oidc-provider's own; the consent prompt asks Accord's consent decision
@@ -28,7 +28,7 @@ export function consentPolicy(consent: Consents, pool: Pool) {
     ),
   );
   const builtIn = policy.get('consent')!;
-  const decide = memoisedDecision(consent);
+  const decide = decisionOnce(consent);
   const prompt = new Prompt(
     { name: 'consent', requestable: true },
     new Check(
@@ -56,18 +56,20 @@ export function consentPolicy(consent: Consents, pool: Pool) {
   return policy;
 }
 
-/** The checks of one prompt run concurrently; evaluate the decision once per request. */
-function memoisedDecision(consent: Consents) {
-  const cache = new WeakMap<object, ReturnType<Consents['evaluate']>>();
+/**
+ * The checks of one prompt run concurrently; the decision is evaluated once per request, in the
+ * request's memo with its reads (request-memo.ts): it goes with the request, and a failed
+ * evaluation is forgotten, so a retry evaluates again.
+ */
+function decisionOnce(consent: Consents) {
   return async (ctx: KoaContextWithOIDC) => {
     const accountId = ctx.oidc.session?.accountId;
     const client = ctx.oidc.client;
     if (!accountId || !client) return undefined;
-    let pending = cache.get(ctx);
-    if (!pending) {
-      pending = consent.evaluate(accountId, client.clientId, ctx.oidc.requestParamScopes, false);
-      cache.set(ctx, pending);
-    }
-    return (await pending)?.decision;
+    const scopes = ctx.oidc.requestParamScopes;
+    const evaluated = await oncePerRequest(`decision:${accountId}:${client.clientId}`, () =>
+      consent.evaluate(accountId, client.clientId, scopes, false),
+    );
+    return evaluated?.decision;
   };
 }
