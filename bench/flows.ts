@@ -311,12 +311,8 @@ export class SilentSession {
   }
 
   static async of(target: Target, browser: Browser, connections: number): Promise<SilentSession> {
-    const cookies = new Map<string, string>();
-    for (const pair of (await browser.jar.getCookieString(`${target.url}/auth`)).split('; ').filter(Boolean)) {
-      const at = pair.indexOf('=');
-      cookies.set(pair.slice(0, at), pair.slice(at + 1));
-    }
-    return new SilentSession(target, cookies, connections);
+    const held = (await browser.jar.getCookieString(`${target.url}/auth`)).split('; ').filter(Boolean);
+    return new SilentSession(target, new Map(held.map(nameAndValue)), connections);
   }
 
   /** One silent authorization: resolves to its latency (ms) once /auth answered 303 to the app with a code. */
@@ -350,12 +346,21 @@ export class SilentSession {
   /** The new values of the session's cookies (the provider sets the same session cookie again each time). */
   private keepCookies(setCookies: string[] | undefined): void {
     for (const setCookie of setCookies ?? []) {
-      const pair = setCookie.split(';', 1)[0]!;
-      const at = pair.indexOf('=');
-      const name = pair.slice(0, at);
-      if (this.cookies.has(name)) this.cookies.set(name, pair.slice(at + 1));
+      const [name, value] = nameAndValue(setCookie.split(';', 1)[0]!);
+      if (this.cookies.has(name)) this.cookies.set(name, value);
     }
   }
+
+  /** Closes its kept-alive connections. */
+  close(): void {
+    this.agent.destroy();
+  }
+}
+
+/** `name=value` as its two parts. */
+function nameAndValue(pair: string): [string, string] {
+  const at = pair.indexOf('=');
+  return [pair.slice(0, at), pair.slice(at + 1)];
 }
 
 /** A browser with a signed-in session (one full flow through the login page). */
@@ -402,6 +407,7 @@ export async function silentReauthorization(
   await loop(ctx.concurrency, ctx.warmupSeconds, task);
   ctx.resetPeak();
   const result = await loop(ctx.concurrency, ctx.durationSeconds, task);
+  for (const session of silentSessions) session.close();
   const label =
     concurrency === 1 ? '1 in flight' : `${concurrency} in flight, ${sessions} session${sessions > 1 ? 's' : ''}`;
   return row(`GET /auth silent, admin consent → 303 code (${label})`, result, ctx.peakMb(), ctx.log);
