@@ -33,6 +33,8 @@ export interface FlowContext {
   concurrency: number;
   warmupSeconds: number;
   durationSeconds: number;
+  /** Turns Accord and the bare provider take in the code exchange and the refresh (BENCH_ROUNDS). */
+  rounds: number;
   /** Codes exchanged in the measured part of the code-exchange case. */
   codes: number;
   /** Resets the server's peak RSS; reads it (MB) after a case. */
@@ -46,11 +48,12 @@ export interface FlowContext {
   postgresCpuSeconds(): number;
   log(line: string): void;
   /**
-   * The bare provider (bench/server.ts bare: the same configuration, issuer, keys, adapter and
-   * database, served by node:http): when given, the code exchange and the refresh also redeem at
-   * it what Accord minted, so that the provider's own ceiling stands beside Accord's figure.
+   * The servers the code exchange and the refresh redeem at, taking turns: Accord's processes and
+   * the bare provider's (bench/server.ts bare: the same configuration, keys, adapter and database,
+   * served by node:http), all under Accord's issuer, so that each redeems what Accord minted and
+   * the provider's own ceiling stands beside Accord's figure. Unset: Accord alone.
    */
-  bare?: Redeemer;
+  redeemers?: Redeemer[];
 }
 
 /** The server a token request is timed on. */
@@ -63,11 +66,9 @@ export interface Redeemer {
   peakMb(): number;
 }
 
-/** Accord itself, or the bare provider beside it. */
-function redeemerOf(ctx: FlowContext, server: Redeemer['server']): Redeemer {
-  if (server === 'accord') return { ...ctx, server };
-  if (!ctx.bare) throw new Error('no bare provider to redeem at');
-  return ctx.bare;
+/** Accord itself, as the server a case times. */
+function accordItself(ctx: FlowContext): Redeemer {
+  return { ...ctx, server: 'accord' };
 }
 
 export interface StatementCount {
@@ -378,7 +379,7 @@ export async function signedInBrowser(
 const SCOPE = 'openid User.Read';
 
 /** Lets the loops read the CPU time and statements of the server the case times (Accord unless told). */
-function track(ctx: FlowContext, on: Redeemer = redeemerOf(ctx, 'accord')): void {
+function track(ctx: FlowContext, on: Redeemer = accordItself(ctx)): void {
   serverCpu = on.serverCpuSeconds;
   postgresCpu = ctx.postgresCpuSeconds;
   serverStatements = on.statements;
@@ -413,18 +414,90 @@ export async function silentReauthorization(
   return row(`GET /auth silent, admin consent → 303 code (${label})`, result, ctx.peakMb(), ctx.log);
 }
 
+/** A loop's figures with nothing in them yet, to add rounds to. */
+function noLoop(): LoopResult {
+  return {
+    latencies: [],
+    seconds: 0,
+    failed: 0,
+    clientCpu: 0,
+    serverCpu: 0,
+    postgresCpu: 0,
+    statements: 0,
+    byText: {},
+    gc: { ...NO_GC },
+  };
+}
+
+/** Adds one round's figures to a server's total. */
+function addRound(total: LoopResult, round: LoopResult): void {
+  total.latencies.push(...round.latencies);
+  total.seconds += round.seconds;
+  total.failed += round.failed;
+  total.clientCpu += round.clientCpu;
+  total.serverCpu += round.serverCpu;
+  total.postgresCpu += round.postgresCpu;
+  total.statements += round.statements;
+  for (const [text, n] of Object.entries(round.byText)) total.byText[text] = (total.byText[text] ?? 0) + n;
+  total.gc.pauses += round.gc.pauses;
+  total.gc.totalMs += round.gc.totalMs;
+  total.gc.longestMs = Math.max(total.gc.longestMs, round.gc.longestMs);
+  total.gc.atLeast10Ms += round.gc.atLeast10Ms;
+  if (round.firstError) total.firstError ??= round.firstError;
+}
+
+/**
+ * The context's redeemers (Accord's processes and the bare provider's) taking turns: `ctx.rounds`
+ * rounds, each started by the process after the one that started the round before, so that drift
+ * in the machine's speed (and the load generator's own) hits them alike; one row per server over
+ * all its processes, as for the endpoints (bench/run.ts). Until session 13 Accord and bare ran
+ * the case once each, one process each, one after the other: the refresh came out at 79–137 % of
+ * bare in runs of the same code. `warm` runs once per process before the first round; `round`
+ * runs one process's part of a round and is the timed part.
+ */
+async function takingTurns(
+  ctx: FlowContext,
+  name: string,
+  warm: (redeemer: Redeemer) => Promise<void>,
+  round: (redeemer: Redeemer) => Promise<LoopResult>,
+): Promise<Row[]> {
+  const redeemers = ctx.redeemers ?? [accordItself(ctx)];
+  for (const redeemer of redeemers) {
+    track(ctx, redeemer);
+    await warm(redeemer);
+    redeemer.resetPeak();
+  }
+  const totals = redeemers.map(noLoop);
+  for (let turn = 0; turn < ctx.rounds; turn++) {
+    for (let place = 0; place < redeemers.length; place++) {
+      const index = (turn + place) % redeemers.length;
+      track(ctx, redeemers[index]);
+      addRound(totals[index]!, await round(redeemers[index]!));
+    }
+  }
+  const servers = [...new Set(redeemers.map((redeemer) => redeemer.server))];
+  return servers.map((server) => {
+    const mine = redeemers.flatMap((redeemer, index) => (redeemer.server === server ? [index] : []));
+    const total = noLoop();
+    for (const index of mine) addRound(total, totals[index]!);
+    // Seconds add up over the processes (they ran one after the other): req/s is per process.
+    ctx.log(
+      `  ${server.padEnd(6)}  ${name} per process: ` +
+        `${mine.map((index) => `${Math.round(totals[index]!.latencies.length / totals[index]!.seconds)}/s`).join(', ')}\n`,
+    );
+    return row(name, total, Math.max(...mine.map((index) => redeemers[index]!.peakMb())), ctx.log, server);
+  });
+}
+
 /**
  * 1. Authorization-code exchange. Codes are single-use and live 60 s: they are minted by silent
  * re-authorization at Accord in one signed-in session (10 in flight), in batches, each batch
- * exchanged right after it was minted, at Accord or at the bare provider (`on`); only the
- * exchanges are timed.
+ * exchanged right after it was minted, at Accord and at the bare provider taking turns (a batch
+ * of `ctx.codes / ctx.rounds` each per round); only the exchanges are timed.
  */
-export async function codeExchange(ctx: FlowContext, on: Redeemer['server'] = 'accord'): Promise<Row> {
-  const redeemer = redeemerOf(ctx, on);
-  track(ctx, redeemer);
+export async function codeExchange(ctx: FlowContext): Promise<Row[]> {
   const browser = await signedInBrowser(ctx, ctx.users[0]!, SCOPE);
-  const batchSize = Math.min(ctx.codes, Number(process.env.BENCH_CODE_BATCH ?? 1500));
-  const runBatch = async (size: number): Promise<LoopResult> => {
+  const exchangeBatch = async (redeemer: Redeemer, size: number): Promise<LoopResult> => {
     const codes: MintedCode[] = [];
     const mintStarted = performance.now();
     const minted = await loop(ctx.concurrency, 55, async () => {
@@ -450,47 +523,26 @@ export async function codeExchange(ctx: FlowContext, on: Redeemer['server'] = 'a
       });
     });
   };
-  await runBatch(Math.min(300, batchSize)); // warm-up
-  redeemer.resetPeak();
-  const total: LoopResult = {
-    latencies: [],
-    seconds: 0,
-    failed: 0,
-    clientCpu: 0,
-    serverCpu: 0,
-    postgresCpu: 0,
-    statements: 0,
-    byText: {},
-    gc: { ...NO_GC },
-  };
-  for (let left = ctx.codes; left > 0; left -= batchSize) {
-    const batch = await runBatch(Math.min(left, batchSize));
-    total.latencies.push(...batch.latencies);
-    total.seconds += batch.seconds;
-    total.failed += batch.failed;
-    total.clientCpu += batch.clientCpu;
-    total.serverCpu += batch.serverCpu;
-    total.postgresCpu += batch.postgresCpu;
-    total.statements += batch.statements;
-    for (const [text, n] of Object.entries(batch.byText)) total.byText[text] = (total.byText[text] ?? 0) + n;
-    total.gc.pauses += batch.gc.pauses;
-    total.gc.totalMs += batch.gc.totalMs;
-    total.gc.longestMs = Math.max(total.gc.longestMs, batch.gc.longestMs);
-    total.gc.atLeast10Ms += batch.gc.atLeast10Ms;
-    if (batch.firstError) total.firstError ??= batch.firstError;
-  }
-  return row('POST /token authorization_code', total, redeemer.peakMb(), ctx.log, on);
+  const perRound = Math.ceil(ctx.codes / ctx.rounds);
+  return takingTurns(
+    ctx,
+    'POST /token authorization_code',
+    async (redeemer) => {
+      const warm = await exchangeBatch(redeemer, Math.min(300, perRound));
+      if (warm.failed) throw new Error(`code exchange warm-up: ${warm.failed} failed: ${warm.firstError}`);
+    },
+    (redeemer) => exchangeBatch(redeemer, perRound),
+  );
 }
 
 /**
  * 2. Refresh with rotation: each worker carries its own chain (its own user's grant, signed in
  * with offline_access and prompt=consent, which oidc-provider requires to issue a refresh token),
- * started at Accord and rotated at Accord or at the bare provider (`on`); every refresh returns
- * the next refresh token and invalidates the one sent.
+ * started at Accord and rotated at Accord and at the bare provider taking turns
+ * (`ctx.durationSeconds / ctx.rounds` each per round); every refresh returns the next refresh
+ * token and invalidates the one sent, whichever server answered.
  */
-export async function refreshRotation(ctx: FlowContext, on: Redeemer['server'] = 'accord'): Promise<Row> {
-  const redeemer = redeemerOf(ctx, on);
-  track(ctx, redeemer);
+export async function refreshRotation(ctx: FlowContext): Promise<Row[]> {
   const scope = 'openid offline_access User.Read';
   const chains: string[] = [];
   for (let i = 0; i < ctx.concurrency; i++) {
@@ -510,18 +562,24 @@ export async function refreshRotation(ctx: FlowContext, on: Redeemer['server'] =
       throw new Error(`no refresh token for ${user.signIn}: ${JSON.stringify(tokens)}`);
     chains.push(tokens.refresh_token);
   }
-  const target = { ...ctx, url: redeemer.url };
-  const refresh = async (worker: number) => {
-    const tokens = await tokenRequest(target, { grant_type: 'refresh_token', refresh_token: chains[worker]! });
-    if (typeof tokens.refresh_token !== 'string' || tokens.refresh_token === chains[worker])
-      throw new Error('refresh did not rotate');
-    chains[worker] = tokens.refresh_token;
+  const refreshAt = (redeemer: Redeemer) => {
+    const target = { ...ctx, url: redeemer.url };
+    return async (worker: number) => {
+      const tokens = await tokenRequest(target, { grant_type: 'refresh_token', refresh_token: chains[worker]! });
+      if (typeof tokens.refresh_token !== 'string' || tokens.refresh_token === chains[worker])
+        throw new Error('refresh did not rotate');
+      chains[worker] = tokens.refresh_token;
+    };
   };
-  const warm = await loop(ctx.concurrency, ctx.warmupSeconds, refresh);
-  if (warm.failed) throw new Error(`refresh warm-up: ${warm.failed} failed: ${warm.firstError}`);
-  redeemer.resetPeak();
-  const result = await loop(ctx.concurrency, ctx.durationSeconds, refresh);
-  return row('POST /token refresh_token (rotation)', result, redeemer.peakMb(), ctx.log, on);
+  return takingTurns(
+    ctx,
+    'POST /token refresh_token (rotation)',
+    async (redeemer) => {
+      const warm = await loop(ctx.concurrency, ctx.warmupSeconds, refreshAt(redeemer));
+      if (warm.failed) throw new Error(`refresh warm-up: ${warm.failed} failed: ${warm.firstError}`);
+    },
+    (redeemer) => loop(ctx.concurrency, ctx.durationSeconds / ctx.rounds, refreshAt(redeemer)),
+  );
 }
 
 /** One full flow in a fresh browser: /auth, login page, sign-in, code, /token; returns the tokens. */

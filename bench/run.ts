@@ -25,6 +25,7 @@ import {
   type FlowContext,
   details as flowDetails,
   fullSignInFlow,
+  type Redeemer,
   type Row,
   refreshRotation,
   type StatementCount,
@@ -56,8 +57,8 @@ const DURATION_SECONDS = Number(process.env.BENCH_DURATION ?? 5);
 const GROUPS = new Set((process.env.BENCH_CASES ?? 'endpoints,flows').split(',').map((group) => group.trim()));
 const SCALE = process.env.BENCH_SCALE === '1' || process.env.BENCH_SCALE === 'true';
 const CODES = Number(process.env.BENCH_CODES ?? 3000);
-// BENCH_FLOWS=silent1,code: only these flow cases (code, code-bare, refresh, refresh-bare, silent10,
-// silent10x10, silent1, full); the -bare ones redeem at the bare provider what Accord minted.
+// BENCH_FLOWS=silent1,code: only these flow cases (code, refresh, silent10, silent10x10, silent1,
+// full); code and refresh redeem at Accord and at the bare provider, taking turns.
 const FLOW_FILTER = process.env.BENCH_FLOWS?.split(',').map((name) => name.trim());
 // BENCH_ENDPOINTS=token,jwks: only the endpoint cases whose name contains one of these words.
 const ENDPOINT_FILTER = process.env.BENCH_ENDPOINTS?.split(',')
@@ -314,7 +315,7 @@ function printFlowCeiling(rows: Row[]): void {
     });
   if (lines.length > 0)
     process.stdout.write(
-      `\nFlows at the bare provider (the provider's own ceiling, same minutes):\n${lines.join('\n')}\n`,
+      `\nFlows at the bare provider (the provider's own ceiling, taking turns with Accord in the same rounds):\n${lines.join('\n')}\n`,
     );
 }
 
@@ -335,7 +336,7 @@ function printTargets(rows: Row[], scale: ScaleResult | undefined): void {
     if (!accord) continue;
     const ofBare = bare ? (100 * accord.rps) / bare.rps : undefined;
     lines.push(
-      `- ${name}: accord ${Math.round(accord.rps)}/s${ofBare === undefined ? ' (no bare row: run code-bare / refresh-bare)' : `, ${ofBare.toFixed(0)} % of bare's ${Math.round(bare!.rps)}/s`} ` +
+      `- ${name}: accord ${Math.round(accord.rps)}/s${ofBare === undefined ? ' (no bare row)' : `, ${ofBare.toFixed(0)} % of bare's ${Math.round(bare!.rps)}/s`} ` +
         `(target ≥ 1000/s or ≥ 95 % of bare: ${judge(accord.rps >= 1000 || (ofBare ?? 0) >= 95)})`,
     );
   }
@@ -493,14 +494,35 @@ async function main(): Promise<void> {
     }
 
     if (GROUPS.has('flows')) {
-      const accordPid = accord.child.pid!;
-      // The bare provider again, under Accord's issuer (so that the sample API's identifier, and
-      // with it every grant's resource, is the same): it redeems what Accord minted.
-      const bareFlows = await startServer('bare', databaseUrl, accord.url);
-      children.push(bareFlows.child);
-      const bareFlowsPid = bareFlows.child.pid!;
+      const redeemerOf = (server: 'accord' | 'bare', started: Started): Redeemer => {
+        const pid = started.child.pid!;
+        return {
+          server,
+          url: started.url,
+          resetPeak: () => resetPeakRss(pid),
+          peakMb: () => rssMb(pid),
+          serverCpuSeconds: () => cpuSeconds(pid),
+          statements: async () => (await (await fetch(`${started.url}/bench/stats`)).json()) as StatementCount,
+        };
+      };
+      // The code exchange and the refresh redeem at PROCESSES processes of Accord (the first is
+      // this one) and of the bare provider, all under Accord's issuer (so that the sample API's
+      // identifier, and with it every grant's resource, is the same), started in turns.
+      const accordItself = redeemerOf('accord', accord);
+      const redeemers: Redeemer[] = [accordItself];
+      if (FLOW_FILTER?.some((name) => name === 'code' || name === 'refresh') ?? true) {
+        for (let i = 0; i < PROCESSES; i++) {
+          const bareFlows = await startServer('bare', databaseUrl, accord.url);
+          children.push(bareFlows.child);
+          redeemers.push(redeemerOf('bare', bareFlows));
+          if (i === PROCESSES - 1) break;
+          const moreAccord = await startServer('accord', databaseUrl, accord.url);
+          children.push(moreAccord.child);
+          redeemers.push(redeemerOf('accord', moreAccord));
+        }
+      }
       const ctx: FlowContext = {
-        url: accord.url,
+        ...accordItself,
         app: await relyingParty(
           { url: accord.url } as TestServer,
           seeded.flowsApp.clientId,
@@ -511,34 +533,22 @@ async function main(): Promise<void> {
         concurrency: CONNECTIONS,
         warmupSeconds: WARMUP_SECONDS,
         durationSeconds: DURATION_SECONDS,
+        rounds: ROUNDS,
         codes: CODES,
-        resetPeak: () => resetPeakRss(accordPid),
-        peakMb: () => rssMb(accordPid),
-        serverCpuSeconds: () => cpuSeconds(accordPid),
         postgresCpuSeconds,
-        statements: async () => (await (await fetch(`${accord.url}/bench/stats`)).json()) as StatementCount,
         log: (line) => process.stderr.write(line),
-        bare: {
-          server: 'bare',
-          url: bareFlows.url,
-          resetPeak: () => resetPeakRss(bareFlowsPid),
-          peakMb: () => rssMb(bareFlowsPid),
-          serverCpuSeconds: () => cpuSeconds(bareFlowsPid),
-          statements: async () => (await (await fetch(`${bareFlows.url}/bench/stats`)).json()) as StatementCount,
-        },
+        redeemers,
       };
-      const flows: Record<string, () => Promise<Row>> = {
-        code: () => codeExchange(ctx),
-        'code-bare': () => codeExchange(ctx, 'bare'),
-        refresh: () => refreshRotation(ctx),
-        'refresh-bare': () => refreshRotation(ctx, 'bare'),
+      const flows: Record<string, () => Promise<Row | Row[]>> = {
+        code: () => codeExchange(ctx), // accord and bare taking turns
+        refresh: () => refreshRotation(ctx), // accord and bare taking turns
         silent10: () => silentReauthorization(ctx), // 10 in flight in one session, as asked
         silent10x10: () => silentReauthorization(ctx, CONNECTIONS, CONNECTIONS), // 10 users, a session each
         silent1: () => silentReauthorization(ctx, 1),
         full: () => fullSignInFlow(ctx),
       };
       for (const [name, flow] of Object.entries(flows))
-        if (!FLOW_FILTER || FLOW_FILTER.includes(name)) rows.push(await flow());
+        if (!FLOW_FILTER || FLOW_FILTER.includes(name)) rows.push(...[await flow()].flat());
     }
 
     // The expiry purge under silent /auth (bench/storage.ts, its own PostgreSQL and server): only when asked (BENCH_CASES=storage).
