@@ -32,7 +32,14 @@ import {
   silentReauthorization,
 } from './flows.js';
 import { pinPostgres } from './pin-postgres.js';
-import { type LatencyStats, runScale, type ScalePostgres, type ScaleResult, startScalePostgres } from './scale.js';
+import {
+  type LatencyStats,
+  runScale,
+  type ScalePostgres,
+  type ScaleResult,
+  type ServerSideStats,
+  startScalePostgres,
+} from './scale.js';
 import { storageCase } from './storage.js';
 import {
   adminQuery,
@@ -296,6 +303,14 @@ function printTable(rows: Row[]): void {
   for (const line of lines) process.stdout.write(`${format(line)}\n`);
 }
 
+/** One latency figure over another: p50, p99 and mean, and the two means. */
+function ratios(over: LatencyStats, under: LatencyStats): string {
+  return (
+    `p50 ${(over.p50 / under.p50).toFixed(2)}×, p99 ${(over.p99 / under.p99).toFixed(2)}×, ` +
+    `mean ${(over.mean / under.mean).toFixed(2)}× (means ${over.mean.toFixed(3)} / ${under.mean.toFixed(3)} ms)`
+  );
+}
+
 /** The flows whose tokens are redeemed at the bare provider too (bench/flows.ts, takingTurns). */
 const REDEEMING_FLOWS = ['POST /token authorization_code', 'POST /token refresh_token (rotation)'];
 
@@ -354,9 +369,9 @@ function printTargets(rows: Row[], scale: ScaleResult | undefined): void {
       lines.push(`- silent /auth, ${label}: p99 ${row.p99} ms (target < ${limit} ms: ${judge(row.p99 < limit)})`);
   }
   if (scale) {
-    const ratio = scale.scale.mean / scale.small.mean;
+    const ratio = scale.scale.mean / scale.tiny.mean;
     lines.push(
-      `- the consent decision's query at scale: ${ratio.toFixed(2)}× the small database's mean (target ≤ 1.2×: ${judge(ratio <= 1.2)})`,
+      `- the consent decision's query at scale: ${ratio.toFixed(2)}× its mean on the same seed at ${fmt(scale.tinyRows.users!)} users (target ≤ 1.2×: ${judge(ratio <= 1.2)})`,
     );
   }
   if (lines.length > 0) process.stdout.write(`\nTargets (issue 17), this run:\n${lines.join('\n')}\n`);
@@ -589,8 +604,16 @@ async function main(): Promise<void> {
         failed: 0,
       });
       const { users, user_consents: consents } = scale.rows;
+      const tiny = scale.tinyRows;
       rows.push(
-        scaleRow(`loadAccess, small database (${smallUsers.length} users, ${smallApps.length} apps)`, scale.small),
+        scaleRow(
+          `loadAccess, the bench's seed (${smallUsers.length} users, ${smallApps.length} apps, no user consents)`,
+          scale.small!,
+        ),
+        scaleRow(
+          `loadAccess, the scale seed at ${fmt(tiny.users!)} users, ${fmt(tiny.user_consents!)} user_consents`,
+          scale.tiny,
+        ),
         scaleRow(`loadAccess, ${fmt(users!)} users, ${fmt(consents!)} user_consents`, scale.scale),
         scaleRow(`same, users this process has not met (tenant looked up first)`, scale.unmet),
       );
@@ -629,6 +652,10 @@ async function main(): Promise<void> {
     if (flowDetails.length > 0)
       process.stdout.write(`\nFlows, measured part:\n${flowDetails.map((line) => `- ${line}`).join('\n')}\n`);
     if (scale) {
+      const onEach = (figure: (server: ServerSideStats) => string) =>
+        [scale!.scaleServer, scale!.tinyServer, scale!.smallServer]
+          .map((server) => (server ? figure(server) : '-'))
+          .join(' vs ');
       process.stdout.write(
         `\nScale database: ${Object.entries(scale.rows)
           .map(([table, n]) => `${table} ${fmt(n)}`)
@@ -638,16 +665,14 @@ async function main(): Promise<void> {
             .toFixed(0)} s (${Object.entries(scale.seedSeconds)
             .map(([step, sec]) => `${step} ${sec.toFixed(1)}`)
             .join(', ')}); ` +
-          `calls that found a user consent row: ${scale.found}/${scale.scale.calls} (small database: ${scale.smallFound}/${scale.small.calls})\n` +
-          `loadAccess scale/small: p50 ${(scale.scale.p50 / scale.small.p50).toFixed(2)}×, p99 ${(scale.scale.p99 / scale.small.p99).toFixed(2)}×, ` +
-          `mean ${(scale.scale.mean / scale.small.mean).toFixed(2)}× (means ${scale.scale.mean.toFixed(3)} / ${scale.small.mean.toFixed(3)} ms)\n` +
-          (scale.smallServer
-            ? `PostgreSQL's own time for the query (EXPLAIN ANALYZE of ${scale.scaleServer.execution.calls} random pairs on each): ` +
-              `execution p50/p99 ${ms(scale.scaleServer.execution)} on the scale database vs ${ms(scale.smallServer.execution)} on the small one; ` +
-              `planning ${ms(scale.scaleServer.planning)} vs ${ms(scale.smallServer.planning)}; ` +
-              `shared buffers per execution ${scale.scaleServer.buffers.toFixed(1)} vs ${scale.smallServer.buffers.toFixed(1)} ` +
-              `(read from outside shared_buffers: ${scale.scaleServer.reads.toFixed(2)} vs ${scale.smallServer.reads.toFixed(2)})\n`
-            : '') +
+          `calls that found a user consent row: ${scale.found.scale}/${scale.scale.calls} (${fmt(scale.tinyRows.users!)} users: ${scale.found.tiny}/${scale.tiny.calls}; the bench's seed: ${scale.found.small}/${scale.small?.calls})\n` +
+          `loadAccess scale/${fmt(scale.tinyRows.users!)} users: ${ratios(scale.scale, scale.tiny)}; ` +
+          `scale/the bench's seed: ${scale.small ? ratios(scale.scale, scale.small) : '-'}\n` +
+          `PostgreSQL's own time for the query (EXPLAIN ANALYZE of ${scale.scaleServer.execution.calls} random pairs on each), ` +
+          `on the scale database, on ${fmt(scale.tinyRows.users!)} users and on the bench's seed: ` +
+          `execution p50/p99 ${onEach((server) => ms(server.execution))}; planning ${onEach((server) => ms(server.planning))}; ` +
+          `shared buffers per execution ${onEach((server) => server.buffers.toFixed(1))} ` +
+          `(read from outside shared_buffers: ${onEach((server) => server.reads.toFixed(2))})\n` +
           `EXPLAIN (ANALYZE, BUFFERS) of one loadAccess on the scale database:\n${scale.plan}\n`,
       );
     }

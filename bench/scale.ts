@@ -21,11 +21,26 @@ import { migrate } from '../src/db/migrate.js';
 import { createPool, type Pool } from '../src/db/pool.js';
 import { adminQuery, withDatabase } from './support.js';
 
-export const SCALE = {
+export interface ScaleSizes {
+  tenants: number;
+  usersPerTenant: number;
+  apps: number;
+}
+
+export const SCALE: ScaleSizes = {
   tenants: Number(process.env.BENCH_SCALE_TENANTS ?? 100_000),
   usersPerTenant: Number(process.env.BENCH_SCALE_USERS_PER_TENANT ?? 10),
   apps: Number(process.env.BENCH_SCALE_APPS ?? 10),
 };
+
+/**
+ * The same seed at two tenants: 20 users, 200 user_consents, every index a single page. The
+ * decision's query finds what it finds at scale (a user consent for every pair, the admin consent
+ * for app 1, the block of app 2), so the ratio is the price of the database's size alone. The
+ * bench's own seed (bench/support.ts), the comparison until session 13, has no user consent rows:
+ * there every call found none, and so read fewer pages and returned less (bench/README.md).
+ */
+export const TINY: ScaleSizes = { ...SCALE, tenants: 2 };
 
 export interface LatencyStats {
   calls: number;
@@ -53,6 +68,28 @@ export function stats(latencies: number[], seconds: number): LatencyStats {
 
 const CONSENT_TABLES = `ARRAY['users', 'tenants', 'tenant_apps', 'admin_consents', 'user_consents']::regclass[]`;
 const pad = (width: number) => (expr: string) => `lpad((${expr})::text, ${width}, '0')`;
+
+/** The digits of tenant, user and app ids: as wide as the full scale's numbers. */
+const WIDTHS = {
+  tenant: String(SCALE.tenants).length,
+  user: String(SCALE.tenants * SCALE.usersPerTenant).length,
+  app: String(SCALE.apps).length,
+};
+const idWidths = () => ({ t: pad(WIDTHS.tenant), u: pad(WIDTHS.user), a: pad(WIDTHS.app) });
+const appId = (n: number) => `scale-app-${String(n).padStart(WIDTHS.app, '0')}`;
+
+/** A random (user, app) pair of a database seeded with `sizes`. */
+function pairsOf(sizes: ScaleSizes): () => [UserKey, string] {
+  const users = sizes.tenants * sizes.usersPerTenant;
+  return () => {
+    const i = 1 + Math.floor(Math.random() * users);
+    const user = {
+      tenantId: `t${String(1 + Math.floor((i - 1) / sizes.usersPerTenant)).padStart(WIDTHS.tenant, '0')}`,
+      id: `u${String(i).padStart(WIDTHS.user, '0')}`,
+    };
+    return [user, appId(1 + Math.floor(Math.random() * sizes.apps))];
+  };
+}
 
 // The seeded consent tables and indexes take ~2.2 GB; a server that holds them keeps them in shared_buffers.
 const SHARED_BUFFERS = process.env.BENCH_SCALE_SHARED_BUFFERS ?? '3GB';
@@ -125,12 +162,15 @@ async function serverSettings(url: string) {
  * Seeds the scale rows into a migrated database; returns the seconds each step took. Uses its own
  * connection: the application pool's query timeout is far shorter than a 10M-row insert.
  */
-export async function seedScale(databaseUrl: string, log: (line: string) => void): Promise<Record<string, number>> {
-  const { tenants, usersPerTenant, apps } = SCALE;
+export async function seedScale(
+  databaseUrl: string,
+  log: (line: string) => void,
+  sizes: ScaleSizes = SCALE,
+): Promise<Record<string, number>> {
+  const { tenants, usersPerTenant, apps } = sizes;
   const users = tenants * usersPerTenant;
-  const t = pad(String(tenants).length);
-  const u = pad(String(users).length);
-  const a = pad(String(apps).length);
+  // Ids as wide as at full scale whatever the sizes, so that keys are alike in every seed.
+  const { t, u, a } = idWidths();
   const tenantOfUser = `1 + (i - 1) / ${usersPerTenant}`;
   const steps: [string, string][] = [
     [
@@ -201,7 +241,7 @@ export async function seedScale(databaseUrl: string, log: (line: string) => void
       const started = performance.now();
       await client.query(sql);
       timings[name] = (performance.now() - started) / 1000;
-      log(`  scale seed: ${name} ${timings[name]!.toFixed(1)} s\n`);
+      log(`  ${sizes === SCALE ? 'scale' : `${tenants}-tenant`} seed: ${name} ${timings[name]!.toFixed(1)} s\n`);
     }
   } finally {
     await client.end();
@@ -350,33 +390,37 @@ export interface ScaleResult {
   seedSeconds: Record<string, number>;
   rows: Record<string, number>;
   sizeMb: number;
-  /** loadAccess on the scale database, and on the small database in alternation with it. */
+  /** loadAccess on the scale database, and on the others in alternation with it. */
   scale: LatencyStats;
   /** The same on the scale database for users this process has not met: the tenant looked up first. */
   unmet: LatencyStats;
-  small: LatencyStats;
-  found: number;
-  smallFound: number;
+  /** The same seed at two tenants (TINY): the comparison issue 17's target is judged on. */
+  tiny: LatencyStats;
+  tinyRows: Record<string, number>;
+  /** The bench's own seed, when given (no user consent rows): the comparison until session 13. */
+  small?: LatencyStats;
+  /** Calls that found a user consent row, on each. */
+  found: { scale: number; tiny: number; small?: number };
   plan: string;
   /** The database's own time for the query (EXPLAIN ANALYZE), on each database. */
   scaleServer: ServerSideStats;
+  tinyServer: ServerSideStats;
   smallServer?: ServerSideStats;
 }
 
-/** Creates, seeds and measures the scale database; drops it at the end. */
-export async function runScale(
-  adminUrl: string,
-  calls: number,
-  log: (line: string) => void,
-  small?: Target,
-): Promise<ScaleResult> {
+/** A migrated database seeded with `sizes`: its pool, its row counts and size, and the seed's timings. */
+async function seededDatabase(adminUrl: string, sizes: ScaleSizes, log: (line: string) => void) {
   const database = `accord_bench_scale_${randomBytes(4).toString('hex')}`;
   await adminQuery(adminUrl, `CREATE DATABASE ${database}`);
   const databaseUrl = withDatabase(adminUrl, database);
   const pool = createPool(databaseUrl, () => undefined);
+  const drop = async () => {
+    await pool.end();
+    await adminQuery(adminUrl, `DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+  };
   try {
     await migrate(pool);
-    const seedSeconds = await seedScale(databaseUrl, log);
+    const seedSeconds = await seedScale(databaseUrl, log, sizes);
     const { rows: counts } = await pool.query<Record<string, string>>(
       `SELECT (SELECT count(*) FROM tenants) AS tenants, (SELECT count(*) FROM users) AS users,
               (SELECT count(*) FROM user_consents) AS user_consents, (SELECT count(*) FROM admin_consents) AS admin_consents,
@@ -384,43 +428,57 @@ export async function runScale(
     );
     const { size, ...rest } = counts[0]!;
     const rows = Object.fromEntries(Object.entries(rest).map(([key, value]) => [key, Number(value)]));
-    const users = SCALE.tenants * SCALE.usersPerTenant;
-    const uw = String(users).length;
-    const aw = String(SCALE.apps).length;
-    const tw = String(SCALE.tenants).length;
-    const pair = (): [UserKey, string] => {
-      const i = 1 + Math.floor(Math.random() * users);
-      const user = {
-        tenantId: `t${String(1 + Math.floor((i - 1) / SCALE.usersPerTenant)).padStart(tw, '0')}`,
-        id: `u${String(i).padStart(uw, '0')}`,
+    return { database, pool, drop, seedSeconds, rows, sizeMb: Number(size) / 2 ** 20 };
+  } catch (error) {
+    await drop();
+    throw error;
+  }
+}
+
+/** Creates, seeds and measures the scale database and the tiny one; drops them at the end. */
+export async function runScale(
+  adminUrl: string,
+  calls: number,
+  log: (line: string) => void,
+  small?: Target,
+): Promise<ScaleResult> {
+  const scaled = await seededDatabase(adminUrl, SCALE, log);
+  try {
+    const tiny = await seededDatabase(adminUrl, TINY, log);
+    try {
+      const pool = scaled.pool;
+      const pair = pairsOf(SCALE);
+      const tinyTarget = { pool: tiny.pool, pair: pairsOf(TINY) };
+      const [scale, unmet, tinyResult, smallResult] = await compareLoadAccess(
+        [{ pool, pair }, { pool, pair, byIdAlone: true }, tinyTarget, ...(small ? [small] : [])],
+        calls,
+      );
+      const plan = await explainLoadAccess(pool, pair()[0], appId(1));
+      const explainCalls = Math.min(calls, 2000);
+      const scaleServer = await serverSideLoadAccess(pool, explainCalls, pair);
+      const tinyServer = await serverSideLoadAccess(tiny.pool, explainCalls, tinyTarget.pair);
+      const smallServer = small ? await serverSideLoadAccess(small.pool, explainCalls, small.pair) : undefined;
+      return {
+        database: scaled.database,
+        seedSeconds: scaled.seedSeconds,
+        rows: scaled.rows,
+        sizeMb: scaled.sizeMb,
+        scale: scale!.stats,
+        unmet: unmet!.stats,
+        tiny: tinyResult!.stats,
+        tinyRows: tiny.rows,
+        ...(smallResult ? { small: smallResult.stats } : {}),
+        found: { scale: scale!.found, tiny: tinyResult!.found, ...(smallResult ? { small: smallResult.found } : {}) },
+        plan,
+        scaleServer,
+        tinyServer,
+        ...(smallServer ? { smallServer } : {}),
       };
-      return [user, `scale-app-${String(1 + Math.floor(Math.random() * SCALE.apps)).padStart(aw, '0')}`];
-    };
-    const [scale, unmet, smallResult] = await compareLoadAccess(
-      [{ pool, pair }, { pool, pair, byIdAlone: true }, ...(small ? [small] : [])],
-      calls,
-    );
-    const plan = await explainLoadAccess(pool, pair()[0], `scale-app-${'1'.padStart(aw, '0')}`);
-    const explainCalls = Math.min(calls, 2000);
-    const scaleServer = await serverSideLoadAccess(pool, explainCalls, pair);
-    const smallServer = small ? await serverSideLoadAccess(small.pool, explainCalls, small.pair) : undefined;
-    return {
-      database,
-      seedSeconds,
-      rows,
-      sizeMb: Number(size) / 2 ** 20,
-      scale: scale!.stats,
-      unmet: unmet!.stats,
-      found: scale!.found,
-      small: smallResult?.stats ?? scale!.stats,
-      smallFound: smallResult?.found ?? 0,
-      plan,
-      scaleServer,
-      ...(smallServer ? { smallServer } : {}),
-    };
+    } finally {
+      await tiny.drop();
+    }
   } finally {
-    await pool.end();
-    await adminQuery(adminUrl, `DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+    await scaled.drop();
   }
 }
 
