@@ -490,6 +490,38 @@ async function takingTurns(
 }
 
 /**
+ * Silent /auth with 1 in flight at several Accord servers taking turns (`rounds` rounds of
+ * `seconds / rounds` each, after `warmupSeconds` at each), each in a session of its own user:
+ * the consent decision at scale through a request (bench/scale.ts). Each server's latencies, ms.
+ */
+export async function silentTakingTurns(
+  servers: { target: Target; user: { signIn: string; password: string } }[],
+  rounds: number,
+  seconds: number,
+  warmupSeconds: number,
+): Promise<number[][]> {
+  const sessions: SilentSession[] = [];
+  for (const { target, user } of servers)
+    sessions.push(await SilentSession.of(target, await signedInBrowser(target, user, SCOPE), 1));
+  const run = async (session: SilentSession, forSeconds: number, into: number[]) => {
+    const deadline = performance.now() + forSeconds * 1000;
+    while (performance.now() < deadline) into.push(await session.authorize(SCOPE));
+  };
+  try {
+    for (const session of sessions) await run(session, warmupSeconds, []);
+    const latencies = sessions.map((): number[] => []);
+    for (let turn = 0; turn < rounds; turn++)
+      for (let place = 0; place < sessions.length; place++) {
+        const index = (turn + place) % sessions.length;
+        await run(sessions[index]!, seconds / rounds, latencies[index]!);
+      }
+    return latencies;
+  } finally {
+    for (const session of sessions) session.close();
+  }
+}
+
+/**
  * 1. Authorization-code exchange. Codes are single-use and live 60 s: they are minted by silent
  * re-authorization at Accord in one signed-in session (10 in flight), in batches, each batch
  * exchanged right after it was minted, at Accord and at the bare provider taking turns (a batch

@@ -30,6 +30,7 @@ import {
   refreshRotation,
   type StatementCount,
   silentReauthorization,
+  silentTakingTurns,
 } from './flows.js';
 import { pinPostgres } from './pin-postgres.js';
 import {
@@ -38,7 +39,9 @@ import {
   type ScalePostgres,
   type ScaleResult,
   type ServerSideStats,
+  type SilentAuthAt,
   startScalePostgres,
+  stats,
 } from './scale.js';
 import { storageCase } from './storage.js';
 import {
@@ -303,6 +306,35 @@ function printTable(rows: Row[]): void {
   for (const line of lines) process.stdout.write(`${format(line)}\n`);
 }
 
+/**
+ * Silent /auth (1 in flight) at an Accord server on the scale database and at one on the tiny one,
+ * taking turns: the consent decision at scale through a request. Each database gets the bench's
+ * seed too (Contoso, its flows app admin-consented, a user to sign in), beside the scale rows: the
+ * request reads the user among 1M and looks the consent up among 10M rows.
+ */
+const silentAuthAt: SilentAuthAt = async (databases) => {
+  const started: ChildProcess[] = [];
+  try {
+    const servers = [];
+    for (const databaseUrl of [databases.scale, databases.tiny]) {
+      const pool = createPool(databaseUrl, () => undefined);
+      const seeded = await seedBenchDatabase(pool, 1).finally(() => pool.end());
+      const server = await startServer('accord', databaseUrl);
+      started.push(server.child);
+      const app = await relyingParty(
+        { url: server.url } as TestServer,
+        seeded.flowsApp.clientId,
+        seeded.flowsApp.clientSecret,
+      );
+      servers.push({ target: { url: server.url, app, basic: seeded.flowsApp.basic }, user: seeded.users[0]! });
+    }
+    const [scale, tiny] = await silentTakingTurns(servers, ROUNDS, DURATION_SECONDS, WARMUP_SECONDS);
+    return { scale: stats(scale!, DURATION_SECONDS), tiny: stats(tiny!, DURATION_SECONDS) };
+  } finally {
+    for (const child of started) await stopServer(child);
+  }
+};
+
 /** One latency figure over another: p50, p99 and mean, and the two means. */
 function ratios(over: LatencyStats, under: LatencyStats): string {
   return (
@@ -373,6 +405,12 @@ function printTargets(rows: Row[], scale: ScaleResult | undefined): void {
     lines.push(
       `- the consent decision's query at scale: ${ratio.toFixed(2)}× its mean on the same seed at ${fmt(scale.tinyRows.users!)} users (target ≤ 1.2×: ${judge(ratio <= 1.2)})`,
     );
+    if (scale.silent) {
+      const throughRequest = scale.silent.scale.mean / scale.silent.tiny.mean;
+      lines.push(
+        `- the consent decision at scale through silent /auth (1 in flight): ${throughRequest.toFixed(2)}× the mean on ${fmt(scale.tinyRows.users!)} users (target ≤ 1.2×: ${judge(throughRequest <= 1.2)})`,
+      );
+    }
   }
   if (lines.length > 0) process.stdout.write(`\nTargets (issue 17), this run:\n${lines.join('\n')}\n`);
 }
@@ -593,7 +631,13 @@ async function main(): Promise<void> {
       const { rows: smallApps } = await smallPool.query<{ client_id: string }>('SELECT client_id FROM apps');
       const pick = <T>(list: T[]) => list[Math.floor(Math.random() * list.length)]!;
       const smallPair = (): [UserKey, string] => [pick(smallUsers), pick(smallApps).client_id];
-      scale = await runScale(scalePostgres.adminUrl, SCALE_CALLS, log, { pool: smallPool, pair: smallPair });
+      scale = await runScale(
+        scalePostgres.adminUrl,
+        SCALE_CALLS,
+        log,
+        { pool: smallPool, pair: smallPair },
+        silentAuthAt,
+      );
       const scaleRow = (name: string, stats: LatencyStats): Row => ({
         server: 'pg',
         name,
@@ -617,6 +661,20 @@ async function main(): Promise<void> {
         scaleRow(`loadAccess, ${fmt(users!)} users, ${fmt(consents!)} user_consents`, scale.scale),
         scaleRow(`same, users this process has not met (tenant looked up first)`, scale.unmet),
       );
+      if (scale.silent)
+        rows.push(
+          {
+            ...scaleRow(`silent /auth, 1 in flight, on the scale seed at ${fmt(tiny.users!)} users`, scale.silent.tiny),
+            server: 'accord',
+          },
+          {
+            ...scaleRow(
+              `silent /auth, 1 in flight, on ${fmt(users!)} users, ${fmt(consents!)} user_consents`,
+              scale.silent.scale,
+            ),
+            server: 'accord',
+          },
+        );
     }
     rows.push(...fastifyRows, ...bareRows);
 

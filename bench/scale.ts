@@ -402,11 +402,21 @@ export interface ScaleResult {
   /** Calls that found a user consent row, on each. */
   found: { scale: number; tiny: number; small?: number };
   plan: string;
+  /** Silent /auth at an Accord server on each database (when asked): the decision through a request. */
+  silent?: SilentAtScale;
   /** The database's own time for the query (EXPLAIN ANALYZE), on each database. */
   scaleServer: ServerSideStats;
   tinyServer: ServerSideStats;
   smallServer?: ServerSideStats;
 }
+
+export interface SilentAtScale {
+  scale: LatencyStats;
+  tiny: LatencyStats;
+}
+
+/** Measures silent /auth at an Accord server on each of the two databases (bench/run.ts starts them). */
+export type SilentAuthAt = (databases: { scale: string; tiny: string }) => Promise<SilentAtScale>;
 
 /** A migrated database seeded with `sizes`: its pool, its row counts and size, and the seed's timings. */
 async function seededDatabase(adminUrl: string, sizes: ScaleSizes, log: (line: string) => void) {
@@ -428,7 +438,7 @@ async function seededDatabase(adminUrl: string, sizes: ScaleSizes, log: (line: s
     );
     const { size, ...rest } = counts[0]!;
     const rows = Object.fromEntries(Object.entries(rest).map(([key, value]) => [key, Number(value)]));
-    return { database, pool, drop, seedSeconds, rows, sizeMb: Number(size) / 2 ** 20 };
+    return { database, url: databaseUrl, pool, drop, seedSeconds, rows, sizeMb: Number(size) / 2 ** 20 };
   } catch (error) {
     await drop();
     throw error;
@@ -441,6 +451,7 @@ export async function runScale(
   calls: number,
   log: (line: string) => void,
   small?: Target,
+  silentAuthAt?: SilentAuthAt,
 ): Promise<ScaleResult> {
   const scaled = await seededDatabase(adminUrl, SCALE, log);
   try {
@@ -458,6 +469,7 @@ export async function runScale(
       const scaleServer = await serverSideLoadAccess(pool, explainCalls, pair);
       const tinyServer = await serverSideLoadAccess(tiny.pool, explainCalls, tinyTarget.pair);
       const smallServer = small ? await serverSideLoadAccess(small.pool, explainCalls, small.pair) : undefined;
+      const silent = await silentAuthAt?.({ scale: scaled.url, tiny: tiny.url });
       return {
         database: scaled.database,
         seedSeconds: scaled.seedSeconds,
@@ -473,6 +485,7 @@ export async function runScale(
         scaleServer,
         tinyServer,
         ...(smallServer ? { smallServer } : {}),
+        ...(silent ? { silent } : {}),
       };
     } finally {
       await tiny.drop();
