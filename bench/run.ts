@@ -142,7 +142,11 @@ async function startServer(
   return { child, url: `http://127.0.0.1:${port}` };
 }
 
-/** CPU time of every `postgres` process on the machine (the bench's backends, and anyone else's). */
+/**
+ * CPU time of every `postgres` process on the machine (the bench's backends, and anyone else's),
+ * with that of the backends that have exited (a postmaster's reaped children, cutime and cstime):
+ * a pool closing idle connections during a case would otherwise take their CPU out of the sum.
+ */
 function postgresCpuSeconds(): number {
   let total = 0;
   for (const entry of readdirSync('/proc')) {
@@ -151,7 +155,7 @@ function postgresCpuSeconds(): number {
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
       if (!stat.includes('(postgres)')) continue;
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      total += (Number(fields[11]) + Number(fields[12])) / 100;
+      total += (Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) / 100;
     } catch {
       // Gone meanwhile.
     }
