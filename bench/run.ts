@@ -570,17 +570,18 @@ async function main(): Promise<void> {
       // identifier, and with it every grant's resource, is the same), started in turns.
       const accordItself = redeemerOf('accord', accord);
       const redeemers: Redeemer[] = [accordItself];
-      if (FLOW_FILTER?.some((name) => name === 'code' || name === 'refresh') ?? true) {
-        for (let i = 0; i < PROCESSES; i++) {
-          const bareFlows = await startServer('bare', databaseUrl, accord.url);
-          children.push(bareFlows.child);
-          redeemers.push(redeemerOf('bare', bareFlows));
-          if (i === PROCESSES - 1) break;
-          const moreAccord = await startServer('accord', databaseUrl, accord.url);
-          children.push(moreAccord.child);
-          redeemers.push(redeemerOf('accord', moreAccord));
-        }
+      const redeeming = ['code', 'refresh'].filter((name) => !FLOW_FILTER || FLOW_FILTER.includes(name));
+      const onlyRedeeming: ChildProcess[] = [];
+      for (let i = 0; redeeming.length > 0 && i < PROCESSES; i++) {
+        const bareFlows = await startServer('bare', databaseUrl, accord.url);
+        onlyRedeeming.push(bareFlows.child);
+        redeemers.push(redeemerOf('bare', bareFlows));
+        if (i === PROCESSES - 1) break;
+        const moreAccord = await startServer('accord', databaseUrl, accord.url);
+        onlyRedeeming.push(moreAccord.child);
+        redeemers.push(redeemerOf('accord', moreAccord));
       }
+      children.push(...onlyRedeeming);
       const ctx: FlowContext = {
         ...accordItself,
         app: await relyingParty(
@@ -607,8 +608,13 @@ async function main(): Promise<void> {
         silent1: () => silentReauthorization(ctx, 1),
         full: () => fullSignInFlow(ctx),
       };
-      for (const [name, flow] of Object.entries(flows))
+      for (const [name, flow] of Object.entries(flows)) {
         if (!FLOW_FILTER || FLOW_FILTER.includes(name)) rows.push(...[await flow()].flat());
+        // The other redeeming processes are stopped once the last case that redeems is done: the
+        // silent and full flows then share the server core with no more processes than before
+        // session 13 (an idle server still runs its timers, and V8 collects its heap on its own).
+        if (name === redeeming.at(-1)) for (const child of onlyRedeeming) await stopServer(child);
+      }
     }
 
     // The expiry purge under silent /auth (bench/storage.ts, its own PostgreSQL and server): only when asked (BENCH_CASES=storage).
