@@ -27,23 +27,32 @@ export async function recordAuditEvent(
 }
 
 /**
- * Whether the tenant has an event of this actor, action and target since `since` whose details
- * hold `details` (so that an event recorded once per something is not recorded again).
+ * Records the event unless the tenant has one of the same actor, action and target since `since`
+ * whose details hold `once` (an event recorded once per something, e.g. per sign-in). The check
+ * and the write hold a transaction-level advisory lock on that something, so that requests at the
+ * same moment record it once: call it inside a transaction. Whether it was recorded now.
  */
-export async function hasAuditEventFor(
-  db: Queryable,
-  event: { tenantId: string; actor: string; action: string; target: string },
-  details: Record<string, string>,
+export async function recordAuditEventOnce(
+  tx: Queryable,
+  event: { tenantId: string; actor: string; action: string; target: string; details: Record<string, unknown> },
+  once: Record<string, string>,
   since: Date,
 ): Promise<boolean> {
-  const { rowCount } = await db.query(
+  const onceKey = JSON.stringify(once);
+  await tx.query(
+    `SELECT pg_advisory_xact_lock(hashtextextended('audit_once ' || $1::text || ' ' || $2::text || ' ' || $3::text, 0))`,
+    [event.tenantId, event.action, onceKey],
+  );
+  const { rowCount } = await tx.query(
     `SELECT 1 FROM audit_events
       WHERE tenant_id = $1::text AND at >= $2::timestamptz AND actor = $3::text AND action = $4::text
         AND target = $5::text AND details @> $6::jsonb
       LIMIT 1`,
-    [event.tenantId, since, event.actor, event.action, event.target, JSON.stringify(details)],
+    [event.tenantId, since, event.actor, event.action, event.target, onceKey],
   );
-  return rowCount === 1;
+  if (rowCount === 1) return false;
+  await recordAuditEvent(tx, { ...event, details: { ...event.details, ...once } });
+  return true;
 }
 
 export interface AuditFilter {

@@ -11,7 +11,7 @@ import { setAsideDeclined } from '../core/optional-permissions.js';
 import { OPENID_RESOURCE, type PermissionCatalogue } from '../core/permission-catalogue.js';
 import type { Impact } from '../core/types.js';
 import { type AppRecord, findApp } from '../db/apps.js';
-import { hasAuditEventFor, recordAuditEvent } from '../db/audit-events.js';
+import { recordAuditEvent, recordAuditEventOnce } from '../db/audit-events.js';
 import { lockAdminConsentReview, setAdminConsentReview, setUserConsentExpiry } from '../db/consent-expiry.js';
 import {
   type AccessRecord,
@@ -99,29 +99,28 @@ export class Consents {
    */
   async recordRiskyAppDetected(userId: string, evaluation: ConsentEvaluation, interactionUid: string): Promise<void> {
     const { app, access, decision } = evaluation;
-    const event = {
-      tenantId: access.tenantId,
-      actor: userId,
-      action: 'consent.risky_app_detected',
-      target: app.clientId,
-    };
     // An interaction lives an hour at most (provider/create-provider.ts): no older event can name it.
     const since = new Date(this.clock().getTime() - 60 * 60 * 1000);
-    if (await hasAuditEventFor(this.pool, event, { interaction: interactionUid }, since)) return;
-    await recordAuditEvent(this.pool, {
-      tenantId: access.tenantId,
-      actor: userId,
-      action: 'consent.risky_app_detected',
-      target: app.clientId,
-      details: {
-        publisherTenantId: app.publisherTenantId,
-        registeredAt: app.createdAt.toISOString(),
-        scopes: decision.outcome === 'needs_admin_approval' ? decision.missingScopes : evaluation.requestedScopes,
-        rule: decision.rule.id,
-        because: decision.rule.explanation,
-        interaction: interactionUid,
-      },
-    });
+    await inTransaction(this.pool, (tx) =>
+      recordAuditEventOnce(
+        tx,
+        {
+          tenantId: access.tenantId,
+          actor: userId,
+          action: 'consent.risky_app_detected',
+          target: app.clientId,
+          details: {
+            publisherTenantId: app.publisherTenantId,
+            registeredAt: app.createdAt.toISOString(),
+            scopes: decision.outcome === 'needs_admin_approval' ? decision.missingScopes : evaluation.requestedScopes,
+            rule: decision.rule.id,
+            because: decision.rule.explanation,
+          },
+        },
+        { interaction: interactionUid },
+        since,
+      ),
+    );
   }
 
   /**

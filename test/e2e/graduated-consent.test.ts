@@ -173,6 +173,16 @@ t.test('risk-based step-up sends a new unverified app from another tenant to an 
     target: risky.clientId,
     details: { publisherTenantId: 'fabrikam', scopes: ['openid', 'Files.Read'], rule: 'risky_app' },
   });
+  // The page shown several times at the same moment (two tabs, a double reload): still once.
+  const { consent } = server.accord.services;
+  const bob = as('bob@contoso').id;
+  const evaluation = await consent.evaluate(bob, risky.clientId, ['openid', 'Files.Read'], false);
+  t.equal(evaluation?.decision.outcome, 'needs_admin_approval');
+  await Promise.all(Array.from({ length: 6 }, () => consent.recordRiskyAppDetected(bob, evaluation!, 'shown-at-once')));
+  const atOnce = await pool.query(
+    `SELECT 1 FROM audit_events WHERE action = 'consent.risky_app_detected' AND details @> '{"interaction":"shown-at-once"}'`,
+  );
+  t.equal(atOnce.rowCount, 1, 'recorded once when shown six times at once');
 
   const signInOnly = await reachDecision(risky, 'bob@contoso', { scope: 'openid profile User.Read' });
   t.equal(pageName(signInOnly.page.body), 'consent', 'sign-in and profile only is no risk');
