@@ -82,7 +82,7 @@ async function deploy(name: string, database: TestDatabase): Promise<Deployment>
     name,
     database,
     counter,
-    evaluate: () => consents.evaluate(aliceId, data.flowsApp.clientId, ['openid', 'User.Read'], false),
+    evaluate: () => consents.evaluate(aliceId, data.flowsApp.clientId, ['openid', 'User.Read']),
     silentAuth: () => silentAuthorization(target, browser, SCOPE),
     close: () => server.close(),
     samples: { decision: [], silent: [] },

@@ -9,6 +9,12 @@ export interface DeclinedInput {
   declinedScopes: readonly string[];
   /** The request carried `prompt=consent`: the app asks the user to decide again. */
   promptConsent: boolean;
+  /**
+   * The request resumes from the consent page the user has just answered: what they left unticked
+   * is their answer to this very request, not a question to ask again (else declining every
+   * optional permission would show the page again and again).
+   */
+  answered?: boolean;
   /** True for the OpenID scopes (openid, profile, email, offline_access), which sign the user in. */
   isSignInScope: (scope: string) => boolean;
 }
@@ -17,7 +23,7 @@ export interface DeclinedInput {
  * The requested permissions without the declined ones, as Okta treats a declined optional scope:
  * the app's next request for the same permissions is answered silently with what the user
  * accepted, rather than asking again at every sign-in. The user is asked again when the app says
- * so with `prompt=consent`, or when the request asks for nothing but declined permissions beside
+ * so with `prompt=consent`, or when a new request asks for nothing but declined permissions beside
  * sign-in: then it asks for exactly what was declined, and a silent answer would give it nothing
  * it asked for (incremental consent for a declined permission).
  */
@@ -26,6 +32,7 @@ export function setAsideDeclined(input: DeclinedInput): string[] {
   const requested = [...new Set(input.requestedScopes)];
   if (input.promptConsent || !requested.some((scope) => declined.has(scope))) return requested;
   const rest = requested.filter((scope) => !declined.has(scope));
+  if (input.answered) return rest;
   const asksForMoreThanDeclined = rest.some((scope) => !input.isSignInScope(scope));
   return asksForMoreThanDeclined ? rest : requested;
 }

@@ -67,8 +67,10 @@ function decisionOnce(consent: Consents) {
     const client = ctx.oidc.client;
     if (!accountId || !client) return undefined;
     const scopes = ctx.oidc.requestParamScopes;
+    // Resuming from the consent page the user has just answered (its result carries the consent).
+    const answered = ctx.oidc.result?.consent !== undefined;
     const evaluated = await oncePerRequest(`decision:${accountId}:${client.clientId}`, () =>
-      consent.evaluate(accountId, client.clientId, scopes, false),
+      consent.evaluate(accountId, client.clientId, scopes, { answered }),
     );
     return evaluated?.decision;
   };

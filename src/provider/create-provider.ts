@@ -95,6 +95,16 @@ function requestedScopes(ctx: KoaContextWithOIDC): string[] {
     .filter(Boolean);
 }
 
+/**
+ * Whether the request's grant holds any permission of the resource (one indicator, or several). A
+ * token request without a grant (client credentials) has nothing to judge here: true.
+ */
+function grantHoldsAnyOf(ctx: KoaContextWithOIDC, resource: string | string[] | undefined): boolean {
+  const grant = ctx.oidc.entities.Grant;
+  if (!grant || resource === undefined) return true;
+  return [resource].flat().some((indicator) => Boolean(grant.getResourceScope(indicator)));
+}
+
 /** The `resource` parameters of the request (RFC 8707 §2 allows several). */
 function requestedResources(ctx: KoaContextWithOIDC): string[] {
   const resource = ctx.oidc.params?.resource as string | string[] | undefined;
@@ -232,8 +242,9 @@ export function createProvider(config: Config, deps: ProviderDeps): Provider {
         // for all of them and a token for the first named; the refresh token redeems tokens for
         // the others (`resource` at /token), within what was granted.
         defaultResource: reportingOutage(async (ctx, client, oneOf) => {
-          // At /token, of the resources the grant covers: the first the authorization request named.
-          if (oneOf) return oneOf[0]!;
+          // At /token, of the resources the grant covers: the first the authorization request named
+          // of which the grant holds a permission.
+          if (oneOf) return oneOf.find((indicator) => grantHoldsAnyOf(ctx, indicator)) ?? oneOf[0]!;
           const scopes = requestedScopes(ctx);
           // An app's token for the grant management endpoint (provider/grant-management.ts): no API's.
           if (scopes.some(isGrantManagementScope)) {
@@ -254,10 +265,13 @@ export function createProvider(config: Config, deps: ProviderDeps): Provider {
           const indicators = apis.map((identifier) => absoluteResource(config.issuer, identifier));
           return indicators.length > 1 ? indicators : indicators[0];
         }),
-        // The code's resource, unless a refresh asks for OpenID scopes only (RFC 6749 §6): its
-        // access token is then for userinfo, as that of a request for those alone would be.
-        useGrantedResource: async (ctx) =>
-          ctx.oidc.params?.scope === undefined || !onlyOpenIdScopes(requestedScopes(ctx)),
+        // The code's resource, unless a refresh asks for OpenID scopes only (RFC 6749 §6), or the
+        // grant holds none of the resource's permissions (the user unticked every optional one,
+        // issue 15): the access token is then for userinfo, as that of a request for OpenID scopes
+        // alone would be, rather than a token for the API that carries no permission of it.
+        useGrantedResource: async (ctx, model) =>
+          (ctx.oidc.params?.scope === undefined || !onlyOpenIdScopes(requestedScopes(ctx))) &&
+          grantHoldsAnyOf(ctx, (model as { resource?: string | string[] }).resource),
         getResourceServerInfo: reportingOutage(async (ctx, indicator, client) => {
           const api = apiNamed(indicator);
           if (!api) throw new errors.InvalidTarget();

@@ -136,7 +136,7 @@ export async function interactionRoutes(instance: FastifyInstance, deps: Interac
 
   async function renderConsentStep(reply: FastifyReply, details: Details, sentNotice = false) {
     const { accountId, clientId, requested, promptConsent } = requestOf(details);
-    const evaluation = await consent.evaluate(accountId, clientId, requested, promptConsent);
+    const evaluation = await consent.evaluate(accountId, clientId, requested, { promptConsent });
     if (!evaluation)
       throw InteractionExpired('This app or account no longer exists.').withMessage('pages:errors.appOrAccountGone');
     const user = await directoryReads.findUser(accountId);
@@ -264,12 +264,9 @@ export async function interactionRoutes(instance: FastifyInstance, deps: Interac
       }
       const { accountId, clientId, requested, promptConsent } = requestOf(details);
       // Decide again from the database as it is now; nothing in the form says what to grant.
-      const evaluation: ConsentEvaluation | undefined = await consent.evaluate(
-        accountId,
-        clientId,
-        requested,
+      const evaluation: ConsentEvaluation | undefined = await consent.evaluate(accountId, clientId, requested, {
         promptConsent,
-      );
+      });
       if (!evaluation)
         throw InteractionExpired('This app or account no longer exists.').withMessage('pages:errors.appOrAccountGone');
       const { decision } = evaluation;
@@ -337,7 +334,7 @@ export async function interactionRoutes(instance: FastifyInstance, deps: Interac
     async (request, reply) => {
       const details = await loadInteraction(request, reply, 'consent');
       const { accountId, clientId, requested } = requestOf(details);
-      const evaluation = await consent.evaluate(accountId, clientId, requested, false);
+      const evaluation = await consent.evaluate(accountId, clientId, requested);
       if (evaluation?.decision.outcome !== 'needs_admin_approval') {
         throw InvalidRequest(
           'This app does not need admin approval for you any more. Go back to the app and sign in again.',

@@ -64,12 +64,16 @@ export class Consents {
     private readonly clock: Clock = systemClock,
   ) {}
 
-  /** The decision for this user, app and request, from the database as it is now. */
+  /**
+   * The decision for this user, app and request, from the database as it is now. `promptConsent`:
+   * the request carried `prompt=consent`; `answered`: it resumes from the consent page the user
+   * has just answered (core/optional-permissions.ts).
+   */
   async evaluate(
     userId: string,
     clientId: string,
     requested: Iterable<string>,
-    promptConsent: boolean,
+    { promptConsent = false, answered = false }: { promptConsent?: boolean; answered?: boolean } = {},
   ): Promise<ConsentEvaluation | undefined> {
     // First-party portal: no consent decision, the flow goes straight on (and grants only openid).
     if (clientId === FIRST_PARTY_CLIENT_ID) {
@@ -85,6 +89,7 @@ export class Consents {
       // A permission the app has since made required is asked for again.
       declinedScopes: access.userDeclinedScopes.filter((scope) => app.optionalScopes.includes(scope)),
       promptConsent,
+      answered,
       isSignInScope: (scope) => this.catalogue.resourceOf(scope) === OPENID_RESOURCE,
     });
     const policies = await this.tenantPolicies(access.tenantId);

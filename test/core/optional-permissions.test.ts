@@ -6,7 +6,9 @@ import { setAsideDeclined } from '../../src/core/optional-permissions.js';
 const SIGN_IN = new Set(['openid', 'profile', 'email', 'offline_access']);
 const isSignInScope = (scope: string) => SIGN_IN.has(scope);
 
-const cases: Array<[string, { requested: string[]; declined: string[]; promptConsent?: boolean }, string[]]> = [
+const cases: Array<
+  [string, { requested: string[]; declined: string[]; promptConsent?: boolean; answered?: boolean }, string[]]
+> = [
   [
     'nothing declined: the request as it is',
     { requested: ['openid', 'Files.Read'], declined: [] },
@@ -32,6 +34,11 @@ const cases: Array<[string, { requested: string[]; declined: string[]; promptCon
     { requested: ['openid', 'Mail.Send', 'Calendars.Read'], declined: ['Calendars.Read'] },
     ['openid', 'Mail.Send'],
   ],
+  [
+    'right after the consent page was answered, what was unticked stays out, even if only sign-in is left',
+    { requested: ['openid', 'profile', 'Calendars.Read'], declined: ['Calendars.Read'], answered: true },
+    ['openid', 'profile'],
+  ],
   ['duplicates go', { requested: ['openid', 'openid', 'Files.Read'], declined: [] }, ['openid', 'Files.Read']],
 ];
 
@@ -41,6 +48,7 @@ for (const [name, input, expected] of cases) {
       requestedScopes: input.requested,
       declinedScopes: input.declined,
       promptConsent: input.promptConsent ?? false,
+      answered: input.answered ?? false,
       isSignInScope,
     }),
     expected,

@@ -57,7 +57,7 @@ async function cli(args: string[]) {
 /** The server hears the CLI's change a moment after the CLI's commit: wait for its decision to follow. */
 async function serverDecides(user: string, app: TestApp, scopes: string[], outcome: string) {
   for (const started = Date.now(); Date.now() - started < 5_000; ) {
-    const evaluation = await server.accord.services.consent.evaluate(as(user).id, app.clientId, scopes, false);
+    const evaluation = await server.accord.services.consent.evaluate(as(user).id, app.clientId, scopes);
     if (evaluation?.decision.outcome === outcome) return;
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
@@ -176,7 +176,7 @@ t.test('risk-based step-up sends a new unverified app from another tenant to an 
   // The page shown several times at the same moment (two tabs, a double reload): still once.
   const { consent } = server.accord.services;
   const bob = as('bob@contoso').id;
-  const evaluation = await consent.evaluate(bob, risky.clientId, ['openid', 'Files.Read'], false);
+  const evaluation = await consent.evaluate(bob, risky.clientId, ['openid', 'Files.Read']);
   t.equal(evaluation?.decision.outcome, 'needs_admin_approval');
   await Promise.all(Array.from({ length: 6 }, () => consent.recordRiskyAppDetected(bob, evaluation!, 'shown-at-once')));
   const atOnce = await pool.query(

@@ -214,6 +214,31 @@ t.test('an admin consenting for the organisation may leave optional permissions 
   );
 });
 
+t.test('every API permission unticked: the access token is for userinfo, not an empty one for the API', async (t) => {
+  const calendar = await registerApp(server, {
+    tenant: 'fabrikam',
+    name: 'Vendor Calendar',
+    scopes: ['openid', 'profile', 'Calendars.Read', 'Files.Read'],
+    optionalScopes: ['Calendars.Read', 'Files.Read'],
+  });
+  const browser = new Browser(server.url);
+  const scope = 'openid profile Calendars.Read Files.Read';
+  const { auth, page } = await authorize(calendar, 'bob@contoso', { scope }, browser);
+  t.equal(pageName(page.body), 'consent');
+  // Neither box left ticked.
+  const callback = appRedirect(await answerConsent(browser, page, 'accept'));
+  const tokens = await exchangeCode(calendar, callback, auth);
+  t.same(scopesOf(tokens.scope), ['openid', 'profile'], 'the response names what was granted');
+  t.equal(tokens.access_token.split('.').length, 1, "an opaque token for userinfo, not an API's JWT");
+  const userinfo = await fetch(`${server.url}/me`, { headers: { authorization: `Bearer ${tokens.access_token}` } });
+  t.equal(userinfo.status, 200);
+  t.match(await userinfo.json(), { sub: as('bob@contoso').id, name: String });
+  const files = await fetch(`${server.url}/data/v1/me/drive/files`, {
+    headers: { authorization: `Bearer ${tokens.access_token}` },
+  });
+  t.equal(files.status, 401, 'the API does not take it');
+});
+
 t.test(
   'the admin consent endpoint offers optional permissions as checkboxes and grants only the ticked ones',
   async (t) => {
