@@ -213,6 +213,8 @@ async function measure(targets: Target[]): Promise<Row[]> {
     p99: 0,
     peakRssMb: 0,
     gcMs: 0,
+    /** Wall-clock seconds of the rounds, autocannon's start and end included: what the CPU was measured over. */
+    wall: 0,
   }));
   for (const target of targets) {
     resetPeakRss(target.pid);
@@ -228,7 +230,9 @@ async function measure(targets: Target[]): Promise<Row[]> {
       const total = totals[i]!;
       const gcBefore = await gcMsOf(target.base);
       const cpuBefore = cpuSeconds(target.pid);
+      const started = performance.now();
       const result = await autocannon({ ...options(target), duration: ROUND_SECONDS });
+      total.wall += (performance.now() - started) / 1000;
       total.cpu += cpuSeconds(target.pid) - cpuBefore;
       total.gcMs += (await gcMsOf(target.base)) - gcBefore;
       total.requests += result.requests.total;
@@ -249,12 +253,13 @@ async function measure(targets: Target[]): Promise<Row[]> {
       seconds: sum((one) => one.seconds),
       cpu: sum((one) => one.cpu),
       gcMs: sum((one) => one.gcMs),
+      wall: sum((one) => one.wall),
     };
     const cpuMs = (1000 * total.cpu) / Math.max(1, total.requests);
     const perProcess = own.map((one) => Math.round(one.requests / one.seconds));
     endpointDetails.push(
       `${key}: server CPU ${cpuMs.toFixed(3)} ms per request, of which garbage collection's pauses ` +
-        `${((1000 * total.gcMs) / Math.max(1, total.requests)).toFixed(1)} µs; server core busy ${Math.round((100 * total.cpu) / total.seconds)} %` +
+        `${((1000 * total.gcMs) / Math.max(1, total.requests)).toFixed(1)} µs; server core busy ${Math.round((100 * total.cpu) / total.wall)} %` +
         (own.length > 1 ? `; req/s of its ${own.length} processes ${perProcess.join(' / ')}` : ''),
     );
     const p50s = own.flatMap((one) => one.p50s).sort((a, b) => a - b);
