@@ -186,7 +186,8 @@ export function createResourceServer(options: ResourceServerOptions): ResourceSe
           'invalid_token',
           'This token is DPoP-bound: send it as "DPoP <token>" with a DPoP proof.',
         );
-      await checkDpopProof(request, token, info.jkt);
+      const url = options.publicUrl?.(request) ?? `${options.issuer}${request.url}`;
+      await checkDpopProof(request.headers.dpop, { method: request.method, url, token, jkt: info.jkt }, rememberProof);
     } else if (/^DPoP$/i.test(scheme!)) {
       throw new BearerError(401, 'invalid_token', 'This token is not DPoP-bound: send it as "Bearer <token>".');
     }
@@ -194,39 +195,6 @@ export function createResourceServer(options: ResourceServerOptions): ResourceSe
       throw new BearerError(401, 'invalid_token', 'The access token has been revoked.');
     }
     return info;
-  }
-
-  /** RFC 9449 §4.3: the proof is fresh, for this method and URL, for this token, by the bound key. */
-  async function checkDpopProof(request: FastifyRequest, token: string, jkt: string): Promise<void> {
-    const proof = request.headers.dpop;
-    if (typeof proof !== 'string') throw new BearerError(401, 'invalid_dpop_proof', 'A DPoP proof is required.');
-    let payload: JWTPayload;
-    let thumbprint: string;
-    try {
-      const header = decodeProtectedHeader(proof);
-      if (!header.jwk || !DPOP_ALGORITHMS.includes(String(header.alg))) throw new Error('bad header');
-      ({ payload } = await jwtVerify(proof, EmbeddedJWK, { typ: 'dpop+jwt', algorithms: DPOP_ALGORITHMS }));
-      thumbprint = await calculateJwkThumbprint(header.jwk);
-    } catch {
-      throw new BearerError(401, 'invalid_dpop_proof', 'The DPoP proof is invalid.');
-    }
-    const now = Math.floor(Date.now() / 1000);
-    const expectedUrl = (options.publicUrl?.(request) ?? `${options.issuer}${request.url}`).split(/[?#]/)[0];
-    const ath = createHash('sha256').update(token).digest('base64url');
-    if (
-      thumbprint !== jkt ||
-      payload.htm !== request.method ||
-      payload.htu !== expectedUrl ||
-      payload.ath !== ath ||
-      typeof payload.iat !== 'number' ||
-      Math.abs(now - payload.iat) > DPOP_PROOF_MAX_AGE_SECONDS ||
-      typeof payload.jti !== 'string'
-    ) {
-      throw new BearerError(401, 'invalid_dpop_proof', 'The DPoP proof does not match this request or token.');
-    }
-    // Replay: a proof is used once (remembered as long as it could still be accepted).
-    const firstUse = await rememberProof(`${thumbprint}:${payload.jti}`, now + DPOP_PROOF_MAX_AGE_SECONDS);
-    if (!firstUse) throw new BearerError(401, 'invalid_dpop_proof', 'The DPoP proof was already used.');
   }
 
   return {
@@ -250,7 +218,49 @@ export function createResourceServer(options: ResourceServerOptions): ResourceSe
   };
 }
 
-function rememberProofInMemory() {
+/** Records a DPoP proof as used; resolves false when it was already used (a replay). */
+export type RememberProof = (key: string, expiresAt: number) => Promise<boolean>;
+
+/**
+ * RFC 9449 §4.3: `proof` (the DPoP header) is fresh, for this method and URL (query and fragment
+ * aside), for this access token (`ath`), signed by the key the token is bound to (`jkt`), and not
+ * used before. Throws a BearerError `invalid_dpop_proof` otherwise.
+ */
+export async function checkDpopProof(
+  proof: string | string[] | undefined,
+  at: { method: string; url: string; token: string; jkt: string },
+  rememberProof: RememberProof,
+): Promise<void> {
+  if (typeof proof !== 'string') throw new BearerError(401, 'invalid_dpop_proof', 'A DPoP proof is required.');
+  let payload: JWTPayload;
+  let thumbprint: string;
+  try {
+    const header = decodeProtectedHeader(proof);
+    if (!header.jwk || !DPOP_ALGORITHMS.includes(String(header.alg))) throw new Error('bad header');
+    ({ payload } = await jwtVerify(proof, EmbeddedJWK, { typ: 'dpop+jwt', algorithms: DPOP_ALGORITHMS }));
+    thumbprint = await calculateJwkThumbprint(header.jwk);
+  } catch {
+    throw new BearerError(401, 'invalid_dpop_proof', 'The DPoP proof is invalid.');
+  }
+  const now = Math.floor(Date.now() / 1000);
+  const ath = createHash('sha256').update(at.token).digest('base64url');
+  if (
+    thumbprint !== at.jkt ||
+    payload.htm !== at.method ||
+    payload.htu !== at.url.split(/[?#]/)[0] ||
+    payload.ath !== ath ||
+    typeof payload.iat !== 'number' ||
+    Math.abs(now - payload.iat) > DPOP_PROOF_MAX_AGE_SECONDS ||
+    typeof payload.jti !== 'string'
+  ) {
+    throw new BearerError(401, 'invalid_dpop_proof', 'The DPoP proof does not match this request or token.');
+  }
+  // Replay: a proof is used once (remembered as long as it could still be accepted).
+  const firstUse = await rememberProof(`${thumbprint}:${payload.jti}`, now + DPOP_PROOF_MAX_AGE_SECONDS);
+  if (!firstUse) throw new BearerError(401, 'invalid_dpop_proof', 'The DPoP proof was already used.');
+}
+
+function rememberProofInMemory(): RememberProof {
   const seen = new Map<string, number>();
   return async (key: string, expiresAt: number) => {
     const now = Math.floor(Date.now() / 1000);

@@ -8,7 +8,9 @@
 import Provider, { errors, type Grant as GrantInstance, type KoaContextWithOIDC } from 'oidc-provider';
 import { DatabaseUnavailable } from '../core/errors.js';
 import { FIRST_PARTY_CLIENT_ID } from '../core/first-party-client.js';
+import { rememberDpopProof } from '../db/dpop-proofs.js';
 import type { Pool } from '../db/pool.js';
+import { BearerError, checkDpopProof } from '../plugins/resource-server.js';
 import { revokeGrantForApp } from '../services/client-grants.js';
 import type { Consents } from '../services/consents.js';
 import type { GrantModel, GrantSync } from './grant-sync.js';
@@ -196,12 +198,18 @@ export function grantIdInTokenResponse(): Middleware {
   };
 }
 
-/** An OAuth-style error answer of the endpoint, with RFC 6750's challenge for token errors. */
-function answerError(ctx: ProtocolContext, status: number, error: string, description: string): void {
+/** An OAuth-style error answer of the endpoint, with RFC 6750's (or RFC 9449's) challenge for token errors. */
+function answerError(
+  ctx: ProtocolContext,
+  status: number,
+  error: string,
+  description: string,
+  scheme: 'Bearer' | 'DPoP' = 'Bearer',
+): void {
   ctx.status = status;
   ctx.set('cache-control', 'no-store');
   if (status === 401 || status === 403)
-    ctx.set('www-authenticate', `Bearer error="${error}", error_description="${description}"`);
+    ctx.set('www-authenticate', `${scheme} error="${error}", error_description="${description}"`);
   ctx.body = { error, error_description: description };
 }
 
@@ -233,16 +241,30 @@ async function answerGrantRequest(ctx: ProtocolContext, provider: Provider, pool
     ctx.set('allow', 'GET, DELETE');
     return answerError(ctx, 405, 'invalid_request', 'the grant management endpoint answers GET and DELETE');
   }
-  const [scheme, value] = ctx.get('authorization').split(' ');
-  if (scheme?.toLowerCase() !== 'bearer' || !value) {
-    ctx.set('www-authenticate', 'Bearer');
+  const [scheme, value, ...rest] = ctx.get('authorization').split(' ');
+  const dpop = scheme?.toLowerCase() === 'dpop';
+  if ((!dpop && scheme?.toLowerCase() !== 'bearer') || !value || rest.length > 0) {
     return answerError(ctx, 401, 'invalid_token', 'an access token is required');
   }
   const token = await provider.ClientCredentials.find(value);
-  // A sender-constrained token needs its proof, which this endpoint does not take: refused.
-  const bound = token && ('jkt' in token ? token.jkt : undefined);
-  if (!token?.clientId || bound || !(await findAppOnce(pool, token.clientId)))
-    return answerError(ctx, 401, 'invalid_token', 'the access token is invalid, expired or sender-constrained');
+  if (!token?.clientId || !(await findAppOnce(pool, token.clientId)))
+    return answerError(ctx, 401, 'invalid_token', 'the access token is invalid or expired');
+  // RFC 9449 §7.1: a DPoP-bound token comes as `DPoP <token>` with a fresh proof by its key; an
+  // unbound one as a bearer token.
+  const jkt = 'jkt' in token ? (token.jkt as string | undefined) : undefined;
+  if (jkt) {
+    if (!dpop)
+      return answerError(ctx, 401, 'invalid_token', 'the access token is DPoP-bound: send it with a DPoP proof');
+    try {
+      const url = `${provider.issuer}${ctx.path}`;
+      await checkDpopProof(ctx.get('dpop') || undefined, { method: ctx.method, url, token: value, jkt }, (key, at) =>
+        rememberDpopProof(pool, key, at),
+      );
+    } catch (error) {
+      if (!(error instanceof BearerError)) throw error;
+      return answerError(ctx, 401, 'invalid_dpop_proof', error.message, 'DPoP');
+    }
+  } else if (dpop) return answerError(ctx, 401, 'invalid_token', 'the access token is not DPoP-bound');
   const needed = ctx.method === 'GET' ? GRANT_QUERY_SCOPE : GRANT_REVOKE_SCOPE;
   const scopes = String(token.scope ?? '').split(' ');
   if (!scopes.includes(needed)) return answerError(ctx, 403, 'insufficient_scope', `the access token lacks ${needed}`);

@@ -240,6 +240,41 @@ t.test('refusals: clear errors, nothing changed', async (t) => {
   t.equal(await dataApi(alices.tokens.access_token), 200);
 });
 
+t.test('a DPoP-bound management token works with its proof, and only with it (RFC 9449)', async (t) => {
+  const browser = new Browser(server.url);
+  const { grantId } = await authorize('bob@contoso', { scope: 'openid User.Read' }, browser);
+  const DPoP = oidc.getDPoPHandle(planner.config, await oidc.randomDPoPKeyPair('ES256'));
+  const bound = await oidc.clientCredentialsGrant(planner.config, { scope: 'grant_management_query' }, { DPoP });
+  t.equal(bound.token_type?.toLowerCase(), 'dpop');
+  const url = new URL(`${endpoint()}/${encodeURIComponent(grantId)}`);
+  const withProof = await oidc.fetchProtectedResource(
+    planner.config,
+    bound.access_token,
+    url,
+    'GET',
+    undefined,
+    undefined,
+    {
+      DPoP,
+    },
+  );
+  t.equal(withProof.status, 200, 'DPoP <token> with a fresh proof');
+  t.same(
+    ((await withProof.json()) as { scopes: Array<{ scope: string }> }).scopes.flatMap((e) => e.scope.split(' ')).sort(),
+    ['User.Read', 'openid'],
+  );
+  const asBearer = await fetch(url, { headers: { authorization: `Bearer ${bound.access_token}` } });
+  t.equal(asBearer.status, 401, 'the bound token sent as a bearer token');
+  t.match(await asBearer.json(), { error: 'invalid_token' });
+  const noProof = await fetch(url, { headers: { authorization: `DPoP ${bound.access_token}` } });
+  t.equal(noProof.status, 401, 'no proof');
+  t.match(await noProof.json(), { error: 'invalid_dpop_proof' });
+  t.match(noProof.headers.get('www-authenticate'), /^DPoP error="invalid_dpop_proof"/);
+  const unbound = await managementToken(planner, 'grant_management_query');
+  const unboundAsDpop = await fetch(url, { headers: { authorization: `DPoP ${unbound}` } });
+  t.equal(unboundAsDpop.status, 401, 'an unbound token sent as DPoP');
+});
+
 t.test("a grant created under the user's grant ends when it ends (the consent's lifetime)", async (t) => {
   // Fabrikam gives grants 30 days (issue 15); carol's grant and one created under it.
   await server.accord.services.grantLifecycle.setTenantLifetime('fabrikam', 'default', 30, 'operator');
