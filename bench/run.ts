@@ -573,8 +573,8 @@ async function main(): Promise<void> {
       // The code exchange and the refresh redeem at PROCESSES processes of Accord (the first is
       // this one) and of the bare provider, all under Accord's issuer (so that the sample API's
       // identifier, and with it every grant's resource, is the same), started in turns.
-      const accordItself = redeemerOf('accord', accord);
-      const redeemers: Redeemer[] = [accordItself];
+      const accordRedeemer = redeemerOf('accord', accord);
+      const redeemers: Redeemer[] = [accordRedeemer];
       const redeeming = ['code', 'refresh'].filter((name) => !FLOW_FILTER || FLOW_FILTER.includes(name));
       const onlyRedeeming: ChildProcess[] = [];
       for (let i = 0; redeeming.length > 0 && i < PROCESSES; i++) {
@@ -588,7 +588,7 @@ async function main(): Promise<void> {
       }
       children.push(...onlyRedeeming);
       const ctx: FlowContext = {
-        ...accordItself,
+        ...accordRedeemer,
         app: await relyingParty(
           { url: accord.url } as TestServer,
           seeded.flowsApp.clientId,
