@@ -249,6 +249,23 @@ export async function deleteGrants(db: Queryable, grantIds: readonly string[]): 
 }
 
 /**
+ * The Grants an app created under these grants with Grant Management: their rows name the grant
+ * they were created under as `grant_id` (provider/postgres-adapter.ts), as tokens do.
+ */
+export async function listGrantsCreatedUnder(
+  db: Queryable,
+  grantIds: readonly string[],
+): Promise<{ grantId: string; createdUnder: string }[]> {
+  if (grantIds.length === 0) return [];
+  const { rows } = await db.query<{ grantId: string; createdUnder: string }>(
+    `SELECT id AS "grantId", grant_id AS "createdUnder" FROM oidc_models
+      WHERE grant_id = ANY ($1::text[]) AND model = 'Grant'`,
+    [grantIds],
+  );
+  return rows;
+}
+
+/**
  * Moves the expiry of Grants (issue 15: a renewed consent): `exp` is in epoch seconds, as
  * oidc-provider keeps it in the payload. Announced, as a Grant saved again is.
  */

@@ -36,7 +36,13 @@ import {
   setTenantGrantLifetime,
 } from '../db/grant-lifetimes.js';
 import { type GrantUse, listGrantUses } from '../db/grant-scope-use.js';
-import { type GrantScopes, lockGrantScopes, setGrantExpiries, setGrantScopes } from '../db/oidc-models.js';
+import {
+  type GrantScopes,
+  listGrantsCreatedUnder,
+  lockGrantScopes,
+  setGrantExpiries,
+  setGrantScopes,
+} from '../db/oidc-models.js';
 import { inTransaction, type Pool, type Queryable } from '../db/pool.js';
 import { findTenant } from '../db/tenants.js';
 import { revokeGrants } from './revocation.js';
@@ -312,14 +318,17 @@ export class GrantLifecycle {
 
   /**
    * After a renewal, the Grants resting on the consent end when it now ends, so that their refresh
-   * tokens work on without a new sign-in (refresh tokens already issued keep their own cap).
+   * tokens work on without a new sign-in (refresh tokens already issued keep their own cap); and so
+   * do the grants the app created under them (Grant Management), which end when their grant ends.
    */
   private async moveGrantEnds(tx: Queryable, tenantId: string, clientId: string, userId: string | null, now: Date) {
     const grants = await listGrantExpirySources(tx, tenantId, clientId, userId);
-    await setGrantExpiries(
-      tx,
-      grants.map((grant) => ({ grantId: grant.grantId, exp: grantEnd(grant, now) })),
-    );
+    const ends = new Map(grants.map((grant) => [grant.grantId, grantEnd(grant, now)]));
+    const created = await listGrantsCreatedUnder(tx, [...ends.keys()]);
+    await setGrantExpiries(tx, [
+      ...[...ends].map(([grantId, exp]) => ({ grantId, exp })),
+      ...created.map(({ grantId, createdUnder }) => ({ grantId, exp: ends.get(createdUnder)! })),
+    ]);
   }
 
   private async requireTenant(db: Queryable, tenantId: string): Promise<void> {

@@ -307,4 +307,24 @@ t.test("a grant created under the user's grant ends when it ends (the consent's 
     rows.every((row) => Number(row.exp) <= Number(parent?.exp)),
     "its refresh tokens end no later than the user's grant",
   );
+
+  // Both due in a day; renewing carol's consent moves the end of both grants to the new one.
+  await pool.query(
+    `UPDATE oidc_models SET payload = jsonb_set(payload, '{exp}', to_jsonb(extract(epoch FROM now())::bigint + 86400)),
+            expires_at = now() + interval '1 day'
+      WHERE model = 'Grant' AND id = ANY ($1::text[])`,
+    [[main.grantId, created.grantId]],
+  );
+  await server.accord.services.grantLifecycle.renewUserConsent(
+    'fabrikam',
+    as('carol@fabrikam').id,
+    planner.clientId,
+    'operator',
+  );
+  const renewed = await exp(main.grantId);
+  const renewedCreated = await exp(created.grantId);
+  const daysLeft = (Number(renewed?.exp) * 1000 - Date.now()) / 86_400_000;
+  t.ok(daysLeft > 29, `the renewal moves the user's grant's end (${daysLeft.toFixed(2)} days)`);
+  t.equal(renewedCreated?.exp, renewed?.exp, 'and the end of the grant created under it, with it');
+  t.equal(renewedCreated?.expires_at.getTime(), renewed?.expires_at.getTime(), 'its row too');
 });
