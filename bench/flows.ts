@@ -10,6 +10,7 @@ import * as oidc from 'openid-client';
 import { Browser, pageName } from '../test/support/browser.js';
 import { appRedirect, REDIRECT_URI, signInOnPage, startAuthorization, type TestApp } from '../test/support/flows.js';
 import { percentile } from './scale.js';
+import { inTurns } from './support.js';
 
 export interface Row {
   server: string;
@@ -468,13 +469,10 @@ async function takingTurns(
     redeemer.resetPeak();
   }
   const totals = redeemers.map(noLoop);
-  for (let turn = 0; turn < ctx.rounds; turn++) {
-    for (let place = 0; place < redeemers.length; place++) {
-      const index = (turn + place) % redeemers.length;
-      track(ctx, redeemers[index]);
-      addRound(totals[index]!, await round(redeemers[index]!));
-    }
-  }
+  await inTurns(redeemers.length, ctx.rounds, async (index) => {
+    track(ctx, redeemers[index]);
+    addRound(totals[index]!, await round(redeemers[index]!));
+  });
   const servers = [...new Set(redeemers.map((redeemer) => redeemer.server))];
   return servers.map((server) => {
     const mine = redeemers.flatMap((redeemer, index) => (redeemer.server === server ? [index] : []));
@@ -510,11 +508,7 @@ export async function silentTakingTurns(
   try {
     for (const session of sessions) await run(session, warmupSeconds, []);
     const latencies = sessions.map((): number[] => []);
-    for (let turn = 0; turn < rounds; turn++)
-      for (let place = 0; place < sessions.length; place++) {
-        const index = (turn + place) % sessions.length;
-        await run(sessions[index]!, seconds / rounds, latencies[index]!);
-      }
+    await inTurns(sessions.length, rounds, (index) => run(sessions[index]!, seconds / rounds, latencies[index]!));
     return latencies;
   } finally {
     for (const session of sessions) session.close();

@@ -49,6 +49,7 @@ import {
   beginRun,
   cpuSeconds,
   freePort,
+  inTurns,
   LOAD_CORE,
   npmStartNodeFlags,
   rssMb,
@@ -220,28 +221,23 @@ async function measure(targets: Target[]): Promise<Row[]> {
     resetPeakRss(target.pid);
     await autocannon({ ...options(target), duration: WARMUP_SECONDS });
   }
-  for (let round = 0; round < ROUNDS; round++) {
-    // Each round starts with the next server: each takes each place in the order equally often,
-    // so that whatever the place costs (the load generator's start, the previous server's
-    // leftovers on the core) falls on all of them alike.
-    for (let turn = 0; turn < targets.length; turn++) {
-      const i = (round + turn) % targets.length;
-      const target = targets[i]!;
-      const total = totals[i]!;
-      const gcBefore = await gcMsOf(target.base);
-      const cpuBefore = cpuSeconds(target.pid);
-      const started = performance.now();
-      const result = await autocannon({ ...options(target), duration: ROUND_SECONDS });
-      total.wall += (performance.now() - started) / 1000;
-      total.cpu += cpuSeconds(target.pid) - cpuBefore;
-      total.gcMs += (await gcMsOf(target.base)) - gcBefore;
-      total.requests += result.requests.total;
-      total.seconds += ROUND_SECONDS;
-      total.failed += result.non2xx + result.errors + result.timeouts;
-      total.p50s.push(result.latency.p50);
-      total.p99 = Math.max(total.p99, result.latency.p99);
-    }
-  }
+  // bench/support.ts, inTurns: each server takes each place in the order equally often.
+  await inTurns(targets.length, ROUNDS, async (i) => {
+    const target = targets[i]!;
+    const total = totals[i]!;
+    const gcBefore = await gcMsOf(target.base);
+    const cpuBefore = cpuSeconds(target.pid);
+    const started = performance.now();
+    const result = await autocannon({ ...options(target), duration: ROUND_SECONDS });
+    total.wall += (performance.now() - started) / 1000;
+    total.cpu += cpuSeconds(target.pid) - cpuBefore;
+    total.gcMs += (await gcMsOf(target.base)) - gcBefore;
+    total.requests += result.requests.total;
+    total.seconds += ROUND_SECONDS;
+    total.failed += result.non2xx + result.errors + result.timeouts;
+    total.p50s.push(result.latency.p50);
+    total.p99 = Math.max(total.p99, result.latency.p99);
+  });
   // One row per server and case: a server's processes are loaded with the same case.
   const rowOf = (target: Target) => `${target.server} ${target.test.name}`;
   return [...new Set(targets.map(rowOf))].map((key) => {

@@ -75,7 +75,8 @@ const WIDTHS = {
   user: String(SCALE.tenants * SCALE.usersPerTenant).length,
   app: String(SCALE.apps).length,
 };
-const idWidths = () => ({ t: pad(WIDTHS.tenant), u: pad(WIDTHS.user), a: pad(WIDTHS.app) });
+/** SQL that pads a tenant, user or app number to its width. */
+const PAD = { t: pad(WIDTHS.tenant), u: pad(WIDTHS.user), a: pad(WIDTHS.app) };
 const appId = (n: number) => `scale-app-${String(n).padStart(WIDTHS.app, '0')}`;
 
 /** A random (user, app) pair of a database seeded with `sizes`. */
@@ -170,7 +171,7 @@ export async function seedScale(
   const { tenants, usersPerTenant, apps } = sizes;
   const users = tenants * usersPerTenant;
   // Ids as wide as at full scale whatever the sizes, so that keys are alike in every seed.
-  const { t, u, a } = idWidths();
+  const { t, u, a } = PAD;
   const tenantOfUser = `1 + (i - 1) / ${usersPerTenant}`;
   const steps: [string, string][] = [
     [

@@ -24,6 +24,17 @@ export const LOAD_CORE = '1';
 
 export const DEFAULT_ADMIN_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
 
+/**
+ * `rounds` rounds in which `count` participants (servers, processes, sessions) take turns, each
+ * round started by the one after the one that started the round before: each takes each place in
+ * the order equally often, so that whatever a place costs (the load generator's start, the
+ * previous one's leftovers on the core, drift in the machine's speed) falls on all of them alike.
+ */
+export async function inTurns(count: number, rounds: number, turn: (index: number) => Promise<void>): Promise<void> {
+  for (let round = 0; round < rounds; round++)
+    for (let place = 0; place < count; place++) await turn((round + place) % count);
+}
+
 export function withDatabase(url: string, database: string): string {
   const parsed = new URL(url);
   parsed.pathname = `/${database}`;
